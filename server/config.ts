@@ -1,0 +1,134 @@
+// The config file and environment, validated with valibot. No cluster configured → demo mode.
+import { readFile } from 'node:fs/promises';
+import * as v from 'valibot';
+
+const Port = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65535));
+
+export const ClusterConfigSchema = v.strictObject({
+  id: v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be lower-case letters, digits, - or _')),
+  name: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(100))),
+  url: v.pipe(v.string(), v.url('must be a URL like https://pve1.example.edu:8006')),
+  tokenId: v.pipe(v.string(), v.regex(/^[^@!\s]+@[^@!\s]+![A-Za-z][A-Za-z0-9._-]*$/, 'must look like user@realm!tokenname')),
+  tokenSecret: v.pipe(v.string(), v.regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'must be the token UUID (lower case)')),
+  verifyTls: v.optional(v.boolean(), true),
+  /** Probe TCP 3389/22 on guest addresses to tell whether RDP/SSH answer. */
+  probePorts: v.optional(v.boolean(), true),
+  /** Proxmox-credential sign-in through this cluster, with groups mapped to labdeck roles. */
+  login: v.optional(v.strictObject({
+    enabled: v.optional(v.boolean(), true),
+    realm: v.optional(v.string(), 'pve'),
+    groupRoles: v.optional(v.record(v.string(), v.picklist(['admin', 'teacher', 'student'])), {}),
+    defaultRole: v.optional(v.nullable(v.picklist(['teacher', 'student'])), null),
+  })),
+  /** Per-call timeout towards this cluster. */
+  timeoutMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(100), v.maxValue(120_000)), 10_000),
+});
+
+export const SyncConfigSchema = v.strictObject({
+  fullIntervalSeconds: v.optional(v.pipe(v.number(), v.minValue(1), v.maxValue(86_400)), 300),
+  quickIntervalSeconds: v.optional(v.pipe(v.number(), v.minValue(0.1), v.maxValue(3_600)), 30),
+  /** Poll period of the fast lane (guests just acted on or just changed). */
+  fastIntervalMs: v.optional(v.pipe(v.number(), v.minValue(50), v.maxValue(60_000)), 1000),
+  /** Per-cluster concurrency of per-guest detail calls. */
+  detailConcurrency: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(64)), 8),
+  /** A cluster with no successful pass for this long has stale data. */
+  staleAfterSeconds: v.optional(v.pipe(v.number(), v.minValue(1)), 90),
+  maxBackoffSeconds: v.optional(v.pipe(v.number(), v.minValue(1), v.maxValue(3_600)), 300),
+});
+
+export const FileConfigSchema = v.strictObject({
+  clusters: v.optional(v.array(ClusterConfigSchema), []),
+  sync: v.optional(SyncConfigSchema, {}),
+  /** Extra sections (auth, alerts, metrics, retention) are added by their modules. */
+  auth: v.optional(v.strictObject({
+    sessionTtlHours: v.optional(v.pipe(v.number(), v.minValue(0.1), v.maxValue(24 * 90)), 12),
+    trustProxy: v.optional(v.boolean(), false),
+  }), {}),
+});
+
+export type ClusterConfig = v.InferOutput<typeof ClusterConfigSchema>;
+export type SyncConfig = v.InferOutput<typeof SyncConfigSchema>;
+export type FileConfig = v.InferOutput<typeof FileConfigSchema>;
+
+export interface AppConfig extends FileConfig {
+  port: number;
+  host: string;
+  databaseUrl: string;
+  /** Undefined only in demo mode, where a random one is made per start. */
+  sessionSecret: string;
+  demo: boolean;
+  configPath: string | null;
+}
+
+/** A config problem a user can fix: the message names the field. */
+export class ConfigError extends Error {}
+
+/** Replaces `${ENV_NAME}` references in every string of a parsed JSON value. */
+export function expandEnv(value: unknown, env: NodeJS.ProcessEnv, path = ''): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
+      const got = env[name];
+      if (got === undefined) throw new ConfigError(`${path || 'config'}: environment variable ${name} is not set`);
+      return got;
+    });
+  }
+  if (Array.isArray(value)) return value.map((x, i) => expandEnv(x, env, `${path}[${i}]`));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, x]) => [k, expandEnv(x, env, path ? `${path}.${k}` : k)]));
+  }
+  return value;
+}
+
+/** Validates a parsed config file; throws ConfigError naming the first bad field. */
+export function parseFileConfig(raw: unknown, env: NodeJS.ProcessEnv = {}): FileConfig {
+  const result = v.safeParse(FileConfigSchema, expandEnv(raw, env));
+  if (!result.success) {
+    const issue = result.issues[0];
+    const where = v.getDotPath(issue) ?? 'config';
+    throw new ConfigError(`${where}: ${issue.message}`);
+  }
+  const ids = new Set<string>();
+  for (const c of result.output.clusters) {
+    if (ids.has(c.id)) throw new ConfigError(`clusters: duplicate cluster id "${c.id}"`);
+    ids.add(c.id);
+  }
+  return result.output;
+}
+
+/** Reads env and the config file (LABDECK_CONFIG); no config file → demo mode. */
+export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<AppConfig> {
+  const configPath = env.LABDECK_CONFIG || null;
+  let file: FileConfig = parseFileConfig({});
+  if (configPath) {
+    let text: string;
+    try {
+      text = await readFile(configPath, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`cannot read config file ${configPath}: ${(err as Error).message}`);
+    }
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch (err) {
+      throw new ConfigError(`config file ${configPath} is not valid JSON: ${(err as Error).message}`);
+    }
+    file = parseFileConfig(raw, env);
+  }
+  const demo = !configPath;
+  const port = env.PORT === undefined ? 8080 : Number(env.PORT);
+  if (!Number.isInteger(port) || !v.is(Port, port)) throw new ConfigError(`PORT: must be a port number, got "${env.PORT}"`);
+  let sessionSecret = env.SESSION_SECRET ?? '';
+  if (sessionSecret.length < 32) {
+    if (!demo) throw new ConfigError('SESSION_SECRET: must be set to at least 32 characters outside demo mode');
+    sessionSecret = (await import('node:crypto')).randomBytes(32).toString('hex');
+  }
+  return {
+    ...file,
+    port,
+    host: env.HOST || '127.0.0.1',
+    databaseUrl: env.DATABASE_URL || './data/labdeck.db',
+    sessionSecret,
+    demo,
+    configPath,
+  };
+}

@@ -1,0 +1,44 @@
+// Sync statistics as the admin sees them (GET /api/sync/status, the sync:status push, /readyz).
+
+export type PassKind = 'full' | 'quick' | 'fast';
+export type ClusterHealth = 'healthy' | 'degraded' | 'down' | 'unknown';
+
+export interface PassRecord {
+  kind: PassKind;
+  startedAt: number;
+  durationMs: number;
+  guests: number;
+  changed: number;
+  error: string | null;
+}
+
+export interface ClusterSyncStatus {
+  id: string;
+  name: string;
+  health: ClusterHealth;
+  running: PassKind | null;
+  lastFullAt: number | null;
+  lastQuickAt: number | null;
+  /** Epoch ms of the last successful pass of any kind: data older than this is stale. */
+  lastSuccessAt: number | null;
+  stale: boolean;
+  guests: number;
+  errorCount: number;
+  lastError: string | null;
+  lastErrorAt: number | null;
+  consecutiveFailures: number;
+  backoffMs: number;
+  nextRunAt: number | null;
+  /** Most recent passes, newest last (bounded). */
+  recentPasses: PassRecord[];
+  /** Proxmox call latency over recent calls, ms. */
+  latencyMs: { p50: number | null; p95: number | null; last: number | null };
+  fastLane: number;
+}
+
+export interface SyncStatus {
+  running: boolean;
+  startedAt: number;
+  clusters: ClusterSyncStatus[];
+  totals: { guests: number; errorCount: number; clustersDown: number };
+}
