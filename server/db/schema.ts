@@ -70,10 +70,82 @@ export interface VmEventsTable {
   detail: string | null;
 }
 
+// --- 010_access (api helper): users, classes, links, audit ---
+export type Role = 'admin' | 'teacher' | 'student';
+
+export interface UsersTable {
+  id: Generated<number>;
+  username: string;
+  display_name: string;
+  role: Role;
+  /** scrypt hash; null for users who sign in through Proxmox. */
+  password_hash: string | null;
+  /** 'local' or 'pve:<cluster>'. */
+  source: string;
+  /** Bumped to end every session of the user (sign-out, password change, disable). */
+  session_version: Generated<number>;
+  disabled: Generated<number>;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface ClassesTable { id: Generated<number>; name: string; created_by: number | null; created_at: number }
+export interface ClassTeachersTable { class_id: number; user_id: number; is_owner: number }
+export interface ClassMembersTable { class_id: number; user_id: number; joined_at: number }
+
+export interface ClassPoolTable {
+  id: Generated<number>;
+  class_id: number;
+  /** 'vm' (cluster_id + vmid), 'tag' or 'pool' (value; cluster_id null = any cluster). */
+  kind: 'vm' | 'tag' | 'pool';
+  cluster_id: string | null;
+  vmid: number | null;
+  value: string | null;
+  added_at: number;
+}
+
+export interface VmAssignmentsTable { class_id: number; cluster_id: string; vmid: number; user_id: number; assigned_at: number }
+
+export interface LinkTable {
+  id: Generated<number>;
+  class_id: number;
+  token_hash: string;
+  created_by: number | null;
+  created_at: number;
+  expires_at: number;
+  revoked: Generated<number>;
+  uses: Generated<number>;
+}
+
+export interface AuditLogTable {
+  id: Generated<number>;
+  at: number;
+  user_id: number | null;
+  username: string | null;
+  action: string;
+  /** 'vm' | 'class' | 'user' | 'sync' | 'session'. */
+  target: string;
+  cluster_id: string | null;
+  vmid: number | null;
+  class_id: number | null;
+  /** 'ok' | 'failed' | 'pending' | 'denied'. */
+  outcome: string;
+  detail: string | null;
+}
+
 export interface Database {
   vm_inventory: VmInventoryTable;
   revision_counter: RevisionCounterTable;
   cluster_state: ClusterStateTable;
   sync_runs: SyncRunsTable;
   vm_events: VmEventsTable;
+  users: UsersTable;
+  classes: ClassesTable;
+  class_teachers: ClassTeachersTable;
+  class_members: ClassMembersTable;
+  class_pool: ClassPoolTable;
+  vm_assignments: VmAssignmentsTable;
+  invites: LinkTable;
+  projector_links: LinkTable;
+  audit_log: AuditLogTable;
 }
