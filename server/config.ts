@@ -1,6 +1,7 @@
 // The config file and environment, validated with valibot. No cluster configured → demo mode.
 import { readFile } from 'node:fs/promises';
 import * as v from 'valibot';
+import { AlertsConfigSchema, MetricsConfigSchema, RetentionConfigSchema } from './ops/config-schema.js';
 
 const Port = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65535));
 
@@ -44,6 +45,9 @@ export const FileConfigSchema = v.strictObject({
     sessionTtlHours: v.optional(v.pipe(v.number(), v.minValue(0.1), v.maxValue(24 * 90)), 12),
     trustProxy: v.optional(v.boolean(), false),
   }), {}),
+  alerts: v.optional(AlertsConfigSchema, {}),
+  metrics: v.optional(MetricsConfigSchema, {}),
+  retention: v.optional(RetentionConfigSchema, {}),
 });
 
 export type ClusterConfig = v.InferOutput<typeof ClusterConfigSchema>;
