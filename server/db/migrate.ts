@@ -3,11 +3,13 @@ import { Migrator, type Migration, type MigrationProvider } from 'kysely';
 import type { Db } from './index.js';
 import * as m001 from '../../migrations/001_inventory.js';
 import * as m010 from '../../migrations/010_access.js';
+import * as m020 from '../../migrations/020_alerts.js';
 
 /** Every migration, by name; names sort in the order they run. */
 const migrations: Record<string, Migration> = {
   '001_inventory': m001,
   '010_access': m010,
+  '020_alerts': m020,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

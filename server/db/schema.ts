@@ -133,6 +133,16 @@ export interface AuditLogTable {
   detail: string | null;
 }
 
+export interface AlertEventsTable {
+  id: Generated<number>;
+  cluster_id: string;
+  kind: 'down' | 'recovered';
+  at: number;
+  reason: string;
+  /** JSON {channel: "ok" | "error: ..." | "pending"}. */
+  deliveries: string;
+}
+
 export interface Database {
   vm_inventory: VmInventoryTable;
   revision_counter: RevisionCounterTable;
@@ -148,4 +158,5 @@ export interface Database {
   invites: LinkTable;
   projector_links: LinkTable;
   audit_log: AuditLogTable;
+  alert_events: AlertEventsTable;
 }
