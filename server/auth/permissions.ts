@@ -1,0 +1,297 @@
+// The one place that decides who may see or act on a VM, a class or a projector link, for HTTP
+// routes and socket.io rooms alike. The rules are pure functions over an AccessSnapshot (loaded
+// from the database); `Access` keeps the current snapshot and answers synchronously.
+import type { Db } from '../db/index.js';
+import type { Role } from '../db/schema.js';
+import type { ChangeFeed } from '../inventory/changes.js';
+import { vmKey } from '../inventory/vm.js';
+import type { AccessFeed, AccessChanged } from './access-feed.js';
+import { hashToken } from './tokens.js';
+
+/** The least a permission check needs to know about the caller. */
+export interface Principal { id: number; role: Role }
+
+export interface PoolEntry {
+  id: number;
+  classId: number;
+  kind: 'vm' | 'tag' | 'pool';
+  cluster: string | null;
+  vmid: number | null;
+  value: string | null;
+}
+
+export interface ClassAccess {
+  id: number;
+  name: string;
+  /** Owner and co-teachers. */
+  teachers: Set<number>;
+  owners: Set<number>;
+  members: Set<number>;
+  pool: PoolEntry[];
+  /** VM key → assigned student. */
+  assignments: Map<string, number>;
+}
+
+/** Tags and Proxmox pool of a VM: what tag- and pool-based class pools match on. */
+export interface VmAttrs { tags: string[]; pool: string | null }
+
+export interface AccessSnapshot {
+  classes: Map<number, ClassAccess>;
+  teacherClasses: Map<number, Set<number>>;
+  memberClasses: Map<number, Set<number>>;
+  /** user → VM keys assigned to them (any class). */
+  assignedToUser: Map<number, Set<string>>;
+  /** VM key → [classId, userId] assignments. */
+  assignmentsOfVm: Map<string, Array<{ classId: number; userId: number }>>;
+  /** Indexes of pool entries. */
+  poolByVm: Map<string, Set<number>>;
+  poolByTag: Map<string, PoolEntry[]>;
+  poolByPool: Map<string, PoolEntry[]>;
+  /** token hash → class and expiry of live projector links. */
+  projectors: Map<string, { classId: number; expiresAt: number }>;
+}
+
+function addTo<K, V>(map: Map<K, Set<V>>, key: K, value: V): void {
+  let s = map.get(key);
+  if (!s) map.set(key, (s = new Set()));
+  s.add(value);
+}
+
+/** Builds the indexed snapshot from plain rows (pure, for tests and for Access.reload). */
+export function buildSnapshot(rows: {
+  classes: Array<{ id: number; name: string }>;
+  teachers: Array<{ class_id: number; user_id: number; is_owner: number }>;
+  members: Array<{ class_id: number; user_id: number }>;
+  pool: Array<{ id: number; class_id: number; kind: 'vm' | 'tag' | 'pool'; cluster_id: string | null; vmid: number | null; value: string | null }>;
+  assignments: Array<{ class_id: number; cluster_id: string; vmid: number; user_id: number }>;
+  projectors: Array<{ class_id: number; token_hash: string; expires_at: number }>;
+}): AccessSnapshot {
+  const snap: AccessSnapshot = {
+    classes: new Map(), teacherClasses: new Map(), memberClasses: new Map(), assignedToUser: new Map(),
+    assignmentsOfVm: new Map(), poolByVm: new Map(), poolByTag: new Map(), poolByPool: new Map(), projectors: new Map(),
+  };
+  for (const c of rows.classes) {
+    snap.classes.set(c.id, { id: c.id, name: c.name, teachers: new Set(), owners: new Set(), members: new Set(), pool: [], assignments: new Map() });
+  }
+  for (const t of rows.teachers) {
+    const c = snap.classes.get(t.class_id);
+    if (!c) continue;
+    c.teachers.add(t.user_id);
+    if (t.is_owner) c.owners.add(t.user_id);
+    addTo(snap.teacherClasses, t.user_id, t.class_id);
+  }
+  for (const m of rows.members) {
+    const c = snap.classes.get(m.class_id);
+    if (!c) continue;
+    c.members.add(m.user_id);
+    addTo(snap.memberClasses, m.user_id, m.class_id);
+  }
+  for (const p of rows.pool) {
+    const c = snap.classes.get(p.class_id);
+    if (!c) continue;
+    const entry: PoolEntry = { id: p.id, classId: p.class_id, kind: p.kind, cluster: p.cluster_id, vmid: p.vmid, value: p.value };
+    c.pool.push(entry);
+    if (p.kind === 'vm' && p.cluster_id && p.vmid !== null) addTo(snap.poolByVm, vmKey(p.cluster_id, p.vmid), p.class_id);
+    else if (p.value) {
+      const index = p.kind === 'tag' ? snap.poolByTag : snap.poolByPool;
+      index.set(p.value, [...(index.get(p.value) ?? []), entry]);
+    }
+  }
+  for (const a of rows.assignments) {
+    const c = snap.classes.get(a.class_id);
+    if (!c) continue;
+    const key = vmKey(a.cluster_id, a.vmid);
+    c.assignments.set(key, a.user_id);
+    addTo(snap.assignedToUser, a.user_id, key);
+    snap.assignmentsOfVm.set(key, [...(snap.assignmentsOfVm.get(key) ?? []), { classId: a.class_id, userId: a.user_id }]);
+  }
+  for (const p of rows.projectors) snap.projectors.set(p.token_hash, { classId: p.class_id, expiresAt: p.expires_at });
+  return snap;
+}
+
+/** Whether one pool entry holds the VM. */
+export function poolEntryMatches(e: PoolEntry, cluster: string, vmid: number, attrs: VmAttrs | undefined): boolean {
+  if (e.cluster !== null && e.cluster !== cluster) return false;
+  if (e.kind === 'vm') return e.vmid === vmid;
+  if (!attrs || !e.value) return false;
+  return e.kind === 'tag' ? attrs.tags.includes(e.value) : attrs.pool === e.value;
+}
+
+/** Classes whose pool holds the VM (by id, tag or Proxmox pool). */
+export function poolClassesOfVm(snap: AccessSnapshot, cluster: string, vmid: number, attrs: VmAttrs | undefined): Set<number> {
+  const out = new Set(snap.poolByVm.get(vmKey(cluster, vmid)) ?? []);
+  if (attrs) {
+    for (const tag of attrs.tags) for (const e of snap.poolByTag.get(tag) ?? []) if (poolEntryMatches(e, cluster, vmid, attrs)) out.add(e.classId);
+    if (attrs.pool) for (const e of snap.poolByPool.get(attrs.pool) ?? []) if (poolEntryMatches(e, cluster, vmid, attrs)) out.add(e.classId);
+  }
+  return out;
+}
+
+/** Classes that hold the VM: in their pool, or assigned within them. */
+export function classesOfVm(snap: AccessSnapshot, cluster: string, vmid: number, attrs: VmAttrs | undefined): Set<number> {
+  const out = poolClassesOfVm(snap, cluster, vmid, attrs);
+  for (const a of snap.assignmentsOfVm.get(vmKey(cluster, vmid)) ?? []) out.add(a.classId);
+  return out;
+}
+
+/** May the user see this VM? Admin: all; teacher: VMs of classes they (co-)own; student: assigned VMs. */
+export function canSeeVmIn(snap: AccessSnapshot, attrs: VmAttrs | undefined, user: Principal, cluster: string, vmid: number): boolean {
+  if (user.role === 'admin') return true;
+  if (snap.assignedToUser.get(user.id)?.has(vmKey(cluster, vmid))) return true;
+  if (user.role !== 'teacher') return false;
+  const mine = snap.teacherClasses.get(user.id);
+  if (!mine) return false;
+  for (const c of classesOfVm(snap, cluster, vmid, attrs)) if (mine.has(c)) return true;
+  return false;
+}
+
+/** The VM keys the user may see, or 'all' for admins. */
+export function visibleVmKeysIn(snap: AccessSnapshot, attrsOf: ReadonlyMap<string, VmAttrs>, user: Principal): Set<string> | 'all' {
+  if (user.role === 'admin') return 'all';
+  const out = new Set(snap.assignedToUser.get(user.id) ?? []);
+  if (user.role !== 'teacher') return out;
+  for (const classId of snap.teacherClasses.get(user.id) ?? []) for (const key of vmKeysOfClassIn(snap, attrsOf, classId)) out.add(key);
+  return out;
+}
+
+/** Every VM key a class holds (pool entries resolved against known VMs, plus assignments). */
+export function vmKeysOfClassIn(snap: AccessSnapshot, attrsOf: ReadonlyMap<string, VmAttrs>, classId: number): Set<string> {
+  const c = snap.classes.get(classId);
+  const out = new Set<string>();
+  if (!c) return out;
+  for (const key of c.assignments.keys()) out.add(key);
+  const byAttr = c.pool.filter((e) => e.kind !== 'vm');
+  for (const e of c.pool) if (e.kind === 'vm' && e.cluster && e.vmid !== null) out.add(vmKey(e.cluster, e.vmid));
+  if (byAttr.length) {
+    for (const [key, attrs] of attrsOf) {
+      const i = key.lastIndexOf(':');
+      const cluster = key.slice(0, i), vmid = Number(key.slice(i + 1));
+      if (byAttr.some((e) => poolEntryMatches(e, cluster, vmid, attrs))) out.add(key);
+    }
+  }
+  return out;
+}
+
+/** Rooms a user's sockets join: `user:<id>`, `class:<id>` per class taught, and `admin`. */
+export function roomsForUserIn(snap: AccessSnapshot, user: Principal): string[] {
+  const rooms = [`user:${user.id}`];
+  if (user.role === 'admin') rooms.push('admin');
+  if (user.role === 'teacher' || user.role === 'admin') for (const c of snap.teacherClasses.get(user.id) ?? []) rooms.push(`class:${c}`);
+  return rooms;
+}
+
+/** Every room that may see the VM: `admin`, `class:<id>` of classes holding it, `user:<id>` of its students. */
+export function roomsForVmIn(snap: AccessSnapshot, attrs: VmAttrs | undefined, cluster: string, vmid: number): string[] {
+  const rooms = ['admin'];
+  for (const c of classesOfVm(snap, cluster, vmid, attrs)) rooms.push(`class:${c}`);
+  const users = new Set((snap.assignmentsOfVm.get(vmKey(cluster, vmid)) ?? []).map((a) => a.userId));
+  for (const u of users) rooms.push(`user:${u}`);
+  return rooms;
+}
+
+/** May the user see the class (teachers of it, its students, admins)? */
+export function canSeeClassIn(snap: AccessSnapshot, user: Principal, classId: number): boolean {
+  const c = snap.classes.get(classId);
+  if (!c) return false;
+  return user.role === 'admin' || c.teachers.has(user.id) || c.members.has(user.id);
+}
+
+/** May the user change the class (its teachers, admins)? */
+export function canManageClassIn(snap: AccessSnapshot, user: Principal, classId: number): boolean {
+  const c = snap.classes.get(classId);
+  if (!c) return false;
+  return user.role === 'admin' || (user.role === 'teacher' && c.teachers.has(user.id));
+}
+
+/** The current snapshot plus the VM tag/pool cache, kept in step with the database and the change feed. */
+export class Access {
+  private snap: AccessSnapshot = buildSnapshot({ classes: [], teachers: [], members: [], pool: [], assignments: [], projectors: [] });
+  private readonly attrs = new Map<string, VmAttrs>();
+
+  constructor(private readonly db: Db, readonly feed: AccessFeed, changes?: ChangeFeed) {
+    // Registered before the realtime hub attaches, so rooms are computed from fresh tags.
+    changes?.on('vm:changed', ({ vms }) => {
+      for (const vm of vms) this.attrs.set(vm.id, { tags: vm.tags, pool: vm.pool });
+    });
+  }
+
+  /** Reloads classes, pools, assignments, links and VM tags from the database. */
+  async reload(): Promise<void> {
+    const now = Date.now();
+    const [classes, teachers, members, pool, assignments, projectors, vms] = await Promise.all([
+      this.db.selectFrom('classes').select(['id', 'name']).execute(),
+      this.db.selectFrom('class_teachers').selectAll().execute(),
+      this.db.selectFrom('class_members').select(['class_id', 'user_id']).execute(),
+      this.db.selectFrom('class_pool').select(['id', 'class_id', 'kind', 'cluster_id', 'vmid', 'value']).execute(),
+      this.db.selectFrom('vm_assignments').select(['class_id', 'cluster_id', 'vmid', 'user_id']).execute(),
+      this.db.selectFrom('projector_links').select(['class_id', 'token_hash', 'expires_at'])
+        .where('revoked', '=', 0).where('expires_at', '>', now).execute(),
+      this.db.selectFrom('vm_inventory').select(['cluster_id', 'vmid', 'tags', 'pool']).execute(),
+    ]);
+    this.snap = buildSnapshot({ classes, teachers, members, pool, assignments, projectors });
+    for (const v of vms) this.attrs.set(vmKey(v.cluster_id, v.vmid), { tags: v.tags ? v.tags.split(';').filter(Boolean) : [], pool: v.pool });
+  }
+
+  /** Reloads, then announces the change (the hub recomputes rooms of those users and classes). */
+  async changed(change: AccessChanged): Promise<void> {
+    await this.reload();
+    this.feed.emit('access:changed', change);
+  }
+
+  /** The current snapshot (read-only use). */
+  snapshot(): AccessSnapshot { return this.snap; }
+
+  /** Known tags/pool of a VM. */
+  attrsOf(cluster: string, vmid: number): VmAttrs | undefined { return this.attrs.get(vmKey(cluster, vmid)); }
+
+  canSeeVm(user: Principal, cluster: string, vmid: number): boolean {
+    return canSeeVmIn(this.snap, this.attrsOf(cluster, vmid), user, cluster, vmid);
+  }
+
+  /** Acting needs the same right as seeing: a VM you may see is one you may power. */
+  canActOnVm(user: Principal, cluster: string, vmid: number): boolean {
+    return this.canSeeVm(user, cluster, vmid);
+  }
+
+  visibleVmKeys(user: Principal): Set<string> | 'all' {
+    return visibleVmKeysIn(this.snap, this.attrs, user);
+  }
+
+  /** VM keys a class holds. */
+  vmKeysOfClass(classId: number): Set<string> {
+    return vmKeysOfClassIn(this.snap, this.attrs, classId);
+  }
+
+  /** Whether the class pool holds the VM (assignments aside). */
+  poolHoldsVm(classId: number, cluster: string, vmid: number): boolean {
+    return poolClassesOfVm(this.snap, cluster, vmid, this.attrsOf(cluster, vmid)).has(classId);
+  }
+
+  roomsForUser(user: Principal): string[] { return roomsForUserIn(this.snap, user); }
+
+  roomsForVm(cluster: string, vmid: number): string[] {
+    return roomsForVmIn(this.snap, this.attrsOf(cluster, vmid), cluster, vmid);
+  }
+
+  /** The class a live projector token opens, or null. */
+  projectorClass(token: string): number | null {
+    const p = this.snap.projectors.get(hashToken(token));
+    return p && p.expiresAt > Date.now() && this.snap.classes.has(p.classId) ? p.classId : null;
+  }
+
+  /** Rooms of a projector socket: only its class's room; none for a bad, expired or revoked token. */
+  roomsForProjector(token: string): string[] {
+    const classId = this.projectorClass(token);
+    return classId === null ? [] : [`class:${classId}`];
+  }
+
+  canSeeClass(user: Principal, classId: number): boolean { return canSeeClassIn(this.snap, user, classId); }
+  canManageClass(user: Principal, classId: number): boolean { return canManageClassIn(this.snap, user, classId); }
+
+  /** Classes the user teaches (admins: all). */
+  classIdsFor(user: Principal): number[] {
+    if (user.role === 'admin') return [...this.snap.classes.keys()];
+    const ids = new Set([...(this.snap.teacherClasses.get(user.id) ?? []), ...(this.snap.memberClasses.get(user.id) ?? [])]);
+    return [...ids];
+  }
+}

@@ -1,0 +1,83 @@
+// Sessions: an iron-session sealed cookie holding the user id and that user's session version.
+// Every read checks the version against the database, so bumping it (sign-out, password change,
+// disable) ends all of the user's sessions at once.
+import { sealData, unsealData } from 'iron-session';
+import { parse as parseCookie } from 'hono/utils/cookie';
+import type { UsersRepo } from './users.js';
+import type { Role } from '../db/schema.js';
+import type { AccessFeed } from './access-feed.js';
+
+export const SESSION_COOKIE = 'labdeck_session';
+
+/** Who is signed in, as routes and the realtime hub see it. */
+export interface SessionUser {
+  id: number;
+  username: string;
+  displayName: string;
+  role: Role;
+}
+
+interface SealedSession { uid: number; sv: number; iat: number }
+
+export interface SessionsOptions {
+  users: UsersRepo;
+  secret: string;
+  ttlSeconds: number;
+  feed: AccessFeed;
+}
+
+export class Sessions {
+  readonly cookieName = SESSION_COOKIE;
+  readonly ttlSeconds: number;
+  private readonly users: UsersRepo;
+  private readonly secret: string;
+  private readonly feed: AccessFeed;
+
+  constructor(opts: SessionsOptions) {
+    this.users = opts.users;
+    this.secret = opts.secret;
+    this.ttlSeconds = opts.ttlSeconds;
+    this.feed = opts.feed;
+  }
+
+  /** A fresh sealed cookie value for the user's current session version. */
+  async issue(userId: number): Promise<string> {
+    const u = await this.users.get(userId);
+    if (!u) throw new Error(`no user ${userId}`);
+    const data: SealedSession = { uid: u.id, sv: u.sessionVersion, iat: Date.now() };
+    return sealData(data, { password: this.secret, ttl: this.ttlSeconds });
+  }
+
+  /** The signed-in user of a sealed cookie value, or null (expired, tampered, revoked, disabled). */
+  async userFromSeal(seal: string | undefined): Promise<SessionUser | null> {
+    if (!seal) return null;
+    let data: Partial<SealedSession>;
+    try {
+      data = await unsealData<Partial<SealedSession>>(seal, { password: this.secret, ttl: this.ttlSeconds });
+    } catch {
+      return null;
+    }
+    if (typeof data.uid !== 'number' || typeof data.sv !== 'number' || typeof data.iat !== 'number') return null;
+    if (Date.now() - data.iat > this.ttlSeconds * 1000) return null;
+    const u = await this.users.get(data.uid);
+    if (!u || u.disabled || u.sessionVersion !== data.sv) return null;
+    return { id: u.id, username: u.username, displayName: u.displayName, role: u.role };
+  }
+
+  /** The signed-in user of a Cookie header (HTTP requests and socket.io handshakes alike). */
+  async getSessionUser(cookieHeader: string | undefined): Promise<SessionUser | null> {
+    if (!cookieHeader) return null;
+    return this.userFromSeal(parseCookie(cookieHeader, SESSION_COOKIE)[SESSION_COOKIE]);
+  }
+
+  /** Ends every session of the user and tells listeners (sockets get disconnected). */
+  async revokeAll(userId: number): Promise<void> {
+    await this.users.bumpSessionVersion(userId);
+    this.announceRevoked(userId);
+  }
+
+  /** Tells listeners that a user's sessions ended (after a change that already bumped the version). */
+  announceRevoked(userId: number): void {
+    this.feed.emit('session:revoked', { userId });
+  }
+}
