@@ -1,0 +1,23 @@
+// Demo activity: simulated students start and stop guests now and then, so that a dashboard
+// pointed at the simulator has something to show without anyone clicking.
+import { prng } from './generator.js';
+import type { SimCluster } from './index.js';
+
+/** Starts the activity loop over the clusters; returns the function that stops it. */
+export function startActivity(clusters: SimCluster[], intervalMs = 4000, seed = 7): () => void {
+  const rnd = prng(seed);
+  const timer = setInterval(() => {
+    const cluster = clusters[Math.floor(rnd() * clusters.length)];
+    const candidates = cluster.guests().filter((g) => !g.template && !g.lock);
+    if (!candidates.length) return;
+    const g = candidates[Math.floor(rnd() * candidates.length)];
+    const action = g.status === 'stopped' ? 'start' : rnd() < 0.5 ? 'shutdown' : 'stop';
+    try {
+      cluster.powerOutside(g.vmid, action);
+    } catch {
+      // A guest that vanished between listing and acting is simply skipped this round.
+    }
+  }, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}

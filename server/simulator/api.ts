@@ -1,0 +1,249 @@
+// The simulated Proxmox VE API: routes a request to its handler after the steps the real
+// server takes (auth, CSRF, parameter verification, node proxying, privileges) and renders
+// the answer in PVE's wire format.
+import type { IncomingHttpHeaders } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { type Authenticator, type Principal, checkPermission, permissionsOf } from './auth.js';
+import type { ClusterState, PowerAction } from './cluster.js';
+import { PveError, fail, paramError } from './errors.js';
+import { agentInterfaces, guestConfig, ipOf, lxcInterfaces, statusCurrent, isUp } from './guest.js';
+import { SERVED_ENDPOINTS } from './schema/endpoints.js';
+import { type PveSchema, type RawParams, verifyParams } from './schema/validate.js';
+import { parseUpid } from './tasks.js';
+
+/** A method definition from the schema subset. */
+export interface MethodInfo {
+  parameters?: PveSchema;
+  returns?: PveSchema;
+  permissions?: { check?: unknown[]; user?: string };
+  proxyto?: string | null;
+}
+
+/** The committed schema subset: path template → method → definition. */
+export const SCHEMA: Record<string, Record<string, MethodInfo>> = JSON.parse(
+  readFileSync(new URL('./schema/pve-schema-subset.json', import.meta.url), 'utf8'),
+);
+
+/** A finished answer: status, reason phrase, and the JSON body (null = empty body, no content type). */
+export interface ApiResponse {
+  status: number;
+  reason: string;
+  body: string | null;
+}
+
+interface Ctx {
+  params: RawParams;
+  principal: Principal | null;
+  cluster: ClusterState;
+}
+
+type Handler = (ctx: Ctx) => unknown;
+/** A handler result that is already a serialised `{"data":...}` body. */
+class RawBody {
+  constructor(readonly body: string) {}
+}
+
+const str = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[v.length - 1] : v);
+const int = (v: string | string[] | undefined): number => parseInt(str(v) ?? '', 10);
+const bool = (v: string | string[] | undefined): boolean => /^(1|true|yes|on)$/i.test(str(v) ?? '');
+
+const ROUTES = SERVED_ENDPOINTS.map((e) => ({ ...e, segments: e.path.split('/').slice(1) }));
+
+/** Finds the served endpoint for a method and path; returns its template and path parameters. */
+export function matchRoute(method: string, path: string): { template: string; params: Record<string, string> } | null {
+  const segs = path.split('/').slice(1);
+  if (segs.length && segs[segs.length - 1] === '') segs.pop();
+  outer: for (const r of ROUTES) {
+    if (r.method !== method || r.segments.length !== segs.length) continue;
+    const params: Record<string, string> = {};
+    for (let i = 0; i < segs.length; i++) {
+      const t = r.segments[i];
+      if (t.startsWith('{')) {
+        let v: string;
+        try {
+          v = decodeURIComponent(segs[i]);
+        } catch {
+          continue outer;
+        }
+        params[t.slice(1, -1)] = v;
+      } else if (t !== segs[i]) continue outer;
+    }
+    return { template: r.path, params };
+  }
+  return null;
+}
+
+function guestOf(ctx: Ctx, kind: 'qemu' | 'lxc') {
+  return ctx.cluster.guestOn(str(ctx.params.node)!, int(ctx.params.vmid), kind);
+}
+
+const userOf = (ctx: Ctx): string => ctx.principal?.id ?? 'root@pam';
+
+/** Options that shape API behaviour beyond the cluster state. */
+export interface ApiOptions {
+  /** How long the guest agent takes to report that it is not running (its ping timeout). */
+  agentTimeoutMs: number;
+  clusterName: string;
+}
+
+/** Builds the handler table for one cluster. */
+function handlers(opts: ApiOptions, auth: Authenticator): Record<string, Handler> {
+  const h: Record<string, Handler> = {
+    'GET /version': () => ({ version: '9.0.3', release: '9.0', repoid: '025864202ebb6109', console: 'html5' }),
+    'GET /cluster/status': ({ cluster }) => {
+      const online = cluster.nodes.filter((n) => n.online).length;
+      return [
+        { type: 'cluster', id: 'cluster', name: opts.clusterName, nodes: cluster.nodes.length, quorate: online * 2 > cluster.nodes.length ? 1 : 0, version: cluster.nodes.length + 2 },
+        ...cluster.nodes.map((n, i) => ({ type: 'node', id: `node/${n.name}`, name: n.name, nodeid: i + 1, ip: `127.10.0.${i + 1}`, online: n.online ? 1 : 0, local: i === 0 ? 1 : 0, level: '' })),
+      ];
+    },
+    'GET /cluster/resources': ({ cluster, params, principal }) =>
+      new RawBody(cluster.resourcesBody(str(params.type), principal?.privileges.has('VM.Audit') ?? false)),
+    'GET /cluster/nextid': ({ cluster, params }) => {
+      if (params.vmid !== undefined) {
+        cluster.assertFree(int(params.vmid));
+        return str(params.vmid);
+      }
+      // PVE answers the id as a string.
+      return String(cluster.nextId());
+    },
+    'GET /nodes': ({ cluster }) => {
+      const now = Date.now();
+      return cluster.nodes.map((n) => (n.online
+        ? { node: n.name, id: `node/${n.name}`, type: 'node', status: 'online', cpu: 0.12, maxcpu: 32, mem: 41 * 1024 ** 3, maxmem: 128 * 1024 ** 3, disk: 12 * 1024 ** 3, maxdisk: 100 * 1024 ** 3, uptime: Math.floor((now - n.bootedAt) / 1000), level: '', ssl_fingerprint: '' }
+        : { node: n.name, id: `node/${n.name}`, type: 'node', status: 'offline' }));
+    },
+    'GET /nodes/{node}/tasks/{upid}/status': ({ cluster, params }) => {
+      const upid = str(params.upid)!;
+      if (!parseUpid(upid)) throw paramError({ upid: 'unable to parse worker upid' });
+      const t = cluster.tasks.get(upid);
+      if (!t || t.node !== str(params.node)) throw paramError({ upid: 'no such task' });
+      return { ...t };
+    },
+    'GET /nodes/{node}/qemu/{vmid}/agent/network-get-interfaces': async (ctx) => {
+      const g = guestOf(ctx, 'qemu');
+      if (!g.agent) throw fail('No QEMU guest agent configured');
+      if (!isUp(g)) throw fail(`VM ${g.vmid} is not running`);
+      const ip = ipOf(g, Date.now(), ctx.cluster.settings.ipDelayMs);
+      if (!ip) {
+        // The agent ping times out before PVE gives up; a booting guest costs the caller this wait.
+        if (opts.agentTimeoutMs > 0) await new Promise((r) => setTimeout(r, opts.agentTimeoutMs));
+        throw fail('QEMU guest agent is not running');
+      }
+      return agentInterfaces(g, ip);
+    },
+    'GET /nodes/{node}/lxc/{vmid}/interfaces': (ctx) => {
+      const g = guestOf(ctx, 'lxc');
+      if (g.status !== 'running') return null;
+      return lxcInterfaces(g, ipOf(g, Date.now(), ctx.cluster.settings.ipDelayMs));
+    },
+    'POST /access/ticket': ({ params }) => auth.login(str(params.username)!, str(params.password)!, str(params.realm)),
+    'GET /access/ticket': () => null,
+    'GET /access/users': ({ params, principal }) => {
+      const full = bool(params.full);
+      const seeAll = principal!.privileges.has('User.Modify') || principal!.privileges.has('Sys.Audit');
+      const rows = [...auth.users.values()].filter((u) => seeAll || u.userid === principal!.userid).map((u) => ({
+        userid: u.userid, enable: 1, expire: 0, 'realm-type': u.userid.split('@')[1],
+        ...(full ? { groups: u.groups.join(','), tokens: [] as unknown[] } : {}),
+      }));
+      const tokenUser = auth.tokenId.slice(0, auth.tokenId.indexOf('!'));
+      if (!auth.users.has(tokenUser) && (seeAll || principal!.userid === tokenUser)) {
+        rows.push({ userid: tokenUser, enable: 1, expire: 0, 'realm-type': tokenUser.split('@')[1], ...(full ? { groups: '', tokens: [{ tokenid: auth.tokenId.split('!')[1], privsep: 1, expire: 0 }] } : {}) });
+      }
+      return rows.sort((a, b) => (a.userid < b.userid ? -1 : 1));
+    },
+    'GET /access/users/{userid}': ({ params }) => {
+      const u = auth.users.get(str(params.userid)!);
+      if (!u) throw fail(`no such user ('${str(params.userid)}')`);
+      return { enable: 1, expire: 0, groups: u.groups, tokens: {} };
+    },
+    'GET /access/permissions': ({ params, principal }) => {
+      const userid = str(params.userid);
+      if (userid && userid !== principal!.id && userid !== principal!.userid && !principal!.privileges.has('Sys.Audit')) {
+        throw new PveError(403, `Permission check failed (/access, Sys.Audit)`);
+      }
+      return permissionsOf(principal!, str(params.path));
+    },
+  };
+  for (const kind of ['qemu', 'lxc'] as const) {
+    const base = `/nodes/{node}/${kind}/{vmid}`;
+    h[`GET /nodes/{node}/${kind}`] = ({ cluster, params }) => {
+      const node = str(params.node)!;
+      const now = Date.now();
+      return [...cluster.guests.values()].filter((g) => g.node === node && g.type === kind).map((g) => {
+        const s = statusCurrent(g, now);
+        delete s.ha;
+        return s;
+      });
+    };
+    h[`GET ${base}/status/current`] = (ctx) => statusCurrent(guestOf(ctx, kind), Date.now());
+    h[`GET ${base}/config`] = (ctx) => guestConfig(guestOf(ctx, kind));
+    for (const action of ['start', 'stop', 'shutdown', 'reboot', 'suspend', 'resume', 'reset'] as PowerAction[]) {
+      h[`POST ${base}/status/${action}`] = (ctx) =>
+        ctx.cluster.power(guestOf(ctx, kind), action, userOf(ctx), { skiplock: bool(ctx.params.skiplock), forceStop: bool(ctx.params.forceStop) });
+    }
+    h[`DELETE ${base}`] = (ctx) => ctx.cluster.destroy(guestOf(ctx, kind), userOf(ctx), bool(ctx.params.skiplock));
+    h[`POST ${base}/clone`] = (ctx) => ctx.cluster.clone(guestOf(ctx, kind), {
+      newid: int(ctx.params.newid), name: str(ctx.params.name) ?? str(ctx.params.hostname), target: str(ctx.params.target), pool: str(ctx.params.pool),
+    }, userOf(ctx));
+    h[`GET ${base}/snapshot`] = (ctx) => ctx.cluster.listSnapshots(guestOf(ctx, kind));
+    h[`POST ${base}/snapshot`] = (ctx) => ctx.cluster.snapshot(guestOf(ctx, kind), str(ctx.params.snapname)!, userOf(ctx));
+    h[`POST ${base}/snapshot/{snapname}/rollback`] = (ctx) =>
+      ctx.cluster.rollback(guestOf(ctx, kind), str(ctx.params.snapname)!, bool(ctx.params.start), userOf(ctx));
+  }
+  return h;
+}
+
+/** Renders an error the way pve-http-server does: reason = first line, body with message and errors. */
+export function errorResponse(e: PveError): ApiResponse {
+  const text = e.message.endsWith('\n') ? e.message : `${e.message}\n`;
+  if (e.status === 401) return { status: 401, reason: firstLine(text), body: null };
+  const body: Record<string, unknown> = { data: null, message: text };
+  if (e.errors) body.errors = e.errors;
+  return { status: e.status, reason: firstLine(text), body: JSON.stringify(body) };
+}
+
+function firstLine(text: string): string {
+  // A reason phrase is one line of printable characters.
+  return text.split('\n')[0].replace(/[^\t\x20-\x7e]/g, '?');
+}
+
+/** One cluster's API, ready to answer parsed requests. */
+export class PveApi {
+  private readonly table: Record<string, Handler>;
+
+  constructor(
+    readonly cluster: ClusterState,
+    readonly auth: Authenticator,
+    opts: ApiOptions,
+  ) {
+    this.table = handlers(opts, auth);
+  }
+
+  /** Answers one request. `path` is relative to /api2/json, `params` merges query and body. */
+  async handle(method: string, path: string, headers: IncomingHttpHeaders, params: RawParams, tokenRevoked: boolean): Promise<ApiResponse> {
+    try {
+      const route = matchRoute(method, path);
+      const info = route ? SCHEMA[route.template]?.[method] : undefined;
+      let principal: Principal | null = null;
+      if (info?.permissions?.user !== 'world') principal = this.auth.authenticate(headers, method, tokenRevoked);
+      if (!route || !info) throw new PveError(501, `Method '${method} ${path}' not implemented`);
+      const all: RawParams = { ...params, ...route.params };
+      const errors = verifyParams(info.parameters ?? {}, all);
+      if (errors) throw paramError(errors);
+      if (info.proxyto === 'node') {
+        const node = str(all.node)!;
+        if (!this.cluster.isNode(node)) throw fail(`hostname lookup '${node}' failed - failed to get address info for: ${node}: Name or service not known`);
+        if (!this.cluster.isOnline(node)) throw new PveError(595, 'No route to host');
+      }
+      if (principal) checkPermission(info.permissions, principal, all);
+      const data = await this.table[`${method} ${route.template}`]({ params: all, principal, cluster: this.cluster });
+      if (data instanceof RawBody) return { status: 200, reason: 'OK', body: data.body };
+      return { status: 200, reason: 'OK', body: JSON.stringify({ data: data ?? null }) };
+    } catch (e) {
+      if (e instanceof PveError) return errorResponse(e);
+      const msg = e instanceof Error ? e.message : String(e);
+      return errorResponse(fail(msg));
+    }
+  }
+}

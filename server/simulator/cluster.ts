@@ -1,0 +1,342 @@
+// The state of one simulated cluster: nodes, guests, tasks and the pvestatd snapshot, with the
+// guest operations as qemu-server / pve-container perform them (sync failures vs task failures).
+import { type GeneratedGuest, generateGuests, macFor, prng } from './generator.js';
+import { type Guest, isUp } from './guest.js';
+import { fail, paramError } from './errors.js';
+import { type NodeInfo, type StatRow, renderResources, takeStats } from './resources.js';
+import { TaskRunner } from './tasks.js';
+
+/** Task kinds with a configurable duration. */
+export type TaskKind = 'start' | 'stop' | 'shutdown' | 'reboot' | 'suspend' | 'resume' | 'reset' | 'clone' | 'destroy' | 'rollback' | 'snapshot';
+/** Power actions a guest accepts. */
+export type PowerAction = 'start' | 'stop' | 'shutdown' | 'reboot' | 'suspend' | 'resume' | 'reset';
+
+/** Real-world-ish task durations (ms). */
+export const DEFAULT_TASK_MS: Record<TaskKind, number> = {
+  start: 2000, stop: 1000, shutdown: 4000, reboot: 5000, suspend: 500, resume: 500, reset: 500,
+  clone: 8000, destroy: 2000, rollback: 2000, snapshot: 1500,
+};
+
+/** Settings of one cluster's behaviour. */
+export interface ClusterSettings {
+  id: string;
+  name: string;
+  nodes: number;
+  guests: number;
+  seed: number;
+  pvestatdIntervalMs: number;
+  ipDelayMs: number;
+  taskMs: Record<TaskKind, number>;
+}
+
+const TASK_TYPE: Record<'qemu' | 'lxc', Record<TaskKind, string>> = {
+  qemu: { start: 'qmstart', stop: 'qmstop', shutdown: 'qmshutdown', reboot: 'qmreboot', suspend: 'qmpause', resume: 'qmresume', reset: 'qmreset', clone: 'qmclone', destroy: 'qmdestroy', rollback: 'qmrollback', snapshot: 'qmsnapshot' },
+  lxc: { start: 'vzstart', stop: 'vzstop', shutdown: 'vzshutdown', reboot: 'vzreboot', suspend: 'vzsuspend', resume: 'vzresume', reset: 'vzreset', clone: 'vzclone', destroy: 'vzdestroy', rollback: 'vzrollback', snapshot: 'vzsnapshot' },
+};
+
+const label = (g: Guest): string => (g.type === 'qemu' ? 'VM' : 'CT');
+
+/** One simulated cluster's state and operations. */
+export class ClusterState {
+  readonly nodes: NodeInfo[];
+  readonly guests = new Map<number, Guest>();
+  readonly tasks = new TaskRunner();
+  private stats = new Map<number, StatRow>();
+  /** Bumped on every change that shows in /cluster/resources, so its cached body can be reused. */
+  private version = 0;
+  private readonly cache = new Map<string, { version: number; body: string }>();
+  private refreshTimer: NodeJS.Timeout | null = null;
+  private nextPid = 2000 + Math.floor(Math.random() * 100000);
+
+  constructor(readonly settings: ClusterSettings) {
+    const now = Date.now();
+    this.nodes = Array.from({ length: settings.nodes }, (_, i) => ({ name: `pve${i + 1}`, online: true, bootedAt: now - (86400 * 12 + i * 3600) * 1000 }));
+    const rnd = prng(settings.seed ^ 0x5eed);
+    for (const gg of generateGuests(settings.id, this.nodes.map((n) => n.name), settings.guests, settings.seed)) {
+      // Guests that run at start booted a while ago, so they already have an address.
+      this.addGuest(gg, gg.running ? now - Math.floor(600_000 + rnd() * 86_400_000) : null, now);
+    }
+    this.refresh();
+    if (settings.pvestatdIntervalMs > 0) {
+      this.refreshTimer = setInterval(() => this.refresh(), settings.pvestatdIntervalMs);
+      this.refreshTimer.unref();
+    }
+  }
+
+  private addGuest(gg: GeneratedGuest, bootedAt: number | null, now: number): Guest {
+    const g: Guest = {
+      vmid: gg.vmid, type: gg.type, node: gg.node, name: gg.name, status: bootedAt === null ? 'stopped' : 'running',
+      template: gg.template, mac: macFor(gg.vmid), tags: [...gg.tags], pool: gg.pool, lock: null, ostype: gg.ostype,
+      cores: gg.cores, memoryMiB: gg.memoryMiB, agent: gg.agent, bootedAt, pid: bootedAt === null ? null : this.nextPid++,
+      diskGiB: gg.type === 'lxc' ? 8 : gg.ostype.startsWith('win') ? 64 : 32, snapshots: [], parent: null, createdAt: now - 30 * 86_400_000,
+    };
+    this.guests.set(g.vmid, g);
+    this.changed();
+    return g;
+  }
+
+  /** Marks the live view as changed (new cache body on the next /cluster/resources). */
+  changed(): void {
+    this.version++;
+  }
+
+  /** pvestatd broadcast: takes a new statistics snapshot. */
+  refresh(): void {
+    this.stats = takeStats(this.guests.values(), (n) => this.isOnline(n), Date.now());
+    this.changed();
+  }
+
+  /** Stops timers (simulator shutdown). */
+  stop(): void {
+    if (this.refreshTimer) clearInterval(this.refreshTimer);
+    this.tasks.stop();
+  }
+
+  isNode(node: string): boolean {
+    return this.nodes.some((n) => n.name === node);
+  }
+
+  isOnline(node: string): boolean {
+    return this.nodes.some((n) => n.name === node && n.online);
+  }
+
+  /** The body of GET /cluster/resources (cached between changes). */
+  resourcesBody(type: string | undefined, includeGuests: boolean): string {
+    if (this.settings.pvestatdIntervalMs === 0) this.refresh();
+    const key = `${type ?? ''}|${includeGuests}`;
+    const hit = this.cache.get(key);
+    if (hit && hit.version === this.version) return hit.body;
+    const body = renderResources(this.guests.values(), this.stats, this.nodes, Date.now(), type, includeGuests);
+    this.cache.set(key, { version: this.version, body });
+    return body;
+  }
+
+  /** Lowest free vmid from 100. */
+  nextId(): number {
+    let id = 100;
+    while (this.guests.has(id)) id++;
+    return id;
+  }
+
+  /** The guest `vmid` as seen from `node`: PVE reads the config file of that node. */
+  guestOn(node: string, vmid: number, type: 'qemu' | 'lxc'): Guest {
+    const g = this.guests.get(vmid);
+    if (!g || g.node !== node || g.type !== type) {
+      const dir = type === 'qemu' ? 'qemu-server' : 'lxc';
+      throw fail(`Configuration file 'nodes/${node}/${dir}/${vmid}.conf' does not exist`);
+    }
+    return g;
+  }
+
+  private task(g: Guest, kind: TaskKind, user: string, finish: () => void, id = String(g.vmid)): string {
+    return this.tasks.run({ node: g.node, type: TASK_TYPE[g.type][kind], id, user, durationMs: this.settings.taskMs[kind], finish });
+  }
+
+  private boot(g: Guest): void {
+    g.status = 'running';
+    g.bootedAt = Date.now();
+    g.pid = this.nextPid++;
+  }
+
+  private halt(g: Guest): void {
+    g.status = 'stopped';
+    g.bootedAt = null;
+    g.pid = null;
+  }
+
+  /** POST .../status/{action}: sync checks, then a task; returns the UPID. */
+  power(g: Guest, action: PowerAction, user: string, opts: { skiplock?: boolean; forceStop?: boolean } = {}): string {
+    const L = label(g);
+    if (g.lock && !opts.skiplock) throw fail(`${L} is locked (${g.lock})`);
+    const notRunning = (): never => {
+      throw fail(`${L} ${g.vmid} not running`);
+    };
+    if (g.type === 'lxc') {
+      if (action === 'start' && isUp(g)) throw fail(`CT ${g.vmid} already running`);
+      if (action === 'start' && g.template) throw fail(`you can't start a CT if it's a template`);
+      if (action !== 'start' && !isUp(g)) notRunning();
+    }
+    switch (action) {
+      case 'start':
+        return this.task(g, 'start', user, () => {
+          if (g.template) throw new Error(`you can't start a vm if it's a template`);
+          if (isUp(g)) throw new Error(`${L} ${g.vmid} already running`);
+          this.boot(g);
+        });
+      case 'stop':
+        return this.task(g, 'stop', user, () => this.halt(g));
+      case 'shutdown':
+        if (g.status === 'paused' && !opts.forceStop) throw fail('VM is paused - cannot shutdown');
+        return this.task(g, 'shutdown', user, () => this.halt(g));
+      case 'reboot':
+        if (!isUp(g)) notRunning();
+        return this.task(g, 'reboot', user, () => {
+          if (!isUp(g)) throw new Error(`${L} ${g.vmid} not running`);
+          this.boot(g);
+        });
+      case 'suspend':
+        if (!isUp(g)) notRunning();
+        return this.task(g, 'suspend', user, () => {
+          if (!isUp(g)) throw new Error(`${L} ${g.vmid} not running`);
+          g.status = 'paused';
+        });
+      case 'resume':
+        if (!isUp(g)) notRunning();
+        return this.task(g, 'resume', user, () => {
+          if (!isUp(g)) throw new Error(`${L} ${g.vmid} not running`);
+          g.status = 'running';
+        });
+      case 'reset':
+        if (!isUp(g)) notRunning();
+        return this.task(g, 'reset', user, () => {
+          if (!isUp(g)) throw new Error(`${L} ${g.vmid} not running`);
+          g.status = 'running';
+          g.bootedAt = Date.now();
+        });
+    }
+  }
+
+  /** POST .../clone: the new guest exists at once with `lock: clone`, unlocked when the task ends. */
+  clone(src: Guest, p: { newid: number; name?: string; target?: string; pool?: string }, user: string): string {
+    const L = label(src);
+    if (this.guests.has(p.newid)) {
+      const other = this.guests.get(p.newid)!;
+      throw fail(`unable to create ${label(other)} ${p.newid}: config file already exists`);
+    }
+    if (p.target && !this.isNode(p.target)) throw fail(`no such cluster node '${p.target}'`);
+    if (src.lock) throw fail(`${L} is locked (${src.lock})`);
+    const now = Date.now();
+    const copy: Guest = {
+      ...src, vmid: p.newid, node: p.target ?? src.node, name: p.name ?? `Copy-of-VM-${src.name}`, status: 'stopped', template: false,
+      mac: macFor(p.newid), tags: [...src.tags], pool: p.pool ?? null, lock: 'clone', bootedAt: null, pid: null, snapshots: [], parent: null, createdAt: now,
+    };
+    this.guests.set(copy.vmid, copy);
+    this.changed();
+    return this.task(src, 'clone', user, () => {
+      if (this.guests.get(copy.vmid) !== copy) throw new Error(`clone failed: ${L} ${copy.vmid} vanished`);
+      copy.lock = null;
+      this.changed();
+    });
+  }
+
+  /** DELETE .../{vmid}: refused while running; the guest disappears when the task ends. */
+  destroy(g: Guest, user: string, skiplock = false): string {
+    if (isUp(g)) throw fail(g.type === 'qemu' ? `VM ${g.vmid} is running - destroy failed` : `unable to destroy CT ${g.vmid} - container is running`);
+    if (g.lock && !skiplock) throw fail(`${label(g)} is locked (${g.lock})`);
+    g.lock = 'destroyed';
+    this.changed();
+    return this.task(g, 'destroy', user, () => {
+      if (this.guests.get(g.vmid) === g) this.guests.delete(g.vmid);
+      this.changed();
+    });
+  }
+
+  /** GET .../snapshot: the snapshots, then the `current` pseudo entry. */
+  listSnapshots(g: Guest): Record<string, unknown>[] {
+    const list: Record<string, unknown>[] = g.snapshots.map((s) => ({
+      name: s.name, description: s.description, snaptime: s.snaptime, ...(g.type === 'qemu' ? { vmstate: 0 } : {}), ...(s.parent ? { parent: s.parent } : {}),
+    }));
+    list.push({ name: 'current', description: 'You are here!', running: isUp(g) ? 1 : 0, digest: '', ...(g.parent ? { parent: g.parent } : {}) });
+    return list;
+  }
+
+  /** POST .../snapshot. */
+  snapshot(g: Guest, snapname: string, user: string): string {
+    if (snapname === 'current' || snapname === 'pending') throw fail(`unable to use snapshot name '${snapname}' (reserved name)`);
+    const held = g.lock;
+    if (!held) this.lock(g, 'snapshot');
+    return this.task(g, 'snapshot', user, () => {
+      if (held) throw new Error(`${label(g)} is locked (${held})`);
+      this.lock(g, null);
+      if (g.snapshots.some((s) => s.name === snapname)) throw new Error(`snapshot name '${snapname}' already used`);
+      g.snapshots.push({ name: snapname, snaptime: Math.floor(Date.now() / 1000), description: '', parent: g.parent });
+      g.parent = snapname;
+    });
+  }
+
+  /** POST .../snapshot/{name}/rollback: stops the guest (no RAM state), optionally starts it again. */
+  rollback(g: Guest, snapname: string, start: boolean, user: string): string {
+    const held = g.lock;
+    if (!held) this.lock(g, 'rollback');
+    return this.task(g, 'rollback', user, () => {
+      if (held) throw new Error(`${label(g)} is locked (${held})`);
+      this.lock(g, null);
+      if (!g.snapshots.some((s) => s.name === snapname)) throw new Error(`snapshot '${snapname}' does not exist`);
+      this.halt(g);
+      g.parent = snapname;
+      if (start) this.boot(g);
+    });
+  }
+
+  private lock(g: Guest, lock: string | null): void {
+    g.lock = lock;
+    this.changed();
+  }
+
+  /** "Someone clicked in the Proxmox UI": an immediate state change without a task. */
+  powerOutside(vmid: number, action: 'start' | 'stop' | 'shutdown' | 'reboot' | 'suspend' | 'resume'): void {
+    const g = this.mustGet(vmid);
+    if (action === 'start') {
+      if (g.template) throw new Error(`guest ${vmid} is a template`);
+      if (!isUp(g)) this.boot(g);
+    } else if (action === 'stop' || action === 'shutdown') this.halt(g);
+    else if (action === 'reboot') {
+      if (isUp(g)) this.boot(g);
+    } else if (action === 'suspend') {
+      if (isUp(g)) g.status = 'paused';
+    } else if (isUp(g)) g.status = 'running';
+  }
+
+  /** Moves a guest to another node at once (a finished migration). */
+  migrate(vmid: number, toNode: string): void {
+    const g = this.mustGet(vmid);
+    if (!this.isNode(toNode)) throw new Error(`no such node '${toNode}'`);
+    g.node = toNode;
+    this.changed();
+  }
+
+  /** Creates a guest outside labdeck; it shows as a stub in /cluster/resources until the next refresh. */
+  createGuest(opts: { vmid?: number; type?: 'qemu' | 'lxc'; name?: string; node?: string; tags?: string[]; pool?: string | null; ostype?: string; running?: boolean }): number {
+    const vmid = opts.vmid ?? this.nextId();
+    if (this.guests.has(vmid)) throw new Error(`guest ${vmid} already exists`);
+    if (!Number.isInteger(vmid) || vmid < 100 || vmid > 999_999_999) throw new Error(`invalid vmid ${vmid}`);
+    const node = opts.node ?? this.nodes.find((n) => n.online)?.name ?? this.nodes[0].name;
+    if (!this.isNode(node)) throw new Error(`no such node '${node}'`);
+    const type = opts.type ?? 'qemu';
+    const now = Date.now();
+    this.addGuest({
+      vmid, type, node, name: opts.name ?? `${this.settings.id}-${type === 'qemu' ? 'ws' : 'ct'}-${vmid}`, template: false, running: false,
+      ostype: opts.ostype ?? (type === 'qemu' ? 'l26' : 'debian'), cores: 2, memoryMiB: 2048, tags: opts.tags ?? [], pool: opts.pool ?? null, agent: type === 'qemu',
+    }, null, now);
+    if (opts.running) this.boot(this.guests.get(vmid)!);
+    return vmid;
+  }
+
+  /** Removes a guest at once. */
+  destroyGuest(vmid: number): void {
+    this.mustGet(vmid);
+    this.guests.delete(vmid);
+    this.changed();
+  }
+
+  /** Takes a node off- or online; calls proxied to an offline node fail, its guests go 'unknown' at the next refresh. */
+  setNodeOnline(node: string, online: boolean): void {
+    const n = this.nodes.find((x) => x.name === node);
+    if (!n) throw new Error(`no such node '${node}'`);
+    if (online && !n.online) n.bootedAt = Date.now();
+    n.online = online;
+    this.changed();
+  }
+
+  /** The guest or an error naming it (for the outside events and the control API). */
+  mustGet(vmid: number): Guest {
+    const g = this.guests.get(vmid);
+    if (!g) throw new Error(`no guest ${vmid}`);
+    return g;
+  }
+
+  /** Throws PVE's 400 when `vmid` is already taken (GET /cluster/nextid?vmid=). */
+  assertFree(vmid: number): void {
+    if (this.guests.has(vmid)) throw paramError({ vmid: `VM ${vmid} already exists` });
+  }
+}

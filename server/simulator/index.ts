@@ -1,0 +1,194 @@
+// The Proxmox VE simulator's programmatic API: starts one loopback API server per simulated
+// cluster (HTTP or HTTPS with a fresh self-signed certificate), plus the optional control API.
+import { X509Certificate, randomUUID } from 'node:crypto';
+import { generate } from 'selfsigned';
+import { ALL_PRIVILEGES, type AuthUser, Authenticator } from './auth.js';
+import { PveApi } from './api.js';
+import { ClusterState, DEFAULT_TASK_MS, type TaskKind } from './cluster.js';
+import { ipOf } from './guest.js';
+import { PveListener } from './listener.js';
+import { startActivity } from './activity.js';
+import { startControlServer } from './control.js';
+
+export interface SimUser { userid: string; password: string; groups?: string[]; privileges?: string[] } // e.g. 'alice@pve'
+export interface SimClusterOptions {
+  id: string;
+  name?: string;
+  /** Default 3; node names 'pve1'..'pveN'. */
+  nodes?: number;
+  /** Default 20; generated deterministically from the seed. */
+  guests?: number;
+  seed?: number;
+  tokenId?: string;
+  tokenSecret?: string;
+  /** Privileges of the API token on '/' (default: all). */
+  tokenPrivileges?: string[];
+  users?: SimUser[];
+  port?: number;
+}
+export interface SimOptions {
+  clusters: SimClusterOptions[];
+  host?: string;
+  tls?: boolean;
+  pvestatdIntervalMs?: number;
+  unauthorizedDelayMs?: number;
+  taskDurationMs?: Partial<Record<TaskKind, number>>;
+  ipDelayMs?: number;
+  /** How long a guest agent call to a booting guest waits before "QEMU guest agent is not running" (default 3000, as real PVE). */
+  agentTimeoutMs?: number;
+  activity?: boolean | { intervalMs?: number };
+  controlPort?: number;
+}
+export interface SimGuestView {
+  vmid: number; type: 'qemu' | 'lxc'; node: string; name: string; status: 'running' | 'stopped' | 'paused';
+  template: boolean; ip: string | null; mac: string; tags: string[]; pool: string | null; lock: string | null;
+  ostype: string; cores: number; memory: number; agent: boolean;
+}
+export interface SimFault {
+  latencyMs?: number; jitterMs?: number;
+  errorRate?: number;
+  mode?: 'ok' | 'down' | 'hang';
+  tokenRevoked?: boolean;
+}
+export interface SimCluster {
+  readonly id: string; readonly url: string;
+  readonly host: string; readonly port: number; readonly protocol: 'http' | 'https';
+  readonly tokenId: string; readonly tokenSecret: string;
+  readonly fingerprint: string | null;
+  readonly nodes: string[];
+  guests(): SimGuestView[];
+  guest(vmid: number): SimGuestView | undefined;
+  powerOutside(vmid: number, action: 'start' | 'stop' | 'shutdown' | 'reboot' | 'suspend' | 'resume'): void;
+  migrate(vmid: number, toNode: string): void;
+  createGuest(opts?: Partial<Pick<SimGuestView, 'type' | 'name' | 'node' | 'tags' | 'pool' | 'ostype'>> & { vmid?: number; running?: boolean }): number;
+  destroyGuest(vmid: number): void;
+  setNodeOnline(node: string, online: boolean): void;
+  refreshNow(): void;
+  setFault(f: SimFault): Promise<void>;
+  stats(): { requests: number; byPath: Record<string, number>; bytesOut: number };
+  resetStats(): void;
+}
+export interface Simulator { clusters: SimCluster[]; cluster(id: string): SimCluster; controlUrl: string | null; close(): Promise<void> }
+
+const TOKEN_ID_RE = /^[^\s:/@!]+@[A-Za-z][A-Za-z0-9.\-_]+![A-Za-z][A-Za-z0-9.\-_]+$/;
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** One running simulated cluster, as tests and the control API drive it. */
+class RunningCluster implements SimCluster {
+  readonly nodes: string[];
+  constructor(
+    readonly state: ClusterState,
+    private readonly listener: PveListener,
+    readonly tokenId: string,
+    readonly tokenSecret: string,
+    readonly protocol: 'http' | 'https',
+    readonly fingerprint: string | null,
+  ) {
+    this.nodes = state.nodes.map((n) => n.name);
+  }
+  get id(): string { return this.state.settings.id; }
+  get host(): string { return this.listener.host; }
+  get port(): number { return this.listener.port; }
+  get url(): string { return `${this.protocol}://${this.host}:${this.port}`; }
+
+  private view(vmid: number): SimGuestView | undefined {
+    const g = this.state.guests.get(vmid);
+    if (!g) return undefined;
+    return {
+      vmid: g.vmid, type: g.type, node: g.node, name: g.name, status: g.status, template: g.template,
+      ip: ipOf(g, Date.now(), this.state.settings.ipDelayMs), mac: g.mac, tags: [...g.tags], pool: g.pool, lock: g.lock,
+      ostype: g.ostype, cores: g.cores, memory: g.memoryMiB * 1024 * 1024, agent: g.agent,
+    };
+  }
+  guests(): SimGuestView[] {
+    return [...this.state.guests.keys()].sort((a, b) => a - b).map((id) => this.view(id)!);
+  }
+  guest(vmid: number): SimGuestView | undefined { return this.view(vmid); }
+  powerOutside(vmid: number, action: 'start' | 'stop' | 'shutdown' | 'reboot' | 'suspend' | 'resume'): void { this.state.powerOutside(vmid, action); }
+  migrate(vmid: number, toNode: string): void { this.state.migrate(vmid, toNode); }
+  createGuest(opts: Parameters<SimCluster['createGuest']>[0] = {}): number { return this.state.createGuest(opts ?? {}); }
+  destroyGuest(vmid: number): void { this.state.destroyGuest(vmid); }
+  setNodeOnline(node: string, online: boolean): void { this.state.setNodeOnline(node, online); }
+  refreshNow(): void { this.state.refresh(); }
+  setFault(f: SimFault): Promise<void> { return this.listener.setFault(f); }
+  stats(): { requests: number; byPath: Record<string, number>; bytesOut: number } { return this.listener.getStats(); }
+  resetStats(): void { this.listener.resetStats(); }
+  async close(): Promise<void> {
+    this.state.stop();
+    await this.listener.close();
+  }
+}
+
+/** Checks the options a caller passed, with messages that say what to fix. */
+function checkOptions(opts: SimOptions): void {
+  if (!opts.clusters?.length) throw new Error('simulator: at least one cluster is needed');
+  const ids = new Set<string>();
+  for (const c of opts.clusters) {
+    if (!/^[a-z0-9][a-z0-9-]*$/i.test(c.id)) throw new Error(`simulator: invalid cluster id '${c.id}'`);
+    if (ids.has(c.id)) throw new Error(`simulator: duplicate cluster id '${c.id}'`);
+    ids.add(c.id);
+    if (c.tokenId !== undefined && !TOKEN_ID_RE.test(c.tokenId)) throw new Error(`simulator: tokenId must look like user@realm!name, got '${c.tokenId}'`);
+    if (c.tokenSecret !== undefined && !UUID_RE.test(c.tokenSecret)) throw new Error('simulator: tokenSecret must be a lowercase UUID');
+    if (c.nodes !== undefined && (!Number.isInteger(c.nodes) || c.nodes < 1 || c.nodes > 64)) throw new Error('simulator: nodes must be 1..64');
+    if (c.guests !== undefined && (!Number.isInteger(c.guests) || c.guests < 0 || c.guests > 200_000)) throw new Error('simulator: guests must be 0..200000');
+    for (const p of c.tokenPrivileges ?? []) if (!ALL_PRIVILEGES.includes(p)) throw new Error(`simulator: unknown privilege '${p}'`);
+  }
+}
+
+/** Starts the simulator: every cluster listening, the control API if asked for. */
+export async function startSimulator(opts: SimOptions): Promise<Simulator> {
+  checkOptions(opts);
+  const host = opts.host ?? '127.0.0.1';
+  let tls: { key: string; cert: string } | null = null;
+  let fingerprint: string | null = null;
+  if (opts.tls) {
+    const pems = await generate([{ name: 'commonName', value: 'pve1.sim.invalid' }], {
+      keyType: 'ec', algorithm: 'sha256',
+      extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }, ...(host !== '127.0.0.1' && host !== 'localhost' ? [{ type: 7 as const, ip: host }] : [])] }],
+    });
+    tls = { key: pems.private, cert: pems.cert };
+    fingerprint = new X509Certificate(pems.cert).fingerprint256;
+  }
+  const taskMs = { ...DEFAULT_TASK_MS, ...opts.taskDurationMs };
+  const running: RunningCluster[] = [];
+  try {
+    for (const c of opts.clusters) {
+      const state = new ClusterState({
+        id: c.id, name: c.name ?? c.id, nodes: c.nodes ?? 3, guests: c.guests ?? 20, seed: c.seed ?? 1,
+        pvestatdIntervalMs: opts.pvestatdIntervalMs ?? 10_000, ipDelayMs: opts.ipDelayMs ?? 5000, taskMs,
+      });
+      const tokenId = c.tokenId ?? 'root@pam!labdeck';
+      const tokenSecret = c.tokenSecret ?? randomUUID();
+      const users = new Map<string, AuthUser>((c.users ?? []).map((u) => [u.userid, {
+        userid: u.userid, password: u.password, groups: u.groups ?? [], privileges: new Set(u.privileges ?? ALL_PRIVILEGES),
+      }]));
+      const auth = new Authenticator(tokenId, tokenSecret, new Set(c.tokenPrivileges ?? ALL_PRIVILEGES), users);
+      const api = new PveApi(state, auth, { agentTimeoutMs: opts.agentTimeoutMs ?? 3000, clusterName: c.name ?? c.id });
+      const listener = new PveListener(api, host, c.port ?? 0, tls, opts.unauthorizedDelayMs ?? 3000);
+      const rc = new RunningCluster(state, listener, tokenId, tokenSecret, tls ? 'https' : 'http', fingerprint);
+      running.push(rc);
+      await listener.start();
+    }
+  } catch (e) {
+    await Promise.all(running.map((r) => r.close()));
+    throw e;
+  }
+  const byId = new Map(running.map((r) => [r.id, r]));
+  const cluster = (id: string): RunningCluster => {
+    const c = byId.get(id);
+    if (!c) throw new Error(`simulator: no cluster '${id}'`);
+    return c;
+  };
+  const stopActivity = opts.activity ? startActivity(running, typeof opts.activity === 'object' ? opts.activity.intervalMs : undefined) : null;
+  const control = opts.controlPort !== undefined ? await startControlServer(running, host, opts.controlPort) : null;
+  return {
+    clusters: running,
+    cluster,
+    controlUrl: control?.url ?? null,
+    async close() {
+      stopActivity?.();
+      await control?.close();
+      await Promise.all(running.map((r) => r.close()));
+    },
+  };
+}
