@@ -1,0 +1,198 @@
+// The app shell: who is signed in, routing, the live link, header with navigation and the
+// connection indicator, and the screen-reader live region.
+import { LitElement, html, css, nothing } from 'lit';
+import { customElement, state } from 'lit/decorators.js';
+import { base } from '../lib/styles.js';
+import { parseRoute, navigate, type Route } from '../lib/router.js';
+import { currentUser, signOut, homeFor, type User } from '../lib/session.js';
+import { LiveLink } from '../lib/live.js';
+import { apiGet } from '../lib/api.js';
+import { setAnnouncer, announce } from '../lib/announce.js';
+import { statusInfo } from '../lib/format.js';
+import type { SinceResponse, StoreChange } from '../lib/vm-store.js';
+import './connection-indicator.js';
+import './sign-in.js';
+import './my-vms.js';
+import './class-list.js';
+import './class-page.js';
+import './projector-view.js';
+import './sync-monitor.js';
+import './vm-table.js';
+
+/** Status changes worth saying aloud: at most a few per batch, else a count. */
+function describeChanges(changes: StoreChange[]): string | null {
+  const said = changes.filter((c) => c.before && c.after && c.before.status !== c.after.status);
+  if (said.length === 0) return null;
+  if (said.length > 3) return `${said.length} VMs changed status.`;
+  return said.map((c) => `${c.after!.name} is ${statusInfo(c.after!.status).label.replace('…', '')}`).join('. ') + '.';
+}
+
+@customElement('labdeck-app')
+export class LabdeckApp extends LitElement {
+  static override styles = [base, css`
+    :host { min-height: 100vh; display: flex; flex-direction: column; }
+    header { display: flex; align-items: center; gap: 1rem; padding: .5rem 1rem; background: var(--surface); border-bottom: 1px solid var(--border); flex-wrap: wrap; }
+    .brand { font-weight: 700; font-size: 1.1rem; color: var(--text); text-decoration: none; }
+    nav { display: flex; gap: .25rem; flex-wrap: wrap; }
+    nav a { padding: .35rem .6rem; border-radius: 6px; text-decoration: none; color: var(--text); }
+    nav a[aria-current='page'] { background: var(--surface-2); font-weight: 600; }
+    main { flex: 1; padding: 1rem; max-width: 1400px; width: 100%; margin: 0 auto; box-sizing: border-box; }
+    .who { color: var(--muted); font-size: .9rem; }
+    .status-line { position: fixed; bottom: .75rem; left: 50%; transform: translateX(-50%); background: var(--surface); border: 1px solid var(--border); border-radius: 6px; padding: .4rem .8rem; box-shadow: 0 2px 8px rgb(0 0 0 / 15%); max-width: 90vw; }
+    @media (max-width: 600px) { header { gap: .5rem; } main { padding: .6rem; } }
+  `];
+
+  @state() private route: Route = parseRoute(location.pathname);
+  @state() private user: User | null = null;
+  @state() private checked = false;
+  @state() private loadError: string | null = null;
+  @state() private spoken = '';
+  @state() private shown = '';
+  private link: LiveLink | undefined;
+  private hideTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly onPop = () => { this.route = parseRoute(location.pathname); this.guard(); };
+  private readonly onClick = (e: MouseEvent) => this.interceptLink(e);
+
+  override connectedCallback(): void {
+    super.connectedCallback();
+    window.addEventListener('popstate', this.onPop);
+    this.addEventListener('click', this.onClick);
+    setAnnouncer((text) => this.say(text));
+    void this.init();
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback();
+    window.removeEventListener('popstate', this.onPop);
+    this.removeEventListener('click', this.onClick);
+    setAnnouncer(null);
+    this.link?.stop();
+  }
+
+  private async init(): Promise<void> {
+    if (this.route.name === 'projector') {
+      this.checked = true;
+      return;
+    }
+    try {
+      this.user = await currentUser();
+    } catch (err) {
+      this.loadError = (err as Error).message;
+    }
+    this.checked = true;
+    if (this.user) this.startLink();
+    this.guard();
+  }
+
+  /** Sends people to sign-in or to their home page as fits. */
+  private guard(): void {
+    if (!this.checked || this.route.name === 'projector') return;
+    if (!this.user && this.route.name !== 'login') navigate('/login', true);
+    else if (this.user && (this.route.name === 'login' || this.route.name === 'home')) navigate(homeFor(this.user), true);
+  }
+
+  private startLink(): void {
+    this.link?.stop();
+    const link = new LiveLink({ loadSnapshot: () => apiGet<SinceResponse>('/api/vms') });
+    link.store.subscribe((changes) => {
+      const text = describeChanges(changes);
+      if (text) announce(text);
+    });
+    link.onState(() => {
+      if (link.refused && link.state === 'offline' && this.user) void this.sessionEnded();
+    });
+    this.link = link;
+    link.start();
+  }
+
+  private async sessionEnded(): Promise<void> {
+    const user = await currentUser().catch(() => this.user);
+    if (user) return;
+    this.user = null;
+    this.link?.stop();
+    this.link = undefined;
+    navigate('/login', true);
+    announce('Your session has ended. Please sign in again.');
+  }
+
+  private say(text: string): void {
+    this.spoken = this.spoken === text ? text + '\u00a0' : text;
+    this.shown = text;
+    clearTimeout(this.hideTimer);
+    this.hideTimer = setTimeout(() => { this.shown = ''; }, 4000);
+  }
+
+  private interceptLink(e: MouseEvent): void {
+    if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+    const a = e.composedPath().find((n): n is HTMLAnchorElement => n instanceof HTMLAnchorElement);
+    if (!a || !a.href || a.target || a.hasAttribute('download')) return;
+    const url = new URL(a.href);
+    if (url.origin !== location.origin || url.pathname.startsWith('/api/')) return;
+    e.preventDefault();
+    navigate(url.pathname + url.search);
+  }
+
+  private async onSignedIn(e: CustomEvent<User>): Promise<void> {
+    this.user = e.detail;
+    this.startLink();
+    navigate(homeFor(this.user), true);
+  }
+
+  private async onSignOut(): Promise<void> {
+    await signOut().catch(() => undefined);
+    this.link?.stop();
+    this.link = undefined;
+    this.user = null;
+    navigate('/login', true);
+  }
+
+  private navLink(href: string, label: string, active: boolean) {
+    return html`<a href=${href} aria-current=${active ? 'page' : 'false'}>${label}</a>`;
+  }
+
+  private renderHeader() {
+    const u = this.user!;
+    const r = this.route.name;
+    return html`<header>
+      <a class="brand" href=${homeFor(u)}>labdeck</a>
+      <nav aria-label="Main">
+        ${u.role === 'student' ? this.navLink('/my', 'My VMs', r === 'my') : nothing}
+        ${u.role !== 'student' ? this.navLink('/classes', 'Classes', r === 'classes' || r === 'class') : nothing}
+        ${u.role === 'admin' ? this.navLink('/admin/sync', 'Sync monitor', r === 'sync') : nothing}
+        ${u.role === 'admin' ? this.navLink('/admin/vms', 'All VMs', r === 'vms') : nothing}
+      </nav>
+      <span class="spacer"></span>
+      <ld-connection .link=${this.link}></ld-connection>
+      <span class="who">${u.displayName} (${u.role})</span>
+      <button @click=${this.onSignOut}>Sign out</button>
+    </header>`;
+  }
+
+  private renderView() {
+    const r = this.route;
+    const u = this.user!;
+    switch (r.name) {
+      case 'my': return html`<ld-my-vms .link=${this.link} .user=${u}></ld-my-vms>`;
+      case 'classes': return html`<ld-class-list .user=${u}></ld-class-list>`;
+      case 'class': return html`<ld-class-page .link=${this.link} .user=${u} .classId=${r.id}></ld-class-page>`;
+      case 'sync': return html`<ld-sync-monitor .link=${this.link}></ld-sync-monitor>`;
+      case 'vms': return html`<ld-vm-table .link=${this.link}></ld-vm-table>`;
+      case 'home': case 'login': return nothing;
+      default: return html`<div class="card"><h1>Not found</h1><p>There is no page at this address. <a href="/">Go home</a>.</p></div>`;
+    }
+  }
+
+  override render() {
+    const live = html`<div class="sr-only" role="status" aria-live="polite">${this.spoken}</div>
+      ${this.shown ? html`<div class="status-line" aria-hidden="true">${this.shown}</div>` : nothing}`;
+    if (this.route.name === 'projector') return html`<ld-projector .token=${this.route.token}></ld-projector>${live}`;
+    if (!this.checked) return html`<main><p class="muted">Loading…</p></main>`;
+    if (this.loadError && !this.user) return html`<main><div class="card error" role="alert">Cannot reach labdeck: ${this.loadError}</div></main>`;
+    if (!this.user) return html`<main><ld-sign-in @signed-in=${this.onSignedIn}></ld-sign-in></main>${live}`;
+    return html`${this.renderHeader()}<main>${this.renderView()}</main>${live}`;
+  }
+}
+
+declare global {
+  interface HTMLElementTagNameMap { 'labdeck-app': LabdeckApp }
+}

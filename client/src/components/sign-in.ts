@@ -1,0 +1,53 @@
+// The sign-in page: username and password; the server's message when refused.
+import { LitElement, html, css } from 'lit';
+import { customElement, state } from 'lit/decorators.js';
+import { base } from '../lib/styles.js';
+import { signIn } from '../lib/session.js';
+
+@customElement('ld-sign-in')
+export class SignIn extends LitElement {
+  static override styles = [base, css`
+    :host { max-width: 24rem; margin: 8vh auto 0; }
+    form { display: grid; gap: .8rem; }
+    label { display: grid; gap: .3rem; font-weight: 600; }
+    h1 { font-size: 1.6rem; }
+  `];
+
+  @state() private busy = false;
+  @state() private error = '';
+
+  private async submit(e: SubmitEvent): Promise<void> {
+    e.preventDefault();
+    const form = e.target as HTMLFormElement;
+    const data = new FormData(form);
+    const username = String(data.get('username') ?? '').trim();
+    const password = String(data.get('password') ?? '');
+    if (!username || !password) {
+      this.error = 'Enter your username and password.';
+      return;
+    }
+    this.busy = true;
+    this.error = '';
+    try {
+      const user = await signIn(username, password);
+      this.dispatchEvent(new CustomEvent('signed-in', { detail: user, bubbles: true, composed: true }));
+    } catch (err) {
+      this.error = (err as Error).message || 'Sign-in failed.';
+      (form.elements.namedItem('password') as HTMLInputElement | null)?.focus();
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  override render() {
+    return html`<div class="card">
+      <h1>Sign in to labdeck</h1>
+      <form @submit=${this.submit} novalidate>
+        <label>Username <input name="username" autocomplete="username" autocapitalize="none" spellcheck="false" required autofocus></label>
+        <label>Password <input name="password" type="password" autocomplete="current-password" required></label>
+        <div role="alert" class="error">${this.error}</div>
+        <button class="primary" type="submit" ?disabled=${this.busy}>${this.busy ? 'Signing in…' : 'Sign in'}</button>
+      </form>
+    </div>`;
+  }
+}

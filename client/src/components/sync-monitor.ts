@@ -1,0 +1,173 @@
+// Admin — sync monitor: a card per cluster (health, passes, next run or backoff, guests, errors),
+// a chart of pass durations and Proxmox latency, live inventory counts, and a trigger button.
+import { LitElement, html, css, nothing } from 'lit';
+import { customElement, property, state } from 'lit/decorators.js';
+import { base } from '../lib/styles.js';
+import { LiveController, TickController } from '../lib/controllers.js';
+import { apiGet, apiPost } from '../lib/api.js';
+import { ago, until, statusInfo } from '../lib/format.js';
+import { announce } from '../lib/announce.js';
+import type { Point, Series } from '../lib/chart.js';
+import type { LiveLink } from '../lib/live.js';
+import type { SyncStatus, ClusterSyncStatus, ClusterHealth } from '../../../server/sync/types.js';
+import './sync-chart.js';
+
+const HEALTH: Record<ClusterHealth, { label: string; tone: string }> = {
+  healthy: { label: 'Healthy', tone: 'ok' },
+  degraded: { label: 'Degraded', tone: 'warn' },
+  down: { label: 'Down', tone: 'bad' },
+  unknown: { label: 'Unknown', tone: 'off' },
+};
+const COLOURS = ['#2b7bd6', '#d6762b', '#2bb673', '#b62bd6', '#d62b52', '#8a8f2b', '#2bc0d6', '#6b6b6b'];
+
+@customElement('ld-sync-monitor')
+export class SyncMonitor extends LitElement {
+  static override styles = [base, css`
+    .clusters { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(100%, 19rem), 1fr)); gap: 1rem; margin: .8rem 0 1.2rem; }
+    dl { display: grid; grid-template-columns: auto 1fr; gap: .2rem .8rem; margin: .5rem 0; font-size: .92rem; }
+    dt { color: var(--muted); }
+    dd { margin: 0; overflow-wrap: anywhere; }
+    .two { display: grid; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); gap: 1rem; }
+    @media (max-width: 900px) { .two { grid-template-columns: 1fr; } }
+    td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
+    .lasterr { font-size: .85rem; }
+  `];
+
+  @property({ attribute: false }) link?: LiveLink;
+  @state() private status: SyncStatus | null = null;
+  @state() private error = '';
+  @state() private triggering: string | null = null;
+  private readonly live = new LiveController(this, () => this.link);
+  private readonly tick = new TickController(this, 1000);
+  /** Latency samples per cluster, collected from pushes (the server keeps only aggregates). */
+  private readonly latency = new Map<string, Point[]>();
+  private offState?: () => void;
+  private lastHealth = new Map<string, ClusterHealth>();
+
+  override connectedCallback(): void {
+    super.connectedCallback();
+    void this.load();
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback();
+    this.offState?.();
+  }
+
+  override updated(changed: Map<string, unknown>): void {
+    if (changed.has('link')) {
+      this.live.bind();
+      this.offState?.();
+      this.offState = this.link?.onState(() => {
+        if (this.link?.syncStatus && this.link.syncStatus !== this.status) this.take(this.link.syncStatus);
+      });
+    }
+  }
+
+  private async load(): Promise<void> {
+    try {
+      const res = await apiGet<SyncStatus | { status: SyncStatus }>('/api/sync/status');
+      this.take('clusters' in res ? res : res.status);
+      this.error = '';
+    } catch (err) {
+      this.error = (err as Error).message;
+    }
+  }
+
+  private take(s: SyncStatus): void {
+    const now = Date.now();
+    for (const c of s.clusters) {
+      if (c.latencyMs.p95 !== null) {
+        const pts = this.latency.get(c.id) ?? [];
+        if (!pts.length || now - pts[pts.length - 1].t > 900) pts.push({ t: now, v: c.latencyMs.p95 });
+        while (pts.length > 600) pts.shift();
+        this.latency.set(c.id, pts);
+      }
+      const before = this.lastHealth.get(c.id);
+      if (before && before !== c.health) announce(`Cluster ${c.name || c.id} is ${HEALTH[c.health].label.toLowerCase()}.`);
+      this.lastHealth.set(c.id, c.health);
+    }
+    this.status = s;
+  }
+
+  private async trigger(cluster?: string): Promise<void> {
+    this.triggering = cluster ?? 'all';
+    try {
+      await apiPost('/api/sync/trigger', cluster ? { cluster, kind: 'full' } : { kind: 'full' });
+      announce(cluster ? `Full sync of ${cluster} done.` : 'Full sync of all clusters done.');
+      this.error = '';
+    } catch (err) {
+      this.error = `Trigger failed: ${(err as Error).message}`;
+    } finally {
+      this.triggering = null;
+    }
+  }
+
+  private renderCluster(c: ClusterSyncStatus) {
+    const h = HEALTH[c.health] ?? HEALTH.unknown;
+    const now = this.tick.now;
+    return html`<section class="card" aria-label=${`Cluster ${c.name || c.id}`} data-cluster=${c.id} data-health=${c.health}>
+      <div class="row"><h2>${c.name || c.id}</h2><span class="spacer"></span><span class="badge tone-${h.tone}" data-health-badge>${h.label}</span></div>
+      <dl>
+        <dt>Last full pass</dt><dd>${ago(c.lastFullAt, now)}</dd>
+        <dt>Last quick pass</dt><dd>${ago(c.lastQuickAt, now)}</dd>
+        <dt>${c.backoffMs > 0 ? 'Retry (backoff)' : 'Next run'}</dt><dd>${c.running ? `running (${c.running})` : until(c.nextRunAt, now)}${c.backoffMs > 0 ? ` · backoff ${Math.round(c.backoffMs / 1000)} s` : ''}</dd>
+        <dt>Guests</dt><dd>${c.guests}</dd>
+        <dt>Latency</dt><dd>${c.latencyMs.p50 ?? '—'} ms p50 · ${c.latencyMs.p95 ?? '—'} ms p95</dd>
+        <dt>Errors</dt><dd>${c.errorCount}${c.consecutiveFailures ? ` (${c.consecutiveFailures} in a row)` : ''}</dd>
+        ${c.stale ? html`<dt>Data</dt><dd><span class="badge tone-warn">Stale</span> since ${ago(c.lastSuccessAt, now)}</dd>` : nothing}
+      </dl>
+      ${c.lastError ? html`<p class="error lasterr">Last error ${ago(c.lastErrorAt, now)}: ${c.lastError}</p>` : nothing}
+      <button @click=${() => this.trigger(c.id)} ?disabled=${this.triggering !== null}>${this.triggering === c.id ? 'Syncing…' : 'Sync now'}</button>
+    </section>`;
+  }
+
+  private chartSeries(s: SyncStatus): Series[] {
+    const out: Series[] = [];
+    s.clusters.forEach((c, i) => {
+      const colour = COLOURS[i % COLOURS.length];
+      out.push({ label: `${c.name || c.id} pass`, colour, points: c.recentPasses.map((p) => ({ t: p.startedAt + p.durationMs, v: p.durationMs })) });
+      out.push({ label: `${c.name || c.id} latency p95`, colour, dashed: true, points: this.latency.get(c.id) ?? [] });
+    });
+    return out;
+  }
+
+  private renderCounts() {
+    const store = this.link?.store;
+    if (!store) return nothing;
+    const by = new Map<string, Map<string, number>>();
+    const statuses = new Set<string>();
+    for (const vm of store.vms.values()) {
+      let m = by.get(vm.cluster);
+      if (!m) by.set(vm.cluster, (m = new Map()));
+      m.set(vm.status, (m.get(vm.status) ?? 0) + 1);
+      statuses.add(vm.status);
+    }
+    const cols = [...statuses].sort();
+    const clusters = [...by.keys()].sort();
+    return html`<table aria-label="Inventory by cluster and status">
+      <thead><tr><th>Cluster</th>${cols.map((s) => html`<th class="n">${statusInfo(s).label}</th>`)}<th class="n">Total</th></tr></thead>
+      <tbody>${clusters.map((c) => {
+        const m = by.get(c)!;
+        let total = 0;
+        for (const n of m.values()) total += n;
+        return html`<tr data-cluster=${c}><th scope="row">${c}</th>${cols.map((s) => html`<td class="n">${m.get(s) ?? 0}</td>`)}<td class="n">${total}</td></tr>`;
+      })}</tbody>
+    </table>`;
+  }
+
+  override render() {
+    const s = this.status;
+    return html`<div class="row"><h1>Sync monitor</h1><span class="spacer"></span>
+        <button class="primary" @click=${() => this.trigger()} ?disabled=${this.triggering !== null}>${this.triggering === 'all' ? 'Syncing…' : 'Full sync now'}</button></div>
+      ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : nothing}
+      ${!s ? html`<p class="muted">Loading…</p>` : html`
+        <p class="muted">${s.totals.guests} guests · ${s.clusters.length} clusters · ${s.totals.clustersDown} down · ${s.totals.errorCount} errors</p>
+        <div class="clusters">${s.clusters.map((c) => this.renderCluster(c))}</div>
+        <div class="two">
+          <section class="card"><h2>Pass duration and Proxmox latency</h2>
+            <ld-sync-chart .series=${this.chartSeries(s)} .now=${this.tick.now}></ld-sync-chart></section>
+          <section class="card"><h2>Inventory</h2>${this.renderCounts()}</section>
+        </div>`}`;
+  }
+}

@@ -1,0 +1,131 @@
+// Class data as the client uses it, and the calls that read and change it. Server answers are
+// normalised here, in one place, so views never depend on the exact wire shape.
+import { apiGet, apiPost, apiDelete, qs } from './api.js';
+import type { Vm } from '../../../server/inventory/vm.js';
+
+export interface Person { id: number; username: string; displayName: string }
+export interface Assignment { cluster: string; vmid: number; userId: number; key: string }
+export interface ClassSummary { id: number; name: string; students: number; vms: number }
+export interface PoolEntryView { id: number; kind: 'vm' | 'tag' | 'pool'; cluster: string | null; vmid: number | null; value: string | null }
+export interface ClassDetail {
+  id: number;
+  name: string;
+  teachers: Person[];
+  students: Person[];
+  pool: PoolEntryView[];
+  /** Keys of every VM the class holds (pool resolved, plus assignments). */
+  vmKeys: string[];
+  assignments: Assignment[];
+}
+export interface LinkInfo { token?: string; id?: number; url: string; expiresAt: number }
+export interface AuditEntry { id: number; at: number; username: string | null; action: string; target: string; outcome: string; detail: string | null }
+
+type Raw = Record<string, any>;
+
+function person(p: Raw): Person {
+  return { id: Number(p.id ?? p.userId), username: String(p.username ?? ''), displayName: String(p.displayName ?? p.display_name ?? p.username ?? '') };
+}
+
+function assignment(a: Raw): Assignment {
+  const cluster = String(a.cluster ?? a.clusterId ?? a.cluster_id);
+  const vmid = Number(a.vmid);
+  return { cluster, vmid, userId: Number(a.userId ?? a.user_id ?? a.user?.id), key: `${cluster}:${vmid}` };
+}
+
+/** Normalises one class detail answer. */
+export function toClassDetail(res: Raw): ClassDetail {
+  const c: Raw = res.class ?? res;
+  const assignments = ((res.assignments ?? c.assignments ?? []) as Raw[]).map(assignment);
+  const vmKeys = (res.vmKeys ?? c.vmKeys ?? (res.vms ?? c.vms ?? []).map((v: Raw | string) => (typeof v === 'string' ? v : v.id ?? `${v.cluster}:${v.vmid}`))) as string[];
+  return {
+    id: Number(c.id),
+    name: String(c.name),
+    teachers: ((res.teachers ?? c.teachers ?? []) as Raw[]).map(person),
+    students: ((res.students ?? c.students ?? res.members ?? c.members ?? []) as Raw[]).map(person),
+    pool: ((res.pool ?? c.pool ?? []) as Raw[]).map((p) => ({ id: Number(p.id), kind: p.kind, cluster: p.cluster ?? p.clusterId ?? null, vmid: p.vmid ?? null, value: p.value ?? null })),
+    vmKeys: [...new Set([...vmKeys, ...assignments.map((a) => a.key)])],
+    assignments,
+  };
+}
+
+/** Classes the caller teaches (admins: all). */
+export async function listClasses(): Promise<ClassSummary[]> {
+  const res = await apiGet<Raw>('/api/classes');
+  const list = (Array.isArray(res) ? res : res.classes ?? []) as Raw[];
+  return list.map((c) => ({
+    id: Number(c.id), name: String(c.name),
+    students: Number(c.students?.length ?? c.studentCount ?? c.memberCount ?? 0),
+    vms: Number(c.vms?.length ?? c.vmCount ?? c.poolCount ?? 0),
+  }));
+}
+
+/** Creates a class. */
+export async function createClass(name: string): Promise<number> {
+  const res = await apiPost<Raw>('/api/classes', { name });
+  return Number(res.class?.id ?? res.id);
+}
+
+/** One class with roster, pool and assignments. */
+export async function getClass(id: number | string): Promise<ClassDetail> {
+  return toClassDetail(await apiGet<Raw>(`/api/classes/${id}`));
+}
+
+/** Assigns a pool VM to a student. */
+export async function assign(classId: number, vm: Pick<Vm, 'cluster' | 'vmid'>, userId: number): Promise<void> {
+  await apiPost(`/api/classes/${classId}/assignments`, { cluster: vm.cluster, vmid: vm.vmid, userId });
+}
+
+/** Removes a VM's assignment. */
+export async function unassign(classId: number, vm: Pick<Vm, 'cluster' | 'vmid'>): Promise<void> {
+  await apiDelete(`/api/classes/${classId}/assignments/${encodeURIComponent(vm.cluster)}/${vm.vmid}`);
+}
+
+/** Gives each unassigned student a free pool VM; answers how many were assigned. */
+export async function autoAssign(classId: number): Promise<number> {
+  const res = await apiPost<Raw>(`/api/classes/${classId}/auto-assign`);
+  return Number(res.assigned?.length ?? res.assigned ?? res.count ?? 0);
+}
+
+/** Adds VMs to the pool by id, tag or Proxmox pool. */
+export async function addToPool(classId: number, entry: { kind: 'vm' | 'tag' | 'pool'; cluster?: string; vmid?: number; value?: string }): Promise<void> {
+  await apiPost(`/api/classes/${classId}/pool`, entry);
+}
+
+/** A new invite link. */
+export async function createInvite(classId: number): Promise<LinkInfo> {
+  const res = await apiPost<Raw>(`/api/classes/${classId}/invites`);
+  return { token: res.token, id: res.id, url: absolute(res.url ?? `/invite/${res.token}`), expiresAt: Number(res.expiresAt) };
+}
+
+/** Revokes an invite link. */
+export async function revokeInvite(classId: number, link: LinkInfo): Promise<void> {
+  await apiDelete(`/api/classes/${classId}/invites/${encodeURIComponent(String(link.token ?? link.id))}`);
+}
+
+/** A new read-only projector link. */
+export async function createProjectorLink(classId: number): Promise<LinkInfo> {
+  const res = await apiPost<Raw>(`/api/classes/${classId}/projector-links`);
+  return { token: res.token, url: absolute(res.url ?? `/projector/${res.token}`), expiresAt: Number(res.expiresAt) };
+}
+
+/** Revokes a projector link. */
+export async function revokeProjectorLink(classId: number, link: LinkInfo): Promise<void> {
+  await apiDelete(`/api/classes/${classId}/projector-links/${encodeURIComponent(String(link.token))}`);
+}
+
+/** The audit trail of a class, newest first. */
+export async function classAudit(classId: number): Promise<AuditEntry[]> {
+  const res = await apiGet<Raw>(`/api/audit${qs({ class: classId, limit: 50 })}`);
+  const list = (Array.isArray(res) ? res : res.entries ?? res.audit ?? res.items ?? []) as Raw[];
+  return list.map((e) => ({ id: Number(e.id), at: Number(e.at), username: e.username ?? null, action: String(e.action), target: String(e.target), outcome: String(e.outcome), detail: e.detail ?? null }));
+}
+
+/** Accepts an invite (a signed-in student following the link). */
+export async function acceptInvite(token: string): Promise<{ classId: number; name: string }> {
+  const res = await apiPost<Raw>(`/api/invites/${encodeURIComponent(token)}/accept`);
+  return { classId: Number(res.class?.id ?? res.classId), name: String(res.class?.name ?? res.name ?? '') };
+}
+
+function absolute(url: string): string {
+  return new URL(url, location.origin).toString();
+}

@@ -1,0 +1,43 @@
+// Who is signed in: `GET /api/auth/me`, sign-in and sign-out.
+import { apiGet, apiPost, ApiError } from './api.js';
+
+export type Role = 'admin' | 'teacher' | 'student';
+export interface User { id: number | string; username: string; displayName: string; role: Role }
+
+function pickUser(res: unknown): User | null {
+  if (!res || typeof res !== 'object') return null;
+  const r = res as { user?: User } & Partial<User>;
+  const u = r.user ?? (r.username ? (r as User) : null);
+  if (!u) return null;
+  return { ...u, displayName: u.displayName || u.username };
+}
+
+/** The current user, or null when nobody is signed in. */
+export async function currentUser(): Promise<User | null> {
+  try {
+    return pickUser(await apiGet<unknown>('/api/auth/me'));
+  } catch (err) {
+    if (err instanceof ApiError && (err.status === 401 || err.status === 403)) return null;
+    throw err;
+  }
+}
+
+/** Signs in; throws ApiError with the server's message when refused. */
+export async function signIn(username: string, password: string, realm?: string): Promise<User> {
+  const res = await apiPost<unknown>('/api/auth/login', realm ? { username, password, realm } : { username, password });
+  const user = pickUser(res) ?? (await currentUser());
+  if (!user) throw new ApiError(401, 'unauthorized', 'Sign-in failed.');
+  return user;
+}
+
+/** Signs out (the cookie is cleared by the server). */
+export async function signOut(): Promise<void> {
+  await apiPost('/api/auth/logout');
+}
+
+/** Where a user lands after sign-in. */
+export function homeFor(user: User): string {
+  if (user.role === 'student') return '/my';
+  if (user.role === 'teacher') return '/classes';
+  return '/admin/sync';
+}

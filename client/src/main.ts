@@ -1,0 +1,2 @@
+// Client entry: registers the components; <labdeck-app> in index.html does the rest.
+import './components/app.js';
