@@ -1,0 +1,237 @@
+// The pure diff: stored rows + what a pass fetched (+ guest details) → rows to write, tombstones
+// and events. No I/O, no clock: `now` comes in. Revisions are assigned by the writer.
+import type { GuestAddress, GuestConfig, LiveStatus, ResourceRow } from '../pve/normalise.js';
+import { categoryOf } from '../pve/normalise.js';
+import type { VmCategory, VmStatus } from './vm.js';
+import type { InventoryRow } from './row.js';
+import { memoryFraction, quantiseUsage, startedAtFrom } from './noise.js';
+
+export type PassKindForDiff = 'full' | 'quick';
+
+/** Pending states labdeck writes while a power action runs; passes leave them alone for a while. */
+export const PENDING_STATES: ReadonlySet<string> = new Set(['starting', 'stopping', 'shutting-down', 'rebooting']);
+/** How long a pending state survives passes that still show the old state (pvestatd lag). */
+export const PENDING_HOLD_MS = 90_000;
+
+/** Details that /cluster/resources lacks; each part is optional (the fast lane may fetch only the address). */
+export interface GuestDetails {
+  config?: GuestConfig;
+  address?: GuestAddress;
+  rdp?: boolean | null;
+  ssh?: boolean | null;
+  /** Why a detail call failed, shown as the row's sync_error; null clears it. */
+  error?: string | null;
+}
+
+export interface VmEventInput {
+  cluster_id: string;
+  vmid: number;
+  at: number;
+  kind: 'status' | 'migrated' | 'created' | 'removed';
+  from_value: string | null;
+  to_value: string | null;
+  detail: string | null;
+}
+
+/** A row to write; `revision` is a placeholder until the writer assigns one. */
+export type RowToWrite = InventoryRow;
+
+export interface DiffResult {
+  upserts: RowToWrite[];
+  tombstones: RowToWrite[];
+  events: VmEventInput[];
+  /** Guests whose status changed in this pass (not new ones): candidates for the fast lane. */
+  statusChanged: number[];
+}
+
+export interface DiffInput {
+  cluster: string;
+  stored: readonly InventoryRow[];
+  fetched: readonly ResourceRow[];
+  kind: PassKindForDiff;
+  now: number;
+  details?: ReadonlyMap<number, GuestDetails>;
+  /** Guests whose status the fast lane read live recently: the lagging snapshot must not undo it. */
+  holdStatus?: ReadonlySet<number>;
+}
+
+/** Columns whose change is a real change (bookkeeping columns excluded). */
+const COMPARED: ReadonlyArray<keyof InventoryRow> = [
+  'name', 'node', 'type', 'status', 'started_at', 'cpu_usage', 'memory_usage', 'ip', 'ip_reason',
+  'mac_address', 'rdp_available', 'ssh_available', 'memory', 'cores', 'disk_size', 'is_template',
+  'tags', 'category', 'ostype', 'pool', 'lock', 'sync_error', 'deleted',
+];
+
+/** True when the two rows differ in anything a user would notice. */
+export function rowChanged(a: InventoryRow, b: InventoryRow): boolean {
+  for (const k of COMPARED) if (a[k] !== b[k]) return true;
+  return false;
+}
+
+const isUp = (s: string) => s === 'running' || s === 'paused' || s === 'suspended';
+const bool = (x: boolean | null | undefined): number | null => (x === null || x === undefined ? null : x ? 1 : 0);
+
+/** True when a stored pending state is young enough that a lagging snapshot must not replace it. */
+export function pendingHeld(row: InventoryRow, now: number): boolean {
+  return PENDING_STATES.has(row.status) && now - row.last_updated < PENDING_HOLD_MS;
+}
+
+/** An empty row for a guest seen for the first time. */
+function blankRow(cluster: string, f: ResourceRow, now: number): InventoryRow {
+  return {
+    cluster_id: cluster, vmid: f.vmid, name: '', node: f.node, type: f.type, status: 'unknown',
+    started_at: null, cpu_usage: null, memory_usage: null, ip: null, ip_reason: 'not-checked',
+    mac_address: null, rdp_available: null, ssh_available: null, memory: null, cores: null, disk_size: null,
+    is_template: 0, tags: '', category: f.type === 'lxc' ? 'lxc' : 'unknown', ostype: null, pool: null,
+    lock: null, last_updated: now, last_seen: now, last_status_check: null, sync_error: null, revision: 0, deleted: 0,
+  };
+}
+
+/** Applies details (config, address, probes) onto a row being built. */
+function applyDetails(next: InventoryRow, d: GuestDetails | undefined): void {
+  if (!d) return;
+  if (d.config) {
+    next.mac_address = d.config.mac;
+    next.ostype = d.config.ostype;
+    next.category = categoryOf(next.type, d.config.ostype) as VmCategory;
+    if (next.cores === null) next.cores = d.config.cores;
+    if (next.memory === null) next.memory = d.config.memory;
+    if (!next.name && d.config.name) next.name = d.config.name;
+  }
+  if (d.address) {
+    next.ip = d.address.ip;
+    next.ip_reason = d.address.ip ? null : d.address.reason;
+    if (!d.address.ip) { next.rdp_available = null; next.ssh_available = null; }
+  }
+  if (d.rdp !== undefined) next.rdp_available = bool(d.rdp);
+  if (d.ssh !== undefined) next.ssh_available = bool(d.ssh);
+  if (d.error !== undefined) next.sync_error = d.error;
+}
+
+/** Address bookkeeping that follows from a status change when no fresh address was fetched. */
+function addressFollowsStatus(prev: InventoryRow | null, next: InventoryRow): void {
+  if (next.status === 'stopped') {
+    next.ip = null; next.ip_reason = 'stopped'; next.rdp_available = null; next.ssh_available = null;
+  } else if (next.status === 'running' && next.ip === null && (prev === null || prev.ip_reason === 'stopped' || prev.status === 'stopped')) {
+    next.ip_reason = 'not-checked';
+  }
+}
+
+/** The row a fetched /cluster/resources entry makes of the stored one. */
+export function mergeResource(cluster: string, stored: InventoryRow | null, f: ResourceRow, now: number,
+  details: GuestDetails | undefined, hold: boolean): InventoryRow {
+  const base = stored && !stored.deleted ? stored : null;
+  const next: InventoryRow = base ? { ...base } : blankRow(cluster, f, now);
+  next.node = f.node;
+  next.type = f.type;
+  next.deleted = 0;
+  const stub = f.name === null && f.status === 'unknown';
+  if (!stub) {
+    next.name = f.name ?? next.name;
+    next.is_template = f.template ? 1 : 0;
+    next.tags = f.tags.join(';');
+    next.pool = f.pool;
+    next.lock = f.lock;
+    if (f.maxcpu !== null) next.cores = f.maxcpu;
+    if (f.maxmem !== null) next.memory = f.maxmem;
+    if (f.maxdisk !== null) next.disk_size = f.maxdisk;
+    if (!hold) {
+      next.status = f.status;
+      const up = isUp(f.status);
+      next.started_at = up ? startedAtFrom(f.uptime, now, base?.started_at ?? null) : null;
+      next.cpu_usage = up ? quantiseUsage(f.cpu, base?.cpu_usage ?? null) : null;
+      next.memory_usage = up ? quantiseUsage(memoryFraction(f.mem, f.maxmem), base?.memory_usage ?? null) : null;
+      addressFollowsStatus(base, next);
+    }
+  } else if (!base) {
+    next.status = 'unknown';
+  }
+  if (next.type === 'lxc') next.category = 'lxc';
+  applyDetails(next, details);
+  return next;
+}
+
+/** The row a live status/current reading (fast lane) makes of the stored one. */
+export function mergeLive(stored: InventoryRow, live: LiveStatus, now: number, details?: GuestDetails): InventoryRow {
+  const next: InventoryRow = { ...stored };
+  next.status = live.status;
+  const up = isUp(live.status);
+  next.started_at = up ? startedAtFrom(live.uptime, now, stored.started_at) : null;
+  next.cpu_usage = up ? quantiseUsage(live.cpu, stored.cpu_usage) : null;
+  next.memory_usage = up ? quantiseUsage(memoryFraction(live.mem, live.maxmem), stored.memory_usage) : null;
+  next.lock = live.lock;
+  addressFollowsStatus(stored, next);
+  applyDetails(next, details);
+  next.last_status_check = now;
+  return next;
+}
+
+function eventsBetween(cluster: string, prev: InventoryRow | null, next: InventoryRow, now: number): VmEventInput[] {
+  const ev = (kind: VmEventInput['kind'], from: string | null, to: string | null, detail: string | null = null): VmEventInput =>
+    ({ cluster_id: cluster, vmid: next.vmid, at: now, kind, from_value: from, to_value: to, detail });
+  if (!prev || prev.deleted) return [ev('created', null, next.status, next.name || null)];
+  const out: VmEventInput[] = [];
+  if (prev.status !== next.status) out.push(ev('status', prev.status, next.status));
+  if (prev.node !== next.node) out.push(ev('migrated', prev.node, next.node));
+  return out;
+}
+
+/** Stored rows vs one pass's fetched rows → what to write. A quick pass tombstones nothing. */
+export function diffInventory(input: DiffInput): DiffResult {
+  const { cluster, now, kind } = input;
+  const byVmid = new Map<number, InventoryRow>();
+  for (const s of input.stored) byVmid.set(s.vmid, s);
+  const seen = new Set<number>();
+  const result: DiffResult = { upserts: [], tombstones: [], events: [], statusChanged: [] };
+
+  for (const f of input.fetched) {
+    if (seen.has(f.vmid)) continue;
+    seen.add(f.vmid);
+    const stored = byVmid.get(f.vmid) ?? null;
+    const hold = !!stored && !stored.deleted && (input.holdStatus?.has(f.vmid) === true || pendingHeld(stored, now));
+    const next = mergeResource(cluster, stored, f, now, input.details?.get(f.vmid), hold);
+    if (stored && !stored.deleted && !rowChanged(stored, next)) continue;
+    next.last_updated = now;
+    next.last_seen = now;
+    result.upserts.push(next);
+    result.events.push(...eventsBetween(cluster, stored, next, now));
+    if (stored && !stored.deleted && stored.status !== next.status) result.statusChanged.push(f.vmid);
+  }
+
+  if (kind === 'full') {
+    for (const s of input.stored) {
+      if (s.deleted || seen.has(s.vmid)) continue;
+      result.tombstones.push({ ...s, deleted: 1, last_updated: now });
+      result.events.push({ cluster_id: cluster, vmid: s.vmid, at: now, kind: 'removed', from_value: s.status, to_value: null, detail: s.name || null });
+    }
+  }
+  return result;
+}
+
+/** Guests whose details (config, address, probes) should be fetched in this pass. */
+export function guestsNeedingDetails(stored: readonly InventoryRow[], fetched: readonly ResourceRow[], kind: PassKindForDiff, now: number): ResourceRow[] {
+  const byVmid = new Map<number, InventoryRow>();
+  for (const s of stored) byVmid.set(s.vmid, s);
+  const out: ResourceRow[] = [];
+  for (const f of fetched) {
+    if (f.name === null && f.status === 'unknown') continue;
+    if (f.template && byVmid.get(f.vmid)?.ostype) continue;
+    const s = byVmid.get(f.vmid);
+    if (!s || s.deleted) { out.push(f); continue; }
+    if (pendingHeld(s, now)) continue;
+    if (s.status !== f.status && isUp(f.status) !== isUp(s.status)) { out.push(f); continue; }
+    if (kind !== 'full') continue;
+    if (s.ostype === null && s.mac_address === null) { out.push(f); continue; }
+    if (f.status === 'running' && s.ip === null && (s.ip_reason === 'agent-not-running' || s.ip_reason === 'not-checked' || s.ip_reason === 'error' || s.ip_reason === 'no-address')) out.push(f);
+  }
+  return out;
+}
+
+/** Which status the stored state expects a power action to end in (for the fast lane). */
+export function targetOfPending(status: string): VmStatus | null {
+  switch (status) {
+    case 'starting': case 'rebooting': return 'running';
+    case 'stopping': case 'shutting-down': return 'stopped';
+    default: return null;
+  }
+}

@@ -1,0 +1,308 @@
+// vm_inventory and its companions (revision_counter, cluster_state, sync_runs, vm_events) behind
+// one class. Every write takes revisions from the one counter inside its transaction and is
+// announced on the ChangeFeed only after the commit.
+import { sql, type Transaction } from 'kysely';
+import type { Selectable } from 'kysely';
+import type { Database, ClusterStateTable } from '../db/schema.js';
+import { dialectOfDb, type Db } from '../db/index.js';
+import type { ChangeFeed } from './changes.js';
+import { toVm, type InventoryRow } from './row.js';
+import { parseVmKey, vmKey, type Vm, type VmStatus } from './vm.js';
+import type { VmEventInput } from './diff.js';
+
+export type ClusterState = Selectable<ClusterStateTable>;
+
+export interface VmFilter {
+  cluster?: string;
+  node?: string;
+  status?: string;
+  type?: 'qemu' | 'lxc';
+  category?: string;
+  tag?: string;
+  /** Free text: part of the name, the exact vmid, or part of the IP. */
+  q?: string;
+  /** Only these `${cluster}:${vmid}` keys (permissions). */
+  keys?: readonly string[];
+}
+
+/** What a writer hands in: rows (revision is assigned here), tombstones and events. */
+export interface Changes {
+  upserts: InventoryRow[];
+  tombstones: InventoryRow[];
+  events: VmEventInput[];
+}
+
+export interface ApplyResult { revision: number | null; changed: Vm[]; removed: string[] }
+
+export interface PassRecordInput {
+  cluster: string;
+  kind: 'full' | 'quick';
+  startedAt: number;
+  durationMs: number;
+  guests: number;
+  changed: number;
+  requests: number;
+  error: string | null;
+}
+
+export interface InventoryRepoOptions {
+  feed?: ChangeFeed;
+  /** A cluster without a successful pass for this long reads as stale (default 90 s). */
+  staleAfterMs?: number;
+  now?: () => number;
+}
+
+const CHUNK = 500;
+const ROW_COLUMNS: ReadonlyArray<keyof InventoryRow> = [
+  'name', 'node', 'type', 'status', 'started_at', 'cpu_usage', 'memory_usage', 'ip', 'ip_reason', 'mac_address',
+  'rdp_available', 'ssh_available', 'memory', 'cores', 'disk_size', 'is_template', 'tags', 'category', 'ostype',
+  'pool', 'lock', 'last_updated', 'last_seen', 'last_status_check', 'sync_error', 'revision', 'deleted',
+];
+
+const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+/** The inventory's reads and writes. */
+export class InventoryRepo {
+  readonly db: Db;
+  private readonly feed: ChangeFeed | undefined;
+  private readonly staleAfterMs: number;
+  private readonly now: () => number;
+  private readonly pg: boolean;
+
+  constructor(db: Db, opts: InventoryRepoOptions = {}) {
+    this.db = db;
+    this.feed = opts.feed;
+    this.staleAfterMs = opts.staleAfterMs ?? 90_000;
+    this.now = opts.now ?? Date.now;
+    this.pg = dialectOfDb(db) === 'postgres';
+  }
+
+  /** Per-cluster sync state as persisted (survives restarts). */
+  async clusterStates(): Promise<ClusterState[]> {
+    return this.db.selectFrom('cluster_state').selectAll().orderBy('cluster_id').execute();
+  }
+
+  /** Cluster id → is its data stale now. */
+  private async staleness(): Promise<(cluster: string) => boolean> {
+    const states = await this.clusterStates();
+    const at = new Map(states.map((s) => [s.cluster_id, s.last_success_at]));
+    const now = this.now();
+    return (c) => {
+      const t = at.get(c);
+      return t === null || t === undefined || now - t > this.staleAfterMs;
+    };
+  }
+
+  /** Live (not removed) VMs, filtered, ordered by cluster then vmid. */
+  async list(filter: VmFilter = {}): Promise<Vm[]> {
+    if (filter.keys && filter.keys.length === 0) return [];
+    let q = this.db.selectFrom('vm_inventory').selectAll().where('deleted', '=', 0);
+    if (filter.cluster) q = q.where('cluster_id', '=', filter.cluster);
+    if (filter.node) q = q.where('node', '=', filter.node);
+    if (filter.status) q = q.where('status', '=', filter.status);
+    if (filter.type) q = q.where('type', '=', filter.type);
+    if (filter.category) q = q.where('category', '=', filter.category);
+    if (filter.tag) {
+      const pattern = `%;${escapeLike(filter.tag)};%`;
+      q = q.where(sql<boolean>`(';' || tags || ';') like ${pattern} escape '\\'`);
+    }
+    if (filter.q && filter.q.trim()) {
+      const text = filter.q.trim();
+      const like = `%${escapeLike(text.toLowerCase())}%`;
+      const asId = /^\d{1,9}$/.test(text) ? Number(text) : null;
+      q = q.where((eb) => eb.or([
+        eb(sql`lower(name)`, 'like', sql`${like} escape '\\'`),
+        eb(sql`coalesce(ip, '')`, 'like', sql`${like} escape '\\'`),
+        ...(asId !== null ? [eb('vmid', '=', asId)] : []),
+      ]));
+    }
+    if (filter.keys) {
+      const byCluster = new Map<string, number[]>();
+      for (const k of filter.keys) {
+        const p = parseVmKey(k);
+        if (!p) continue;
+        const list = byCluster.get(p.cluster) ?? [];
+        list.push(p.vmid);
+        byCluster.set(p.cluster, list);
+      }
+      if (!byCluster.size) return [];
+      q = q.where((eb) => eb.or([...byCluster].map(([c, ids]) => eb.and([eb('cluster_id', '=', c), eb('vmid', 'in', ids)]))));
+    }
+    const [rows, stale] = await Promise.all([q.orderBy('cluster_id').orderBy('vmid').execute(), this.staleness()]);
+    return rows.map((r) => toVm(r, stale(r.cluster_id)));
+  }
+
+  /** The current value of the global revision counter. */
+  async currentRevision(): Promise<number> {
+    const r = await this.db.selectFrom('revision_counter').select('value').where('id', '=', 1).executeTakeFirst();
+    return r?.value ?? 0;
+  }
+
+  /** Everything changed or removed after `revision` (for a client that reconnects). */
+  async since(revision: number): Promise<{ revision: number; vms: Vm[]; removed: string[] }> {
+    // Counter first: rows commit in revision order (the counter row serialises writers), so nothing
+    // at or below this value can still appear later.
+    const current = await this.currentRevision();
+    const rows = await this.db.selectFrom('vm_inventory').selectAll().where('revision', '>', revision).orderBy('revision').execute();
+    const stale = await this.staleness();
+    const vms: Vm[] = [];
+    const removed: string[] = [];
+    let top = current;
+    for (const r of rows) {
+      top = Math.max(top, r.revision);
+      if (r.deleted) removed.push(vmKey(r.cluster_id, r.vmid));
+      else vms.push(toVm(r, stale(r.cluster_id)));
+    }
+    return { revision: top, vms, removed };
+  }
+
+  /** One VM by identity; null when unknown or removed. */
+  async get(cluster: string, vmid: number): Promise<Vm | null> {
+    const row = await this.db.selectFrom('vm_inventory').selectAll()
+      .where('cluster_id', '=', cluster).where('vmid', '=', vmid).where('deleted', '=', 0).executeTakeFirst();
+    if (!row) return null;
+    return toVm(row, (await this.staleness())(cluster));
+  }
+
+  /** Every live VM with this vmid across clusters (more than one means the vmid is ambiguous). */
+  async findByVmid(vmid: number): Promise<Vm[]> {
+    const rows = await this.db.selectFrom('vm_inventory').selectAll()
+      .where('vmid', '=', vmid).where('deleted', '=', 0).orderBy('cluster_id').execute();
+    const stale = await this.staleness();
+    return rows.map((r) => toVm(r, stale(r.cluster_id)));
+  }
+
+  /** Counts of live VMs per cluster and status. */
+  async summary(): Promise<{ byCluster: Record<string, Record<string, number>>; total: number }> {
+    const rows = await this.db.selectFrom('vm_inventory')
+      .select(['cluster_id', 'status', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('deleted', '=', 0).groupBy(['cluster_id', 'status']).execute();
+    const byCluster: Record<string, Record<string, number>> = {};
+    let total = 0;
+    for (const r of rows) {
+      const n = Number(r.n);
+      (byCluster[r.cluster_id] ??= {})[r.status] = n;
+      total += n;
+    }
+    return { byCluster, total };
+  }
+
+  /** Stored rows of one cluster, tombstones included (what a pass diffs against). */
+  async storedRows(cluster: string, vmids?: readonly number[]): Promise<InventoryRow[]> {
+    return this.readRows(this.db, cluster, vmids);
+  }
+
+  private async readRows(db: Db | Transaction<Database>, cluster: string, vmids?: readonly number[]): Promise<InventoryRow[]> {
+    let q = db.selectFrom('vm_inventory').selectAll().where('cluster_id', '=', cluster);
+    if (vmids) {
+      if (!vmids.length) return [];
+      q = q.where('vmid', 'in', [...vmids]);
+    }
+    return q.execute();
+  }
+
+  /**
+   * The one write path: in a transaction, locks the revision counter, reads the stored rows,
+   * lets `compute` (pure) decide the changes, writes them with fresh revisions; announces after commit.
+   */
+  async apply(cluster: string, compute: (stored: InventoryRow[]) => Changes, vmids?: readonly number[]): Promise<ApplyResult> {
+    const { written, tombstoned, revision } = await this.db.transaction().execute(async (trx) => {
+      if (this.pg) await trx.selectFrom('revision_counter').select('value').where('id', '=', 1).forUpdate().execute();
+      const stored = await this.readRows(trx, cluster, vmids);
+      const changes = compute(stored);
+      return this.write(trx, changes);
+    });
+    const result: ApplyResult = { revision, changed: written.map((r) => toVm(r, false)), removed: tombstoned.map((r) => vmKey(r.cluster_id, r.vmid)) };
+    this.announce(result, tombstoned.length ? tombstoned[tombstoned.length - 1].revision : null);
+    return result;
+  }
+
+  private async write(trx: Transaction<Database>, changes: Changes): Promise<{ written: InventoryRow[]; tombstoned: InventoryRow[]; revision: number | null }> {
+    const n = changes.upserts.length + changes.tombstones.length;
+    if (n === 0) {
+      if (changes.events.length) await this.insertEvents(trx, changes.events);
+      return { written: [], tombstoned: [], revision: null };
+    }
+    const { value: end } = await trx.updateTable('revision_counter')
+      .set((eb) => ({ value: eb('value', '+', n) })).where('id', '=', 1)
+      .returning('value').executeTakeFirstOrThrow();
+    let rev = end - n + 1;
+    const written = changes.upserts.map((r) => ({ ...r, revision: rev++ }));
+    const tombstoned = changes.tombstones.map((r) => ({ ...r, revision: rev++ }));
+    const all = [...written, ...tombstoned];
+    for (let i = 0; i < all.length; i += CHUNK) {
+      await trx.insertInto('vm_inventory').values(all.slice(i, i + CHUNK))
+        .onConflict((oc) => oc.columns(['cluster_id', 'vmid']).doUpdateSet((eb) =>
+          Object.fromEntries(ROW_COLUMNS.map((c) => [c, eb.ref(`excluded.${c}`)])) as never))
+        .execute();
+    }
+    await this.insertEvents(trx, changes.events);
+    return { written, tombstoned, revision: end };
+  }
+
+  private async insertEvents(trx: Transaction<Database>, events: VmEventInput[]): Promise<void> {
+    for (let i = 0; i < events.length; i += CHUNK) {
+      await trx.insertInto('vm_events').values(events.slice(i, i + CHUNK)).execute();
+    }
+  }
+
+  private announce(result: ApplyResult, removedRevision: number | null): void {
+    if (!this.feed || result.revision === null) return;
+    if (result.changed.length) {
+      this.feed.emit('vm:changed', { revision: result.changed[result.changed.length - 1].revision, vms: result.changed });
+    }
+    if (result.removed.length && removedRevision !== null) this.feed.emit('vm:removed', { revision: removedRevision, ids: result.removed });
+  }
+
+  /**
+   * Writes a state labdeck itself decided (a pending state while a power action runs, or its
+   * outcome): next revision, a vm_event, announced. Throws when the VM is unknown.
+   */
+  async setStatus(cluster: string, vmid: number, status: VmStatus,
+    fields: { syncError?: string | null; node?: string; startedAt?: number | null } = {}): Promise<Vm> {
+    const now = this.now();
+    const result = await this.apply(cluster, (stored) => {
+      const row = stored[0];
+      if (!row || row.deleted) return { upserts: [], tombstones: [], events: [] };
+      const next: InventoryRow = { ...row, status, last_updated: now };
+      if (fields.syncError !== undefined) next.sync_error = fields.syncError;
+      if (fields.node !== undefined) next.node = fields.node;
+      if (fields.startedAt !== undefined) next.started_at = fields.startedAt;
+      const events: VmEventInput[] = row.status === status ? [] : [{
+        cluster_id: cluster, vmid, at: now, kind: 'status', from_value: row.status, to_value: status, detail: 'labdeck',
+      }];
+      return { upserts: [next], tombstones: [], events };
+    }, [vmid]);
+    const vm = result.changed[0] ?? null;
+    if (!vm) throw new Error(`VM ${vmKey(cluster, vmid)} is not in the inventory`);
+    const stale = (await this.staleness())(cluster);
+    return stale ? { ...vm, stale } : vm;
+  }
+
+  /** Persists one pass: its sync_runs row and the cluster's state (success resets the failure streak). */
+  async recordPass(p: PassRecordInput): Promise<ClusterState> {
+    const end = p.startedAt + p.durationMs;
+    return this.db.transaction().execute(async (trx) => {
+      const prev = await trx.selectFrom('cluster_state').selectAll().where('cluster_id', '=', p.cluster).executeTakeFirst();
+      const base: ClusterState = prev ?? {
+        cluster_id: p.cluster, last_success_at: null, last_full_at: null, last_quick_at: null,
+        last_error: null, last_error_at: null, consecutive_failures: 0, error_count: 0,
+      };
+      const next: ClusterState = p.error === null
+        ? { ...base, last_success_at: end, consecutive_failures: 0,
+            ...(p.kind === 'full' ? { last_full_at: end } : { last_quick_at: end }) }
+        : { ...base, last_error: p.error, last_error_at: end, consecutive_failures: base.consecutive_failures + 1, error_count: base.error_count + 1 };
+      await trx.insertInto('cluster_state').values(next)
+        .onConflict((oc) => oc.column('cluster_id').doUpdateSet({
+          last_success_at: next.last_success_at, last_full_at: next.last_full_at, last_quick_at: next.last_quick_at,
+          last_error: next.last_error, last_error_at: next.last_error_at,
+          consecutive_failures: next.consecutive_failures, error_count: next.error_count,
+        })).execute();
+      await trx.insertInto('sync_runs').values({
+        cluster_id: p.cluster, kind: p.kind, started_at: p.startedAt, duration_ms: p.durationMs,
+        guests_seen: p.guests, rows_changed: p.changed, requests: p.requests, error: p.error,
+      }).execute();
+      return next;
+    });
+  }
+}

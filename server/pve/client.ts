@@ -1,0 +1,140 @@
+// One client per configured cluster: proxmox-api's typed paths over our own HTTP layer (http.ts),
+// answers normalised (normalise.ts), every failure a PveError.
+import { proxmoxApi, type Proxmox } from 'proxmox-api';
+import type { ClusterConfig } from '../config.js';
+import { PveError, pveReasonMatches } from './errors.js';
+import { PveHttp } from './http.js';
+import type { LatencySummary } from './latency.js';
+import {
+  ipFromAgent, ipFromLxc, normaliseConfig, normaliseResources, normaliseStatusCurrent, normaliseTaskStatus,
+  normaliseTicket, groupsOfUser, parseUpid,
+  type GuestAddress, type GuestConfig, type GuestType, type LiveStatus, type ResourceRow,
+} from './normalise.js';
+
+export type { ResourceRow, LiveStatus, GuestConfig, GuestAddress, GuestType } from './normalise.js';
+export type PowerAction = 'start' | 'stop' | 'shutdown' | 'reboot' | 'suspend' | 'resume';
+
+export interface PveClient {
+  readonly cluster: string;
+  /** Every guest of the cluster in one call (`GET /cluster/resources?type=vm`), normalised. */
+  resources(): Promise<ResourceRow[]>;
+  /** Live status of one guest. */
+  statusCurrent(node: string, type: GuestType, vmid: number): Promise<LiveStatus>;
+  /** MAC, ostype, agent flag, cores and memory from the guest's config. */
+  guestConfig(node: string, type: GuestType, vmid: number): Promise<GuestConfig>;
+  /** IPv4 from the guest agent (qemu) or the container's interfaces (lxc), or why there is none. */
+  guestAddress(node: string, type: GuestType, vmid: number): Promise<GuestAddress>;
+  /** Sends a power action once (never re-sent) and returns its task id (UPID). */
+  power(node: string, type: GuestType, vmid: number, action: PowerAction): Promise<string>;
+  /** Status of a task. */
+  taskStatus(node: string, upid: string): Promise<{ status: 'running' | 'stopped'; exitstatus?: string }>;
+  /** Checks Proxmox credentials by ticket login; null when they are wrong. */
+  verifyLogin(username: string, password: string, realm: string): Promise<{ userid: string; groups: string[] } | null>;
+  /** Latency of recent calls to this cluster. */
+  latency(): LatencySummary;
+  /** Requests sent since the client was made. */
+  requestCount(): number;
+  close(): Promise<void>;
+}
+
+/** Wraps a thrown non-PveError (a validation failure of an answer) as an invalid-response PveError. */
+async function answer<T>(cluster: string, what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof PveError) throw err;
+    throw new PveError(cluster, 200, `unreadable answer to ${what}: ${(err as Error).message}`, 'invalid-response');
+  }
+}
+
+/** Makes the client for one configured cluster. */
+export function createPveClient(cluster: ClusterConfig): PveClient {
+  const http = new PveHttp({
+    cluster: cluster.id,
+    url: cluster.url,
+    auth: { kind: 'token', tokenId: cluster.tokenId, tokenSecret: cluster.tokenSecret },
+    timeoutMs: cluster.timeoutMs,
+    verifyTls: cluster.verifyTls,
+  });
+  const api: Proxmox.Api = proxmoxApi(http);
+  const id = cluster.id;
+  const guest = (node: string, type: GuestType, vmid: number) =>
+    type === 'qemu' ? api.nodes.$(node).qemu.$(vmid) : api.nodes.$(node).lxc.$(vmid);
+
+  return {
+    cluster: id,
+
+    resources: () => answer(id, 'cluster/resources', async () =>
+      normaliseResources(await api.cluster.resources.$get({ type: 'vm' }) as unknown).rows),
+
+    statusCurrent: (node, type, vmid) => answer(id, 'status/current', async () =>
+      normaliseStatusCurrent(await guest(node, type, vmid).status.current.$get() as unknown)),
+
+    guestConfig: (node, type, vmid) => answer(id, 'config', async () =>
+      normaliseConfig(await guest(node, type, vmid).config.$get() as unknown)),
+
+    async guestAddress(node, type, vmid) {
+      try {
+        if (type === 'lxc') {
+          const raw = await api.nodes.$(node).lxc.$(vmid).interfaces.$get() as unknown;
+          if (raw === null) return { ip: null, reason: 'stopped' };
+          const ip = ipFromLxc(raw);
+          return { ip, reason: ip ? null : 'no-address' };
+        }
+        const ip = ipFromAgent(await api.nodes.$(node).qemu.$(vmid).agent['network-get-interfaces'].$get() as unknown);
+        return { ip, reason: ip ? null : 'no-address' };
+      } catch (err) {
+        if (pveReasonMatches(err, /No QEMU guest agent configured/i)) return { ip: null, reason: 'no-agent' };
+        if (pveReasonMatches(err, /guest agent is not running/i)) return { ip: null, reason: 'agent-not-running' };
+        if (pveReasonMatches(err, /not running/i)) return { ip: null, reason: 'stopped' };
+        throw err;
+      }
+    },
+
+    power: (node, type, vmid, action) => answer(id, `status/${action}`, async () => {
+      const status = guest(node, type, vmid).status;
+      const raw = await (status as unknown as Record<PowerAction, { $post(): Promise<unknown> }>)[action].$post();
+      return parseUpid(raw);
+    }),
+
+    taskStatus: (node, upid) => answer(id, 'task status', async () =>
+      normaliseTaskStatus(await api.nodes.$(node).tasks.$(upid).status.$get() as unknown)),
+
+    async verifyLogin(username, password, realm) {
+      const anon = new PveHttp({
+        cluster: id, url: cluster.url, auth: { kind: 'none' }, timeoutMs: cluster.timeoutMs,
+        verifyTls: cluster.verifyTls, dispatcher: http.dispatcher, latency: http.latency,
+      });
+      let ticket: ReturnType<typeof normaliseTicket>;
+      try {
+        const params: Record<string, string> = { username, password };
+        if (!username.includes('@')) params.realm = realm;
+        ticket = normaliseTicket(await anon.doRequest('POST', '/api2/json/access/ticket', '', params));
+      } catch (err) {
+        if (err instanceof PveError && err.status === 401) return null;
+        if (err instanceof PveError) throw err;
+        throw new PveError(id, 200, 'unreadable answer to access/ticket', 'invalid-response');
+      }
+      const userid = ticket.username;
+      // The sync token normally may read users (Sys.Audit); otherwise try as the user, then give up on groups.
+      const path = `/api2/json/access/users/${encodeURIComponent(userid)}`;
+      try {
+        return { userid, groups: groupsOfUser(await http.doRequest('GET', path, '')) };
+      } catch {
+        const session = new PveHttp({
+          cluster: id, url: cluster.url, auth: { kind: 'ticket', ticket: ticket.ticket, csrf: ticket.csrf },
+          timeoutMs: cluster.timeoutMs, verifyTls: cluster.verifyTls, dispatcher: http.dispatcher, latency: http.latency,
+        });
+        try {
+          return { userid, groups: groupsOfUser(await session.doRequest('GET', path, '')) };
+        } catch {
+          return { userid, groups: [] };
+        }
+      }
+    },
+
+    latency: () => http.latency.summary(),
+    requestCount: () => http.requests,
+    close: () => http.close(),
+  };
+}

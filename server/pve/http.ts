@@ -1,0 +1,154 @@
+// The HTTP layer under proxmox-api: its typed path builder calls `doRequest` here. Written on
+// undici because the library's own engine fights us: its errors carry no status field, it has no
+// TLS option, its timeout does not cover reading the body (a stalled body silently yields null),
+// and it re-sends on network errors, POSTs included. Here: one dispatcher per cluster (so
+// verifyTls:false touches only that cluster), a timeout over the whole call, typed PveErrors,
+// and a non-GET is sent exactly once.
+import { Agent, fetch, type Dispatcher } from 'undici';
+import type { ApiRequestable } from 'proxmox-api';
+import { PveError } from './errors.js';
+import { LatencyWindow } from './latency.js';
+
+export type PveAuth =
+  | { kind: 'token'; tokenId: string; tokenSecret: string }
+  | { kind: 'ticket'; ticket: string; csrf: string }
+  | { kind: 'none' };
+
+export interface PveHttpOptions {
+  cluster: string;
+  /** Base URL like https://pve1:8006 (path, if any, is ignored). */
+  url: string;
+  auth: PveAuth;
+  timeoutMs: number;
+  verifyTls: boolean;
+  /** Shared with another PveHttp of the same cluster (e.g. a ticket session), so it reuses sockets. */
+  dispatcher?: Dispatcher;
+  latency?: LatencyWindow;
+}
+
+const USER_AGENT = 'labdeck';
+
+/** Proxmox error text: reason phrase first, then the body's message or per-field errors. */
+function reasonOf(statusText: string, body: string): string {
+  let reason = statusText.trim();
+  try {
+    const parsed = JSON.parse(body) as { message?: unknown; errors?: unknown };
+    if (typeof parsed.message === 'string' && parsed.message.trim() && !reason) reason = parsed.message.trim();
+    if (parsed.errors && typeof parsed.errors === 'object') {
+      const fields = Object.entries(parsed.errors as Record<string, unknown>).map(([k, m]) => `${k}: ${String(m).trim()}`);
+      if (fields.length) reason = `${reason || 'error'} (${fields.join('; ')})`;
+    }
+  } catch {
+    if (!reason && body.trim()) reason = body.trim().slice(0, 200);
+  }
+  return reason || 'error';
+}
+
+/** One cluster's HTTP access, pluggable into proxmoxApi(engine). */
+export class PveHttp implements ApiRequestable {
+  readonly cluster: string;
+  readonly dispatcher: Dispatcher;
+  readonly latency: LatencyWindow;
+  requests = 0;
+  private readonly origin: string;
+  private readonly ownsDispatcher: boolean;
+  private readonly inFlightWrites = new Set<string>();
+
+  constructor(private readonly opts: PveHttpOptions) {
+    this.cluster = opts.cluster;
+    this.origin = new URL(opts.url).origin;
+    this.ownsDispatcher = !opts.dispatcher;
+    this.dispatcher = opts.dispatcher ?? new Agent({
+      connect: { rejectUnauthorized: opts.verifyTls },
+      keepAliveTimeout: 10_000,
+    });
+    this.latency = opts.latency ?? new LatencyWindow();
+  }
+
+  private headers(method: string): Record<string, string> {
+    const h: Record<string, string> = { Accept: 'application/json', 'User-Agent': USER_AGENT };
+    const a = this.opts.auth;
+    if (a.kind === 'token') h.Authorization = `PVEAPIToken=${a.tokenId}=${a.tokenSecret}`;
+    if (a.kind === 'ticket') {
+      h.Cookie = `PVEAuthCookie=${a.ticket}`;
+      if (method !== 'GET') h.CSRFPreventionToken = a.csrf;
+    }
+    return h;
+  }
+
+  /** Sends one request and returns the `data` of the answer; throws PveError. */
+  async doRequest(httpMethod: string, path: string, _template: string, params?: Record<string, unknown>): Promise<unknown> {
+    const method = httpMethod.toUpperCase();
+    const url = new URL(path, this.origin);
+    const form = new URLSearchParams();
+    for (const [k, val] of Object.entries(params ?? {})) {
+      if (val === undefined || val === null) continue;
+      const vals = Array.isArray(val) ? val : [val];
+      for (const x of vals) {
+        const s = x === true ? '1' : x === false ? '0' : String(x);
+        if (method === 'GET' || method === 'DELETE') url.searchParams.append(k, s);
+        else form.append(k, s);
+      }
+    }
+    const headers = this.headers(method);
+    const body = method === 'POST' || method === 'PUT' ? form.toString() : undefined;
+    if (body !== undefined) headers['Content-Type'] = 'application/x-www-form-urlencoded';
+
+    if (method === 'GET') {
+      try {
+        return await this.send(method, url, headers, body);
+      } catch (err) {
+        // A reused keep-alive socket may have been closed under us: one fresh try, but never after a timeout.
+        if (err instanceof PveError && err.kind === 'network') return this.send(method, url, headers, body);
+        throw err;
+      }
+    }
+    // Writes go out exactly once, and an identical write still in flight is refused, not repeated.
+    const key = `${method} ${url.pathname}${url.search} ${body ?? ''}`;
+    if (this.inFlightWrites.has(key)) throw new PveError(this.cluster, 0, 'the same request is already in flight; not sent again', 'refused');
+    this.inFlightWrites.add(key);
+    try {
+      return await this.send(method, url, headers, body);
+    } finally {
+      this.inFlightWrites.delete(key);
+    }
+  }
+
+  private async send(method: string, url: URL, headers: Record<string, string>, body: string | undefined): Promise<unknown> {
+    const started = performance.now();
+    const signal = AbortSignal.timeout(this.opts.timeoutMs);
+    this.requests++;
+    let status: number;
+    let statusText: string;
+    let contentType: string;
+    let text: string;
+    try {
+      const res = await fetch(url, { method, headers, body, signal, dispatcher: this.dispatcher });
+      status = res.status;
+      statusText = res.statusText;
+      contentType = res.headers.get('content-type') ?? '';
+      text = await res.text();
+    } catch (err) {
+      this.latency.add(performance.now() - started);
+      if (signal.aborted) throw new PveError(this.cluster, 0, `no answer within ${this.opts.timeoutMs} ms (${method} ${url.pathname})`, 'timeout');
+      const e = err as Error & { cause?: { code?: string; message?: string } };
+      const why = e.cause?.code ?? e.cause?.message ?? e.message;
+      throw new PveError(this.cluster, 0, `cannot reach ${url.host}: ${why}`, 'network');
+    }
+    this.latency.add(performance.now() - started);
+    if (status !== 200) throw new PveError(this.cluster, status, reasonOf(statusText, text), 'http');
+    if (!contentType.startsWith('application/json')) {
+      throw new PveError(this.cluster, status, `unexpected content type "${contentType}"`, 'invalid-response');
+    }
+    try {
+      return (JSON.parse(text) as { data?: unknown }).data ?? null;
+    } catch {
+      throw new PveError(this.cluster, status, 'answer is not valid JSON', 'invalid-response');
+    }
+  }
+
+  /** Closes the sockets (only when this instance made the dispatcher). */
+  async close(): Promise<void> {
+    if (this.ownsDispatcher) await this.dispatcher.close().catch(() => undefined);
+  }
+}
