@@ -1,0 +1,74 @@
+// Liveness and readiness answers for orchestrators. Readiness = the database answers, every
+// migration of this build is applied, every cluster has finished its first pass (ok or not), and
+// the process is not shutting down. A cluster that is down does not make labdeck unready: it still
+// serves the last known state, marked stale; its state is reported so a monitor can see it.
+import { sql } from 'kysely';
+import type { Db } from '../db/index.js';
+import { knownMigrations } from '../db/migrate.js';
+import type { ClusterSyncStatus, SyncStatus } from '../sync/types.js';
+
+export type ClusterReadiness = 'ok' | 'failing' | 'stale' | 'pending';
+
+export interface ReadinessReport {
+  ready: boolean;
+  status: 'ready' | 'not_ready' | 'shutting_down';
+  checks: {
+    database: { ok: boolean; ms: number; error?: string };
+    migrations: { ok: boolean; missing: string[] };
+    clusters: Array<{
+      id: string;
+      state: ClusterReadiness;
+      lastSuccessAt: number | null;
+      consecutiveFailures: number;
+      lastError: string | null;
+    }>;
+  };
+}
+
+/** The readiness state of one cluster from its sync status. */
+export function clusterReadiness(c: ClusterSyncStatus): ClusterReadiness {
+  if (c.consecutiveFailures > 0) return 'failing';
+  if (c.lastSuccessAt === null) return c.lastErrorAt === null ? 'pending' : 'failing';
+  return c.stale ? 'stale' : 'ok';
+}
+
+/** Pure: combines the probe results into the report. */
+export function readinessReport(input: {
+  database: { ok: boolean; ms: number; error?: string };
+  applied: string[];
+  sync: SyncStatus | null;
+  shuttingDown: boolean;
+}): ReadinessReport {
+  const missing = knownMigrations.filter((m) => !input.applied.includes(m));
+  const clusters = (input.sync?.clusters ?? []).map((c) => ({
+    id: c.id, state: clusterReadiness(c), lastSuccessAt: c.lastSuccessAt, consecutiveFailures: c.consecutiveFailures, lastError: c.lastError,
+  }));
+  const ready = !input.shuttingDown && input.database.ok && missing.length === 0 && clusters.every((c) => c.state !== 'pending');
+  return {
+    ready,
+    status: input.shuttingDown ? 'shutting_down' : ready ? 'ready' : 'not_ready',
+    checks: { database: input.database, migrations: { ok: missing.length === 0, missing }, clusters },
+  };
+}
+
+/** Probes the database (a trivial query and the applied migrations) within `timeoutMs`. */
+export async function probeDatabase(db: Db, timeoutMs = 2_000): Promise<{ database: { ok: boolean; ms: number; error?: string }; applied: string[] }> {
+  const t0 = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs); });
+  try {
+    const applied = await Promise.race([
+      (async () => {
+        await sql`select 1`.execute(db);
+        const rows = await sql<{ name: string }>`select name from kysely_migration`.execute(db);
+        return rows.rows.map((r) => r.name);
+      })(),
+      timeout,
+    ]);
+    return { database: { ok: true, ms: Math.round(performance.now() - t0) }, applied };
+  } catch (err) {
+    return { database: { ok: false, ms: Math.round(performance.now() - t0), error: (err as Error).message }, applied: [] };
+  } finally {
+    clearTimeout(timer);
+  }
+}
