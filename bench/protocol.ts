@@ -1,0 +1,60 @@
+// Shapes the harness and its two child processes (simulator, labdeck) exchange over IPC.
+
+export interface SimStartArgs {
+  clusters: number;
+  guestsPerCluster: number;
+  nodesPerCluster: number;
+  laggedPvestatdMs: number;
+  taskStartMs: number;
+}
+
+export interface SimClusterInfo {
+  id: string; url: string; tokenId: string; tokenSecret: string; nodes: string[]; pvestatdMs: number;
+}
+
+export interface SimGuestBrief {
+  cluster: string; vmid: number; type: 'qemu' | 'lxc'; node: string; status: string; template: boolean;
+}
+
+export interface SimStats { requests: number; bytesOut: number; byPath: Record<string, number> }
+
+export type PowerAction = 'start' | 'stop' | 'shutdown' | 'reboot' | 'suspend' | 'resume';
+
+/** Cluster ids lab-01..lab-NN; the last one runs with the pvestatd lag. */
+export function clusterIds(n: number): string[] {
+  return Array.from({ length: n }, (_, i) => `lab-${String(i + 1).padStart(2, '0')}`);
+}
+
+/** Users, classes and assignments seeded into labdeck before it starts. */
+export interface SeedPlan {
+  password: string;
+  admins: string[];
+  classes: Array<{ name: string; teacher: string; cluster: string; students: string[]; pool: string[] }>;
+  /** username → VM keys (`cluster:vmid`) assigned to that student. */
+  assignments: Record<string, string[]>;
+}
+
+/** How the labdeck child is started. */
+export interface LabdeckStartArgs {
+  dbFile: string;
+  planFile: string;
+  sessionSecret: string;
+  clusters: SimClusterInfo[];
+  quickIntervalSeconds: number;
+  fullIntervalSeconds: number;
+  /** Seed users/classes (first start) or reuse the database as it is (restart). */
+  seed: boolean;
+}
+
+export interface Usage { cpuUserMs: number; cpuSystemMs: number; rss: number; maxRss: number; heapUsed: number; at: number }
+
+export interface PassMeasure {
+  wallMs: number;
+  cpuMs: number;
+  rowsWritten: number;
+  vmEvents: number;
+  syncRuns: number;
+  announcedVms: number;
+  revisionBefore: number;
+  revisionAfter: number;
+}

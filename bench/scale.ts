@@ -1,0 +1,65 @@
+// The sizes of a benchmark run: the full run the issue asks for, a quick one for development,
+// and a tiny one the smoke test uses so the harness cannot rot.
+
+export interface Scale {
+  name: 'full' | 'quick' | 'tiny';
+  clusters: number;
+  guestsPerCluster: number;
+  nodesPerCluster: number;
+  /** The last cluster's pvestatd interval (the others run at 0 = live cluster/resources). */
+  laggedPvestatdMs: number;
+  classes: number;
+  studentsPerClass: number;
+  vmsPerStudent: number;
+  admins: number;
+  /** Quick passes measured per changed-fraction. */
+  passRepeats: number;
+  changedFractions: number[];
+  readMs: number;
+  readConcurrency: { student: number; teacher: number; admin: number };
+  pushSingles: number;
+  pushBatch: number;
+  ownShareSamples: number;
+  laggedSamples: number;
+  startSamples: number;
+  /** Simulated duration of a start task. */
+  taskStartMs: number;
+  /** Quick interval of the "as deployed" phase. */
+  deployedQuickIntervalS: number;
+  /** Length of the side-by-side window (idle push vs polling). */
+  compareWindowMs: number;
+  pollers: number;
+  pollIntervalMs: number;
+  /** Seed-design quick sync: concurrency of its per-VM status/current calls. */
+  seedSyncConcurrency: number;
+}
+
+export const scales: Record<Scale['name'], Scale> = {
+  full: {
+    name: 'full', clusters: 10, guestsPerCluster: 2000, nodesPerCluster: 4, laggedPvestatdMs: 10_000,
+    classes: 50, studentsPerClass: 40, vmsPerStudent: 2, admins: 1,
+    passRepeats: 5, changedFractions: [0, 0.01, 0.1],
+    readMs: 8000, readConcurrency: { student: 16, teacher: 8, admin: 2 },
+    pushSingles: 40, pushBatch: 1000, ownShareSamples: 20, laggedSamples: 20, startSamples: 10,
+    taskStartMs: 2000, deployedQuickIntervalS: 10, compareWindowMs: 60_000, pollers: 20, pollIntervalMs: 2000,
+    seedSyncConcurrency: 8,
+  },
+  quick: {
+    name: 'quick', clusters: 2, guestsPerCluster: 500, nodesPerCluster: 2, laggedPvestatdMs: 5000,
+    classes: 5, studentsPerClass: 40, vmsPerStudent: 2, admins: 1,
+    passRepeats: 3, changedFractions: [0, 0.01, 0.1],
+    readMs: 2000, readConcurrency: { student: 8, teacher: 4, admin: 2 },
+    pushSingles: 12, pushBatch: 100, ownShareSamples: 8, laggedSamples: 8, startSamples: 4,
+    taskStartMs: 1000, deployedQuickIntervalS: 5, compareWindowMs: 15_000, pollers: 8, pollIntervalMs: 2000,
+    seedSyncConcurrency: 8,
+  },
+  tiny: {
+    name: 'tiny', clusters: 2, guestsPerCluster: 60, nodesPerCluster: 1, laggedPvestatdMs: 1000,
+    classes: 1, studentsPerClass: 10, vmsPerStudent: 1, admins: 1,
+    passRepeats: 1, changedFractions: [0, 0.1],
+    readMs: 300, readConcurrency: { student: 2, teacher: 1, admin: 1 },
+    pushSingles: 2, pushBatch: 10, ownShareSamples: 2, laggedSamples: 2, startSamples: 1,
+    taskStartMs: 200, deployedQuickIntervalS: 1, compareWindowMs: 3000, pollers: 2, pollIntervalMs: 1000,
+    seedSyncConcurrency: 4,
+  },
+};
