@@ -1,12 +1,15 @@
 // The operations routes: /healthz, /readyz, /metrics, GET /api/sync/alerts (admin) and
 // GET /api/vm/:vmid/history (whoever may see that VM).
 import { timingSafeEqual, createHash } from 'node:crypto';
-import { Hono, type Context } from 'hono';
+import { Hono } from 'hono';
 import * as v from 'valibot';
 import type { Db } from '../db/index.js';
 import type { SyncStatus } from '../sync/types.js';
 import type { SessionUser } from '../auth/session.js';
-import { HttpError, badRequest, forbidden, notFound, unauthorized } from '../http/errors.js';
+import type { AppEnv } from '../http/env.js';
+import { notFound, unauthorized } from '../http/errors.js';
+import { requireRole, requireUser } from '../http/middleware.js';
+import { ClusterId, VmidString, params, query } from '../http/validate.js';
 import type { AlertMonitor } from './alert-monitor.js';
 import type { Metrics } from './metrics.js';
 import { probeDatabase, readinessReport } from './readiness.js';
@@ -19,27 +22,17 @@ export interface OpsRoutesDeps {
   metricsToken?: string;
   syncStatus: () => SyncStatus | null;
   alerts: AlertMonitor | null;
-  /** The signed-in user of a request, or null. */
-  userOf: (c: Context) => Promise<SessionUser | null>;
-  /** The one permission check for VM routes. */
-  canSeeVm: (user: SessionUser, cluster: string, vmid: number) => boolean;
+  /** The VM a user means (the same 404/403/409 rules as every VM route). */
+  resolveVm: (user: SessionUser, vmid: number, cluster?: string) => Promise<{ cluster: string; vmid: number; status: string }>;
   /** History older than this is pruned, so it is the longest window worth asking for. */
   retentionDays: number;
   isShuttingDown?: () => boolean;
 }
 
-const Vmid = v.pipe(v.string(), v.regex(/^[1-9][0-9]{0,8}$/, 'vmid must be a positive integer'), v.transform(Number));
-const ClusterId = v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'cluster must be a cluster id'));
-const IntIn = (min: number, max: number, name: string) => v.pipe(
-  v.string(), v.regex(/^[0-9]{1,6}$/, `${name} must be a whole number`), v.transform(Number),
-  v.minValue(min, `${name} must be at least ${min}`), v.maxValue(max, `${name} must be at most ${max}`),
+const WholeNumber = (min: number, max: number) => v.pipe(
+  v.string(), v.regex(/^[0-9]{1,6}$/, 'must be a whole number'), v.transform(Number),
+  v.minValue(min, `must be at least ${min}`), v.maxValue(max, `must be at most ${max}`),
 );
-
-function parse<T extends v.GenericSchema>(schema: T, value: unknown, field: string): v.InferOutput<T> {
-  const r = v.safeParse(schema, value);
-  if (!r.success) throw badRequest(r.issues[0].message, field);
-  return r.output;
-}
 
 function sameSecret(given: string, expected: string): boolean {
   const a = createHash('sha256').update(given).digest();
@@ -48,8 +41,10 @@ function sameSecret(given: string, expected: string): boolean {
 }
 
 /** A Hono app with the operations routes; mount with `app.route('/', opsRoutes(deps))`. */
-export function opsRoutes(deps: OpsRoutesDeps): Hono {
-  const app = new Hono();
+export function opsRoutes(deps: OpsRoutesDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const AlertsQuery = v.object({ cluster: v.optional(ClusterId), limit: v.optional(WholeNumber(1, 1000)) });
+  const HistoryQuery = v.object({ cluster: v.optional(ClusterId), days: v.optional(WholeNumber(1, Math.max(1, Math.floor(deps.retentionDays)))) });
   const startedAt = Date.now();
 
   app.get('/healthz', (c) => c.json({ status: 'ok', uptimeSeconds: Math.round((Date.now() - startedAt) / 1000) }));
@@ -76,35 +71,20 @@ export function opsRoutes(deps: OpsRoutesDeps): Hono {
   });
 
   app.get('/api/sync/alerts', async (c) => {
-    const user = await deps.userOf(c);
-    if (!user) throw unauthorized();
-    if (user.role !== 'admin') throw forbidden('only admins see the alert history');
-    const q = c.req.query();
-    const cluster = q.cluster === undefined ? undefined : parse(ClusterId, q.cluster, 'cluster');
-    const limit = q.limit === undefined ? 100 : parse(IntIn(1, 1000, 'limit'), q.limit, 'limit');
-    const alerts = deps.alerts ? await deps.alerts.history({ cluster, limit }) : [];
+    requireRole(c, 'admin');
+    const q = query(c, AlertsQuery);
+    const alerts = deps.alerts ? await deps.alerts.history({ cluster: q.cluster, limit: q.limit ?? 100 }) : [];
     return c.json({ enabled: deps.alerts !== null, alerts });
   });
 
   app.get('/api/vm/:vmid/history', async (c) => {
-    const user = await deps.userOf(c);
-    if (!user) throw unauthorized();
-    const vmid = parse(Vmid, c.req.param('vmid'), 'vmid');
-    const q = c.req.query();
-    const cluster = q.cluster === undefined ? undefined : parse(ClusterId, q.cluster, 'cluster');
-    const days = q.days === undefined ? Math.min(14, deps.retentionDays) : parse(IntIn(1, Math.ceil(deps.retentionDays), 'days'), q.days, 'days');
-    let rows = await deps.db.selectFrom('vm_inventory').select(['cluster_id', 'status', 'deleted'])
-      .where('vmid', '=', vmid).$if(cluster !== undefined, (qb) => qb.where('cluster_id', '=', cluster as string)).execute();
-    rows = rows.filter((r) => deps.canSeeVm(user, r.cluster_id, vmid));
-    if (rows.length === 0) throw notFound(`no VM ${vmid}${cluster ? ` in cluster ${cluster}` : ''} that you may see`);
-    const live = rows.filter((r) => !r.deleted);
-    if (!cluster && live.length > 1) {
-      throw new HttpError(409, 'conflict', `VM ${vmid} exists in clusters ${live.map((r) => r.cluster_id).join(', ')}: add ?cluster=`);
-    }
-    const row = live[0] ?? rows[0];
+    const user = requireUser(c);
+    const { vmid } = params(c, v.object({ vmid: VmidString }));
+    const q = query(c, HistoryQuery);
+    const vm = await deps.resolveVm(user, vmid, q.cluster);
+    const days = q.days ?? Math.min(14, Math.floor(deps.retentionDays));
     const to = Date.now();
-    const history = await loadVmHistory(deps.db, row.cluster_id, vmid, row.status, to - days * 86_400_000, to);
-    return c.json(history);
+    return c.json(await loadVmHistory(deps.db, vm.cluster, vm.vmid, vm.status, to - days * 86_400_000, to));
   });
 
   return app;
