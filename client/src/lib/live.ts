@@ -74,6 +74,7 @@ export class LiveLink {
     socket.io.on('reconnect_failed', () => this.setState('offline'));
     socket.on('vm:changed', (msg: VmChangedMsg) => this.store.applyChanged(msg));
     socket.on('vm:removed', (msg: VmRemovedMsg) => this.store.applyRemoved(msg));
+    socket.on('cluster:stale', (msg: { cluster: string; stale: boolean }) => this.store.markClusterStale(msg.cluster, msg.stale));
     socket.on('sync:status', (s: SyncStatus) => {
       this.syncStatus = s;
       this.emit();

@@ -94,6 +94,18 @@ export class VmStore {
     this.lastUpdateAt = now;
   }
 
+  /** Marks every VM of a cluster stale or fresh (its cluster stopped or resumed answering). */
+  markClusterStale(cluster: string, stale: boolean, now = Date.now()): void {
+    const changes: StoreChange[] = [];
+    for (const [id, vm] of this.vms) {
+      if (vm.cluster !== cluster || vm.stale === stale) continue;
+      const next = { ...vm, stale };
+      this.vms.set(id, next);
+      changes.push({ before: vm, after: next });
+    }
+    if (changes.length) this.finish(changes, now);
+  }
+
   /** Empties the store (sign-out). */
   clear(): void {
     const changes = [...this.vms.values()].map((before) => ({ before, after: undefined }));

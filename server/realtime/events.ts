@@ -1,0 +1,35 @@
+// The one typed map of socket.io events between labdeck and the browser: nobody emits ad-hoc names.
+import type { Vm } from '../inventory/vm.js';
+import type { SyncStatus } from '../sync/types.js';
+import type { SessionUser } from '../auth/session.js';
+
+export interface VmChangedPush { revision: number; vms: Vm[] }
+/** `reason: 'access'`: the VMs left this viewer's sight (not deleted); otherwise they were removed. */
+export interface VmRemovedPush { revision: number; ids: string[]; reason?: 'access' }
+/** A cluster's data went stale (no successful pass recently) or fresh again. */
+export interface ClusterStalePush { cluster: string; stale: boolean; lastSuccessAt: number | null }
+
+export interface ServerToClient {
+  'vm:changed': (msg: VmChangedPush) => void;
+  'vm:removed': (msg: VmRemovedPush) => void;
+  'sync:status': (status: SyncStatus) => void;
+  'cluster:stale': (msg: ClusterStalePush) => void;
+}
+
+/** Every client event answers through its ack with `{ok, msg}`. */
+export interface Ack { ok: boolean; msg: string; revision?: number }
+
+export interface ClientToServer {
+  /** Asks for the current revision (a cheap liveness check). */
+  'hello': (payload: unknown, ack?: (res: Ack) => void) => void;
+}
+
+export interface SocketData {
+  user: SessionUser | null;
+  /** SHA-256 of the projector token, for projector sockets. */
+  projectorHash: string | null;
+  projectorToken: string | null;
+  cookie: string | undefined;
+  /** The viewer group (set of rooms) this socket belongs to. */
+  group: string;
+}
