@@ -1,0 +1,176 @@
+// Power actions: one Proxmox call, the pending state written at once (a new revision, pushed), the
+// task followed briefly so a quick action answers with its final state, then the sync fast lane.
+// Failures: Proxmox's reason is reported; a failed task reverts the pending state.
+//   409 conflict      – Proxmox says the VM's state forbids it (already running, not running, locked, template, paused)
+//   502 proxmox_error – any other Proxmox failure or an unreachable cluster
+import type { Vm, VmStatus } from '../inventory/vm.js';
+import { PveError } from '../pve/errors.js';
+import type { PveClient } from '../pve/client.js';
+import type { AuditLog } from '../auth/audit-log.js';
+import type { InventoryReader } from '../classes/inventory-reader.js';
+import { HttpError } from '../http/errors.js';
+import { log } from '../log.js';
+
+export const actionNames = ['start', 'stop', 'shutdown', 'reboot'] as const;
+export type ActionName = (typeof actionNames)[number];
+
+/** The state labdeck shows while the action runs. */
+export const pendingStatus: Record<ActionName, VmStatus> = { start: 'starting', stop: 'stopping', shutdown: 'shutting-down', reboot: 'rebooting' };
+/** The state a successful action ends in (when Proxmox cannot be asked). */
+export const finalStatus: Record<ActionName, VmStatus> = { start: 'running', stop: 'stopped', shutdown: 'stopped', reboot: 'running' };
+
+const CONFLICT = /already running|not running|is paused|cannot (shutdown|start|stop)|is locked|template|is running|can't start|no such vm|does not exist/i;
+
+/** Maps a Proxmox failure text to our answer: 409 when the state conflicts, 502 otherwise (pure). */
+export function failureFor(reason: string, unreachable = false): HttpError {
+  const text = reason.trim() || 'unknown error';
+  if (!unreachable && CONFLICT.test(text)) return new HttpError(409, 'conflict', `Proxmox refused: ${text}`, { proxmox: text });
+  return new HttpError(502, 'proxmox_error', unreachable ? `Proxmox is unreachable: ${text}` : `Proxmox: ${text}`, { proxmox: text });
+}
+
+/** True for a task exit status that means success ("OK" or "WARNINGS: n"). */
+export function taskSucceeded(exitstatus: string | undefined): boolean {
+  return exitstatus === 'OK' || /^WARNINGS/.test(exitstatus ?? '');
+}
+
+export interface PowerBackend {
+  client(clusterId: string): PveClient | undefined;
+  watch(cluster: string, vmid: number): void;
+}
+
+export interface PowerOptions {
+  backend: PowerBackend;
+  inventory: InventoryReader;
+  audit: AuditLog;
+  /** How long a request waits for the task before answering 202 (ms). */
+  followMs?: number;
+  pollMs?: number;
+  /** How long a task is followed in the background at most (ms). */
+  backgroundMs?: number;
+}
+
+export interface ActionResult {
+  /** 200 when the task ended, 202 while it still runs. */
+  httpStatus: 200 | 202;
+  vm: Vm;
+  task: string;
+}
+
+type Outcome = { ok: true; vm: Vm } | { ok: false; error: HttpError };
+
+export interface Actor { id: number; username: string }
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export class PowerActions {
+  private readonly inFlight = new Map<string, string>();
+  private readonly background = new Set<Promise<unknown>>();
+  private readonly followMs: number;
+  private readonly pollMs: number;
+  private readonly backgroundMs: number;
+  private closed = false;
+
+  constructor(private readonly opts: PowerOptions) {
+    this.followMs = opts.followMs ?? 2000;
+    this.pollMs = opts.pollMs ?? 200;
+    this.backgroundMs = opts.backgroundMs ?? 15 * 60_000;
+  }
+
+  /** Runs one action on a VM the caller may act on; waits up to `followMs` (or the given budget). */
+  async run(actor: Actor, vm: Vm, action: ActionName, followMs = this.followMs): Promise<ActionResult> {
+    const started = Date.now();
+    const client = this.opts.backend.client(vm.cluster);
+    if (!client) throw new HttpError(503, 'unavailable', `cluster ${vm.cluster} is not configured`);
+    if (this.inFlight.has(vm.id)) throw new HttpError(409, 'conflict', `an action is already running on VM ${vm.vmid}`);
+    const auditId = await this.opts.audit.record({ actor, action: `vm.${action}`, target: 'vm', cluster: vm.cluster, vmid: vm.vmid, outcome: 'pending' });
+    let upid: string;
+    this.inFlight.set(vm.id, '');
+    try {
+      upid = await client.power(vm.node, vm.type, vm.vmid, action);
+    } catch (err) {
+      this.inFlight.delete(vm.id);
+      const e = err instanceof PveError ? failureFor(err.reason, err.kind !== 'http') : failureFor((err as Error).message, true);
+      await this.opts.audit.settle(auditId, 'failed', e.message);
+      throw e;
+    }
+    this.inFlight.set(vm.id, upid);
+    const pending = await this.opts.inventory.setStatus(vm.cluster, vm.vmid, pendingStatus[action]);
+    const follow = this.follow(client, vm, action, upid, auditId);
+    const done = follow.then((o) => o);
+    this.background.add(done);
+    void done.finally(() => this.background.delete(done));
+    const budget = Math.max(0, followMs - (Date.now() - started));
+    const first = await Promise.race([done, sleep(budget).then(() => null)]);
+    if (first === null) return { httpStatus: 202, vm: pending, task: upid };
+    if (!first.ok) throw first.error;
+    return { httpStatus: 200, vm: first.vm, task: upid };
+  }
+
+  /** Follows the task to its end, writes the outcome, audits it and hands the VM to the fast lane. */
+  private async follow(client: PveClient, vm: Vm, action: ActionName, upid: string, auditId: number): Promise<Outcome> {
+    const deadline = Date.now() + this.backgroundMs;
+    let exit: string | undefined;
+    let lastError = '';
+    try {
+      while (!this.closed && Date.now() < deadline) {
+        try {
+          const t = await client.taskStatus(vm.node, upid);
+          if (t.status === 'stopped') { exit = t.exitstatus ?? ''; break; }
+        } catch (err) {
+          lastError = err instanceof PveError ? err.reason : (err as Error).message;
+        }
+        await sleep(this.pollMs);
+      }
+      const ok = exit !== undefined && taskSucceeded(exit);
+      let status: VmStatus = ok ? finalStatus[action] : vm.status;
+      try {
+        const live = await client.statusCurrent(vm.node, vm.type, vm.vmid);
+        if (ok || exit !== undefined) status = live.status;
+      } catch {
+        // Keep the expected state; the fast lane corrects it once Proxmox answers again.
+      }
+      if (exit === undefined) {
+        await this.opts.audit.settle(auditId, 'failed', `task not finished: ${lastError || 'gave up following'}`);
+        return { ok: false, error: failureFor(lastError || 'task did not finish', true) };
+      }
+      const finalVm = await this.opts.inventory.setStatus(vm.cluster, vm.vmid, status);
+      if (ok) {
+        await this.opts.audit.settle(auditId, 'ok', exit === 'OK' ? upid : `${exit} (${upid})`);
+        return { ok: true, vm: finalVm };
+      }
+      await this.opts.audit.settle(auditId, 'failed', exit);
+      log.info({ cluster: vm.cluster, vmid: vm.vmid, action, exit }, 'power action failed');
+      return { ok: false, error: failureFor(exit) };
+    } catch (err) {
+      log.warn({ cluster: vm.cluster, vmid: vm.vmid, action, err: (err as Error).message }, 'following a power action failed');
+      await this.opts.audit.settle(auditId, 'failed', (err as Error).message).catch(() => undefined);
+      return { ok: false, error: failureFor((err as Error).message, true) };
+    } finally {
+      this.inFlight.delete(vm.id);
+      if (!this.closed) this.opts.backend.watch(vm.cluster, vm.vmid);
+    }
+  }
+
+  /** Actions still being followed. */
+  pending(): number { return this.background.size; }
+
+  /** Stops following tasks (server shutdown); waits for the followers to notice. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.allSettled([...this.background]);
+  }
+}
+
+/** Runs `fn` over items with at most `limit` at once; results keep the input order. */
+export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i], i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}

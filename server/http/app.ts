@@ -1,0 +1,70 @@
+// The Hono app: error mapping, security headers, body limits, same-origin check, session loading,
+// the API routes under /api, and the built client for everything else.
+import { Hono } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import { secureHeaders } from 'hono/secure-headers';
+import { bodyLimit } from 'hono/body-limit';
+import type { ApiDeps } from './deps.js';
+import type { AppEnv } from './env.js';
+import { HttpError, errorBody } from './errors.js';
+import { sameOriginOnly } from './middleware.js';
+import { serveClient } from './static.js';
+import { authRoutes } from './routes/auth.js';
+import { userRoutes } from './routes/users.js';
+import { vmRoutes } from './routes/vms.js';
+import { classRoutes } from './routes/classes.js';
+import { adminRoutes } from './routes/admin.js';
+import { log } from '../log.js';
+
+/** Largest accepted request body (a mappings.json of a big school fits easily). */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+/** Builds the app; other modules add routes to the returned app before it is served (see server.ts). */
+export function createApp(deps: ApiDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  app.onError((err, c) => {
+    if (err instanceof HttpError) return c.json(errorBody(err.code, err.message, err.extra), err.status);
+    if (err instanceof HTTPException) {
+      const status = err.status;
+      const code = status === 413 ? 'payload_too_large' : status === 401 ? 'unauthorized' : status === 404 ? 'not_found' : 'bad_request';
+      return c.json(errorBody(code, err.message || 'bad request'), status);
+    }
+    log.error({ err, method: c.req.method, path: c.req.path }, 'unhandled error in a request');
+    return c.json(errorBody('internal', 'internal error'), 500);
+  });
+
+  app.use('*', secureHeaders({
+    contentSecurityPolicy: {
+      defaultSrc: ["'self'"], scriptSrc: ["'self'"], styleSrc: ["'self'", "'unsafe-inline'"], imgSrc: ["'self'", 'data:'],
+      connectSrc: ["'self'"], fontSrc: ["'self'"], objectSrc: ["'none'"], frameAncestors: ["'none'"], baseUri: ["'self'"], formAction: ["'self'"],
+    },
+    referrerPolicy: 'same-origin',
+    crossOriginEmbedderPolicy: false,
+  }));
+
+  app.use('/api/*', bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: (c) => c.json(errorBody('payload_too_large', `the body is larger than ${MAX_BODY_BYTES} bytes`), 413),
+  }));
+  app.use('/api/*', sameOriginOnly(deps.config.auth.trustProxy));
+  app.use('/api/*', async (c, next) => {
+    c.set('user', await deps.sessions.getSessionUser(c.req.header('cookie')));
+    c.header('Cache-Control', 'no-store');
+    await next();
+  });
+
+  for (const routes of [authRoutes, userRoutes, vmRoutes, classRoutes, adminRoutes]) app.route('/api', routes(deps));
+
+  return app;
+}
+
+/** Adds the final handlers: JSON 404 for unknown API paths and the client for other GETs. Call last. */
+export function finishApp(app: Hono<AppEnv>, staticRoot: string | null): void {
+  app.all('/api/*', (c) => c.json(errorBody('not_found', `no route ${c.req.method} ${c.req.path}`), 404));
+  app.get('*', async (c) => {
+    const res = staticRoot ? await serveClient(c, staticRoot) : null;
+    return res ?? c.json(errorBody('not_found', `no route GET ${c.req.path}`), 404);
+  });
+  app.notFound((c) => c.json(errorBody('not_found', `no route ${c.req.method} ${c.req.path}`), 404));
+}

@@ -1,0 +1,67 @@
+// Request guards: signed-in and role checks, same-origin check for state-changing requests, and the
+// request's own origin (honouring X-Forwarded-* only when a trusted proxy is configured).
+import type { Context, MiddlewareHandler } from 'hono';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import type { SessionUser } from '../auth/session.js';
+import type { Role } from '../db/schema.js';
+import { HttpError, forbidden, unauthorized } from './errors.js';
+import type { AppEnv } from './env.js';
+
+/** The signed-in user, or a 401. */
+export function requireUser(c: Context<AppEnv>): SessionUser {
+  const u = c.get('user');
+  if (!u) throw unauthorized();
+  return u;
+}
+
+/** The signed-in user when they hold one of the roles; 401/403 otherwise. */
+export function requireRole(c: Context<AppEnv>, ...roles: Role[]): SessionUser {
+  const u = requireUser(c);
+  if (!roles.includes(u.role)) throw forbidden(`only ${roles.join(' or ')} may do this`);
+  return u;
+}
+
+/** Scheme and host the browser used to reach us. */
+export function requestOrigin(c: Context, trustProxy: boolean): { proto: 'http' | 'https'; host: string; origin: string } {
+  const url = new URL(c.req.url);
+  let proto: 'http' | 'https' = url.protocol === 'https:' ? 'https' : 'http';
+  let host = c.req.header('host') ?? url.host;
+  if (trustProxy) {
+    const fp = c.req.header('x-forwarded-proto')?.split(',')[0]?.trim().toLowerCase();
+    if (fp === 'https' || fp === 'http') proto = fp;
+    const fh = c.req.header('x-forwarded-host')?.split(',')[0]?.trim();
+    if (fh) host = fh;
+  }
+  return { proto, host, origin: `${proto}://${host}` };
+}
+
+/** The client's address (the first X-Forwarded-For hop only behind a trusted proxy). */
+export function clientAddress(c: Context, trustProxy: boolean): string {
+  if (trustProxy) {
+    const xff = c.req.header('x-forwarded-for')?.split(',')[0]?.trim();
+    if (xff) return xff;
+  }
+  try {
+    return getConnInfo(c).remote.address ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** Refuses state-changing requests whose Origin (or Sec-Fetch-Site) says another site sent them. */
+export function sameOriginOnly(trustProxy: boolean): MiddlewareHandler {
+  return async (c, next) => {
+    if (!SAFE.has(c.req.method)) {
+      const origin = c.req.header('origin');
+      const site = c.req.header('sec-fetch-site');
+      if (origin !== undefined) {
+        if (origin !== requestOrigin(c, trustProxy).origin) throw new HttpError(403, 'forbidden', 'cross-origin request refused');
+      } else if (site !== undefined && site !== 'same-origin' && site !== 'none') {
+        throw new HttpError(403, 'forbidden', 'cross-site request refused');
+      }
+    }
+    await next();
+  };
+}

@@ -1,0 +1,121 @@
+// Sign-in (local accounts, or Proxmox credentials where a cluster allows it), sign-out, who am I,
+// password change. Unknown user and wrong password get the same answer; attempts are throttled.
+import { Hono, type Context } from 'hono';
+import { deleteCookie, setCookie } from 'hono/cookie';
+import * as v from 'valibot';
+import type { ApiDeps } from '../deps.js';
+import type { AppEnv } from '../env.js';
+import { HttpError, conflict, forbidden, unauthorized } from '../errors.js';
+import { clientAddress, requestOrigin, requireUser } from '../middleware.js';
+import { body, NewPassword, ClusterId } from '../validate.js';
+import { SESSION_COOKIE } from '../../auth/session.js';
+import type { Role } from '../../db/schema.js';
+import type { ClusterConfig } from '../../config.js';
+import { log } from '../../log.js';
+
+const LoginBody = v.strictObject({
+  username: v.pipe(v.string(), v.trim(), v.minLength(1, 'is required'), v.maxLength(128)),
+  password: v.pipe(v.string(), v.minLength(1, 'is required'), v.maxLength(1024)),
+  /** Sign in with Proxmox credentials through this cluster. */
+  cluster: v.optional(ClusterId),
+  realm: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z][A-Za-z0-9._-]{0,31}$/, 'must be a realm name'))),
+});
+
+const PasswordBody = v.strictObject({
+  currentPassword: v.pipe(v.string(), v.minLength(1, 'is required'), v.maxLength(1024)),
+  newPassword: NewPassword,
+});
+
+const rank: Record<Role, number> = { student: 1, teacher: 2, admin: 3 };
+
+/** The labdeck role a Proxmox user's groups map to (highest wins), or the default, or null (pure). */
+export function roleForGroups(groups: string[], login: NonNullable<ClusterConfig['login']>): Role | null {
+  let best: Role | null = null;
+  for (const g of groups) {
+    const r = login.groupRoles[g];
+    if (r && (!best || rank[r] > rank[best])) best = r;
+  }
+  return best ?? login.defaultRole ?? null;
+}
+
+/** Sets the session cookie: HttpOnly, SameSite=Lax, Secure over HTTPS, with the session lifetime. */
+export function setSessionCookie(c: Context, deps: ApiDeps, seal: string): void {
+  setCookie(c, SESSION_COOKIE, seal, {
+    httpOnly: true, sameSite: 'Lax', path: '/', maxAge: deps.sessions.ttlSeconds,
+    secure: requestOrigin(c, deps.config.auth.trustProxy).proto === 'https',
+  });
+}
+
+export function authRoutes(deps: ApiDeps) {
+  const app = new Hono<AppEnv>();
+  const wrong = () => unauthorized('wrong username or password');
+
+  app.post('/auth/login', async (c) => {
+    const b = await body(c, LoginBody);
+    const address = clientAddress(c, deps.config.auth.trustProxy);
+    const account = b.cluster ? `${b.username}@${b.cluster}` : b.username;
+    const wait = deps.throttle.retryAfterMs(account, address);
+    if (wait > 0) {
+      c.header('Retry-After', String(Math.ceil(wait / 1000)));
+      throw new HttpError(429, 'too_many_requests', 'too many failed sign-ins: try again later');
+    }
+    let userId: number | null = null;
+    if (b.cluster) {
+      const cluster = deps.config.clusters.find((x) => x.id === b.cluster);
+      const client = deps.sync.client(b.cluster);
+      if (!cluster || !client || !cluster.login?.enabled) throw forbidden(`sign-in through cluster ${b.cluster} is not enabled`);
+      const realm = b.realm ?? cluster.login.realm;
+      let who: { userid: string; groups: string[] } | null;
+      try {
+        who = await client.verifyLogin(b.username, b.password, realm);
+      } catch (err) {
+        log.warn({ cluster: cluster.id, err: (err as Error).message }, 'Proxmox sign-in check failed');
+        throw new HttpError(502, 'proxmox_error', `cannot check credentials with cluster ${cluster.id}`);
+      }
+      if (who) {
+        const role = roleForGroups(who.groups, cluster.login);
+        if (!role) throw forbidden('your Proxmox groups give no labdeck role');
+        const u = await deps.users.upsertExternal(who.userid, role, `pve:${cluster.id}`);
+        if (u && !u.disabled) userId = u.id;
+      }
+    } else {
+      userId = (await deps.users.verifyPassword(b.username, b.password))?.id ?? null;
+    }
+    if (userId === null) {
+      deps.throttle.fail(account, address);
+      log.info({ address }, 'sign-in failed');
+      throw wrong();
+    }
+    deps.throttle.succeed(account);
+    setSessionCookie(c, deps, await deps.sessions.issue(userId));
+    const user = (await deps.users.get(userId))!;
+    await deps.audit.record({ actor: { id: user.id, username: user.username }, action: 'session.login', target: 'session', outcome: 'ok', detail: b.cluster ? `via ${b.cluster}` : null });
+    return c.json({ user: { id: user.id, username: user.username, displayName: user.displayName, role: user.role } });
+  });
+
+  app.post('/auth/logout', async (c) => {
+    const user = requireUser(c);
+    // Signing out ends every session of this user, on every device.
+    await deps.sessions.revokeAll(user.id);
+    deleteCookie(c, SESSION_COOKIE, { path: '/' });
+    await deps.audit.record({ actor: user, action: 'session.logout', target: 'session', outcome: 'ok' });
+    return c.body(null, 204);
+  });
+
+  app.get('/auth/me', (c) => c.json({ user: requireUser(c) }));
+
+  app.post('/auth/password', async (c) => {
+    const user = requireUser(c);
+    const b = await body(c, PasswordBody);
+    const rec = await deps.users.get(user.id);
+    if (!rec?.hasPassword) throw conflict('this account signs in through Proxmox; change the password there');
+    if (!(await deps.users.verifyPassword(user.username, b.currentPassword))) throw forbidden('the current password is wrong');
+    await deps.users.setPassword(user.id, b.newPassword);
+    deps.sessions.announceRevoked(user.id);
+    setSessionCookie(c, deps, await deps.sessions.issue(user.id));
+    await deps.audit.record({ actor: user, action: 'user.password', target: 'user', outcome: 'ok' });
+    return c.body(null, 204);
+  });
+
+  return app;
+}

@@ -1,0 +1,194 @@
+// Class routes: create/rename/delete, co-teachers, students, invites, pool, assignments,
+// auto-assign, mappings.json import, projector links. The rules live in ClassesService.
+import { Hono, type Context } from 'hono';
+import * as v from 'valibot';
+import type { ApiDeps } from '../deps.js';
+import type { AppEnv } from '../env.js';
+import { requestOrigin, requireUser } from '../middleware.js';
+import { body, params, query, ClusterId, IdString, Username, Vmid, VmidString } from '../validate.js';
+import { MappingsSchema } from '../../classes/mappings-import.js';
+
+const ClassId = v.object({ id: IdString });
+const Name = v.strictObject({ name: v.pipe(v.string(), v.trim(), v.minLength(1, 'is required'), v.maxLength(100)) });
+const Ttl = v.strictObject({ ttlHours: v.optional(v.pipe(v.number(), v.minValue(0.01), v.maxValue(24 * 90))) });
+const Token = v.object({ token: v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{20,100}$/, 'must be a link token')) });
+const Tag = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}$/, 'must be a Proxmox tag'));
+const PoolName = v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'must be a Proxmox pool name'));
+
+const PoolBody = v.union([
+  v.strictObject({ vmid: Vmid, cluster: v.optional(ClusterId) }),
+  v.strictObject({ tag: Tag, cluster: v.optional(ClusterId) }),
+  v.strictObject({ pool: PoolName, cluster: v.optional(ClusterId) }),
+], 'give one of vmid, tag or pool (and optionally cluster)');
+
+const AssignBody = v.pipe(
+  v.strictObject({ vmid: Vmid, cluster: v.optional(ClusterId), userId: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))), username: v.optional(Username) }),
+  v.check((b) => (b.userId === undefined) !== (b.username === undefined), 'give either userId or username'),
+);
+
+export function classRoutes(deps: ApiDeps) {
+  const app = new Hono<AppEnv>();
+  const svc = deps.classes;
+  const originOf = (c: Context<AppEnv>) => requestOrigin(c, deps.config.auth.trustProxy).origin;
+
+  app.get('/classes', async (c) => c.json({ classes: await svc.list(requireUser(c)) }));
+
+  app.post('/classes', async (c) => {
+    const user = requireUser(c);
+    const { name } = await body(c, Name);
+    return c.json({ class: await svc.create(user, name) }, 201);
+  });
+
+  app.get('/classes/:id', async (c) => {
+    const user = requireUser(c);
+    const { id } = params(c, ClassId);
+    return c.json({ class: await svc.detail(user, id) });
+  });
+
+  app.patch('/classes/:id', async (c) => {
+    const user = requireUser(c);
+    const { id } = params(c, ClassId);
+    const { name } = await body(c, Name);
+    return c.json({ class: await svc.rename(user, id, name) });
+  });
+
+  app.delete('/classes/:id', async (c) => {
+    const user = requireUser(c);
+    const { id } = params(c, ClassId);
+    await svc.delete(user, id);
+    return c.body(null, 204);
+  });
+
+  app.post('/classes/:id/teachers', async (c) => {
+    const user = requireUser(c);
+    const { id } = params(c, ClassId);
+    const { username } = await body(c, v.strictObject({ username: Username }));
+    return c.json({ class: await svc.addTeacher(user, id, username) });
+  });
+
+  app.delete('/classes/:id/teachers/:userId', async (c) => {
+    const user = requireUser(c);
+    const { id, userId } = params(c, v.object({ id: IdString, userId: IdString }));
+    return c.json({ class: await svc.removeTeacher(user, id, userId) });
+  });
+
+  app.post('/classes/:id/students', async (c) => {
+    const user = requireUser(c);
+    const { id } = params(c, ClassId);
+    const { username } = await body(c, v.strictObject({ username: Username }));
+    await svc.addStudent(user, id, username);
+    return c.body(null, 204);
+  });
+
+  app.delete('/classes/:id/students/:userId', async (c) => {
+    const user = requireUser(c);
+    const { id, userId } = params(c, v.object({ id: IdString, userId: IdString }));
+    await svc.removeStudent(user, id, userId);
+    return c.body(null, 204);
+  });
+
+  app.get('/classes/:id/invites', async (c) => {
+    const user = requireUser(c);
+    const { id } = params(c, ClassId);
+    return c.json({ invites: await svc.listInvites(user, id) });
+  });
+
+  app.post('/classes/:id/invites', async (c) => {
+    const user = requireUser(c);
+    const { id } = params(c, ClassId);
+    const { ttlHours } = await body(c, Ttl);
+    const inv = await svc.createInvite(user, id, ttlHours ?? 24 * 7);
+    return c.json({ id: inv.id, token: inv.token, url: `${originOf(c)}${inv.path}`, expiresAt: inv.expiresAt }, 201);
+  });
+
+  app.delete('/classes/:id/invites/:inviteId', async (c) => {
+    const user = requireUser(c);
+    const { id, inviteId } = params(c, v.object({ id: IdString, inviteId: IdString }));
+    await svc.revokeInvite(user, id, inviteId);
+    return c.body(null, 204);
+  });
+
+  app.get('/invites/:token', async (c) => {
+    requireUser(c);
+    const { token } = params(c, Token);
+    return c.json(await svc.inviteInfo(token));
+  });
+
+  app.post('/invites/:token/accept', async (c) => {
+    const user = requireUser(c);
+    const { token } = params(c, Token);
+    return c.json(await svc.acceptInvite(user, token));
+  });
+
+  app.post('/classes/:id/pool', async (c) => {
+    const user = requireUser(c);
+    const { id } = params(c, ClassId);
+    const b = await body(c, PoolBody);
+    const input = 'vmid' in b ? { kind: 'vm' as const, vmid: b.vmid, cluster: b.cluster }
+      : 'tag' in b ? { kind: 'tag' as const, tag: b.tag, cluster: b.cluster }
+      : { kind: 'pool' as const, pool: b.pool, cluster: b.cluster };
+    return c.json({ entry: await svc.addPool(user, id, input) }, 201);
+  });
+
+  app.delete('/classes/:id/pool/:entryId', async (c) => {
+    const user = requireUser(c);
+    const { id, entryId } = params(c, v.object({ id: IdString, entryId: IdString }));
+    await svc.removePool(user, id, entryId);
+    return c.body(null, 204);
+  });
+
+  app.post('/classes/:id/assignments', async (c) => {
+    const user = requireUser(c);
+    const { id } = params(c, ClassId);
+    const b = await body(c, AssignBody);
+    return c.json({ assignments: await svc.assign(user, id, b) });
+  });
+
+  app.delete('/classes/:id/assignments/:cluster/:vmid', async (c) => {
+    const user = requireUser(c);
+    const { id, cluster, vmid } = params(c, v.object({ id: IdString, cluster: ClusterId, vmid: VmidString }));
+    return c.json({ assignments: await svc.unassign(user, id, cluster, vmid) });
+  });
+
+  app.post('/classes/:id/auto-assign', async (c) => {
+    const user = requireUser(c);
+    const { id } = params(c, ClassId);
+    return c.json({ assigned: await svc.autoAssign(user, id) });
+  });
+
+  app.post('/classes/:id/import-mappings', async (c) => {
+    const user = requireUser(c);
+    const { id } = params(c, ClassId);
+    const { cluster } = query(c, v.strictObject({ cluster: v.optional(ClusterId) }));
+    const mappings = await body(c, MappingsSchema);
+    return c.json({ report: await svc.importMappings(user, id, mappings, cluster) });
+  });
+
+  app.get('/classes/:id/projector-links', async (c) => {
+    const user = requireUser(c);
+    const { id } = params(c, ClassId);
+    return c.json({ links: await svc.listProjectorLinks(user, id) });
+  });
+
+  app.post('/classes/:id/projector-links', async (c) => {
+    const user = requireUser(c);
+    const { id } = params(c, ClassId);
+    const { ttlHours } = await body(c, Ttl);
+    const link = await svc.createProjectorLink(user, id, ttlHours ?? 12);
+    return c.json({ token: link.token, url: `${originOf(c)}${link.path}`, expiresAt: link.expiresAt }, 201);
+  });
+
+  app.delete('/classes/:id/projector-links/:token', async (c) => {
+    const user = requireUser(c);
+    const { id, token } = params(c, v.object({ id: IdString, token: Token.entries.token }));
+    await svc.revokeProjectorLink(user, id, token);
+    return c.body(null, 204);
+  });
+
+  app.get('/projector/:token', async (c) => {
+    const { token } = params(c, Token);
+    return c.json(await svc.projectorView(token));
+  });
+
+  return app;
+}

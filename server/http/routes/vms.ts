@@ -1,0 +1,192 @@
+// VM reads (list, since, status, IP, RDP file, SSH details) and power actions, single and bulk.
+// Reads come from the inventory only; every route asks the permissions module.
+import { Hono, type Context } from 'hono';
+import * as v from 'valibot';
+import type { ApiDeps } from '../deps.js';
+import type { AppEnv } from '../env.js';
+import { conflict, forbidden, notFound, HttpError } from '../errors.js';
+import { requireUser } from '../middleware.js';
+import { body, params, query, ClusterId, IdString, Vmid, VmidString } from '../validate.js';
+import type { SessionUser } from '../../auth/session.js';
+import type { Vm } from '../../inventory/vm.js';
+import { vmKey } from '../../inventory/vm.js';
+import { actionNames, mapLimit, type ActionName } from '../../actions/power.js';
+
+const sortKeys = ['name', 'vmid', 'status', 'node', 'cluster', 'lastUpdated', 'ip'] as const;
+
+const ListQuery = v.strictObject({
+  cluster: v.optional(ClusterId),
+  node: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/, 'must be a node name'))),
+  status: v.optional(v.picklist(['running', 'stopped', 'paused', 'suspended', 'unknown', 'starting', 'stopping', 'shutting-down', 'rebooting'])),
+  type: v.optional(v.picklist(['qemu', 'lxc'])),
+  category: v.optional(v.picklist(['windows', 'linux', 'lxc', 'unknown'])),
+  tag: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}$/, 'must be a Proxmox tag'))),
+  class: v.optional(IdString),
+  q: v.optional(v.pipe(v.string(), v.maxLength(100))),
+  sort: v.optional(v.picklist(sortKeys)),
+  order: v.optional(v.picklist(['asc', 'desc'])),
+  since: v.optional(v.pipe(v.string(), v.regex(/^(0|[1-9][0-9]{0,14})$/, 'must be a revision number'), v.transform(Number))),
+});
+
+const ClusterQuery = v.strictObject({ cluster: v.optional(ClusterId) });
+
+const BulkBody = v.pipe(
+  v.strictObject({
+    action: v.picklist(actionNames),
+    vms: v.optional(v.pipe(v.array(v.strictObject({ cluster: ClusterId, vmid: Vmid })), v.minLength(1), v.maxLength(500))),
+    classId: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
+  }),
+  v.check((b) => (b.vms === undefined) !== (b.classId === undefined), 'give either vms or classId'),
+);
+
+/** Sorts VMs in place by a column; ties by cluster and vmid (pure). */
+export function sortVms(vms: Vm[], key: (typeof sortKeys)[number] = 'vmid', order: 'asc' | 'desc' = 'asc'): Vm[] {
+  const dir = order === 'desc' ? -1 : 1;
+  const val = (vm: Vm): string | number => {
+    switch (key) {
+      case 'vmid': return vm.vmid;
+      case 'lastUpdated': return vm.lastUpdated;
+      case 'ip': return vm.ip ?? '';
+      default: return String(vm[key]);
+    }
+  };
+  return vms.sort((a, b) => {
+    const x = val(a), y = val(b);
+    const c = typeof x === 'number' && typeof y === 'number' ? x - y : String(x).localeCompare(String(y), undefined, { numeric: true });
+    return dir * c || a.cluster.localeCompare(b.cluster) || a.vmid - b.vmid;
+  });
+}
+
+const isTombstone = (vm: Vm) => Boolean((vm as Vm & { deleted?: boolean }).deleted);
+
+/** Finds the VM a caller means by vmid (and cluster): 404 unknown, 403 not theirs, 409 ambiguous. */
+export async function resolveVisibleVm(deps: ApiDeps, user: SessionUser, vmid: number, cluster?: string): Promise<Vm> {
+  let candidates: Vm[];
+  if (cluster) {
+    const vm = await deps.inventory.get(cluster, vmid);
+    candidates = vm ? [vm] : [];
+  } else {
+    candidates = await deps.inventory.findByVmid(vmid);
+  }
+  candidates = candidates.filter((vm) => !isTombstone(vm));
+  if (candidates.length === 0) throw notFound(cluster ? `VM ${vmid} does not exist on cluster ${cluster}` : `VM ${vmid} does not exist`);
+  const visible = candidates.filter((vm) => deps.access.canSeeVm(user, vm.cluster, vm.vmid));
+  if (visible.length === 0) throw forbidden(`you may not use VM ${vmid}`);
+  if (visible.length > 1) throw conflict(`VM ${vmid} exists on clusters ${visible.map((x) => x.cluster).join(', ')}: add ?cluster=`);
+  return visible[0];
+}
+
+/** The text of a Windows Remote Desktop file for a VM (pure). */
+export function rdpFile(vm: Vm, username: string): string {
+  return [
+    `full address:s:${vm.ip}:3389`, `username:s:${username}`, 'prompt for credentials:i:1', 'administrative session:i:0',
+    'screen mode id:i:2', 'authentication level:i:2', `alternate shell:s:`, `remoteapplicationname:s:${vm.name}`, '',
+  ].join('\r\n');
+}
+
+export function vmRoutes(deps: ApiDeps) {
+  const app = new Hono<AppEnv>();
+
+  app.get('/vms', async (c) => {
+    const user = requireUser(c);
+    const q = query(c, ListQuery);
+    const visible = deps.access.visibleVmKeys(user);
+    let keys: Set<string> | 'all' = visible;
+    if (q.class !== undefined) {
+      if (!deps.access.snapshot().classes.has(q.class)) throw notFound(`class ${q.class} does not exist`);
+      if (!deps.access.canSeeClass(user, q.class)) throw forbidden('you are not in this class');
+      const ofClass = deps.access.vmKeysOfClass(q.class);
+      keys = new Set([...ofClass].filter((k) => visible === 'all' || visible.has(k)));
+    }
+    if (q.since !== undefined) {
+      const s = await deps.inventory.since(q.since);
+      const see = (id: string) => keys === 'all' || keys.has(id);
+      return c.json({ revision: s.revision, vms: s.vms.filter((vm) => see(vm.id)), removed: s.removed.filter(see) });
+    }
+    const revision = await deps.inventory.currentRevision();
+    if (keys !== 'all' && keys.size === 0) return c.json({ revision, vms: [] });
+    const vms = await deps.inventory.list({
+      cluster: q.cluster, node: q.node, status: q.status, type: q.type, category: q.category, tag: q.tag, q: q.q,
+      keys: keys === 'all' ? undefined : [...keys],
+    });
+    return c.json({ revision, vms: sortVms(vms.filter((vm) => !isTombstone(vm)), q.sort, q.order) });
+  });
+
+  const vmOf = async (c: Context<AppEnv>) => {
+    const user = requireUser(c);
+    const { vmid } = params(c, v.object({ vmid: VmidString }));
+    const { cluster } = query(c, ClusterQuery);
+    return { user, vm: await resolveVisibleVm(deps, user, vmid, cluster) };
+  };
+
+  app.get('/vm/:vmid/status', async (c) => {
+    const { vm } = await vmOf(c);
+    return c.json(vm);
+  });
+
+  app.get('/vm/:vmid/ip', async (c) => {
+    const { vm } = await vmOf(c);
+    return c.json({ id: vm.id, cluster: vm.cluster, vmid: vm.vmid, ip: vm.ip, reason: vm.ip ? null : (vm.ipReason ?? 'not-checked'), stale: vm.stale, lastSeen: vm.lastSeen });
+  });
+
+  app.get('/vm/:vmid/rdp', async (c) => {
+    const { user, vm } = await vmOf(c);
+    if (!vm.ip) throw conflict(`VM ${vm.vmid} has no IP address (${vm.ipReason ?? 'not-checked'})`);
+    const name = `${vm.name || `vm-${vm.vmid}`}.rdp`.replace(/[^A-Za-z0-9._-]/g, '_');
+    return c.body(rdpFile(vm, user.username), 200, {
+      'Content-Type': 'application/x-rdp; charset=utf-8',
+      'Content-Disposition': `attachment; filename="${name}"`,
+    });
+  });
+
+  app.get('/vm/:vmid/ssh', async (c) => {
+    const { user, vm } = await vmOf(c);
+    if (!vm.ip) throw conflict(`VM ${vm.vmid} has no IP address (${vm.ipReason ?? 'not-checked'})`);
+    return c.json({ id: vm.id, host: vm.ip, port: 22, username: user.username, command: `ssh ${user.username}@${vm.ip}`, available: vm.sshAvailable });
+  });
+
+  app.post('/vm/:vmid/:action', async (c) => {
+    const user = requireUser(c);
+    const { vmid, action } = params(c, v.object({ vmid: VmidString, action: v.picklist(actionNames, 'must be start, stop, shutdown or reboot') }));
+    const { cluster } = query(c, ClusterQuery);
+    const vm = await resolveVisibleVm(deps, user, vmid, cluster);
+    if (!deps.access.canActOnVm(user, vm.cluster, vm.vmid)) throw forbidden(`you may not ${action} VM ${vmid}`);
+    const r = await deps.power.run(user, vm, action);
+    return c.json({ vm: r.vm, task: r.task, done: r.httpStatus === 200 }, r.httpStatus);
+  });
+
+  app.post('/vms/actions', async (c) => {
+    const user = requireUser(c);
+    const b = await body(c, BulkBody);
+    const action: ActionName = b.action;
+    let targets: Array<{ cluster: string; vmid: number }>;
+    if (b.classId !== undefined) {
+      if (!deps.access.snapshot().classes.has(b.classId)) throw notFound(`class ${b.classId} does not exist`);
+      if (!deps.access.canManageClass(user, b.classId)) throw forbidden('only the teachers of this class may act on all its VMs');
+      targets = [...deps.access.vmKeysOfClass(b.classId)].map((k) => {
+        const i = k.lastIndexOf(':');
+        return { cluster: k.slice(0, i), vmid: Number(k.slice(i + 1)) };
+      });
+    } else {
+      targets = b.vms!;
+    }
+    const deadline = Date.now() + 2000;
+    const results = await mapLimit(targets, 4, async (t) => {
+      const id = vmKey(t.cluster, t.vmid);
+      try {
+        const vm = await deps.inventory.get(t.cluster, t.vmid);
+        if (!vm || isTombstone(vm)) throw notFound(`VM ${id} does not exist`);
+        if (!deps.access.canActOnVm(user, vm.cluster, vm.vmid)) throw forbidden(`you may not ${action} VM ${id}`);
+        if (b.classId !== undefined && vm.template) throw conflict(`VM ${id} is a template`);
+        const r = await deps.power.run(user, vm, action, Math.max(0, deadline - Date.now()));
+        return { id, cluster: t.cluster, vmid: t.vmid, ok: true, httpStatus: r.httpStatus, status: r.vm.status, task: r.task };
+      } catch (err) {
+        if (!(err instanceof HttpError)) throw err;
+        return { id, cluster: t.cluster, vmid: t.vmid, ok: false, httpStatus: err.status, error: { code: err.code, message: err.message } };
+      }
+    });
+    return c.json({ action, results });
+  });
+
+  return app;
+}
