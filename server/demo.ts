@@ -1,0 +1,51 @@
+// Demo mode: an in-process Proxmox simulator (two clusters, simulated students starting and
+// stopping guests) and the cluster configs that point labdeck's real sync loop at it over HTTP.
+import { randomUUID } from 'node:crypto';
+import { parseFileConfig, type ClusterConfig } from './config.js';
+import { startSimulator, type SimUser, type Simulator } from './simulator/index.js';
+
+export interface DemoOptions {
+  /** Guests per cluster (default 120 and 40). */
+  guests?: [number, number];
+  /** pvestatd broadcast interval (default 10 s, as real Proxmox). */
+  pvestatdIntervalMs?: number;
+  /** Simulated activity (default on). */
+  activity?: boolean | { intervalMs?: number };
+  /** Proxmox users of the first cluster, for Proxmox-credential sign-in (login is enabled when given). */
+  users?: SimUser[];
+  /** Default 3000 (as real Proxmox); tests pass 0. */
+  unauthorizedDelayMs?: number;
+  ipDelayMs?: number;
+  seed?: number;
+}
+
+/** Starts the demo simulator and returns ClusterConfigs for it. Close it with `simulator.close()`. */
+export async function startDemoClusters(opts: DemoOptions = {}): Promise<{ clusters: ClusterConfig[]; simulator: Simulator }> {
+  const [guestsA, guestsB] = opts.guests ?? [120, 40];
+  const seed = opts.seed ?? 42;
+  const simulator = await startSimulator({
+    clusters: [
+      { id: 'lab-a', name: 'Lab A', nodes: 3, guests: guestsA, seed, tokenSecret: randomUUID(), users: opts.users },
+      { id: 'lab-b', name: 'Lab B', nodes: 1, guests: guestsB, seed: seed + 1, tokenSecret: randomUUID() },
+    ],
+    pvestatdIntervalMs: opts.pvestatdIntervalMs ?? 10_000,
+    unauthorizedDelayMs: opts.unauthorizedDelayMs ?? 3000,
+    ipDelayMs: opts.ipDelayMs,
+    activity: opts.activity ?? true,
+  });
+  // Through the same validation as a config file, so demo clusters get every default a real one gets.
+  const file = parseFileConfig({
+    clusters: simulator.clusters.map((c, i) => ({
+      id: c.id,
+      name: i === 0 ? 'Lab A' : 'Lab B',
+      url: c.url,
+      tokenId: c.tokenId,
+      tokenSecret: c.tokenSecret,
+      verifyTls: c.protocol === 'https' ? false : true,
+      ...(i === 0 && opts.users?.length ? {
+        login: { enabled: true, realm: 'pve', groupRoles: { 'labdeck-admins': 'admin', teachers: 'teacher', students: 'student' } },
+      } : {}),
+    })),
+  });
+  return { clusters: file.clusters, simulator };
+}

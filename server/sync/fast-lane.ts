@@ -1,0 +1,168 @@
+// The fast lane: a guest just acted on (or just seen changing) is polled live with status/current
+// about once a second until it settles, so its final state shows within a second or two instead
+// of after the next quick pass plus pvestatd's lag. It also fetches the IP once a guest runs.
+import type { Logger } from '../log.js';
+import { mergeLive, rowChanged, targetOfPending, type GuestDetails } from '../inventory/diff.js';
+import type { InventoryRepo } from '../inventory/repository.js';
+import type { InventoryRow } from '../inventory/row.js';
+import { vmKey, type VmStatus } from '../inventory/vm.js';
+import type { PveClient } from '../pve/client.js';
+import { PveError } from '../pve/errors.js';
+import type { LiveStatus } from '../pve/normalise.js';
+import { addressDetails } from './details.js';
+
+export interface WatchOptions {
+  /** The status the action should end in; by default taken from the stored pending state. */
+  expect?: VmStatus;
+}
+
+export interface FastLaneDeps {
+  repo: InventoryRepo;
+  client(cluster: string): PveClient | undefined;
+  intervalMs: number;
+  probePorts(cluster: string): boolean;
+  /** The guest is gone from where we thought it was (migrated or destroyed): a pass should look. */
+  onGone(cluster: string): void;
+  logger: Logger;
+  /** Give up after this long (default 60 s). */
+  maxWatchMs?: number;
+  /** After a live reading, passes keep their hands off the status this long (pvestatd lag). */
+  holdMs?: number;
+  /** At most this many guests watched per cluster. */
+  maxPerCluster?: number;
+}
+
+interface Watch { cluster: string; vmid: number; deadline: number; expect: VmStatus | null; done: Promise<void> }
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());
+const NO_MORE_IP: ReadonlySet<string> = new Set(['no-agent', 'stopped']);
+
+/** Settled means the live state reached its target (a reboot must also have restarted). */
+function reached(target: VmStatus | null, stored: InventoryRow, live: LiveStatus, firstUptime: number | null, sawDown: boolean): boolean {
+  if (target === null) return true;
+  if (live.status !== target) return false;
+  if (stored.status === 'rebooting') return sawDown || (firstUptime !== null && live.uptime !== null && live.uptime < firstUptime);
+  return true;
+}
+
+/** One fast lane for all clusters of a sync manager. */
+export class FastLane {
+  private readonly watches = new Map<string, Watch>();
+  private readonly held = new Map<string, Map<number, number>>();
+  private stopped = false;
+  private readonly maxWatchMs: number;
+  private readonly holdMs: number;
+  private readonly maxPerCluster: number;
+
+  constructor(private readonly deps: FastLaneDeps) {
+    this.maxWatchMs = deps.maxWatchMs ?? 60_000;
+    this.holdMs = deps.holdMs ?? 15_000;
+    this.maxPerCluster = deps.maxPerCluster ?? 50;
+  }
+
+  /** Starts (or extends) live polling of one guest. */
+  watch(cluster: string, vmid: number, opts: WatchOptions = {}): void {
+    if (this.stopped || !this.deps.client(cluster)) return;
+    const key = vmKey(cluster, vmid);
+    const existing = this.watches.get(key);
+    if (existing) {
+      existing.deadline = Date.now() + this.maxWatchMs;
+      if (opts.expect) existing.expect = opts.expect;
+      return;
+    }
+    if (this.count(cluster) >= this.maxPerCluster) return;
+    const w: Watch = { cluster, vmid, deadline: Date.now() + this.maxWatchMs, expect: opts.expect ?? null, done: Promise.resolve() };
+    w.done = this.run(w).catch((err) => this.deps.logger.warn({ cluster, vmid, err: (err as Error).message }, 'Fast lane stopped on an error'))
+      .finally(() => this.watches.delete(key));
+    this.watches.set(key, w);
+  }
+
+  /** Guests of a cluster whose status a pass must not overwrite right now. */
+  heldFor(cluster: string): ReadonlySet<number> {
+    const m = this.held.get(cluster);
+    const out = new Set<number>();
+    if (!m) return out;
+    const now = Date.now();
+    for (const [vmid, until] of m) {
+      if (until > now) out.add(vmid);
+      else m.delete(vmid);
+    }
+    for (const w of this.watches.values()) if (w.cluster === cluster) out.add(w.vmid);
+    return out;
+  }
+
+  /** Guests being watched in a cluster. */
+  count(cluster: string): number {
+    let n = 0;
+    for (const w of this.watches.values()) if (w.cluster === cluster) n++;
+    return n;
+  }
+
+  /** Stops all watches and waits for them to finish their current poll. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.all([...this.watches.values()].map((w) => w.done));
+  }
+
+  private hold(cluster: string, vmid: number): void {
+    let m = this.held.get(cluster);
+    if (!m) this.held.set(cluster, (m = new Map()));
+    m.set(vmid, Date.now() + this.holdMs);
+  }
+
+  private async run(w: Watch): Promise<void> {
+    const { cluster, vmid } = w;
+    let last: VmStatus | null = null;
+    let stable = 0;
+    let firstUptime: number | null = null;
+    let sawDown = false;
+    while (!this.stopped) {
+      const client = this.deps.client(cluster);
+      const [row] = await this.deps.repo.storedRows(cluster, [vmid]);
+      if (!client || !row || row.deleted) return;
+      let live: LiveStatus;
+      try {
+        live = await client.statusCurrent(row.node, row.type, vmid);
+      } catch (err) {
+        if (err instanceof PveError && /does not exist/i.test(err.reason)) {
+          this.deps.onGone(cluster);
+          return;
+        }
+        if (Date.now() >= w.deadline) return;
+        await sleep(this.deps.intervalMs);
+        continue;
+      }
+      if (firstUptime === null) firstUptime = live.uptime;
+      if (live.status !== 'running') sawDown = true;
+      const target = w.expect ?? targetOfPending(row.status);
+      const timedOut = Date.now() >= w.deadline;
+      if (!reached(target, row, live, firstUptime, sawDown) && !timedOut) {
+        await sleep(this.deps.intervalMs);
+        continue;
+      }
+      w.expect = null;
+      let details: GuestDetails | undefined;
+      const wantsIp = live.status === 'running' && (row.ip === null || row.status !== 'running') && !(row.status === 'running' && NO_MORE_IP.has(row.ip_reason ?? ''));
+      if (wantsIp) details = await addressDetails(client, { vmid, node: row.node, type: row.type, status: 'running' }, { concurrency: 1, probePorts: this.deps.probePorts(cluster) });
+      await this.deps.repo.apply(cluster, (stored) => {
+        const cur = stored[0];
+        if (!cur || cur.deleted) return { upserts: [], tombstones: [], events: [] };
+        const now = Date.now();
+        const next = mergeLive(cur, live, now, details);
+        if (!rowChanged(cur, next)) return { upserts: [], tombstones: [], events: [] };
+        next.last_updated = now;
+        const events = cur.status === next.status ? [] : [{
+          cluster_id: cluster, vmid, at: now, kind: 'status' as const, from_value: cur.status, to_value: next.status, detail: 'live',
+        }];
+        return { upserts: [next], tombstones: [], events };
+      }, [vmid]);
+      this.hold(cluster, vmid);
+      stable = live.status === last ? stable + 1 : 1;
+      last = live.status;
+      const [after] = await this.deps.repo.storedRows(cluster, [vmid]);
+      const ipSettled = live.status !== 'running' || !after || after.ip !== null || NO_MORE_IP.has(after.ip_reason ?? '');
+      if ((stable >= 2 && ipSettled) || timedOut) return;
+      await sleep(this.deps.intervalMs);
+    }
+  }
+}

@@ -1,0 +1,148 @@
+// The background VM inventory sync: one loop per configured cluster, a shared fast lane, status
+// for the admin and the sync:status push. The server's composition root creates and starts it.
+import { log as rootLog, type Logger } from '../log.js';
+import type { AppConfig, ClusterConfig } from '../config.js';
+import type { Db } from '../db/index.js';
+import type { ChangeFeed } from '../inventory/changes.js';
+import { InventoryRepo, type ClusterState } from '../inventory/repository.js';
+import { createPveClient, type PveClient } from '../pve/client.js';
+import { ClusterLoop } from './cluster-loop.js';
+import { FastLane, type WatchOptions } from './fast-lane.js';
+import type { SyncStatus } from './types.js';
+
+export interface SyncManagerOptions {
+  db: Db;
+  feed: ChangeFeed;
+  /** Clusters and sync intervals (only `clusters` and `sync` are read). */
+  config: Pick<AppConfig, 'clusters' | 'sync'>;
+  logger?: Logger;
+  /** Tests and the bench can hand in clients; by default one is made per cluster. */
+  clientFactory?: (cluster: ClusterConfig) => PveClient;
+}
+
+export interface SyncManager {
+  /** Loads persisted cluster state and starts every cluster's loop (first pass: full, now). */
+  start(): Promise<void>;
+  /** Stops the loops and the fast lane, waiting for running passes up to a timeout. */
+  stop(timeoutMs?: number): Promise<void>;
+  /** Runs a pass now (all clusters, or one); joins a pass already running instead of starting another. */
+  trigger(opts?: { cluster?: string; kind?: 'full' | 'quick' }): Promise<void>;
+  /** Polls one guest live until it settles (after a power action). */
+  watch(cluster: string, vmid: number, opts?: WatchOptions): void;
+  status(): SyncStatus;
+  client(clusterId: string): PveClient | undefined;
+  clusterIds(): string[];
+  readonly repo: InventoryRepo;
+}
+
+/** Builds the sync manager; nothing runs until start(). */
+export function createSyncManager(opts: SyncManagerOptions): SyncManager {
+  const logger = opts.logger ?? rootLog;
+  const sync = opts.config.sync;
+  const repo = new InventoryRepo(opts.db, { feed: opts.feed, staleAfterMs: sync.staleAfterSeconds * 1000 });
+  const makeClient = opts.clientFactory ?? createPveClient;
+  const clients = new Map<string, PveClient>();
+  const configs = new Map<string, ClusterConfig>();
+  for (const c of opts.config.clusters) {
+    clients.set(c.id, makeClient(c));
+    configs.set(c.id, c);
+  }
+  const loops = new Map<string, ClusterLoop>();
+  let startedAt = Date.now();
+  let running = false;
+  let statusTimer: NodeJS.Timeout | null = null;
+
+  const emitStatus = () => {
+    // Several clusters finishing together make one push, not one each.
+    if (statusTimer) return;
+    statusTimer = setTimeout(() => {
+      statusTimer = null;
+      opts.feed.emit('sync:status', manager.status());
+    }, 50);
+    statusTimer.unref();
+  };
+
+  const fastLane = new FastLane({
+    repo,
+    client: (id) => clients.get(id),
+    intervalMs: sync.fastIntervalMs,
+    probePorts: (id) => configs.get(id)?.probePorts ?? false,
+    onGone: (id) => void loops.get(id)?.run('quick'),
+    logger,
+  });
+
+  const newLoop = (c: ClusterConfig, states: ClusterState[]) => new ClusterLoop({
+    cluster: c, sync, client: clients.get(c.id)!, repo, logger,
+    heldStatus: () => fastLane.heldFor(c.id),
+    fastLaneCount: () => fastLane.count(c.id),
+    onStatusChanged: (vmids) => { if (running) vmids.forEach((vmid) => fastLane.watch(c.id, vmid)); },
+    onPassDone: emitStatus,
+  }, states.find((s) => s.cluster_id === c.id));
+
+  const manager: SyncManager = {
+    repo,
+
+    async start() {
+      if (running) return;
+      running = true;
+      startedAt = Date.now();
+      const [states, summary] = await Promise.all([repo.clusterStates(), repo.summary()]);
+      for (const c of opts.config.clusters) {
+        const loop = loops.get(c.id) ?? newLoop(c, states);
+        loops.set(c.id, loop);
+        const known = Object.values(summary.byCluster[c.id] ?? {}).reduce((a, b) => a + b, 0);
+        loop.start(known);
+      }
+      logger.info({ clusters: opts.config.clusters.map((c) => c.id), fullIntervalSeconds: sync.fullIntervalSeconds, quickIntervalSeconds: sync.quickIntervalSeconds },
+        'Background VM inventory sync started');
+    },
+
+    async stop(timeoutMs = 5_000) {
+      running = false;
+      await Promise.all([...loops.values()].map((l) => l.stop(timeoutMs)));
+      await Promise.race([fastLane.stop(), new Promise((r) => setTimeout(r, timeoutMs).unref())]);
+      if (statusTimer) clearTimeout(statusTimer);
+      statusTimer = null;
+      await Promise.all([...clients.values()].map((c) => c.close()));
+    },
+
+    async trigger(t = {}) {
+      const kind = t.kind ?? 'full';
+      const targets = t.cluster ? [t.cluster] : [...configs.keys()];
+      const missing = targets.filter((id) => configs.has(id) && !loops.has(id));
+      if (missing.length) {
+        // Not started (tests, one-off runs): loops that run passes only when asked.
+        const states = await repo.clusterStates();
+        for (const id of missing) if (!loops.has(id)) loops.set(id, newLoop(configs.get(id)!, states));
+      }
+      await Promise.all(targets.map((id) => loops.get(id)?.run(kind)));
+    },
+
+    watch(cluster, vmid, o) {
+      fastLane.watch(cluster, vmid, o);
+    },
+
+    status() {
+      const clusters = opts.config.clusters.map((c) => loops.get(c.id)?.status() ?? {
+        id: c.id, name: c.name ?? c.id, health: 'unknown' as const, running: null, lastFullAt: null, lastQuickAt: null,
+        lastSuccessAt: null, stale: true, guests: 0, errorCount: 0, lastError: null, lastErrorAt: null,
+        consecutiveFailures: 0, backoffMs: 0, nextRunAt: null, recentPasses: [],
+        latencyMs: { p50: null, p95: null, last: null }, fastLane: 0,
+      });
+      return {
+        running,
+        startedAt,
+        clusters,
+        totals: {
+          guests: clusters.reduce((a, c) => a + c.guests, 0),
+          errorCount: clusters.reduce((a, c) => a + c.errorCount, 0),
+          clustersDown: clusters.filter((c) => c.health === 'down').length,
+        },
+      };
+    },
+
+    client: (id) => clients.get(id),
+    clusterIds: () => [...configs.keys()],
+  };
+  return manager;
+}
