@@ -18,6 +18,7 @@ import './class-page.js';
 import './projector-view.js';
 import './sync-monitor.js';
 import './vm-table.js';
+import './invite-page.js';
 
 /** Status changes worth saying aloud: at most a few per batch, else a count. */
 function describeChanges(changes: StoreChange[]): string | null {
@@ -87,8 +88,18 @@ export class LabdeckApp extends LitElement {
   /** Sends people to sign-in or to their home page as fits. */
   private guard(): void {
     if (!this.checked || this.route.name === 'projector') return;
-    if (!this.user && this.route.name !== 'login') navigate('/login', true);
-    else if (this.user && (this.route.name === 'login' || this.route.name === 'home')) navigate(homeFor(this.user), true);
+    if (!this.user && this.route.name !== 'login') {
+      const next = this.route.name === 'home' ? '' : `?next=${encodeURIComponent(location.pathname)}`;
+      navigate(`/login${next}`, true);
+    } else if (this.user && (this.route.name === 'login' || this.route.name === 'home')) {
+      navigate(this.nextPath() ?? homeFor(this.user), true);
+    }
+  }
+
+  /** The page to return to after sign-in (same-origin paths only). */
+  private nextPath(): string | null {
+    const next = new URLSearchParams(location.search).get('next');
+    return next && next.startsWith('/') && !next.startsWith('//') && parseRoute(next).name !== 'not-found' ? next : null;
   }
 
   private startLink(): void {
@@ -135,7 +146,7 @@ export class LabdeckApp extends LitElement {
   private async onSignedIn(e: CustomEvent<User>): Promise<void> {
     this.user = e.detail;
     this.startLink();
-    navigate(homeFor(this.user), true);
+    navigate(this.nextPath() ?? homeFor(this.user), true);
   }
 
   private async onSignOut(): Promise<void> {
@@ -177,6 +188,7 @@ export class LabdeckApp extends LitElement {
       case 'class': return html`<ld-class-page .link=${this.link} .user=${u} .classId=${r.id}></ld-class-page>`;
       case 'sync': return html`<ld-sync-monitor .link=${this.link}></ld-sync-monitor>`;
       case 'vms': return html`<ld-vm-table .link=${this.link}></ld-vm-table>`;
+      case 'invite': return html`<ld-invite .token=${r.token} .user=${u}></ld-invite>`;
       case 'home': case 'login': return nothing;
       default: return html`<div class="card"><h1>Not found</h1><p>There is no page at this address. <a href="/">Go home</a>.</p></div>`;
     }

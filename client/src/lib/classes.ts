@@ -88,7 +88,9 @@ export async function autoAssign(classId: number): Promise<number> {
 
 /** Adds VMs to the pool by id, tag or Proxmox pool. */
 export async function addToPool(classId: number, entry: { kind: 'vm' | 'tag' | 'pool'; cluster?: string; vmid?: number; value?: string }): Promise<void> {
-  await apiPost(`/api/classes/${classId}/pool`, entry);
+  const cluster = entry.cluster ? { cluster: entry.cluster } : {};
+  const body = entry.kind === 'vm' ? { vmid: entry.vmid, ...cluster } : entry.kind === 'tag' ? { tag: entry.value, ...cluster } : { pool: entry.value, ...cluster };
+  await apiPost(`/api/classes/${classId}/pool`, body);
 }
 
 /** A new invite link. */
@@ -99,7 +101,7 @@ export async function createInvite(classId: number): Promise<LinkInfo> {
 
 /** Revokes an invite link. */
 export async function revokeInvite(classId: number, link: LinkInfo): Promise<void> {
-  await apiDelete(`/api/classes/${classId}/invites/${encodeURIComponent(String(link.token ?? link.id))}`);
+  await apiDelete(`/api/classes/${classId}/invites/${encodeURIComponent(String(link.id ?? link.token))}`);
 }
 
 /** A new read-only projector link. */
@@ -115,9 +117,15 @@ export async function revokeProjectorLink(classId: number, link: LinkInfo): Prom
 
 /** The audit trail of a class, newest first. */
 export async function classAudit(classId: number): Promise<AuditEntry[]> {
-  const res = await apiGet<Raw>(`/api/audit${qs({ class: classId, limit: 50 })}`);
+  const res = await apiGet<Raw>(`/api/audit${qs({ classId, limit: 50 })}`);
   const list = (Array.isArray(res) ? res : res.entries ?? res.audit ?? res.items ?? []) as Raw[];
   return list.map((e) => ({ id: Number(e.id), at: Number(e.at), username: e.username ?? null, action: String(e.action), target: String(e.target), outcome: String(e.outcome), detail: e.detail ?? null }));
+}
+
+/** What an invite link opens (class name, expiry). */
+export async function inviteInfo(token: string): Promise<{ classId: number; name: string; expiresAt: number }> {
+  const res = await apiGet<Raw>(`/api/invites/${encodeURIComponent(token)}`);
+  return { classId: Number(res.class?.id), name: String(res.class?.name ?? ''), expiresAt: Number(res.expiresAt) };
 }
 
 /** Accepts an invite (a signed-in student following the link). */

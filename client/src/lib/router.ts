@@ -7,6 +7,7 @@ export type Route =
   | { name: 'classes' }
   | { name: 'class'; id: string }
   | { name: 'projector'; token: string }
+  | { name: 'invite'; token: string }
   | { name: 'sync' }
   | { name: 'vms' }
   | { name: 'not-found' };
@@ -21,6 +22,7 @@ export function parseRoute(pathname: string): Route {
   if (a === 'classes' && parts.length === 1) return { name: 'classes' };
   if (a === 'classes' && b && parts.length === 2) return { name: 'class', id: b };
   if (a === 'projector' && b && parts.length === 2) return { name: 'projector', token: b };
+  if (a === 'invite' && b && parts.length === 2) return { name: 'invite', token: b };
   if (a === 'admin' && b === 'sync' && parts.length === 2) return { name: 'sync' };
   if (a === 'admin' && b === 'vms' && parts.length === 2) return { name: 'vms' };
   return { name: 'not-found' };
