@@ -56,11 +56,7 @@ export class ClusterState {
       // Guests that run at start booted a while ago, so they already have an address.
       this.addGuest(gg, gg.running ? now - Math.floor(600_000 + rnd() * 86_400_000) : null, now);
     }
-    this.refresh();
-    if (settings.pvestatdIntervalMs > 0) {
-      this.refreshTimer = setInterval(() => this.refresh(), settings.pvestatdIntervalMs);
-      this.refreshTimer.unref();
-    }
+    this.refreshNow();
   }
 
   private addGuest(gg: GeneratedGuest, bootedAt: number | null, now: number): Guest {
@@ -84,6 +80,16 @@ export class ClusterState {
   refresh(): void {
     this.stats = takeStats(this.guests.values(), (n) => this.isOnline(n), Date.now());
     this.changed();
+  }
+
+  /** Forces a broadcast now; the next periodic one follows a full interval later. */
+  refreshNow(): void {
+    this.refresh();
+    if (this.refreshTimer) clearInterval(this.refreshTimer);
+    if (this.settings.pvestatdIntervalMs > 0) {
+      this.refreshTimer = setInterval(() => this.refresh(), this.settings.pvestatdIntervalMs);
+      this.refreshTimer.unref();
+    }
   }
 
   /** Stops timers (simulator shutdown). */

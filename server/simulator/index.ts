@@ -109,7 +109,7 @@ class RunningCluster implements SimCluster {
   createGuest(opts: Parameters<SimCluster['createGuest']>[0] = {}): number { return this.state.createGuest(opts ?? {}); }
   destroyGuest(vmid: number): void { this.state.destroyGuest(vmid); }
   setNodeOnline(node: string, online: boolean): void { this.state.setNodeOnline(node, online); }
-  refreshNow(): void { this.state.refresh(); }
+  refreshNow(): void { this.state.refreshNow(); }
   setFault(f: SimFault): Promise<void> { return this.listener.setFault(f); }
   stats(): { requests: number; byPath: Record<string, number>; bytesOut: number } { return this.listener.getStats(); }
   resetStats(): void { this.listener.resetStats(); }
