@@ -8,6 +8,7 @@ export class LiveController implements ReactiveController {
   private offStore?: () => void;
   private offState?: () => void;
   private frame = 0;
+  private timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly host: ReactiveControllerHost, private readonly getLink: () => LiveLink | undefined) {
     host.addController(this);
@@ -22,6 +23,7 @@ export class LiveController implements ReactiveController {
     this.offState?.();
     this.offStore = this.offState = undefined;
     if (this.frame) cancelAnimationFrame(this.frame);
+    clearTimeout(this.timer);
     this.frame = 0;
   }
 
@@ -36,10 +38,15 @@ export class LiveController implements ReactiveController {
 
   private schedule(): void {
     if (this.frame) return;
-    this.frame = requestAnimationFrame(() => {
+    // A timer backs up the frame: hidden tabs get no frames but should still be current on return.
+    const run = () => {
+      cancelAnimationFrame(this.frame);
+      clearTimeout(this.timer);
       this.frame = 0;
       this.host.requestUpdate();
-    });
+    };
+    this.frame = requestAnimationFrame(run);
+    this.timer = setTimeout(run, 200);
   }
 }
 
