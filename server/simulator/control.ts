@@ -78,6 +78,8 @@ function describe(c: SimCluster) {
 /** Answers one control request; returns [status, body]. */
 async function route(clusters: SimCluster[], method: string, parts: string[], req: http.IncomingMessage): Promise<[number, unknown]> {
   if (parts[0] !== 'clusters') throw new HttpError(404, 'not_found', 'no such route');
+  // Every body is parsed, even where a route ignores it, so malformed JSON never passes silently.
+  const body = method === 'GET' || method === 'HEAD' ? {} : await readJson(req);
   if (parts.length === 1 && method === 'GET') return [200, clusters.map(describe)];
   const c = clusters.find((x) => x.id === parts[1]);
   if (!c) throw new HttpError(404, 'not_found', `no cluster '${parts[1]}'`);
@@ -96,8 +98,8 @@ async function route(clusters: SimCluster[], method: string, parts: string[], re
     case 'GET guests/:vmid':
       return [200, c.guest(vmid())];
     case 'POST guests': {
-      const body = parse(Create, await readJson(req));
-      return [201, { vmid: act(() => c.createGuest(body)) }];
+      const opts = parse(Create, body);
+      return [201, { vmid: act(() => c.createGuest(opts)) }];
     }
     case 'DELETE guests/:vmid': {
       const id = vmid();
@@ -106,23 +108,23 @@ async function route(clusters: SimCluster[], method: string, parts: string[], re
     }
     case 'POST guests/:vmid/power': {
       const id = vmid();
-      const { action } = parse(Power, await readJson(req));
+      const { action } = parse(Power, body);
       act(() => c.powerOutside(id, action));
       return [200, c.guest(id)];
     }
     case 'POST guests/:vmid/migrate': {
       const id = vmid();
-      const { node } = parse(Migrate, await readJson(req));
+      const { node } = parse(Migrate, body);
       act(() => c.migrate(id, node));
       return [200, c.guest(id)];
     }
     case 'POST nodes/:node': {
-      const { online } = parse(NodeState, await readJson(req));
+      const { online } = parse(NodeState, body);
       act(() => c.setNodeOnline(decodeURIComponent(parts[3]), online));
       return [200, { ok: true }];
     }
     case 'POST fault':
-      await c.setFault(parse(Fault, await readJson(req)));
+      await c.setFault(parse(Fault, body));
       return [200, { ok: true }];
     case 'POST refresh':
       c.refreshNow();
