@@ -28,6 +28,18 @@ export interface PveHttpOptions {
 
 const USER_AGENT = 'labdeck';
 
+/** One finished call to Proxmox, as observers (the metrics) see it. */
+export interface PveCallRecord { cluster: string; method: string; path: string; ms: number; status: number; error: string | null }
+
+/** Process-wide listeners of every Proxmox call; the client works the same with none. */
+export const pveCallObservers = new Set<(call: PveCallRecord) => void>();
+
+function observeCall(cluster: string, method: string, url: URL, started: number, status: number, error: string | null): void {
+  if (pveCallObservers.size === 0) return;
+  const call = { cluster, method, path: url.pathname, ms: performance.now() - started, status, error };
+  for (const observer of pveCallObservers) observer(call);
+}
+
 /** Proxmox error text: reason phrase first, then the body's message or per-field errors. */
 function reasonOf(statusText: string, body: string): string {
   let reason = statusText.trim();
@@ -130,12 +142,14 @@ export class PveHttp implements ApiRequestable {
       text = await res.text();
     } catch (err) {
       this.latency.add(performance.now() - started);
+      observeCall(this.cluster, method, url, started, 0, signal.aborted ? 'timeout' : 'network');
       if (signal.aborted) throw new PveError(this.cluster, 0, `no answer within ${this.opts.timeoutMs} ms (${method} ${url.pathname})`, 'timeout');
       const e = err as Error & { cause?: { code?: string; message?: string } };
       const why = e.cause?.code ?? e.cause?.message ?? e.message;
       throw new PveError(this.cluster, 0, `cannot reach ${url.host}: ${why}`, 'network');
     }
     this.latency.add(performance.now() - started);
+    observeCall(this.cluster, method, url, started, status, status === 200 ? null : `http_${status}`);
     if (status !== 200) throw new PveError(this.cluster, status, reasonOf(statusText, text), 'http');
     if (!contentType.startsWith('application/json')) {
       throw new PveError(this.cluster, status, `unexpected content type "${contentType}"`, 'invalid-response');
