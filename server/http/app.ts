@@ -20,7 +20,7 @@ import { log } from '../log.js';
 export const MAX_BODY_BYTES = 1024 * 1024;
 
 /** Builds the app; other modules add routes to the returned app before it is served (see server.ts). */
-export function createApp(deps: ApiDeps): Hono<AppEnv> {
+export function createApp(deps: ApiDeps, middleware?: (app: Hono<AppEnv>) => void): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
   app.onError((err, c) => {
@@ -42,6 +42,7 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
     referrerPolicy: 'same-origin',
     crossOriginEmbedderPolicy: false,
   }));
+  middleware?.(app);
 
   app.use('/api/*', bodyLimit({
     maxSize: MAX_BODY_BYTES,

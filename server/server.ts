@@ -1,0 +1,196 @@
+// The composition root: config → database → migrations → (demo simulator and seed) → sync loop →
+// Hono app + HTTP server → hooks of other modules. Tests, e2e and the bench start the real server
+// through startLabdeck on port 0; main.ts only adds the banner and signal handling.
+import type { AddressInfo } from 'node:net';
+import type { Server as HttpServer } from 'node:http';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { createAdaptorServer } from '@hono/node-server';
+import type { Hono } from 'hono';
+import type { AppConfig, ClusterConfig } from './config.js';
+import { createDb, type Db } from './db/index.js';
+import { migrateToLatest } from './db/migrate.js';
+import { ChangeFeed } from './inventory/changes.js';
+import type { InventoryRepo } from './inventory/repository.js';
+import { createSyncManager, type SyncManager } from './sync/manager.js';
+import { startDemoClusters, type DemoOptions } from './demo.js';
+import type { Simulator } from './simulator/index.js';
+import { AccessFeed } from './auth/access-feed.js';
+import { Access } from './auth/permissions.js';
+import { AuditLog } from './auth/audit-log.js';
+import { Sessions } from './auth/session.js';
+import { LoginThrottle, defaultThrottleLimits, type ThrottleLimits } from './auth/throttle.js';
+import { UsersRepo } from './auth/users.js';
+import { ClassesRepo } from './classes/repository.js';
+import { ClassesService } from './classes/service.js';
+import { seedDemo, DEMO_PASSWORD, DEMO_STUDENTS } from './classes/demo-seed.js';
+import { PowerActions } from './actions/power.js';
+import { createApp, finishApp } from './http/app.js';
+import type { ApiDeps } from './http/deps.js';
+import type { AppEnv } from './http/env.js';
+import { log } from './log.js';
+import { attachRealtime, type Realtime } from './realtime/hub.js';
+
+export interface StartOptions {
+  /** Overrides config.port / config.host (tests pass 0 and 127.0.0.1). */
+  port?: number;
+  host?: string;
+  /** Clusters to sync instead of config.clusters (tests point these at their simulator). */
+  clusters?: ClusterConfig[];
+  /** No log lines from startup (tests). */
+  quiet?: boolean;
+  /** Demo simulator settings (demo mode only). */
+  demo?: DemoOptions;
+  /** Built client directory; default dist/client when it exists. null serves none. */
+  staticRoot?: string | null;
+  throttle?: ThrottleLimits;
+  /** How long a power action request waits for its task before answering 202 (default 2000 ms). */
+  actionFollowMs?: number;
+  /** Do not start the sync loop (tests that write the inventory themselves). */
+  noSync?: boolean;
+}
+
+export interface DemoInfo {
+  simulator: Simulator;
+  classId: number;
+  password: string;
+  users: string[];
+}
+
+export interface Labdeck {
+  url: string;
+  port: number;
+  config: AppConfig;
+  db: Db;
+  feed: ChangeFeed;
+  accessFeed: AccessFeed;
+  sync: SyncManager;
+  inventory: InventoryRepo;
+  access: Access;
+  sessions: Sessions;
+  users: UsersRepo;
+  audit: AuditLog;
+  classes: ClassesService;
+  classesRepo: ClassesRepo;
+  power: PowerActions;
+  httpServer: HttpServer;
+  app: Hono<AppEnv>;
+  /** Demo mode only. */
+  demo: DemoInfo | null;
+  /** socket.io push (attached once the server listens). */
+  realtime: Realtime | null;
+  /** Stops everything this call started (idempotent). */
+  close(): Promise<void>;
+}
+
+/** What an extension started and how to stop it. */
+type Closer = () => Promise<void> | void;
+
+const defaultStaticRoot = fileURLToPath(new URL('../dist/client/', import.meta.url));
+
+/** Starts labdeck; resolves once the HTTP server listens and the sync loop runs. */
+export async function startLabdeck(config: AppConfig, opts: StartOptions = {}): Promise<Labdeck> {
+  const closers: Closer[] = [];
+  const stopAll = async () => {
+    for (const close of closers.splice(0).reverse()) {
+      try {
+        await close();
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'error while shutting down');
+      }
+    }
+  };
+  try {
+    let clusters = opts.clusters ?? config.clusters;
+    let simulator: Simulator | null = null;
+    if (config.demo && !opts.clusters && clusters.length === 0) {
+      const demo = await startDemoClusters(opts.demo);
+      simulator = demo.simulator;
+      closers.push(() => demo.simulator.close());
+      clusters = demo.clusters;
+    }
+    const cfg: AppConfig = { ...config, clusters };
+
+    const db = createDb(cfg.databaseUrl);
+    closers.push(() => db.destroy());
+    await migrateToLatest(db);
+
+    const feed = new ChangeFeed();
+    const accessFeed = new AccessFeed();
+    const sync = createSyncManager({ db, feed, config: cfg });
+    const inventory = sync.repo;
+    const users = new UsersRepo(db);
+    const sessions = new Sessions({ users, secret: cfg.sessionSecret, ttlSeconds: Math.round(cfg.auth.sessionTtlHours * 3600), feed: accessFeed });
+    // Created before any hub attaches, so its tag cache is updated before rooms are computed.
+    const access = new Access(db, accessFeed, feed);
+    const audit = new AuditLog(db);
+    const classesRepo = new ClassesRepo(db);
+    const classes = new ClassesService(classesRepo, users, access, audit, inventory);
+    const power = new PowerActions({ backend: sync, inventory, audit, followMs: opts.actionFollowMs });
+    closers.push(() => power.close());
+
+    let demo: DemoInfo | null = null;
+    if (simulator) {
+      const first = simulator.clusters[0];
+      const vms = first.guests().filter((g) => g.type === 'qemu' && !g.template).sort((a, b) => a.vmid - b.vmid)
+        .map((g) => ({ cluster: first.id, vmid: g.vmid }));
+      const classId = await seedDemo(users, classesRepo, vms);
+      demo = { simulator, classId, password: DEMO_PASSWORD, users: ['admin', 'teacher', ...DEMO_STUDENTS] };
+    }
+    await access.reload();
+
+    const staticRoot = opts.staticRoot !== undefined ? opts.staticRoot : existsSync(defaultStaticRoot) ? defaultStaticRoot : null;
+    const deps: ApiDeps = {
+      config: cfg, users, sessions, access, audit, classes, power, sync, inventory, staticRoot,
+      throttle: new LoginThrottle(opts.throttle ?? defaultThrottleLimits),
+    };
+    const app = createApp(deps, (_app) => {
+      // ── Extension point: request middleware of other modules (runs before every route). ──
+    });
+    // ── Extension point: routes of other modules (mounted before the client fallback). ──
+    finishApp(app, staticRoot);
+
+    const httpServer = createAdaptorServer({ fetch: app.fetch }) as HttpServer;
+    await new Promise<void>((resolve, reject) => {
+      httpServer.once('error', reject);
+      httpServer.listen(opts.port ?? cfg.port, opts.host ?? cfg.host, () => {
+        httpServer.off('error', reject);
+        resolve();
+      });
+    });
+    closers.push(() => new Promise<void>((resolve) => {
+      httpServer.close(() => resolve());
+      httpServer.closeAllConnections();
+    }));
+    const addr = httpServer.address() as AddressInfo;
+    const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+
+    let closed = false;
+    const labdeck: Labdeck = {
+      url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${addr.port}`,
+      port: addr.port, config: cfg, db, feed, accessFeed, sync, inventory, access, sessions, users, audit, classes,
+      classesRepo, power, httpServer, app, demo, realtime: null,
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        await stopAll();
+      },
+    };
+
+    // ── Extension point: modules that attach to the running server (e.g. attachRealtime). ──
+    // Push a closer for each: closers.push(() => realtime.close())
+    const realtime = attachRealtime(labdeck);
+    labdeck.realtime = realtime;
+    closers.push(() => realtime.close());
+
+    if (!opts.noSync) {
+      await sync.start();
+      closers.push(() => sync.stop());
+    }
+    if (!opts.quiet) log.info({ url: labdeck.url, clusters: clusters.map((c) => c.id), demo: Boolean(demo) }, 'labdeck is listening');
+    return labdeck;
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
