@@ -1,0 +1,51 @@
+// Shared setup for sync tests: a simulator, a migrated test database and a sync manager over HTTP.
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { startSimulator, type SimOptions, type Simulator } from '../../server/simulator/index.js';
+import { parseFileConfig } from '../../server/config.js';
+import { ChangeFeed } from '../../server/inventory/changes.js';
+import { createSyncManager, type SyncManager } from '../../server/sync/manager.js';
+import type { Db } from '../../server/db/index.js';
+import type { Logger } from '../../server/log.js';
+
+/** Simulator options tests use: fast, live snapshot unless asked otherwise. */
+export function simOptions(clusters: SimOptions['clusters'], over: Partial<SimOptions> = {}): SimOptions {
+  return { clusters, unauthorizedDelayMs: 0, pvestatdIntervalMs: 0, ipDelayMs: 0, agentTimeoutMs: 0, taskDurationMs: { start: 100, stop: 100, shutdown: 100, reboot: 100 }, ...over };
+}
+
+export async function startSim(clusters: SimOptions['clusters'], over: Partial<SimOptions> = {}): Promise<Simulator> {
+  return startSimulator(simOptions(clusters, over));
+}
+
+/** A logger whose lines tests can read. */
+export function captureLogger(): { logger: Logger; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = [];
+  const stream = new Writable({ write(chunk, _enc, cb) { for (const l of String(chunk).split('\n')) if (l.trim()) lines.push(JSON.parse(l)); cb(); } });
+  return { logger: pino({ level: 'debug' }, stream) as unknown as Logger, lines };
+}
+
+export interface Harness { manager: SyncManager; feed: ChangeFeed; logs: Array<Record<string, unknown>> }
+
+/** A sync manager for every cluster of the simulator. */
+export function makeManager(db: Db, sim: Simulator, sync: Record<string, unknown> = {}, clusterOver: Record<string, unknown> = {}): Harness {
+  const config = parseFileConfig({
+    clusters: sim.clusters.map((c) => ({ id: c.id, url: c.url, tokenId: c.tokenId, tokenSecret: c.tokenSecret, probePorts: false, timeoutMs: 1000, ...clusterOver })),
+    sync: { fullIntervalSeconds: 300, quickIntervalSeconds: 30, ...sync },
+  });
+  const feed = new ChangeFeed();
+  const { logger, lines } = captureLogger();
+  return { manager: createSyncManager({ db, feed, config, logger }), feed, logs: lines };
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls until `fn` returns truthy or the time is up. */
+export async function until<T>(fn: () => Promise<T> | T, timeoutMs = 5000, stepMs = 25): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await sleep(stepMs);
+  }
+}
