@@ -172,3 +172,14 @@ export class Metrics {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
 }
+
+/** A Proxmox API path as a bounded endpoint label: node names, vmids, UPIDs and user ids become placeholders. */
+export function pveEndpoint(path: string): string {
+  return path
+    .replace(/^\/api2\/json\//, '')
+    .replace(/^nodes\/[^/]+/, 'nodes/{node}')
+    .replace(/\/(qemu|lxc)\/\d+/, '/$1/{vmid}')
+    .replace(/\/tasks\/[^/]+/, '/tasks/{upid}')
+    .replace(/^access\/users\/[^/]+/, 'access/users/{userid}')
+    .replace(/\/snapshot\/[^/]+/, '/snapshot/{snapname}');
+}

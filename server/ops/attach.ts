@@ -1,0 +1,118 @@
+// The operations side of one server process, wired in three places of server.ts: request
+// middleware (request id, log, HTTP metrics), routes (/healthz, /readyz, /metrics, alerts, VM
+// history), and once listening: the alert monitor, history retention and the metric sources.
+import type { Hono } from 'hono';
+import type { AppConfig } from '../config.js';
+import type { Db } from '../db/index.js';
+import type { ChangeFeed } from '../inventory/changes.js';
+import type { SyncStatus } from '../sync/types.js';
+import type { AppEnv } from '../http/env.js';
+import type { SessionUser } from '../auth/session.js';
+import { pveCallObservers, type PveCallRecord } from '../pve/http.js';
+import { log } from '../log.js';
+import { AlertMonitor } from './alert-monitor.js';
+import { httpObserver } from './http-observer.js';
+import { Metrics, pveEndpoint, type RealtimeCounts } from './metrics.js';
+import { startRetention, type RetentionJob } from './retention.js';
+import { opsRoutes } from './routes.js';
+
+export interface OpsDeps {
+  db: Db;
+  config: AppConfig;
+  feed: ChangeFeed;
+  sync: { status(): SyncStatus };
+  inventory: { summary(): Promise<{ byCluster: Record<string, Record<string, number>> }> };
+}
+
+export interface Ops {
+  readonly metrics: Metrics;
+  readonly alerts: AlertMonitor | null;
+  /** Adds the request observer; call in server.ts's middleware extension point. */
+  middleware(app: Hono<AppEnv>): void;
+  /** The ops routes; mount with `app.route('/', ops.routes(resolveVm))`. */
+  routes(resolveVm: (user: SessionUser, vmid: number, cluster?: string) => Promise<{ cluster: string; vmid: number; status: string }>): Hono<AppEnv>;
+  /** Starts alerts and retention, and reads socket counts from the realtime hub when there is one. */
+  start(realtime?: RealtimeLike | null): Promise<void>;
+  /** From now on /readyz answers 503 (shutdown has begun). */
+  markShuttingDown(): void;
+  close(): Promise<void>;
+}
+
+/** What ops reads from the realtime hub: its stats and the socket.io server (for bytes sent). */
+export interface RealtimeLike {
+  stats(): unknown;
+  io?: { engine?: { on(event: 'connection', cb: (socket: EngineSocketLike) => void): unknown } };
+}
+interface EngineSocketLike { on(event: 'packetCreate', cb: (packet: { data?: unknown }) => void): unknown }
+
+/** Reads socket and push counts from whatever shape the realtime hub's stats() has. */
+function realtimeCounts(stats: unknown): RealtimeCounts {
+  const s = (stats ?? {}) as Record<string, unknown>;
+  const num = (...keys: string[]) => {
+    for (const k of keys) if (typeof s[k] === 'number') return s[k] as number;
+    return undefined;
+  };
+  return { sockets: num('sockets', 'connected', 'connections', 'clients'), pushes: num('pushes', 'messages', 'emits', 'events'), bytes: num('bytes', 'bytesOut', 'bytesSent') };
+}
+
+/** Creates the ops side; nothing runs until `start()`. */
+export function createOps(deps: OpsDeps): Ops {
+  const metrics = new Metrics();
+  metrics.bind({ syncStatus: () => deps.sync.status(), guestSummary: () => deps.inventory.summary() });
+  const alerts = deps.config.alerts.enabled
+    ? new AlertMonitor({ db: deps.db, config: deps.config.alerts, status: () => deps.sync.status(), feed: deps.feed })
+    : null;
+  const onCall = (call: PveCallRecord) => metrics.observePveCall(call.cluster, pveEndpoint(call.path), call.ms, call.error);
+  const onStatus = (s: SyncStatus) => metrics.ingestSyncStatus(s);
+  let retention: RetentionJob | null = null;
+  let shuttingDown = false;
+  let closed = false;
+
+  return {
+    metrics,
+    alerts,
+    middleware(app) {
+      app.use('*', httpObserver(metrics));
+    },
+    routes(resolveVm) {
+      return opsRoutes({
+        db: deps.db, metrics, metricsToken: deps.config.metrics.token, syncStatus: () => deps.sync.status(), alerts,
+        resolveVm, retentionDays: deps.config.retention.days, isShuttingDown: () => shuttingDown,
+      });
+    },
+    async start(realtime) {
+      pveCallObservers.add(onCall);
+      deps.feed.on('sync:status', onStatus);
+      if (realtime) {
+        // Bytes are counted at the engine.io layer: every outgoing packet's payload, whatever emitted it.
+        let bytes = 0;
+        realtime.io?.engine?.on('connection', (socket) => {
+          socket.on('packetCreate', (packet) => {
+            const d = packet.data;
+            if (typeof d === 'string') bytes += Buffer.byteLength(d);
+            else if (d instanceof Uint8Array || d instanceof ArrayBuffer) bytes += d.byteLength;
+          });
+        });
+        metrics.bind({ realtime: () => ({ ...realtimeCounts(realtime.stats()), ...(realtime.io?.engine ? { bytes } : {}) }) });
+      }
+      retention = startRetention(deps.db, deps.config.retention);
+      try {
+        await alerts?.start();
+      } catch (err) {
+        log.error({ err }, 'alert monitor did not start');
+      }
+    },
+    markShuttingDown() {
+      shuttingDown = true;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      shuttingDown = true;
+      pveCallObservers.delete(onCall);
+      deps.feed.off('sync:status', onStatus);
+      await retention?.stop();
+      await alerts?.stop(2_000);
+    },
+  };
+}
