@@ -1,0 +1,133 @@
+// Graceful shutdown on SIGTERM/SIGINT within a deadline (default 10 s): stop accepting requests,
+// let requests under way (power actions among them) and a running sync pass finish or time out,
+// tell connected browsers, stop alerts and retention, close the database, exit. A second signal
+// or the deadline ends the process at once.
+import type { Server as HttpServer } from 'node:http';
+import { log as rootLog, type Logger } from '../log.js';
+
+/** The parts of the running server shutdown touches (a Labdeck satisfies it). */
+export interface ShutdownTarget {
+  httpServer: HttpServer;
+  sync: { stop(timeoutMs?: number): Promise<void> };
+  power?: { close(): Promise<void> };
+  realtime?: { io?: unknown } | null;
+  close(): Promise<void>;
+}
+
+export interface ShutdownOptions {
+  /** Whole budget from signal to exit. */
+  timeoutMs?: number;
+  logger?: Logger;
+  /** Extra work before the database closes (e.g. ops.close()). */
+  beforeClose?: () => Promise<void> | void;
+  /** Called first (e.g. ops.markShuttingDown() so /readyz answers 503). */
+  onBegin?: () => void;
+  exit?: (code: number) => void;
+  signals?: NodeJS.Signals[];
+}
+
+export interface ShutdownHandle {
+  /** Runs the shutdown (what a signal does); resolves when everything is closed. */
+  shutdown(reason: string): Promise<void>;
+  /** HTTP requests currently being answered. */
+  inFlight(): number;
+  /** Removes the signal handlers. */
+  uninstall(): void;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}
+
+/** Counts requests under way on the server, so shutdown can wait for them. */
+function trackRequests(server: HttpServer): { count(): number; drained(timeoutMs: number): Promise<boolean> } {
+  let n = 0;
+  const waiters = new Set<() => void>();
+  server.on('request', (_req, res) => {
+    n++;
+    res.once('close', () => {
+      n--;
+      if (n === 0) for (const w of [...waiters]) w();
+    });
+  });
+  return {
+    count: () => n,
+    drained(timeoutMs) {
+      if (n === 0) return Promise.resolve(true);
+      return new Promise((resolve) => {
+        const done = () => { waiters.delete(done); clearTimeout(timer); resolve(true); };
+        const timer = setTimeout(() => { waiters.delete(done); resolve(false); }, timeoutMs);
+        timer.unref();
+        waiters.add(done);
+      });
+    },
+  };
+}
+
+/** Installs the signal handlers; call once right after the server started. */
+export function installShutdown(target: ShutdownTarget, opts: ShutdownOptions = {}): ShutdownHandle {
+  const log = (opts.logger ?? rootLog).child({ module: 'shutdown' });
+  const budget = opts.timeoutMs ?? 10_000;
+  const exit = opts.exit ?? ((code: number) => process.exit(code));
+  const signals = opts.signals ?? ['SIGTERM', 'SIGINT'];
+  const requests = trackRequests(target.httpServer);
+  let running: Promise<void> | null = null;
+
+  const steps = async (reason: string) => {
+    const t0 = Date.now();
+    const left = () => Math.max(0, budget - (Date.now() - t0));
+    log.info({ reason, inFlight: requests.count() }, 'Shutting down');
+    opts.onBegin?.();
+    // No new connections; idle keep-alive ones close now, busy ones after their answer.
+    target.httpServer.close();
+    target.httpServer.closeIdleConnections();
+    const io = target.realtime?.io as { emit?: (event: string, msg: unknown) => void } | undefined;
+    io?.emit?.('server:shutdown', { at: Date.now(), reason: 'restart' });
+    // Requests under way (a power action answers within its follow time) and the running pass.
+    const [drained] = await Promise.all([
+      requests.drained(Math.min(4_000, left() * 0.4)),
+      target.sync.stop(Math.min(4_000, left() * 0.4)).catch((err) => log.warn({ err: (err as Error).message }, 'sync stop failed')),
+    ]);
+    if (!drained) log.warn({ inFlight: requests.count() }, 'requests still running at shutdown: their connections are closed');
+    await Promise.race([target.power?.close(), delay(Math.min(2_000, left() * 0.5))]);
+    await Promise.race([opts.beforeClose?.(), delay(Math.min(2_000, left() * 0.5))]);
+    await target.close();
+    log.info({ ms: Date.now() - t0 }, 'Shutdown complete');
+  };
+
+  const shutdown = (reason: string) => {
+    if (running) return running;
+    const deadline = setTimeout(() => {
+      log.error({ reason, budgetMs: budget }, 'Shutdown took too long: exiting now');
+      exit(1);
+    }, budget);
+    deadline.unref();
+    running = steps(reason).then(
+      () => { clearTimeout(deadline); exit(0); },
+      (err) => { clearTimeout(deadline); log.error({ err }, 'Shutdown failed'); exit(1); },
+    );
+    return running;
+  };
+
+  const handlers = new Map<NodeJS.Signals, () => void>();
+  for (const sig of signals) {
+    const h = () => {
+      if (running) {
+        log.warn({ signal: sig }, 'Second signal: exiting now');
+        exit(1);
+        return;
+      }
+      void shutdown(sig);
+    };
+    handlers.set(sig, h);
+    process.on(sig, h);
+  }
+
+  return {
+    shutdown,
+    inFlight: () => requests.count(),
+    uninstall() {
+      for (const [sig, h] of handlers) process.off(sig, h);
+    },
+  };
+}
