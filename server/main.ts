@@ -2,6 +2,7 @@
 import { ConfigError, loadConfig } from './config.js';
 import { startLabdeck, type Labdeck } from './server.js';
 import { log } from './log.js';
+import { installShutdown } from './ops/shutdown.js';
 
 /** The lines printed on a demo start: where to go and how to sign in. */
 export function demoBanner(labdeck: Labdeck): string {
@@ -29,18 +30,7 @@ async function main(): Promise<void> {
   }
   const labdeck = await startLabdeck(config);
   if (labdeck.demo) console.log(demoBanner(labdeck));
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'shutting down');
-    const force = setTimeout(() => process.exit(1), 15_000);
-    force.unref();
-    await labdeck.close();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
+  installShutdown(labdeck, { onBegin: () => labdeck.ops.markShuttingDown(), beforeClose: () => labdeck.ops.close() });
 }
 
 main().catch((err) => {

@@ -30,6 +30,8 @@ import type { ApiDeps } from './http/deps.js';
 import type { AppEnv } from './http/env.js';
 import { log } from './log.js';
 import { attachRealtime, type Realtime } from './realtime/hub.js';
+import { createOps, type Ops } from './ops/attach.js';
+import { resolveVisibleVm } from './http/routes/vms.js';
 
 export interface StartOptions {
   /** Overrides config.port / config.host (tests pass 0 and 127.0.0.1). */
@@ -79,6 +81,8 @@ export interface Labdeck {
   demo: DemoInfo | null;
   /** socket.io push (attached once the server listens). */
   realtime: Realtime | null;
+  /** Health, readiness, metrics, alerts, retention (server/ops). */
+  ops: Ops;
   /** Stops everything this call started (idempotent). */
   close(): Promise<void>;
 }
@@ -144,10 +148,13 @@ export async function startLabdeck(config: AppConfig, opts: StartOptions = {}): 
       config: cfg, users, sessions, access, audit, classes, power, sync, inventory, staticRoot,
       throttle: new LoginThrottle(opts.throttle ?? defaultThrottleLimits),
     };
+    const ops = createOps({ db, config: cfg, feed, sync, inventory });
     const app = createApp(deps, (_app) => {
       // ── Extension point: request middleware of other modules (runs before every route). ──
+      ops.middleware(_app);
     });
     // ── Extension point: routes of other modules (mounted before the client fallback). ──
+    app.route('/', ops.routes((user, vmid, cluster) => resolveVisibleVm(deps, user, vmid, cluster)));
     finishApp(app, staticRoot);
 
     const httpServer = createAdaptorServer({ fetch: app.fetch }) as HttpServer;
@@ -169,7 +176,7 @@ export async function startLabdeck(config: AppConfig, opts: StartOptions = {}): 
     const labdeck: Labdeck = {
       url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${addr.port}`,
       port: addr.port, config: cfg, db, feed, accessFeed, sync, inventory, access, sessions, users, audit, classes,
-      classesRepo, power, httpServer, app, demo, realtime: null,
+      classesRepo, power, httpServer, app, demo, realtime: null, ops,
       close: async () => {
         if (closed) return;
         closed = true;
@@ -182,6 +189,8 @@ export async function startLabdeck(config: AppConfig, opts: StartOptions = {}): 
     const realtime = attachRealtime(labdeck);
     labdeck.realtime = realtime;
     closers.push(() => realtime.close());
+    await ops.start(realtime);
+    closers.push(() => ops.close());
 
     if (!opts.noSync) {
       await sync.start();
