@@ -18,7 +18,7 @@ export function startedAtFrom(uptimeSeconds: number | null, now: number, stored:
 export function quantiseUsage(raw: number | null, stored: number | null): number | null {
   if (raw === null || !Number.isFinite(raw)) return null;
   const clamped = Math.min(1, Math.max(0, raw));
-  if (stored !== null && Math.abs(clamped - stored) < USAGE_STEP * 0.75) return stored;
+  if (stored !== null && Math.abs(clamped - stored) < USAGE_STEP) return stored;
   return Math.round(Math.round(clamped / USAGE_STEP) * USAGE_STEP * 100) / 100;
 }
 
