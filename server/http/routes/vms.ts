@@ -147,7 +147,9 @@ export function vmRoutes(deps: ApiDeps) {
 
   app.post('/vm/:vmid/:action', async (c) => {
     const user = requireUser(c);
-    const { vmid, action } = params(c, v.object({ vmid: VmidString, action: v.picklist(actionNames, 'must be start, stop, shutdown or reboot') }));
+    // An unknown action is an unknown route (404), not a bad parameter.
+    if (!(actionNames as readonly string[]).includes(c.req.param('action'))) throw notFound(`no route POST ${c.req.path}`);
+    const { vmid, action } = params(c, v.object({ vmid: VmidString, action: v.picklist(actionNames) }));
     const { cluster } = query(c, ClusterQuery);
     const vm = await resolveVisibleVm(deps, user, vmid, cluster);
     if (!deps.access.canActOnVm(user, vm.cluster, vm.vmid)) throw forbidden(`you may not ${action} VM ${vmid}`);
