@@ -19,13 +19,23 @@ interface Member extends FleetUser {
   statusEvents: number;
 }
 
-interface VmPayload { id: string; status?: string; revision?: number }
+interface VmPayload { id: string; status?: string; revision?: number; [field: string]: unknown }
+
+/** A field of a VM that changed between two pushes (or the initial read and a push). */
+export interface FieldChange { vm: string; at: number; field: string; from: unknown; to: unknown }
+
+/** Fields that move on every write by design; a diff of them says nothing. */
+const bookkeeping = new Set(['revision', 'lastUpdated', 'lastSeen', 'stale']);
 
 export class Fleet {
   private readonly members: Member[] = [];
   private readonly arrivals = new Map<string, Arrival[]>();
   readonly leaks: Array<{ username: string; vm: string; at: number }> = [];
   readonly connectErrors = new Map<string, number>();
+  /** One user's full view (initial read + pushes), to tell which fields each push changed. */
+  private mirror: { username: string; vms: Map<string, VmPayload> } | null = null;
+  readonly fieldChanges: FieldChange[] = [];
+  private closing = false;
 
   /** entitled(username, vmKey) says whether that user may receive that VM. */
   constructor(private readonly url: string, private readonly entitled: (username: string, vm: string) => boolean) {}
@@ -61,7 +71,10 @@ export class Fleet {
     socket.on('vm:changed', (p: { revision: number; vms: VmPayload[] }) => {
       const at = now();
       m.vmEvents++;
-      for (const vm of p.vms ?? []) this.record(m, vm.id, at, vm.status ?? '', vm.revision ?? p.revision);
+      for (const vm of p.vms ?? []) {
+        this.record(m, vm.id, at, vm.status ?? '', vm.revision ?? p.revision);
+        if (this.mirror?.username === m.username) this.diff(vm, at);
+      }
     });
     socket.on('vm:removed', (p: { revision: number; ids: string[] }) => {
       const at = now();
@@ -71,7 +84,12 @@ export class Fleet {
       }
     });
     socket.on('sync:status', () => { m.statusEvents++; });
-    socket.on('disconnect', () => { m.connected = false; });
+    socket.on('disconnect', (reason: string) => {
+      m.connected = false;
+      // A server that shuts down disconnects every socket on purpose, and socket.io-client does not
+      // reconnect after that by itself; a browser tab of labdeck would, so the bench does too.
+      if (reason === 'io server disconnect' && !this.closing) setTimeout(() => { if (!this.closing) socket.connect(); }, 200 + Math.random() * 800);
+    });
     return new Promise<void>((resolve) => {
       const done = () => { clearTimeout(timer); resolve(); };
       const timer = setTimeout(done, timeoutMs);
@@ -88,6 +106,21 @@ export class Fleet {
     const list = this.arrivals.get(vm);
     if (list) list.push(a);
     else this.arrivals.set(vm, [a]);
+  }
+
+  /** Starts tracking one user's view from its initial GET /api/vms answer. */
+  setMirror(username: string, vms: VmPayload[]): void {
+    this.mirror = { username, vms: new Map(vms.map((v) => [v.id, v])) };
+  }
+
+  private diff(vm: VmPayload, at: number): void {
+    const prev = this.mirror!.vms.get(vm.id);
+    this.mirror!.vms.set(vm.id, vm);
+    if (!prev) return;
+    for (const field of Object.keys(vm)) {
+      if (bookkeeping.has(field)) continue;
+      if (JSON.stringify(prev[field]) !== JSON.stringify(vm[field])) this.fieldChanges.push({ vm: vm.id, at, field, from: prev[field], to: vm[field] });
+    }
   }
 
   /** Every arrival of a VM key (all users), in arrival order. */
@@ -127,6 +160,7 @@ export class Fleet {
 
   /** Closes every socket. */
   close(): void {
+    this.closing = true;
     for (const m of this.members) m.socket.close();
   }
 }

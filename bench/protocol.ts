@@ -44,6 +44,8 @@ export interface LabdeckStartArgs {
   fullIntervalSeconds: number;
   /** Seed users/classes (first start) or reuse the database as it is (restart). */
   seed: boolean;
+  /** 0 = ephemeral; the restart reuses the first port so sockets reconnect by themselves. */
+  port: number;
 }
 
 export interface Usage { cpuUserMs: number; cpuSystemMs: number; rss: number; maxRss: number; heapUsed: number; at: number }

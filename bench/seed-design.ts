@@ -69,29 +69,73 @@ export class Poller {
 export interface SeedSyncResult { requests: number; failures: number; wallMs: number; bytes: number }
 
 /** One quick pass of the seed's design: list the guests, then status/current for each one. */
-export async function seedQuickPass(c: SimClusterInfo, concurrency: number): Promise<SeedSyncResult> {
-  const dispatcher = new Agent({ connections: concurrency });
+export async function seedQuickPass(
+  c: SimClusterInfo, concurrency: number,
+  onStatus: (vmid: number, status: string, at: number) => void = () => undefined,
+  shared?: Agent,
+): Promise<SeedSyncResult> {
+  const dispatcher = shared ?? new Agent({ connections: concurrency });
   const headers = { authorization: `PVEAPIToken=${c.tokenId}=${c.tokenSecret}` };
   const t0 = now();
   let requests = 0, failures = 0, bytes = 0;
   const get = async (path: string): Promise<unknown> => {
     requests++;
-    const res = await request(`${c.url}/api2/json${path}`, { headers, dispatcher });
-    const buf = Buffer.from(await res.body.arrayBuffer());
-    bytes += buf.length;
-    if (res.statusCode !== 200) { failures++; return null; }
-    return (JSON.parse(buf.toString('utf8')) as { data: unknown }).data;
+    try {
+      const res = await request(`${c.url}/api2/json${path}`, { headers, dispatcher });
+      const buf = Buffer.from(await res.body.arrayBuffer());
+      bytes += buf.length;
+      if (res.statusCode !== 200) { failures++; return null; }
+      return (JSON.parse(buf.toString('utf8')) as { data: unknown }).data;
+    } catch {
+      failures++;
+      return null;
+    }
   };
   const list = ((await get('/cluster/resources?type=vm')) ?? []) as Array<{ vmid: number; node: string; type: string }>;
   let next = 0;
   const worker = async () => {
     while (next < list.length) {
       const g = list[next++];
-      await get(`/nodes/${g.node}/${g.type}/${g.vmid}/status/current`);
+      const st = (await get(`/nodes/${g.node}/${g.type}/${g.vmid}/status/current`)) as { status?: string } | null;
+      if (st?.status) onStatus(g.vmid, st.status, now());
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   const wallMs = now() - t0;
-  await dispatcher.close();
+  if (!shared) await dispatcher.close();
   return { requests, failures, wallMs, bytes };
+}
+
+/** The seed's sync as a loop: a pass every intervalMs (back to back when a pass takes longer);
+ *  reports each status change it notices, with the moment it noticed. */
+export function seedSyncLoop(c: SimClusterInfo, opts: { intervalMs: number; concurrency: number; onChange(vmid: number, status: string, at: number): void }) {
+  const dispatcher = new Agent({ connections: opts.concurrency });
+  const last = new Map<number, string>();
+  const wallMs: number[] = [];
+  let passes = 0, requests = 0, stopped = false;
+  const onStatus = (vmid: number, status: string, at: number) => {
+    const prev = last.get(vmid);
+    if (prev !== undefined && prev !== status) opts.onChange(vmid, status, at);
+    last.set(vmid, status);
+  };
+  const loop = (async () => {
+    while (!stopped) {
+      const r = await seedQuickPass(c, opts.concurrency, onStatus, dispatcher);
+      passes++;
+      requests += r.requests;
+      wallMs.push(r.wallMs);
+      const wait = Math.max(0, opts.intervalMs - r.wallMs);
+      const end = now() + wait;
+      while (!stopped && now() < end) await sleep(Math.min(100, end - now()));
+    }
+  })();
+  return {
+    /** Stops after the pass in flight; returns what the loop did. */
+    async stop(): Promise<{ passes: number; requests: number; wallMs: number[] }> {
+      stopped = true;
+      await loop;
+      await dispatcher.close();
+      return { passes, requests, wallMs };
+    },
+  };
 }

@@ -33,7 +33,9 @@ export function summarize(values: readonly number[]): Summary {
   };
 }
 
-/** Rounds to a few significant decimals so JSON stays readable. */
+/** Rounds to a few decimals so JSON stays readable. */
+export function round(x: number, digits?: number): number;
+export function round(x: number | null, digits?: number): number | null;
 export function round(x: number | null, digits = 2): number | null {
   if (x === null || !Number.isFinite(x)) return x;
   const f = 10 ** digits;

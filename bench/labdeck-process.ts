@@ -1,0 +1,162 @@
+// Bench-only entry: runs labdeck (startLabdeck on port 0, temp SQLite) in its own process so its
+// CPU time and resident memory are its own, and answers the harness over IPC: pass timings measured
+// inside the process, the moment each change was announced after its commit, session cookies.
+import { readFileSync } from 'node:fs';
+import { startLabdeck } from '../server/server.js';
+import { parseFileConfig, type AppConfig } from '../server/config.js';
+import { createDb } from '../server/db/index.js';
+import { migrateToLatest } from '../server/db/migrate.js';
+import { SESSION_COOKIE } from '../server/auth/session.js';
+import { serveIpc } from './ipc.js';
+import { seedDatabase } from './seed-db.js';
+import { now } from './stats.js';
+import type { LabdeckStartArgs, PassMeasure, SeedPlan, Usage } from './protocol.js';
+
+type Labdeck = Awaited<ReturnType<typeof startLabdeck>>;
+
+let labdeck: Labdeck | null = null;
+let startedAt = 0;
+let cpuAtStart: NodeJS.CpuUsage = process.cpuUsage();
+/** VM key → when the change feed announced its latest committed change (after COMMIT). */
+const announced = new Map<string, { at: number; revision: number }>();
+let announcedVms = 0;
+
+function running(): Labdeck {
+  if (!labdeck) throw new Error('labdeck is not started');
+  return labdeck;
+}
+
+function cpuMsSince(from: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(from);
+  return (d.user + d.system) / 1000;
+}
+
+async function counts(): Promise<{ revision: number; vmEvents: number; syncRuns: number }> {
+  const l = running();
+  const revision = await l.sync.repo.currentRevision();
+  const ev = await l.db.selectFrom('vm_events').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  const sr = await l.db.selectFrom('sync_runs').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  return { revision, vmEvents: Number(ev.n), syncRuns: Number(sr.n) };
+}
+
+serveIpc({
+  async start(a: LabdeckStartArgs) {
+    const file = parseFileConfig({
+      clusters: a.clusters.map((c) => ({ id: c.id, name: c.id, url: c.url, tokenId: c.tokenId, tokenSecret: c.tokenSecret, verifyTls: false })),
+      sync: { quickIntervalSeconds: a.quickIntervalSeconds, fullIntervalSeconds: a.fullIntervalSeconds },
+    });
+    const config: AppConfig = { ...file, port: a.port, host: '127.0.0.1', databaseUrl: a.dbFile, sessionSecret: a.sessionSecret, demo: false, configPath: null };
+    let seedMs = 0;
+    if (a.seed) {
+      const t = now();
+      const db = createDb(a.dbFile);
+      await migrateToLatest(db);
+      await seedDatabase(db, JSON.parse(readFileSync(a.planFile, 'utf8')) as SeedPlan);
+      await db.destroy();
+      seedMs = now() - t;
+    }
+    cpuAtStart = process.cpuUsage();
+    startedAt = now();
+    labdeck = await startLabdeck(config, { port: a.port, host: '127.0.0.1', quiet: true, staticRoot: null });
+    // Prepended so the timestamp is taken before any other listener (the hub) does its work.
+    labdeck.feed.prependListener('vm:changed', (e) => {
+      const at = now();
+      for (const vm of e.vms) announced.set(vm.id, { at, revision: vm.revision });
+      announcedVms += e.vms.length;
+    });
+    labdeck.feed.prependListener('vm:removed', (e) => {
+      const at = now();
+      for (const id of e.ids) announced.set(id, { at, revision: e.revision });
+      announcedVms += e.ids.length;
+    });
+    return { url: labdeck.url, port: labdeck.port, seedMs, startMs: now() - startedAt };
+  },
+
+  /** Waits until every cluster has finished a full pass; reports time and CPU since start. */
+  async waitFullPasses({ timeoutMs }: { timeoutMs: number }) {
+    const l = running();
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const st = l.sync.status();
+      if (st.clusters.every((c) => c.lastFullAt !== null)) {
+        const c = await counts();
+        return {
+          wallMs: now() - startedAt,
+          cpuMs: cpuMsSince(cpuAtStart),
+          rows: c.revision,
+          perCluster: st.clusters.map((cl) => ({ id: cl.id, guests: cl.guests, full: cl.recentPasses.filter((p) => p.kind === 'full').map((p) => p.durationMs) })),
+        };
+      }
+      if (Date.now() > end) throw new Error(`full passes not done after ${timeoutMs} ms: ${JSON.stringify(st.clusters.map((c) => [c.id, c.lastFullAt, c.lastError]))}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  },
+
+  /** One triggered pass over all clusters (or one), measured from inside the process. */
+  async measurePass({ kind, cluster }: { kind: 'quick' | 'full'; cluster?: string }): Promise<PassMeasure> {
+    const l = running();
+    const before = await counts();
+    const announcedBefore = announcedVms;
+    const cpu = process.cpuUsage();
+    const t = now();
+    await l.sync.trigger({ kind, cluster });
+    const wallMs = now() - t;
+    const cpuMs = cpuMsSince(cpu);
+    const after = await counts();
+    return {
+      wallMs, cpuMs,
+      rowsWritten: after.revision - before.revision,
+      vmEvents: after.vmEvents - before.vmEvents,
+      syncRuns: after.syncRuns - before.syncRuns,
+      announcedVms: announcedVms - announcedBefore,
+      revisionBefore: before.revision,
+      revisionAfter: after.revision,
+    };
+  },
+
+  /** Triggers a quick pass without waiting (as the loop or the admin's button would). */
+  triggerNoWait({ cluster }: { cluster?: string }) {
+    const t = now();
+    void running().sync.trigger({ kind: 'quick', cluster }).catch(() => undefined);
+    return { at: t };
+  },
+
+  /** Guests the fast lane is still following, over all clusters. */
+  fastLane(): number {
+    return running().sync.status().clusters.reduce((n, c) => n + c.fastLane, 0);
+  },
+
+  syncStatus() {
+    return running().sync.status();
+  },
+
+  /** When each VM's latest change was announced (after its commit). */
+  announced({ keys }: { keys: string[] }): Record<string, { at: number; revision: number } | null> {
+    return Object.fromEntries(keys.map((k) => [k, announced.get(k) ?? null]));
+  },
+
+  /** Session cookies for the given users, sealed exactly as a sign-in would seal them. */
+  async mintCookies({ usernames }: { usernames: string[] }): Promise<Record<string, string>> {
+    const l = running();
+    const out: Record<string, string> = {};
+    for (const name of usernames) {
+      const u = await l.users.getByUsername(name);
+      if (!u) throw new Error(`no user ${name}`);
+      out[name] = `${SESSION_COOKIE}=${await l.sessions.issue(u.id)}`;
+    }
+    return out;
+  },
+
+  usage(): Usage {
+    const m = process.memoryUsage();
+    const cpu = process.cpuUsage();
+    return { cpuUserMs: cpu.user / 1000, cpuSystemMs: cpu.system / 1000, rss: m.rss, heapUsed: m.heapUsed, maxRss: process.resourceUsage().maxRSS * 1024, at: now() };
+  },
+
+  async close() {
+    if (labdeck) await labdeck.close();
+    labdeck = null;
+    setImmediate(() => process.exit(0));
+    return null;
+  },
+});

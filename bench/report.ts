@@ -1,0 +1,203 @@
+// Turns a benchmark result into the figures-against-targets list, a plain-text table for stdout
+// and bench/RESULTS.md (hand-written notes below the marker line survive a rewrite).
+import { execSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { fmtBytes, fmtInt, fmtMs, type Summary } from './stats.js';
+import type { Scale } from './scale.js';
+import type { Usage } from './protocol.js';
+
+export interface MachineInfo {
+  nproc: number; cpuModel: string; memoryGiB: number; node: string; platform: string;
+  loadAvgStart: number[]; loadAvgEnd?: number[]; gitCommit: string | null;
+}
+
+interface PassGroup {
+  changedGuests: number; wallMs: Summary; cpuMs: Summary; rowsWritten: number[]; vmEvents: number[]; syncRunsRows: number[];
+  proxmoxRequests: number[]; maxRequestsPerCluster: number[]; bytesFetched: number[]; fastLaneRequestsAfter: number[]; fastLaneSettled: boolean;
+  unprovokedChanges?: { byField: Record<string, number>; examples: string[] };
+}
+interface ReadRole { concurrency: number; requests: number; errors: number; statuses: Record<string, number>; latencyMs: Summary; rps: number; bytesPerResponse: number | null }
+
+/** The JSON a run writes (sections are filled as the run goes). */
+export interface BenchResult {
+  scale: Scale;
+  machine: MachineInfo;
+  startedAt: string;
+  finishedAt: string;
+  durationS: number;
+  fullPass: { wallMs: number; cpuMs: number; rowsWritten: number; proxmoxRequests: number; bytesFetched: number; perCluster: unknown };
+  connections: { clients: number; connected: number; failed: number; ms: number; errors: Record<string, number> };
+  quickPasses: Record<string, PassGroup>;
+  reads: Record<'student' | 'teacher' | 'admin', ReadRole>;
+  pushSingle: {
+    samples: number; entitledPerChange: number; commitToArrivalMs: Summary; changeToArrivalPvestatd0Ms: Summary;
+    quickPassOneClusterWallMs: Summary; missingDeliveries: number; unexpectedReceivers: number; leaksDuring: number;
+  };
+  pushBatch: {
+    changed: number; entitledPairs: number; studentsConcerned: number; passWallMs: number; rowsWritten: number; allDelivered: boolean;
+    missingDeliveries: number; firstCommitToLastArrivalMs: number; passStartToLastArrivalMs: number; commitToArrivalMs: Summary;
+    bytesReceivedPerClient: Record<string, Summary>;
+  };
+  startThroughLabdeck: { samples: number; taskDurationMs: number; httpStatuses: number[]; httpAnswerMs: Summary; clickToFinalPushMs: Summary; overTaskDurationMs: Summary; neverArrived: number };
+  seedPass: { cluster: string; guests: number; seed: { requestsPerPass: number; bytesPerPass: number; wallMs: number; failures: number; concurrency: number }; labdeck: { requestsPerPass: number; bytesPerPass: number; wallMs: number } };
+  reconnect: { allBack: boolean; connected: number; ms: number };
+  deployed: {
+    windowMs: number; quickIntervalS: number; pvestatdLagMs: number; changes: number;
+    freshness: { changeToPushLaggedMs: Summary; changeToPushLiveMs: Summary; notArrived: number };
+    polling: { pollers: number; intervalMs: number; polls: number; errors: number; changeToPollLaggedMs: Summary; changeToPollLiveMs: Summary; pollSeesItAfterPushMs: Summary };
+    seedSync: { clusters: string[]; passes: number[]; passWallMs: Summary; changeToDetectLaggedMs: Summary; changeToDetectLiveMs: Summary };
+    bytesPerClientPerMinute: { idleStudentSocket: Summary; idleStudents: number; pollingStudent: Summary; ratioPollingToPush: number | null };
+    proxmoxRequestsPerClusterPerMinute: { labdeck: Array<{ id: string; perMinute: number | null; changedHere: boolean }>; labdeckQuietClusterMedian: number | null; seedDesignModel: number | null; seedDesignMeasured: Array<{ id: string; perMinute: number | null }> };
+    labdeckCpuPercent: number | null;
+  };
+  memoryPhaseA: Usage;
+  memoryPhaseB: Usage;
+  leaks: { total: number; examples: unknown[] };
+  targets: Target[];
+}
+
+export interface Target { figure: string; target: string; measured: string; met: boolean | null }
+
+/** What this machine is, for the record. */
+export function machineInfo(): MachineInfo {
+  let gitCommit: string | null = null;
+  try {
+    gitCommit = execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  } catch {
+    gitCommit = null;
+  }
+  return {
+    nproc: os.availableParallelism(),
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    memoryGiB: Math.round((os.totalmem() / 1024 ** 3) * 10) / 10,
+    node: process.version,
+    platform: `${os.platform()} ${os.release()}`,
+    loadAvgStart: os.loadavg().map((x) => Math.round(x * 100) / 100),
+    gitCommit,
+  };
+}
+
+const mb = (b: number) => b / 1048576;
+
+/** Each figure the issue names, against its target. */
+export function targetsOf(r: BenchResult): Target[] {
+  const idle = r.quickPasses['0%'];
+  const t: Target[] = [];
+  const guests = r.scale.clusters * r.scale.guestsPerCluster;
+  if (idle) {
+    t.push({ figure: `Quick pass, nothing changed: labdeck CPU (${fmtInt(guests)} guests), median of ${idle.cpuMs.n}`, target: '< 50 ms',
+      measured: `${fmtMs(idle.cpuMs.p50)} (max ${fmtMs(idle.cpuMs.max)}; wall ${fmtMs(idle.wallMs.p50)})`, met: (idle.cpuMs.p50 ?? Infinity) < 50 });
+    const rows = Math.max(...idle.rowsWritten);
+    t.push({ figure: 'Quick pass, nothing changed: inventory rows written', target: '0',
+      measured: `${rows} (vm_events ${Math.max(...idle.vmEvents)}, sync_runs bookkeeping rows ${Math.max(...idle.syncRunsRows)})`, met: rows === 0 });
+    const maxReq = Math.max(...idle.maxRequestsPerCluster);
+    t.push({ figure: 'Proxmox requests in a quick pass (nothing changed)', target: '1 per cluster',
+      measured: `${maxReq} per cluster (${Math.max(...idle.proxmoxRequests)} for ${r.scale.clusters} clusters)`, met: maxReq === 1 });
+  }
+  t.push({ figure: 'Student read GET /api/vms p99', target: '< 5 ms', measured: fmtMs(r.reads.student.latencyMs.p99), met: (r.reads.student.latencyMs.p99 ?? Infinity) < 5 });
+  t.push({ figure: `Admin read of all ${fmtInt(guests)} p50`, target: '< 100 ms', measured: fmtMs(r.reads.admin.latencyMs.p50), met: (r.reads.admin.latencyMs.p50 ?? Infinity) < 100 });
+  t.push({ figure: `One change → every entitled client of ${fmtInt(r.connections.clients)}, p99 after commit`, target: '< 100 ms',
+    measured: `${fmtMs(r.pushSingle.commitToArrivalMs.p99)} (p50 ${fmtMs(r.pushSingle.commitToArrivalMs.p50)}, n=${r.pushSingle.commitToArrivalMs.n})`,
+    met: (r.pushSingle.commitToArrivalMs.p99 ?? Infinity) < 100 });
+  const leaks = r.leaks.total + r.pushSingle.unexpectedReceivers;
+  t.push({ figure: 'Changes reaching a client not entitled to them (whole run)', target: '0',
+    measured: `${leaks} (missed deliveries to entitled clients: ${r.pushSingle.missingDeliveries + r.pushBatch.missingDeliveries})`,
+    met: leaks === 0 && r.pushSingle.missingDeliveries + r.pushBatch.missingDeliveries === 0 });
+  const b = r.deployed.bytesPerClientPerMinute;
+  t.push({ figure: 'Idle traffic per client per minute (student socket)', target: '< 1 KB',
+    measured: `${fmtBytes(b.idleStudentSocket.p50)} (max ${fmtBytes(b.idleStudentSocket.max)})`, met: (b.idleStudentSocket.max ?? Infinity) < 1024 });
+  t.push({ figure: 'Polling design ÷ push, bytes per client per minute', target: '≥ 100×',
+    measured: b.ratioPollingToPush === null ? 'n/a' : `${fmtInt(b.ratioPollingToPush)}× (means: ${fmtBytes(b.pollingStudent.mean)} vs ${fmtBytes(b.idleStudentSocket.mean)})`,
+    met: b.ratioPollingToPush === null ? null : b.ratioPollingToPush >= 100 });
+  const rss = Math.max(r.memoryPhaseA.rss, r.memoryPhaseB.rss);
+  t.push({ figure: 'labdeck resident memory, steady state', target: '< 300 MB',
+    measured: `${mb(rss).toFixed(0)} MB (peak RSS ${mb(Math.max(r.memoryPhaseA.maxRss, r.memoryPhaseB.maxRss)).toFixed(0)} MB)`, met: rss < 300 * 1048576 });
+  return t;
+}
+
+const s = (x: Summary, f: (v: number | null) => string = fmtMs) => `p50 ${f(x.p50)}, p99 ${f(x.p99)}, max ${f(x.max)} (n=${x.n})`;
+
+/** Every figure as [section, label, value] rows. */
+function rows(r: BenchResult): Array<[string, string, string]> {
+  const out: Array<[string, string, string]> = [];
+  const add = (sec: string, label: string, value: string) => out.push([sec, label, value]);
+  add('1 sync', 'first full pass, all guests new (details for each)', `${fmtMs(r.fullPass.wallMs)} wall, ${fmtMs(r.fullPass.cpuMs)} CPU, ${fmtInt(r.fullPass.proxmoxRequests)} Proxmox requests, ${fmtBytes(r.fullPass.bytesFetched)} fetched, ${fmtInt(r.fullPass.rowsWritten)} rows`);
+  for (const [k, g] of Object.entries(r.quickPasses)) {
+    add('1 sync', `quick pass, ${k} changed (${fmtInt(g.changedGuests)} guests)`,
+      `wall p50 ${fmtMs(g.wallMs.p50)} / max ${fmtMs(g.wallMs.max)}; CPU p50 ${fmtMs(g.cpuMs.p50)} / max ${fmtMs(g.cpuMs.max)}; rows ${g.rowsWritten.join(',')}; requests ${g.proxmoxRequests.join(',')}; fetched ${fmtBytes(g.bytesFetched[0])}/pass; fast-lane requests after ${g.fastLaneRequestsAfter.join(',')}`);
+    if (g.unprovokedChanges && Object.keys(g.unprovokedChanges.byField).length) {
+      add('1 sync', `fields pushed in passes where nothing was changed`, `${JSON.stringify(g.unprovokedChanges.byField)}; e.g. ${g.unprovokedChanges.examples.slice(0, 3).join('; ')}`);
+    }
+  }
+  for (const role of ['student', 'teacher', 'admin'] as const) {
+    const x = r.reads[role];
+    add('2 reads', `GET /api/vms as ${role} (${x.concurrency} concurrent)`, `${s(x.latencyMs)}; ${fmtInt(x.rps)} req/s; ${fmtBytes(x.bytesPerResponse)}/response; errors ${x.errors}`);
+  }
+  const p = r.pushSingle;
+  add('3 push', `one change, commit → each entitled client (${p.entitledPerChange} per change)`, s(p.commitToArrivalMs));
+  add('3 push', 'one change, receivers not entitled / entitled missed', `${p.unexpectedReceivers} / ${p.missingDeliveries}`);
+  const bt = r.pushBatch;
+  add('3 push', `${fmtInt(bt.changed)} changes in one pass (${fmtInt(bt.entitledPairs)} client×VM deliveries)`,
+    `first commit → last arrival ${fmtMs(bt.firstCommitToLastArrivalMs)}; pass start → last arrival ${fmtMs(bt.passStartToLastArrivalMs)}; per delivery ${s(bt.commitToArrivalMs)}; all delivered: ${bt.allDelivered}`);
+  for (const [role, x] of Object.entries(bt.bytesReceivedPerClient)) add('3 push', `bytes received in that pass per ${role}`, s(x, fmtBytes));
+  add('3 push', 'changes reaching a non-entitled client (whole run)', String(r.leaks.total));
+  add('4 freshness', 'change in Proxmox → client, pvestatd 0, pass right after (labdeck\'s own share)', s(p.changeToArrivalPvestatd0Ms));
+  const d = r.deployed;
+  add('4 freshness', `change → client, pvestatd ${d.pvestatdLagMs / 1000} s, loop every ${d.quickIntervalS} s`, s(d.freshness.changeToPushLaggedMs));
+  add('4 freshness', `change → client, pvestatd 0, loop every ${d.quickIntervalS} s`, s(d.freshness.changeToPushLiveMs));
+  const st = r.startThroughLabdeck;
+  add('4 freshness', `start through labdeck → final state pushed, minus the ${st.taskDurationMs} ms task`, `${s(st.overTaskDurationMs)}; HTTP answer ${s(st.httpAnswerMs)}; statuses ${st.httpStatuses.join(',')}`);
+  const b = d.bytesPerClientPerMinute;
+  add('5 vs seed', 'bytes per client per minute: idle push socket (student)', s(b.idleStudentSocket, fmtBytes));
+  add('5 vs seed', `bytes per client per minute: polling every ${d.polling.intervalMs / 1000} s (student)`, s(b.pollingStudent, fmtBytes));
+  add('5 vs seed', 'ratio polling ÷ push (means)', b.ratioPollingToPush === null ? 'n/a' : `${fmtInt(b.ratioPollingToPush)}×`);
+  const q = d.proxmoxRequestsPerClusterPerMinute;
+  add('5 vs seed', 'Proxmox requests per cluster per minute: labdeck (quiet cluster median)', `${q.labdeckQuietClusterMedian ?? 'n/a'}; all: ${q.labdeck.map((x) => `${x.id} ${x.perMinute}`).join(', ')}`);
+  add('5 vs seed', "Proxmox requests per cluster per minute: seed's per-VM sync", `measured ${q.seedDesignMeasured.map((x) => `${x.id} ${fmtInt(x.perMinute)}`).join(', ')}; model ${fmtInt(q.seedDesignModel)}`);
+  add('5 vs seed', `one quick pass on ${r.seedPass.cluster} (${fmtInt(r.seedPass.guests)} guests): seed vs labdeck`,
+    `${fmtInt(r.seedPass.seed.requestsPerPass)} vs ${r.seedPass.labdeck.requestsPerPass} requests, ${fmtBytes(r.seedPass.seed.bytesPerPass)} vs ${fmtBytes(r.seedPass.labdeck.bytesPerPass)}, ${fmtMs(r.seedPass.seed.wallMs)} vs ${fmtMs(r.seedPass.labdeck.wallMs)}`);
+  add('5 vs seed', 'staleness: polling browser sees a change after labdeck pushed it', s(d.polling.pollSeesItAfterPushMs));
+  add('5 vs seed', `staleness: seed's sync notices a change (pvestatd-lagged / live cluster)`, `${s(d.seedSync.changeToDetectLaggedMs)} / ${s(d.seedSync.changeToDetectLiveMs)}; its pass takes ${s(d.seedSync.passWallMs)}`);
+  add('6 memory', 'labdeck RSS after phase A / after phase B', `${mb(r.memoryPhaseA.rss).toFixed(0)} MB / ${mb(r.memoryPhaseB.rss).toFixed(0)} MB (heap ${mb(r.memoryPhaseB.heapUsed).toFixed(0)} MB; peak RSS ${mb(Math.max(r.memoryPhaseA.maxRss, r.memoryPhaseB.maxRss)).toFixed(0)} MB)`);
+  add('6 memory', `labdeck CPU during the ${Math.round(d.windowMs / 1000)} s side-by-side window`, `${d.labdeckCpuPercent}% of one core`);
+  add('-', 'sockets connected / reconnected after restart', `${r.connections.connected}/${r.connections.clients} in ${fmtMs(r.connections.ms)} / ${r.reconnect.connected} in ${fmtMs(r.reconnect.ms)}`);
+  return out;
+}
+
+/** Plain-text table for stdout. */
+export function renderTable(r: BenchResult): string {
+  const lines: string[] = [];
+  lines.push('Targets');
+  for (const t of r.targets) lines.push(`  ${t.met === null ? '  ?' : t.met ? ' ok' : 'MISS'}  ${t.figure}: ${t.measured}  [target ${t.target}]`);
+  lines.push('');
+  let sec = '';
+  for (const [section, label, value] of rows(r)) {
+    if (section !== sec) { lines.push(section === '-' ? 'Other' : `Section ${section}`); sec = section; }
+    lines.push(`  ${label}: ${value}`);
+  }
+  return lines.join('\n');
+}
+
+const KEEP = '<!-- Notes below this line are written by hand and kept when the bench rewrites this file. -->';
+
+/** Rewrites bench/RESULTS.md with this run, keeping the hand-written notes under the marker. */
+export function writeResultsMarkdown(file: string, r: BenchResult): void {
+  const kept = existsSync(file) && readFileSync(file, 'utf8').includes(KEEP) ? readFileSync(file, 'utf8').split(KEEP)[1] : '\n';
+  const m = r.machine;
+  const esc = (x: string) => x.replace(/\|/g, '\\|');
+  const md: string[] = [];
+  md.push('# labdeck benchmark: latest full run', '');
+  md.push(`Written by \`npm run bench\` (${r.scale.name} run) on ${r.finishedAt}, commit ${m.gitCommit ?? 'unknown'}, in ${Math.round(r.durationS)} s.`, '');
+  md.push(`Machine: ${m.nproc} cores (${m.cpuModel}), ${m.memoryGiB} GiB, Node ${m.node}, ${m.platform}. ` +
+    `Load average (1/5/15 min) at start ${m.loadAvgStart.join(' / ')}, at end ${(m.loadAvgEnd ?? []).join(' / ')}. ` +
+    'The simulator, labdeck and the harness (clients, load) each run in their own process on these cores.', '');
+  md.push(`Shape: ${r.scale.clusters} simulated clusters × ${fmtInt(r.scale.guestsPerCluster)} guests; ${fmtInt(r.connections.clients)} socket.io clients ` +
+    `(${r.scale.classes * r.scale.studentsPerClass} students in ${r.scale.classes} classes of ${r.scale.studentsPerClass}, ${r.scale.vmsPerStudent} VMs each; ${r.scale.classes} teachers; ${r.scale.admins} admin).`, '');
+  md.push('## Figures against targets', '', '| Figure | Target | Measured | Met |', '|---|---|---|---|');
+  for (const t of r.targets) md.push(`| ${esc(t.figure)} | ${esc(t.target)} | ${esc(t.measured)} | ${t.met === null ? '?' : t.met ? 'yes' : '**no**'} |`);
+  md.push('', '## All figures', '', '| Section | Figure | Value |', '|---|---|---|');
+  for (const [section, label, value] of rows(r)) md.push(`| ${section} | ${esc(label)} | ${esc(value)} |`);
+  md.push('', KEEP);
+  writeFileSync(file, md.join('\n') + kept.replace(/^\n?/, '\n'));
+}
