@@ -28,7 +28,7 @@ export const SCHEMA: Record<string, Record<string, MethodInfo>> = JSON.parse(
 export interface ApiResponse {
   status: number;
   reason: string;
-  body: string | null;
+  body: string | Buffer | null;
 }
 
 interface Ctx {
@@ -40,7 +40,7 @@ interface Ctx {
 type Handler = (ctx: Ctx) => unknown;
 /** A handler result that is already a serialised `{"data":...}` body. */
 class RawBody {
-  constructor(readonly body: string) {}
+  constructor(readonly body: Buffer) {}
 }
 
 const str = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[v.length - 1] : v);

@@ -3,7 +3,7 @@
 import { type GeneratedGuest, generateGuests, macFor, prng } from './generator.js';
 import { type Guest, isUp } from './guest.js';
 import { fail, paramError } from './errors.js';
-import { type NodeInfo, type StatRow, renderResources, takeStats } from './resources.js';
+import { type NodeInfo, type StatRow, guestEntry, renderResources, sortedForResources, takeStats } from './resources.js';
 import { TaskRunner } from './tasks.js';
 
 /** Task kinds with a configurable duration. */
@@ -44,7 +44,10 @@ export class ClusterState {
   private stats = new Map<number, StatRow>();
   /** Bumped on every change that shows in /cluster/resources, so its cached body can be reused. */
   private version = 0;
-  private readonly cache = new Map<string, { version: number; body: string }>();
+  private readonly cache = new Map<string, { version: number; body: Buffer }>();
+  /** Each guest's serialised resources entry, reused while its inputs are unchanged. */
+  private readonly entryCache = new Map<number, { stat: StatRow | undefined; node: string; lock: string | null; pool: string | null; tags: string; json: string }>();
+  private sorted: Guest[] | null = null;
   private refreshTimer: NodeJS.Timeout | null = null;
   private nextPid = 2000 + Math.floor(Math.random() * 100000);
 
@@ -67,7 +70,7 @@ export class ClusterState {
       diskGiB: gg.type === 'lxc' ? 8 : gg.ostype.startsWith('win') ? 64 : 32, snapshots: [], parent: null, createdAt: now - 30 * 86_400_000,
     };
     this.guests.set(g.vmid, g);
-    this.changed();
+    this.membersChanged();
     return g;
   }
 
@@ -76,10 +79,28 @@ export class ClusterState {
     this.version++;
   }
 
-  /** pvestatd broadcast: takes a new statistics snapshot. */
+  /** Marks a change of the guest set (added or removed guests). */
+  private membersChanged(): void {
+    this.sorted = null;
+    this.changed();
+  }
+
+  /** pvestatd broadcast: takes a new statistics snapshot and serialises the list right away. */
   refresh(): void {
     this.stats = takeStats(this.guests.values(), (n) => this.isOnline(n), Date.now());
     this.changed();
+    // Build the big body here, off the request path, so that requests only send it.
+    if (this.settings.pvestatdIntervalMs > 0) this.resourcesBody('vm', true);
+  }
+
+  private guestJson(g: Guest): string {
+    const stat = this.stats.get(g.vmid);
+    const tags = g.tags.join(';');
+    const hit = this.entryCache.get(g.vmid);
+    if (hit && hit.stat === stat && hit.node === g.node && hit.lock === g.lock && hit.pool === g.pool && hit.tags === tags) return hit.json;
+    const json = JSON.stringify(guestEntry(g, stat));
+    this.entryCache.set(g.vmid, { stat, node: g.node, lock: g.lock, pool: g.pool, tags, json });
+    return json;
   }
 
   /** Forces a broadcast now; the next periodic one follows a full interval later. */
@@ -107,12 +128,14 @@ export class ClusterState {
   }
 
   /** The body of GET /cluster/resources (cached between changes). */
-  resourcesBody(type: string | undefined, includeGuests: boolean): string {
+  resourcesBody(type: string | undefined, includeGuests: boolean): Buffer {
     if (this.settings.pvestatdIntervalMs === 0) this.refresh();
     const key = `${type ?? ''}|${includeGuests}`;
     const hit = this.cache.get(key);
     if (hit && hit.version === this.version) return hit.body;
-    const body = renderResources(this.guests.values(), this.stats, this.nodes, Date.now(), type, includeGuests);
+    this.sorted ??= sortedForResources(this.guests.values());
+    if (this.entryCache.size > this.guests.size * 2) this.entryCache.clear();
+    const body = renderResources(this.sorted, (g) => this.guestJson(g), this.nodes, Date.now(), type, includeGuests);
     this.cache.set(key, { version: this.version, body });
     return body;
   }
@@ -217,7 +240,7 @@ export class ClusterState {
       mac: macFor(p.newid), tags: [...src.tags], pool: p.pool ?? null, lock: 'clone', bootedAt: null, pid: null, snapshots: [], parent: null, createdAt: now,
     };
     this.guests.set(copy.vmid, copy);
-    this.changed();
+    this.membersChanged();
     return this.task(src, 'clone', user, () => {
       if (this.guests.get(copy.vmid) !== copy) throw new Error(`clone failed: ${L} ${copy.vmid} vanished`);
       copy.lock = null;
@@ -233,7 +256,8 @@ export class ClusterState {
     this.changed();
     return this.task(g, 'destroy', user, () => {
       if (this.guests.get(g.vmid) === g) this.guests.delete(g.vmid);
-      this.changed();
+      this.entryCache.delete(g.vmid);
+      this.membersChanged();
     });
   }
 
@@ -322,7 +346,8 @@ export class ClusterState {
   destroyGuest(vmid: number): void {
     this.mustGet(vmid);
     this.guests.delete(vmid);
-    this.changed();
+    this.entryCache.delete(vmid);
+    this.membersChanged();
   }
 
   /** Takes a node off- or online; calls proxied to an offline node fail, its guests go 'unknown' at the next refresh. */

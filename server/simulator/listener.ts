@@ -171,7 +171,7 @@ export class PveListener {
 
   private write(res: http.ServerResponse, a: ApiResponse): void {
     if (res.destroyed) return;
-    const body = a.body === null ? null : Buffer.from(a.body, 'utf8');
+    const body = a.body === null ? null : typeof a.body === 'string' ? Buffer.from(a.body, 'utf8') : a.body;
     res.statusCode = a.status;
     res.statusMessage = a.reason;
     res.setHeader('Server', 'pve-api-daemon/3.0');

@@ -97,19 +97,17 @@ export function sortedForResources(guests: Iterable<Guest>): Guest[] {
   return [...guests].map((g) => [String(g.vmid), g] as const).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([, g]) => g);
 }
 
-/** The complete response body of GET /cluster/resources, serialised once for many requests. */
+/** The complete response body of GET /cluster/resources, from per-guest JSON strings kept between calls. */
 export function renderResources(
-  guests: Iterable<Guest>,
-  stats: Map<number, StatRow>,
+  sortedGuests: Guest[],
+  guestJson: (g: Guest) => string,
   nodes: NodeInfo[],
   now: number,
   type: string | undefined,
   includeGuests: boolean,
-): string {
+): Buffer {
   const parts: string[] = [];
-  if (includeGuests && (!type || type === 'vm')) {
-    for (const g of sortedForResources(guests)) parts.push(JSON.stringify(guestEntry(g, stats.get(g.vmid))));
-  }
+  if (includeGuests && (!type || type === 'vm')) for (const g of sortedGuests) parts.push(guestJson(g));
   if (type !== 'vm') for (const e of nodeEntries(nodes, now, type)) parts.push(JSON.stringify(e));
-  return `{"data":[${parts.join(',')}]}`;
+  return Buffer.from(`{"data":[${parts.join(',')}]}`, 'utf8');
 }
