@@ -1,0 +1,129 @@
+// The admin commands behind `npm run labdeck -- <command>`: parsing, dispatch and exit codes.
+// User management and the mappings dry run work on the database directly; `sync trigger` and
+// `import-mappings --apply` go through the running server; `check-config` probes each cluster.
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig, type AppConfig } from '../config.js';
+import { createDb, type Db } from '../db/index.js';
+import { migrateToLatest } from '../db/migrate.js';
+import type { SyncStatus } from '../sync/types.js';
+import { runCheckConfig } from './check-config.js';
+import { importMappingsCommand } from './mappings.js';
+import { callServer } from './server-api.js';
+import { UsageError, userCommand } from './users.js';
+
+export const USAGE = `Usage: npm run labdeck -- <command> [options]
+
+Users (on the database; effective at once, also for a running server):
+  user add <name> --role admin|teacher|student [--display-name "Full Name"] [--password-file <file>|-]
+  user list [--role <role>]
+  user passwd <name> [--password-file <file>|-]
+  user disable <name>            user enable <name>
+  user role <name> <admin|teacher|student>
+  (without --password-file the password is asked for on the terminal, not echoed)
+
+Classes:
+  import-mappings <mappings.json> --class <id|name> [--cluster <id>] [--apply]
+                                 dry run by default: shows what matches; --apply makes it so (via the server)
+
+Sync (via the running server, signed with SESSION_SECRET as the first admin or --as <admin>):
+  sync trigger [--cluster <id>] [--kind full|quick] [--url http://127.0.0.1:8080]
+
+Setup:
+  check-config                   validates LABDECK_CONFIG and tests DNS, TCP, TLS, token and
+                                 privileges of every cluster, and the alert channels
+
+Environment: LABDECK_CONFIG, DATABASE_URL, SESSION_SECRET, HOST, PORT (as for the server).
+`;
+
+const options = {
+  role: { type: 'string' },
+  'password-file': { type: 'string' },
+  'display-name': { type: 'string' },
+  class: { type: 'string' },
+  cluster: { type: 'string' },
+  apply: { type: 'boolean' },
+  kind: { type: 'string' },
+  url: { type: 'string' },
+  as: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+async function withDb<T>(url: string, fn: (db: Db) => Promise<T>): Promise<T> {
+  const db = createDb(url);
+  try {
+    await migrateToLatest(db);
+    return await fn(db);
+  } finally {
+    await db.destroy();
+  }
+}
+
+async function serverConfig(): Promise<AppConfig> {
+  try {
+    return await loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new UsageError(`configuration error: ${err.message}`);
+    throw err;
+  }
+}
+
+function syncSummary(status: SyncStatus): string {
+  return status.clusters.map((c) => {
+    const last = c.recentPasses.at(-1);
+    const pass = last ? `last ${last.kind} pass: ${last.error ? `failed (${last.error})` : `${last.guests} guests, ${last.changed} changed in ${last.durationMs} ms`}` : 'no pass yet';
+    return `  ${c.id}: ${c.health}, ${pass}`;
+  }).join('\n');
+}
+
+/** Runs one command line; returns the exit code. */
+export async function run(argv: string[], write: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    write(`${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values: o, positionals: [command, ...rest] } = parsed;
+  if (o.help || !command || command === 'help') {
+    write(USAGE);
+    return command || o.help ? 0 : 2;
+  }
+  const dbUrl = process.env.DATABASE_URL || './data/labdeck.db';
+  try {
+    switch (command) {
+      case 'user': {
+        const [sub, ...args] = rest;
+        const out = await withDb(dbUrl, (db) => userCommand(db, sub, args, { role: o.role, passwordFile: o['password-file'], displayName: o['display-name'] }));
+        write(`${out}\n`);
+        return 0;
+      }
+      case 'import-mappings': {
+        const config = o.apply ? await serverConfig() : ({ databaseUrl: dbUrl } as AppConfig);
+        const out = await withDb(config.databaseUrl, (db) => importMappingsCommand(config, db, rest[0], { class: o.class, cluster: o.cluster, apply: o.apply, url: o.url, as: o.as }));
+        write(`${out}\n`);
+        return 0;
+      }
+      case 'sync': {
+        if (rest[0] !== 'trigger') throw new UsageError('sync: the only subcommand is "trigger"');
+        if (o.kind !== undefined && o.kind !== 'full' && o.kind !== 'quick') throw new UsageError('--kind must be full or quick');
+        const config = await serverConfig();
+        const body = { ...(o.cluster ? { cluster: o.cluster } : {}), ...(o.kind ? { kind: o.kind } : {}) };
+        const res = await withDb(config.databaseUrl, (db) =>
+          callServer<{ finished: boolean; status: SyncStatus }>(config, db, { url: o.url, as: o.as }, 'POST', '/api/sync/trigger', body));
+        write(`${res.body.finished ? 'Sync pass finished.' : 'Sync pass started (still running after 10 s).'}\n${syncSummary(res.body.status)}\n`);
+        return 0;
+      }
+      case 'check-config':
+        return await runCheckConfig(process.env, write);
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      write(`labdeck: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+}
