@@ -46,7 +46,8 @@ export function createApp(deps: ApiDeps, middleware?: (app: Hono<AppEnv>) => voi
 
   app.use('/api/*', bodyLimit({
     maxSize: MAX_BODY_BYTES,
-    onError: (c) => c.json(errorBody('payload_too_large', `the body is larger than ${MAX_BODY_BYTES} bytes`), 413),
+    // The rest of the body is never read, so the connection cannot be reused.
+    onError: (c) => c.json(errorBody('payload_too_large', `the body is larger than ${MAX_BODY_BYTES} bytes`), 413, { Connection: 'close' }),
   }));
   app.use('/api/*', sameOriginOnly(deps.config.auth.trustProxy));
   app.use('/api/*', async (c, next) => {
