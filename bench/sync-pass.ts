@@ -2,6 +2,10 @@
 // is not counted as labdeck's), labdeck's real sync manager over HTTP in this one. Runs a cold full
 // pass, then full and quick passes with 0 % and 1 % of guests changed; prints wall and CPU ms per
 // pass (all clusters in parallel) and rows written.
+// The simulator's pvestatd snapshot is held (refreshed only when asked): its cpu/memory load wave
+// moves continuously, so "0 % changed" would otherwise still see load changes. The 1 % changes are
+// migrations (node), which /cluster/resources shows live. A last pass flips 1 % on/off and takes a
+// fresh snapshot, so its rows include the load drift since the previous snapshot.
 //   npx tsx bench/sync-pass.ts [--clusters 10] [--guests 2000] [--db <sqlite file | postgres://...>] [--json]
 import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -16,7 +20,7 @@ async function child(clusters: number, guests: number): Promise<void> {
   const { startSimulator } = await import('../server/simulator/index.js');
   const sim = await startSimulator({
     clusters: Array.from({ length: clusters }, (_, i) => ({ id: `c${String(i + 1).padStart(2, '0')}`, nodes: 4, guests, seed: 100 + i })),
-    unauthorizedDelayMs: 0, pvestatdIntervalMs: 0, ipDelayMs: 0, agentTimeoutMs: 0, controlPort: 0,
+    unauthorizedDelayMs: 0, pvestatdIntervalMs: 3_600_000, ipDelayMs: 0, agentTimeoutMs: 0, controlPort: 0,
   });
   const ready: ChildReady = {
     clusters: sim.clusters.map((c) => ({ id: c.id, url: c.url, tokenId: c.tokenId, tokenSecret: c.tokenSecret })),
@@ -55,22 +59,24 @@ async function parent(args: { clusters: number; guests: number; db?: string; jso
     const r = await fetch(`${ready.controlUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     if (!r.ok) throw new Error(`control ${path}: ${r.status} ${await r.text()}`);
   };
-  const guestsOf = async (id: string) => (await (await fetch(`${ready.controlUrl}/clusters/${id}/guests`)).json()) as Array<{ vmid: number; status: string; template: boolean }>;
+  const guestsOf = async (id: string) => (await (await fetch(`${ready.controlUrl}/clusters/${id}/guests`)).json()) as Array<{ vmid: number; node: string; status: string; template: boolean }>;
+  const nodes = ['pve1', 'pve2', 'pve3', 'pve4'];
+  let round = 0;
 
-  /** Flips 1 % of each cluster's guests (running ↔ stopped) "in the Proxmox UI". */
-  const changeOnePercent = async () => {
-    let n = 0;
+  /** Changes 1 % of each cluster's guests "in the Proxmox UI": migrations, or power flips + a fresh snapshot. */
+  const changeOnePercent = async (how: 'migrate' | 'power') => {
+    round++;
     for (const c of ready.clusters) {
       const gs = (await guestsOf(c.id)).filter((g) => !g.template);
       const count = Math.max(1, Math.round(args.guests * 0.01));
       const step = Math.floor(gs.length / count);
       for (let i = 0; i < count; i++) {
-        const g = gs[i * step];
-        await control(`/clusters/${c.id}/guests/${g.vmid}/power`, { action: g.status === 'running' ? 'stop' : 'start' });
-        n++;
+        const g = gs[(i * step + round) % gs.length];
+        if (how === 'migrate') await control(`/clusters/${c.id}/guests/${g.vmid}/migrate`, { node: nodes[(nodes.indexOf(g.node) + 1) % nodes.length] });
+        else await control(`/clusters/${c.id}/guests/${g.vmid}/power`, { action: g.status === 'running' ? 'stop' : 'start' });
       }
+      if (how === 'power') await control(`/clusters/${c.id}/refresh`, {});
     }
-    return n;
   };
 
   const results: Array<{ pass: string; wallMs: number; cpuMs: number; rowsWritten: number; perClusterMsP50: number; requests: number }> = [];
@@ -97,14 +103,17 @@ async function parent(args: { clusters: number; guests: number; db?: string; jso
   };
 
   try {
+    for (const c of ready.clusters) await control(`/clusters/${c.id}/refresh`, {});
     await measure('full, cold (empty database, details for every guest)', 'full');
     await measure('full, 0% changed', 'full');
     await measure('quick, 0% changed', 'quick');
     await measure('quick, 0% changed (again)', 'quick');
-    await changeOnePercent();
-    await measure('quick, 1% changed', 'quick');
-    await changeOnePercent();
-    await measure('full, 1% changed', 'full');
+    await changeOnePercent('migrate');
+    await measure('quick, 1% changed (migrated)', 'quick');
+    await changeOnePercent('migrate');
+    await measure('full, 1% changed (migrated)', 'full');
+    await changeOnePercent('power');
+    await measure('quick, 1% started/stopped + fresh load snapshot', 'quick');
   } finally {
     await manager.stop();
     await db.destroy();
