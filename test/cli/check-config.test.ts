@@ -1,0 +1,126 @@
+// check-config against the simulator with faults: each broken layer is named, with its fix.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSimulator, type Simulator } from '../../server/simulator/index.js';
+import { runCli, type CliResult } from './run-cli.js';
+
+/** The block of output lines of one cluster. */
+function section(out: string, id: string): string {
+  const start = out.indexOf(`Cluster ${id} `);
+  if (start < 0) throw new Error(`no section for ${id} in:\n${out}`);
+  const end = out.indexOf('\n\n', start);
+  return out.slice(start, end < 0 ? undefined : end);
+}
+
+describe('labdeck check-config', () => {
+  let plain: Simulator;
+  let tls: Simulator;
+  let dir: string;
+  let result: CliResult;
+  const secret = 'a'.repeat(40);
+
+  beforeAll(async () => {
+    const privs = ['Sys.Audit', 'VM.Audit', 'VM.GuestAgent.Audit'];
+    plain = await startSimulator({
+      clusters: [
+        { id: 'good', nodes: 1, guests: 3, tokenSecret: randomUUID() },
+        { id: 'nopower', nodes: 1, guests: 3, tokenSecret: randomUUID(), tokenPrivileges: privs },
+        { id: 'revoked', nodes: 1, guests: 3, tokenSecret: randomUUID() },
+        { id: 'down', nodes: 1, guests: 3, tokenSecret: randomUUID() },
+      ],
+      unauthorizedDelayMs: 0, pvestatdIntervalMs: 0, activity: false,
+    });
+    tls = await startSimulator({
+      clusters: [
+        { id: 'tlsstrict', nodes: 1, guests: 3, tokenSecret: randomUUID() },
+        { id: 'tlsloose', nodes: 1, guests: 3, tokenSecret: randomUUID() },
+      ],
+      tls: true, unauthorizedDelayMs: 0, pvestatdIntervalMs: 0, activity: false,
+    });
+    await plain.cluster('revoked').setFault({ tokenRevoked: true });
+    await plain.cluster('down').setFault({ mode: 'down' });
+    dir = mkdtempSync(join(tmpdir(), 'labdeck-cc-'));
+    const entry = (c: { id: string; url: string; tokenId: string; tokenSecret: string }, extra: Record<string, unknown> = {}) =>
+      ({ id: c.id, url: c.url, tokenId: c.tokenId, tokenSecret: c.tokenSecret, timeoutMs: 3000, ...extra });
+    const config = {
+      clusters: [
+        ...plain.clusters.map((c) => entry(c)),
+        entry(tls.cluster('tlsstrict'), { verifyTls: true }),
+        entry(tls.cluster('tlsloose'), { verifyTls: false }),
+        { id: 'nodns', url: 'https://labdeck-no-such-host.invalid:8006', tokenId: 'root@pam!x', tokenSecret: randomUUID(), timeoutMs: 2000 },
+      ],
+    };
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
+    result = await runCli(['check-config'], { LABDECK_CONFIG: join(dir, 'config.json'), SESSION_SECRET: secret, DATABASE_URL: join(dir, 'l.db') });
+  });
+
+  afterAll(async () => {
+    await plain?.close();
+    await tls?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('exits 1 and reports the config as valid', () => {
+    expect(result.stdout).toMatch(/\[ ok \] config .*valid, 7 cluster\(s\)/);
+    expect(result.code).toBe(1);
+  });
+
+  it('passes a healthy cluster on every layer (plain HTTP only warned about)', () => {
+    const s = section(result.stdout, 'good');
+    expect(s).toMatch(/\[ ok \] DNS/);
+    expect(s).toMatch(/\[ ok \] TCP .*connected/);
+    expect(s).toMatch(/\[warn\] TLS .*plain HTTP/);
+    expect(s).toMatch(/\[ ok \] token .*accepted \(Proxmox VE \d/);
+    expect(s).toMatch(/\[ ok \] read/);
+    expect(s).toMatch(/\[ ok \] actions/);
+  });
+
+  it('names a cluster that is down, with the fix', () => {
+    const s = section(result.stdout, 'down');
+    expect(s).toMatch(/\[FAIL\] TCP .*ECONNREFUSED/);
+    expect(s).toMatch(/fix: nothing listens on port \d+/);
+    expect(s).toMatch(/\[skip\] token/);
+  });
+
+  it('names a rejected token, with the fix', () => {
+    const s = section(result.stdout, 'revoked');
+    expect(s).toMatch(/\[ ok \] TCP/);
+    expect(s).toMatch(/\[FAIL\] token .*refused the token/);
+    expect(s).toMatch(/fix: check tokenId/);
+  });
+
+  it('names missing privileges for power actions, with the pveum command', () => {
+    const s = section(result.stdout, 'nopower');
+    expect(s).toMatch(/\[ ok \] read/);
+    expect(s).toMatch(/\[warn\] actions .*missing VM\.PowerMgmt/);
+    expect(s).toMatch(/fix: pveum acl modify \/vms --tokens 'root@pam!labdeck' --roles PVEVMUser/);
+  });
+
+  it('fails an untrusted self-signed certificate with its fingerprint, and warns when verification is off', () => {
+    const fp = tls.cluster('tlsstrict').fingerprint!;
+    const strict = section(result.stdout, 'tlsstrict');
+    expect(strict).toMatch(/\[FAIL\] TLS .*self-signed certificate/);
+    expect(strict).toContain(fp);
+    expect(strict).toMatch(/fix: .*verifyTls/);
+    expect(strict).toMatch(/\[skip\] token/);
+    const loose = section(result.stdout, 'tlsloose');
+    expect(loose).toMatch(/\[warn\] TLS .*not verified/);
+    expect(loose).toContain(tls.cluster('tlsloose').fingerprint!);
+    expect(loose).toMatch(/\[ ok \] token/);
+  });
+
+  it('names a host that does not resolve', () => {
+    const s = section(result.stdout, 'nodns');
+    expect(s).toMatch(/\[FAIL\] DNS .*cannot resolve labdeck-no-such-host\.invalid/);
+  });
+
+  it('rejects an invalid config file naming the field (exit 2)', async () => {
+    writeFileSync(join(dir, 'bad.json'), JSON.stringify({ clusters: [{ id: 'x', url: 'nope', tokenId: 'a@b!c', tokenSecret: randomUUID() }] }));
+    const r = await runCli(['check-config'], { LABDECK_CONFIG: join(dir, 'bad.json'), SESSION_SECRET: secret });
+    expect(r.code).toBe(2);
+    expect(r.stdout).toMatch(/\[FAIL\] config +clusters\.0\.url: must be a URL/);
+  });
+});
