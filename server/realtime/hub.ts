@@ -127,6 +127,15 @@ export function attachRealtime(host: RealtimeHost, opts: RealtimeOptions = {}): 
   const index = () => (groupsByRoom ??= indexGroups(groups.values()));
 
   const sig = (vm: Vm) => `${vm.tags.join(';')}|${vm.pool ?? ''}`;
+  // Rooms are cached per VM; any reload of the access snapshot makes a new one and voids the cache.
+  let cachedFor = access.snapshot();
+  function checkSnapshot(): void {
+    const now = access.snapshot();
+    if (now !== cachedFor) {
+      roomCache.clear();
+      cachedFor = now;
+    }
+  }
   function roomsOfVm(vm: Vm): { rooms: string[]; before: string[] | null } {
     const s = sig(vm);
     const cached = roomCache.get(vm.id);
@@ -178,6 +187,7 @@ export function attachRealtime(host: RealtimeHost, opts: RealtimeOptions = {}): 
     batchTimer = null;
     if (pendingChanged.size === 0 && pendingRemoved.size === 0) return;
     const t0 = performance.now();
+    checkSnapshot();
     const changed = [...pendingChanged.values()];
     const removed = [...pendingRemoved.keys()];
     revision = Math.max(revision, pendingRevision);
@@ -395,6 +405,7 @@ export function attachRealtime(host: RealtimeHost, opts: RealtimeOptions = {}): 
   async function applyAccessChange(change: AccessChanged): Promise<void> {
     flush();
     roomCache.clear();
+    cachedFor = access.snapshot();
     const ids = new Set<string>();
     for (const uid of change.userIds) for (const id of userSockets.get(uid) ?? []) ids.add(id);
     for (const cid of change.classIds) for (const id of io.sockets.adapter.rooms.get(`class:${cid}`) ?? []) ids.add(id);

@@ -23,9 +23,13 @@ export class VmCard extends LitElement {
     .ssh { display: flex; gap: .4rem; align-items: center; }
     .ssh code { background: var(--surface-2); padding: .2rem .4rem; border-radius: 4px; font-size: .85rem; overflow-wrap: anywhere; }
     .stale { font-size: .85rem; }
+    .connect { display: grid; gap: .4rem; }
+    .small { font-size: .85rem; }
   `];
 
   @property({ attribute: false }) vm!: Vm;
+  /** The signed-in user's name, for the SSH command. */
+  @property() username = 'student';
   @state() private busy: PowerAction | null = null;
   @state() private error = '';
   @state() private copied = false;
@@ -59,7 +63,9 @@ export class VmCard extends LitElement {
     const s = statusInfo(vm.status);
     const pending = isPending(vm.status) || this.busy !== null;
     const running = vm.status === 'running';
-    const ssh = sshCommand(vm);
+    const ssh = sshCommand(vm, this.username);
+    const showRdp = vm.type === 'qemu' && (vm.category === 'windows' || vm.rdpAvailable === true);
+    const showSsh = vm.category !== 'windows' || vm.sshAvailable === true;
     return html`<article class="card" aria-label=${`${vm.name}, ${s.label}`} data-vm=${vm.id} data-status=${vm.status}>
       <div class="top">
         <div>
@@ -71,15 +77,17 @@ export class VmCard extends LitElement {
       ${vm.stale ? html`<div class="stale badge tone-warn" title="Proxmox has not answered recently">Stale data · last seen ${ago(vm.lastSeen)}</div>` : nothing}
       <dl>
         <dt>IP</dt><dd class=${vm.ip ? 'mono' : 'muted'} data-ip>${ipText(vm)}</dd>
-        <dt>Size</dt><dd>${vm.cores ?? '—'} cores · ${bytes(vm.maxMemory)}</dd>
+        <dt>Size</dt><dd>${vm.cores ?? '—'} ${vm.cores === 1 ? 'core' : 'cores'} · ${bytes(vm.maxMemory)}</dd>
       </dl>
       ${running ? html`<div class="bars" aria-label="Resource use">
         <span>CPU</span><div class="bar" role="meter" aria-label="CPU" aria-valuemin="0" aria-valuemax="100" aria-valuenow=${Math.round((vm.cpu ?? 0) * 100)}><span style="width:${Math.round((vm.cpu ?? 0) * 100)}%"></span></div><span>${percent(vm.cpu)}</span>
         <span>Memory</span><div class="bar" role="meter" aria-label="Memory" aria-valuemin="0" aria-valuemax="100" aria-valuenow=${Math.round((vm.memory ?? 0) * 100)}><span style="width:${Math.round((vm.memory ?? 0) * 100)}%"></span></div><span>${percent(vm.memory)}</span>
       </div>` : nothing}
-      ${running && vm.ip ? html`<div class="row">
-        ${vm.rdpAvailable !== false && vm.type === 'qemu' ? html`<a class="button" href=${`/api/vm/${vm.vmid}/rdp${qs({ cluster: vm.cluster })}`} download>Download .rdp</a>` : nothing}
-        ${ssh && vm.sshAvailable !== false ? html`<div class="ssh"><code>${ssh}</code><button @click=${() => this.copySsh(ssh)} aria-label="Copy SSH command">${this.copied ? 'Copied' : 'Copy'}</button></div>` : nothing}
+      ${running && vm.ip ? html`<div class="connect">
+        ${showRdp ? html`<div class="row"><a class="button" href=${`/api/vm/${vm.vmid}/rdp${qs({ cluster: vm.cluster })}`} download>Download .rdp</a>
+          ${vm.rdpAvailable === false ? html`<span class="muted small">Remote Desktop is not answering yet</span>` : nothing}</div>` : nothing}
+        ${ssh && showSsh ? html`<div class="ssh"><code>${ssh}</code><button @click=${() => this.copySsh(ssh)} aria-label="Copy SSH command">${this.copied ? 'Copied' : 'Copy'}</button></div>
+          ${vm.sshAvailable === false ? html`<span class="muted small">SSH is not answering yet</span>` : nothing}` : nothing}
       </div>` : nothing}
       <div class="row">
         ${running || vm.status === 'shutting-down' || vm.status === 'stopping' || vm.status === 'rebooting'

@@ -3,7 +3,7 @@
 import { LitElement, html, css } from 'lit';
 import { customElement, property, state, query } from 'lit/decorators.js';
 import { base } from '../lib/styles.js';
-import { LiveController } from '../lib/controllers.js';
+import { LiveController, TickController } from '../lib/controllers.js';
 import { queryVms, visibleWindow, type SortKey, type VmQuery } from '../lib/vm-query.js';
 import { statusInfo, ipText, percent, ago } from '../lib/format.js';
 import type { LiveLink } from '../lib/live.js';
@@ -40,6 +40,7 @@ export class VmTable extends LitElement {
   @state() private viewport = 600;
   @query('.scroller') private scroller?: HTMLElement;
   private readonly live = new LiveController(this, () => this.link);
+  private readonly tick = new TickController(this, 5000);
   private memo: { version: number; q: VmQuery; rows: Vm[] } | null = null;
   private resize?: ResizeObserver;
   private searchTimer: ReturnType<typeof setTimeout> | undefined;
@@ -103,7 +104,7 @@ export class VmTable extends LitElement {
       <span role="cell" class=${vm.ip ? 'mono' : 'muted'}>${ipText(vm)}</span>
       <span role="cell">${percent(vm.cpu)}</span>
       <span role="cell">${percent(vm.memory)}</span>
-      <span role="cell" class="muted">${ago(vm.lastUpdated)}</span>
+      <span role="cell" class="muted">${ago(vm.lastUpdated, this.tick.now)}</span>
     </div>`;
   }
 

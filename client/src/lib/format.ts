@@ -86,5 +86,5 @@ export function percent(f: number | null | undefined): string {
 /** The SSH command for a VM, or null when it has no address. */
 export function sshCommand(vm: Pick<Vm, 'ip' | 'category' | 'type'>, user = 'student'): string | null {
   if (!vm.ip) return null;
-  return `ssh ${vm.type === 'lxc' ? 'root' : user}@${vm.ip}`;
+  return `ssh ${user}@${vm.ip}`;
 }
