@@ -12,6 +12,8 @@ export type PassKindForDiff = 'full' | 'quick';
 export const PENDING_STATES: ReadonlySet<string> = new Set(['starting', 'stopping', 'shutting-down', 'rebooting']);
 /** How long a pending state survives passes that still show the old state (pvestatd lag). */
 export const PENDING_HOLD_MS = 90_000;
+/** After a live reading or a status labdeck wrote, a snapshot up to pvestatd's 10 s old must not undo it. */
+export const LIVE_HOLD_MS = 15_000;
 
 /** Details that /cluster/resources lacks; each part is optional (the fast lane may fetch only the address). */
 export interface GuestDetails {
@@ -76,6 +78,11 @@ export function pendingHeld(row: InventoryRow, now: number): boolean {
   return PENDING_STATES.has(row.status) && now - row.last_updated < PENDING_HOLD_MS;
 }
 
+/** True when the stored status is newer than any snapshot could be (pending, or read live moments ago). */
+export function statusHeld(row: InventoryRow, now: number): boolean {
+  return pendingHeld(row, now) || (row.last_status_check !== null && now - row.last_status_check < LIVE_HOLD_MS);
+}
+
 /** An empty row for a guest seen for the first time. */
 function blankRow(cluster: string, f: ResourceRow, now: number): InventoryRow {
   return {
@@ -109,7 +116,7 @@ function applyDetails(next: InventoryRow, d: GuestDetails | undefined): void {
 }
 
 /** Address bookkeeping that follows from a status change when no fresh address was fetched. */
-function addressFollowsStatus(prev: InventoryRow | null, next: InventoryRow): void {
+export function addressFollowsStatus(prev: InventoryRow | null, next: InventoryRow): void {
   if (next.status === 'stopped') {
     next.ip = null; next.ip_reason = 'stopped'; next.rdp_available = null; next.ssh_available = null;
   } else if (next.status === 'running' && next.ip === null && (prev === null || prev.ip_reason === 'stopped' || prev.status === 'stopped')) {
@@ -188,7 +195,7 @@ export function diffInventory(input: DiffInput): DiffResult {
     if (seen.has(f.vmid)) continue;
     seen.add(f.vmid);
     const stored = byVmid.get(f.vmid) ?? null;
-    const hold = !!stored && !stored.deleted && (input.holdStatus?.has(f.vmid) === true || pendingHeld(stored, now));
+    const hold = !!stored && !stored.deleted && (input.holdStatus?.has(f.vmid) === true || statusHeld(stored, now));
     const next = mergeResource(cluster, stored, f, now, input.details?.get(f.vmid), hold);
     if (stored && !stored.deleted && !rowChanged(stored, next)) continue;
     next.last_updated = now;
@@ -218,11 +225,11 @@ export function guestsNeedingDetails(stored: readonly InventoryRow[], fetched: r
     if (f.template && byVmid.get(f.vmid)?.ostype) continue;
     const s = byVmid.get(f.vmid);
     if (!s || s.deleted) { out.push(f); continue; }
-    if (pendingHeld(s, now)) continue;
+    if (statusHeld(s, now)) continue;
     if (s.status !== f.status && isUp(f.status) !== isUp(s.status)) { out.push(f); continue; }
     if (kind !== 'full') continue;
     if (s.ostype === null && s.mac_address === null) { out.push(f); continue; }
-    if (f.status === 'running' && s.ip === null && (s.ip_reason === 'agent-not-running' || s.ip_reason === 'not-checked' || s.ip_reason === 'error' || s.ip_reason === 'no-address')) out.push(f);
+    if (f.status === 'running' && s.ip === null && s.ip_reason !== 'no-agent') out.push(f);
   }
   return out;
 }

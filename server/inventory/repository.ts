@@ -8,7 +8,7 @@ import { dialectOfDb, type Db } from '../db/index.js';
 import type { ChangeFeed } from './changes.js';
 import { toVm, type InventoryRow } from './row.js';
 import { parseVmKey, vmKey, type Vm, type VmStatus } from './vm.js';
-import type { VmEventInput } from './diff.js';
+import { addressFollowsStatus, type VmEventInput } from './diff.js';
 
 export type ClusterState = Selectable<ClusterStateTable>;
 
@@ -256,7 +256,8 @@ export class InventoryRepo {
 
   /**
    * Writes a state labdeck itself decided (a pending state while a power action runs, or its
-   * outcome): next revision, a vm_event, announced. Throws when the VM is unknown.
+   * outcome): next revision, a vm_event, announced. Passes leave the status alone for a while
+   * (their snapshot may be older). Throws when the VM is unknown.
    */
   async setStatus(cluster: string, vmid: number, status: VmStatus,
     fields: { syncError?: string | null; node?: string; startedAt?: number | null } = {}): Promise<Vm> {
@@ -264,7 +265,8 @@ export class InventoryRepo {
     const result = await this.apply(cluster, (stored) => {
       const row = stored[0];
       if (!row || row.deleted) return { upserts: [], tombstones: [], events: [] };
-      const next: InventoryRow = { ...row, status, last_updated: now };
+      const next: InventoryRow = { ...row, status, last_updated: now, last_status_check: now };
+      addressFollowsStatus(row, next);
       if (fields.syncError !== undefined) next.sync_error = fields.syncError;
       if (fields.node !== undefined) next.node = fields.node;
       if (fields.startedAt !== undefined) next.started_at = fields.startedAt;

@@ -35,7 +35,6 @@ export interface FastLaneDeps {
 interface Watch { cluster: string; vmid: number; deadline: number; expect: VmStatus | null; done: Promise<void> }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());
-const NO_MORE_IP: ReadonlySet<string> = new Set(['no-agent', 'stopped']);
 
 /** Settled means the live state reached its target (a reboot must also have restarted). */
 function reached(target: VmStatus | null, stored: InventoryRow, live: LiveStatus, firstUptime: number | null, sawDown: boolean): boolean {
@@ -142,7 +141,7 @@ export class FastLane {
       }
       w.expect = null;
       let details: GuestDetails | undefined;
-      const wantsIp = live.status === 'running' && (row.ip === null || row.status !== 'running') && !(row.status === 'running' && NO_MORE_IP.has(row.ip_reason ?? ''));
+      const wantsIp = live.status === 'running' && (row.ip === null ? row.ip_reason !== 'no-agent' : row.status !== 'running');
       if (wantsIp) details = await addressDetails(client, { vmid, node: row.node, type: row.type, status: 'running' }, { concurrency: 1, probePorts: this.deps.probePorts(cluster) });
       await this.deps.repo.apply(cluster, (stored) => {
         const cur = stored[0];
@@ -160,7 +159,7 @@ export class FastLane {
       stable = live.status === last ? stable + 1 : 1;
       last = live.status;
       const [after] = await this.deps.repo.storedRows(cluster, [vmid]);
-      const ipSettled = live.status !== 'running' || !after || after.ip !== null || NO_MORE_IP.has(after.ip_reason ?? '');
+      const ipSettled = live.status !== 'running' || !after || after.ip !== null || after.ip_reason === 'no-agent';
       if ((stable >= 2 && ipSettled) || timedOut) return;
       await sleep(this.deps.intervalMs);
     }

@@ -88,6 +88,14 @@ describe('diffInventory', () => {
     expect(diffInventory({ cluster: 'a', stored: [live], fetched: [lagging], kind: 'quick', now: T0, holdStatus: new Set([100]) }).upserts).toEqual([]);
   });
 
+  it('a status read live (or written by labdeck) moments ago survives a lagging snapshot', () => {
+    const [row] = store([res(100, { status: 'stopped', uptime: 0 })]);
+    const live = { ...row, status: 'running', last_status_check: T0 };
+    const lagging = res(100, { status: 'stopped', uptime: 0 });
+    expect(diffInventory({ cluster: 'a', stored: [live], fetched: [lagging], kind: 'quick', now: T0 + 10_000 }).upserts).toEqual([]);
+    expect(diffInventory({ cluster: 'a', stored: [live], fetched: [lagging], kind: 'quick', now: T0 + 16_000 }).upserts[0].status).toBe('stopped');
+  });
+
   it('details set MAC, category, address and probes', () => {
     const d = diffInventory({
       cluster: 'a', stored: [], fetched: [res(100)], kind: 'full', now: T0,

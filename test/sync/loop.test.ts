@@ -86,4 +86,25 @@ describe('sync loops', () => {
     const statuses = (await db.selectFrom('vm_events').select('to_value').where('vmid', '=', vmid).where('kind', '=', 'status').orderBy('id').execute()).map((e) => e.to_value);
     expect(statuses).toEqual(['starting', 'running']);
   });
+
+  it('after the outcome of an action is written, the fast lane fetches the address and lagging passes keep the status', async () => {
+    sim = await startSim([{ id: 'lab', guests: 4 }], { pvestatdIntervalMs: 30_000, ipDelayMs: 200, taskDurationMs: { start: 50 } });
+    ({ db, close: closeDb } = await openTestDb('sqlite'));
+    h = makeManager(db, sim, { fastIntervalMs: 100, quickIntervalSeconds: 0.2 });
+    const c = sim.cluster('lab');
+    const vmid = c.createGuest({ name: 'agent-vm', running: false, type: 'qemu' });
+    c.refreshNow();
+    await h.manager.start();
+    await until(async () => (await h.manager.repo.get('lab', vmid))?.status === 'stopped');
+    const g = c.guest(vmid)!;
+    await h.manager.client('lab')!.power(g.node, 'qemu', vmid, 'start');
+    await sleep(100);
+    // What the power action does once its task ended: write the outcome, then hand over to the fast lane.
+    const vm = await h.manager.repo.setStatus('lab', vmid, 'running');
+    expect(vm).toMatchObject({ status: 'running', ip: null, ipReason: 'not-checked' });
+    h.manager.watch('lab', vmid);
+    const withIp = await until(async () => (await h.manager.repo.get('lab', vmid))?.ip ?? null, 4000);
+    expect(withIp).toBe(c.guest(vmid)!.ip);
+    expect((await h.manager.repo.get('lab', vmid))?.status).toBe('running');
+  });
 });
