@@ -2,6 +2,7 @@
 // revision, the task confirms it, a failing task is reported and reverted, bulk gives one result per VM.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { dialects } from '../helpers/db.js';
 import type { Vm } from '../../server/inventory/vm.js';
 
 function recorder(ts: TestServer) {
@@ -20,12 +21,12 @@ async function until<T>(fn: () => Promise<T | null | undefined | false>, ms = 10
   }
 }
 
-describe('power actions (tasks end within the 2 s budget)', () => {
+describe.each(dialects)('power actions (tasks end within the 2 s budget) (%s)', (dialect) => {
   let ts: TestServer;
   let admin: string;
   let vms: Vm[];
   beforeAll(async () => {
-    ts = await startTestServer();
+    ts = await startTestServer({ dialect });
     await ts.synced();
     await ts.createUser('root', 'admin');
     admin = await ts.login('root');

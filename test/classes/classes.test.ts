@@ -2,9 +2,10 @@
 // legacy mappings.json import, projector links, and deleting a class.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { dialects } from '../helpers/db.js';
 import type { Vm } from '../../server/inventory/vm.js';
 
-describe('classes', () => {
+describe.each(dialects)('classes (%s)', (dialect) => {
   let ts: TestServer;
   let teacher: string;
   let vms: Vm[];
@@ -12,7 +13,7 @@ describe('classes', () => {
   const newClass = async (name: string) => (await ts.request('POST', '/api/classes', { cookie: teacher, body: { name } })).body.class.id as number;
 
   beforeAll(async () => {
-    ts = await startTestServer();
+    ts = await startTestServer({ dialect });
     await ts.synced();
     await ts.createUser('teach', 'teacher');
     teacher = await ts.login('teach');
