@@ -1,0 +1,32 @@
+// Demo mode: the in-process simulator's two clusters, synced by the real loop over HTTP.
+import { afterAll, describe, expect, it } from 'vitest';
+import { startDemoClusters } from '../../server/demo.js';
+import { openTestDb } from '../helpers/db.js';
+import { ChangeFeed } from '../../server/inventory/changes.js';
+import { createSyncManager } from '../../server/sync/manager.js';
+import { parseFileConfig } from '../../server/config.js';
+import { captureLogger } from './helpers.js';
+
+describe('demo clusters', () => {
+  const cleanup: Array<() => Promise<void>> = [];
+  afterAll(async () => { for (const f of cleanup.reverse()) await f(); });
+
+  it('are two clusters (120 and 40 guests) the real sync loop fills the inventory from', async () => {
+    const demo = await startDemoClusters({
+      activity: false, unauthorizedDelayMs: 0,
+      users: [{ userid: 'teacher1@pve', password: 'demo-pass', groups: ['teachers'] }],
+    });
+    cleanup.push(() => demo.simulator.close());
+    expect(demo.clusters.map((c) => [c.id, c.name])).toEqual([['lab-a', 'Lab A'], ['lab-b', 'Lab B']]);
+    expect(demo.clusters[0].login).toMatchObject({ enabled: true, groupRoles: { teachers: 'teacher' } });
+    const { db, close } = await openTestDb('sqlite');
+    cleanup.push(close);
+    const manager = createSyncManager({ db, feed: new ChangeFeed(), config: { clusters: demo.clusters, sync: parseFileConfig({}).sync }, logger: captureLogger().logger });
+    cleanup.push(() => manager.stop());
+    await manager.trigger({ kind: 'full' });
+    expect(await manager.repo.summary()).toMatchObject({ total: 160 });
+    expect(Object.values((await manager.repo.summary()).byCluster['lab-b']).reduce((a, b) => a + b, 0)).toBe(40);
+    expect(await manager.client('lab-a')!.verifyLogin('teacher1', 'demo-pass', 'pve')).toEqual({ userid: 'teacher1@pve', groups: ['teachers'] });
+    expect(manager.status().clusters.map((c) => c.health)).toEqual(['healthy', 'healthy']);
+  });
+});
