@@ -144,8 +144,8 @@ export class Fleet {
   }
 
   /** Bytes each client has received so far, by username. */
-  bytesByUser(): Map<string, { read: number; written: number; role: FleetUser['role'] }> {
-    return new Map(this.members.map((m) => [m.username, { read: m.agent.bytesRead(), written: m.agent.bytesWritten(), role: m.role }]));
+  bytesByUser(): Map<string, { read: number; written: number; role: FleetUser['role']; events: number }> {
+    return new Map(this.members.map((m) => [m.username, { read: m.agent.bytesRead(), written: m.agent.bytesWritten(), role: m.role, events: m.vmEvents + m.removedEvents }]));
   }
 
   /** Waits until every socket is connected again (after a server restart). */

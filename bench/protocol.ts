@@ -6,6 +6,8 @@ export interface SimStartArgs {
   nodesPerCluster: number;
   laggedPvestatdMs: number;
   taskStartMs: number;
+  agentTimeoutMs: number;
+  ipDelayMs: number;
 }
 
 export interface SimClusterInfo {

@@ -31,7 +31,7 @@ export interface BenchResult {
   quickPasses: Record<string, PassGroup>;
   reads: Record<'student' | 'teacher' | 'admin', ReadRole>;
   pushSingle: {
-    samples: number; entitledPerChange: number; commitToArrivalMs: Summary; changeToArrivalPvestatd0Ms: Summary;
+    samples: number; entitledPerChange: number; commitToArrivalMs: Summary; changeToArrivalPvestatd0Ms: Summary; changeToArrivalStopMs: Summary; changeToArrivalStartMs: Summary;
     quickPassOneClusterWallMs: Summary; missingDeliveries: number; unexpectedReceivers: number; leaksDuring: number;
   };
   pushBatch: {
@@ -47,7 +47,7 @@ export interface BenchResult {
     freshness: { changeToPushLaggedMs: Summary; changeToPushLiveMs: Summary; notArrived: number };
     polling: { pollers: number; intervalMs: number; polls: number; errors: number; changeToPollLaggedMs: Summary; changeToPollLiveMs: Summary; pollSeesItAfterPushMs: Summary };
     seedSync: { clusters: string[]; passes: number[]; passWallMs: Summary; changeToDetectLaggedMs: Summary; changeToDetectLiveMs: Summary };
-    bytesPerClientPerMinute: { idleStudentSocket: Summary; idleStudents: number; pollingStudent: Summary; ratioPollingToPush: number | null };
+    bytesPerClientPerMinute: { idleStudentSocket: Summary; idleStudents: number; studentsWithChanges: number; pollingStudent: Summary; ratioPollingToPush: number | null };
     proxmoxRequestsPerClusterPerMinute: { labdeck: Array<{ id: string; perMinute: number | null; changedHere: boolean }>; labdeckQuietClusterMedian: number | null; seedDesignModel: number | null; seedDesignMeasured: Array<{ id: string; perMinute: number | null }> };
     labdeckCpuPercent: number | null;
   };
@@ -143,6 +143,7 @@ function rows(r: BenchResult): Array<[string, string, string]> {
   for (const [role, x] of Object.entries(bt.bytesReceivedPerClient)) add('3 push', `bytes received in that pass per ${role}`, s(x, fmtBytes));
   add('3 push', 'changes reaching a non-entitled client (whole run)', String(r.leaks.total));
   add('4 freshness', 'change in Proxmox → client, pvestatd 0, pass right after (labdeck\'s own share)', s(p.changeToArrivalPvestatd0Ms));
+  add('4 freshness', '  of which: guest stopped / guest started', `${s(p.changeToArrivalStopMs)} / ${s(p.changeToArrivalStartMs)}`);
   const d = r.deployed;
   add('4 freshness', `change → client, pvestatd ${d.pvestatdLagMs / 1000} s, loop every ${d.quickIntervalS} s`, s(d.freshness.changeToPushLaggedMs));
   add('4 freshness', `change → client, pvestatd 0, loop every ${d.quickIntervalS} s`, s(d.freshness.changeToPushLiveMs));

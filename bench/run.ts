@@ -77,11 +77,11 @@ async function waitFastLaneIdle(ctx: Ctx, timeoutMs: number): Promise<boolean> {
 async function benchPasses(ctx: Ctx): Promise<BenchResult['quickPasses']> {
   const out: BenchResult['quickPasses'] = {};
   const all = togglable(ctx);
-  for (const fraction of ctx.scale.changedFractions) {
+  for (const { fraction, repeats } of ctx.scale.passes) {
     // Fields the admin's view saw change in passes where the harness changed nothing: noise.
     const unprovoked: FieldChange[] = [];
     const runs: Array<PassMeasure & { requests: number; bytes: number; maxRequestsPerCluster: number; fastLaneRequests: number; fastLaneSettled: boolean }> = [];
-    for (let r = 0; r < ctx.scale.passRepeats; r++) {
+    for (let r = 0; r < repeats; r++) {
       await waitFastLaneIdle(ctx, 20_000);
       const changed = sample(togglable(ctx), Math.round(all.length * fraction), ctx.random);
       if (changed.length) await toggle(ctx, changed);
@@ -156,13 +156,15 @@ async function benchSingleChanges(ctx: Ctx) {
   const live = ctx.clusters.filter((c) => c.pvestatdMs === 0).map((c) => c.id);
   const assigned = [...ctx.ent.byVm.keys()].filter((k) => live.includes(splitKey(k).cluster));
   const pushLatency: number[] = [];
-  const ownShare: number[] = [];
+  const ownShareStart: number[] = [];
+  const ownShareStop: number[] = [];
   const passWall: number[] = [];
   let missing = 0, samples = 0, unexpectedReceivers = 0;
   const leaksBefore = ctx.fleet.leaks.length;
   for (let i = 0; i < ctx.scale.pushSingles; i++) {
     const vm = sample(assigned.filter((k) => ['running', 'stopped'].includes(ctx.status.get(k) ?? '')), 1, ctx.random)[0];
     const entitled = entitledOf(ctx, vm);
+    const starting = ctx.status.get(vm) !== 'running';
     const t0 = await toggle(ctx, [vm]);
     const m = await ctx.lab.call<PassMeasure>('measurePass', { kind: 'quick', cluster: splitKey(vm).cluster });
     passWall.push(m.wallMs);
@@ -175,7 +177,7 @@ async function benchSingleChanges(ctx: Ctx) {
       const at = arrivals.get(u);
       if (at === undefined || !ann) { missing++; continue; }
       pushLatency.push(at - ann.at);
-      ownShare.push(at - t0);
+      (starting ? ownShareStart : ownShareStop).push(at - t0);
     }
     for (const u of arrivals.keys()) if (!entitled.includes(u)) unexpectedReceivers++;
     await sleep(50);
@@ -184,7 +186,9 @@ async function benchSingleChanges(ctx: Ctx) {
     samples,
     entitledPerChange: round(pushLatency.length / Math.max(1, samples), 1),
     commitToArrivalMs: roundSummary(summarize(pushLatency)),
-    changeToArrivalPvestatd0Ms: roundSummary(summarize(ownShare)),
+    changeToArrivalPvestatd0Ms: roundSummary(summarize([...ownShareStart, ...ownShareStop])),
+    changeToArrivalStopMs: roundSummary(summarize(ownShareStop)),
+    changeToArrivalStartMs: roundSummary(summarize(ownShareStart)),
     quickPassOneClusterWallMs: roundSummary(summarize(passWall)),
     missingDeliveries: missing,
     unexpectedReceivers,
@@ -310,6 +314,7 @@ async function benchDeployed(ctx: Ctx, seedPassWallMs: number) {
   const bytes0 = ctx.fleet.bytesByUser();
   const usage0 = await ctx.lab.call<Usage>('usage');
   await ctx.sim.call('resetStats');
+  const seedReq0 = seedLoops.map((l) => l.requests());
   const t0 = now();
   for (const p of pollers) p.start();
   const pollBytes0 = pollers.map((p) => p.agent.bytesRead());
@@ -324,6 +329,7 @@ async function benchDeployed(ctx: Ctx, seedPassWallMs: number) {
   await sleep(Math.max(0, t0 + s.compareWindowMs - now()));
   const windowMs = now() - t0;
   const stats = await ctx.sim.call<Record<string, SimStats>>('stats');
+  const seedReqInWindow = seedLoops.map((l, i) => l.requests() - seedReq0[i]);
   const usage1 = await ctx.lab.call<Usage>('usage');
   const bytes1 = ctx.fleet.bytesByUser();
   const pollBytes = pollers.map((p, i) => p.agent.bytesRead() - pollBytes0[i]);
@@ -332,7 +338,14 @@ async function benchDeployed(ctx: Ctx, seedPassWallMs: number) {
 
   const perMin = (x: number) => (x * 60_000) / windowMs;
   const idle: number[] = [];
-  for (const [u, b] of bytes1) if (b.role === 'student' && !touched.has(u)) idle.push(perMin(b.read - (bytes0.get(u)?.read ?? 0)));
+  // Idle: a student who received no VM change during the window (only the socket's own keep-alive).
+  let busyStudents = 0;
+  for (const [u, b] of bytes1) {
+    if (b.role !== 'student') continue;
+    const before = bytes0.get(u);
+    if (touched.has(u) || b.events !== (before?.events ?? 0)) { busyStudents++; continue; }
+    idle.push(perMin(b.read - (before?.read ?? 0)));
+  }
   const idleSummary = summarize(idle);
   const pollSummary = summarize(pollBytes.map(perMin));
 
@@ -357,7 +370,7 @@ async function benchDeployed(ctx: Ctx, seedPassWallMs: number) {
     if (d !== undefined && d >= m.at) seedStale[side].push(d - m.at);
   }
   // The seed's loop runs against the same simulated clusters: take its own requests out of the count.
-  const seedReq = new Map(seedStats.map((x, i) => [watched[i], x.requests]));
+  const seedReq = new Map(watched.map((id, i) => [id, seedReqInWindow[i]]));
   const reqPerClusterMin = ctx.clusters.map((c) => ({
     id: c.id, perMinute: round(perMin(stats[c.id].requests - (seedReq.get(c.id) ?? 0)), 1),
     changedHere: made.some((m) => splitKey(m.vm).cluster === c.id),
@@ -394,6 +407,7 @@ async function benchDeployed(ctx: Ctx, seedPassWallMs: number) {
     bytesPerClientPerMinute: {
       idleStudentSocket: roundSummary(idleSummary, 0),
       idleStudents: idle.length,
+      studentsWithChanges: busyStudents,
       pollingStudent: roundSummary(pollSummary, 0),
       ratioPollingToPush: idleSummary.mean && pollSummary.mean ? round(pollSummary.mean / idleSummary.mean, 0) : null,
     },
@@ -401,7 +415,7 @@ async function benchDeployed(ctx: Ctx, seedPassWallMs: number) {
       labdeck: reqPerClusterMin,
       labdeckQuietClusterMedian: summarize(quiet).p50,
       seedDesignModel: round((seedPassRequests * 60_000) / seedPeriodMs, 0),
-      seedDesignMeasured: seedStats.map((x, i) => ({ id: watched[i], perMinute: round(perMin(x.requests), 0) })),
+      seedDesignMeasured: watched.map((id, i) => ({ id, perMinute: round(perMin(seedReqInWindow[i]), 0) })),
     },
     labdeckCpuPercent: round(((usage1.cpuUserMs + usage1.cpuSystemMs - usage0.cpuUserMs - usage0.cpuSystemMs) / windowMs) * 100, 1),
   };
@@ -435,6 +449,7 @@ async function main(): Promise<void> {
     const clusters = await sim.call<SimClusterInfo[]>('start', {
       clusters: scale.clusters, guestsPerCluster: scale.guestsPerCluster, nodesPerCluster: scale.nodesPerCluster,
       laggedPvestatdMs: scale.laggedPvestatdMs, taskStartMs: scale.taskStartMs,
+      agentTimeoutMs: scale.agentTimeoutMs, ipDelayMs: scale.ipDelayMs,
     });
     const guests = await sim.call<SimGuestBrief[]>('guests');
     log(`simulator up: ${guests.length} guests; cluster ${clusters.at(-1)!.id} has a ${scale.laggedPvestatdMs} ms pvestatd lag, the others 0`);

@@ -12,9 +12,8 @@ export interface Scale {
   studentsPerClass: number;
   vmsPerStudent: number;
   admins: number;
-  /** Quick passes measured per changed-fraction. */
-  passRepeats: number;
-  changedFractions: number[];
+  /** Quick passes measured: fraction of guests changed before the pass → how many passes. */
+  passes: Array<{ fraction: number; repeats: number }>;
   readMs: number;
   readConcurrency: { student: number; teacher: number; admin: number };
   pushSingles: number;
@@ -24,6 +23,10 @@ export interface Scale {
   startSamples: number;
   /** Simulated duration of a start task. */
   taskStartMs: number;
+  /** Simulator: how long a booting guest's agent call waits before "not running" (real PVE: ~3 s). */
+  agentTimeoutMs: number;
+  /** Simulator: how long after boot a guest reports its address. */
+  ipDelayMs: number;
   /** Quick interval of the "as deployed" phase. */
   deployedQuickIntervalS: number;
   /** Length of the side-by-side window (idle push vs polling). */
@@ -38,28 +41,28 @@ export const scales: Record<Scale['name'], Scale> = {
   full: {
     name: 'full', clusters: 10, guestsPerCluster: 2000, nodesPerCluster: 4, laggedPvestatdMs: 10_000,
     classes: 50, studentsPerClass: 40, vmsPerStudent: 2, admins: 1,
-    passRepeats: 5, changedFractions: [0, 0.01, 0.1],
+    passes: [{ fraction: 0, repeats: 5 }, { fraction: 0.01, repeats: 3 }, { fraction: 0.1, repeats: 2 }],
     readMs: 8000, readConcurrency: { student: 16, teacher: 8, admin: 2 },
-    pushSingles: 40, pushBatch: 1000, ownShareSamples: 20, laggedSamples: 20, startSamples: 10,
-    taskStartMs: 2000, deployedQuickIntervalS: 10, compareWindowMs: 60_000, pollers: 20, pollIntervalMs: 2000,
+    pushSingles: 30, pushBatch: 1000, ownShareSamples: 20, laggedSamples: 20, startSamples: 10,
+    taskStartMs: 2000, agentTimeoutMs: 3000, ipDelayMs: 3000, deployedQuickIntervalS: 10, compareWindowMs: 60_000, pollers: 20, pollIntervalMs: 2000,
     seedSyncConcurrency: 8,
   },
   quick: {
     name: 'quick', clusters: 2, guestsPerCluster: 500, nodesPerCluster: 2, laggedPvestatdMs: 5000,
     classes: 5, studentsPerClass: 40, vmsPerStudent: 2, admins: 1,
-    passRepeats: 3, changedFractions: [0, 0.01, 0.1],
+    passes: [{ fraction: 0, repeats: 3 }, { fraction: 0.01, repeats: 2 }, { fraction: 0.1, repeats: 2 }],
     readMs: 2000, readConcurrency: { student: 8, teacher: 4, admin: 2 },
     pushSingles: 12, pushBatch: 100, ownShareSamples: 8, laggedSamples: 8, startSamples: 4,
-    taskStartMs: 1000, deployedQuickIntervalS: 5, compareWindowMs: 15_000, pollers: 8, pollIntervalMs: 2000,
+    taskStartMs: 1000, agentTimeoutMs: 3000, ipDelayMs: 3000, deployedQuickIntervalS: 5, compareWindowMs: 15_000, pollers: 8, pollIntervalMs: 2000,
     seedSyncConcurrency: 8,
   },
   tiny: {
     name: 'tiny', clusters: 2, guestsPerCluster: 60, nodesPerCluster: 1, laggedPvestatdMs: 1000,
-    classes: 1, studentsPerClass: 10, vmsPerStudent: 1, admins: 1,
-    passRepeats: 1, changedFractions: [0, 0.1],
+    classes: 2, studentsPerClass: 5, vmsPerStudent: 1, admins: 1,
+    passes: [{ fraction: 0, repeats: 1 }, { fraction: 0.1, repeats: 1 }],
     readMs: 300, readConcurrency: { student: 2, teacher: 1, admin: 1 },
     pushSingles: 2, pushBatch: 10, ownShareSamples: 2, laggedSamples: 2, startSamples: 1,
-    taskStartMs: 200, deployedQuickIntervalS: 1, compareWindowMs: 3000, pollers: 2, pollIntervalMs: 1000,
+    taskStartMs: 200, agentTimeoutMs: 200, ipDelayMs: 500, deployedQuickIntervalS: 1, compareWindowMs: 2500, pollers: 2, pollIntervalMs: 1000,
     seedSyncConcurrency: 4,
   },
 };

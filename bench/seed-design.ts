@@ -73,6 +73,7 @@ export async function seedQuickPass(
   c: SimClusterInfo, concurrency: number,
   onStatus: (vmid: number, status: string, at: number) => void = () => undefined,
   shared?: Agent,
+  counter?: { requests: number },
 ): Promise<SeedSyncResult> {
   const dispatcher = shared ?? new Agent({ connections: concurrency });
   const headers = { authorization: `PVEAPIToken=${c.tokenId}=${c.tokenSecret}` };
@@ -80,6 +81,7 @@ export async function seedQuickPass(
   let requests = 0, failures = 0, bytes = 0;
   const get = async (path: string): Promise<unknown> => {
     requests++;
+    if (counter) counter.requests++;
     try {
       const res = await request(`${c.url}/api2/json${path}`, { headers, dispatcher });
       const buf = Buffer.from(await res.body.arrayBuffer());
@@ -112,6 +114,7 @@ export function seedSyncLoop(c: SimClusterInfo, opts: { intervalMs: number; conc
   const dispatcher = new Agent({ connections: opts.concurrency });
   const last = new Map<number, string>();
   const wallMs: number[] = [];
+  const inFlight = { requests: 0 };
   let passes = 0, requests = 0, stopped = false;
   const onStatus = (vmid: number, status: string, at: number) => {
     const prev = last.get(vmid);
@@ -120,7 +123,8 @@ export function seedSyncLoop(c: SimClusterInfo, opts: { intervalMs: number; conc
   };
   const loop = (async () => {
     while (!stopped) {
-      const r = await seedQuickPass(c, opts.concurrency, onStatus, dispatcher);
+      const r = await seedQuickPass(c, opts.concurrency, onStatus, dispatcher, inFlight);
+      inFlight.requests = 0;
       passes++;
       requests += r.requests;
       wallMs.push(r.wallMs);
@@ -130,6 +134,8 @@ export function seedSyncLoop(c: SimClusterInfo, opts: { intervalMs: number; conc
     }
   })();
   return {
+    /** Requests sent so far (passes in flight included). */
+    requests: () => requests + inFlight.requests,
     /** Stops after the pass in flight; returns what the loop did. */
     async stop(): Promise<{ passes: number; requests: number; wallMs: number[] }> {
       stopped = true;

@@ -19,7 +19,8 @@ serveIpc({
     const ids = clusterIds(a.clusters);
     const common = {
       unauthorizedDelayMs: 0,
-      ipDelayMs: 3000,
+      ipDelayMs: a.ipDelayMs,
+      agentTimeoutMs: a.agentTimeoutMs,
       taskDurationMs: { start: a.taskStartMs, stop: 500, shutdown: 1000, reboot: 1000, suspend: 300, resume: 300 },
     };
     const spec = (id: string, i: number) => ({ id, nodes: a.nodesPerCluster, guests: a.guestsPerCluster, seed: 1000 + i });

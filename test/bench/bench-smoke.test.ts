@@ -1,0 +1,34 @@
+// Runs the benchmark harness in its tiniest mode, end to end, so that it cannot rot: the simulator
+// and labdeck in their own processes, sockets, reads, push, freshness, the polling comparison.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const root = resolve(import.meta.dirname, '../..');
+const out = mkdtempSync(join(tmpdir(), 'labdeck-bench-smoke-'));
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+describe('npm run bench -- --tiny', () => {
+  it('runs every measurement and writes a JSON result in which no change reached a client not entitled to it', async () => {
+    const code = await new Promise<number | null>((done) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--tiny', '--out', out], { cwd: root, stdio: 'ignore' });
+      child.on('exit', done);
+    });
+    expect(code).toBe(0);
+    const file = readdirSync(out).find((f) => f.endsWith('.json'));
+    expect(file).toBeDefined();
+    const r = JSON.parse(readFileSync(join(out, file!), 'utf8'));
+    expect(r.connections.connected).toBe(r.connections.clients);
+    expect(r.reconnect.allBack).toBe(true);
+    expect(r.leaks.total).toBe(0);
+    expect(r.pushSingle.unexpectedReceivers).toBe(0);
+    expect(r.pushSingle.missingDeliveries).toBe(0);
+    expect(r.pushSingle.commitToArrivalMs.n).toBeGreaterThan(0);
+    expect(r.pushBatch.allDelivered).toBe(true);
+    expect(r.reads.student.errors + r.reads.teacher.errors + r.reads.admin.errors).toBe(0);
+    expect(r.quickPasses['0%'].proxmoxRequests.every((n: number) => n === r.scale.clusters)).toBe(true);
+    expect(r.targets.length).toBeGreaterThanOrEqual(10);
+  }, 90_000);
+});
