@@ -1,6 +1,7 @@
 // A real labdeck stack for realtime and end-to-end tests: the simulator on loopback, labdeck on
 // port 0 with a temp SQLite database, short sync intervals, and a small seeded class
-// (teacher, three students, two of them with one VM each, a pool of four VMs).
+// (teacher, three students; student1 has two VMs, student2 one; a pool of five VMs, all
+// assigned ones stopped at the start).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +19,7 @@ export interface Stack {
   url: string;
   classId: number;
   userIds: Record<string, number>;
-  /** Pool VMs in order: [student1's, student2's, free, free]. */
+  /** Pool VMs in order: [student1's, student2's, free, free, student1's second]. */
   pool: number[];
   /** A session cookie header for the user (signs in over HTTP). */
   login(username: string): Promise<string>;
@@ -42,6 +43,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     taskDurationMs: { start: 150, stop: 100, shutdown: 150, reboot: 150 },
   });
   const cluster = sim.cluster('lab-a');
+  const pool = cluster.guests().filter((g) => g.type === 'qemu' && !g.template).map((g) => g.vmid).sort((a, b) => a - b).slice(0, 5);
+  for (const vmid of [pool[0], pool[1], pool[4]]) if (cluster.guest(vmid)!.status !== 'stopped') cluster.powerOutside(vmid, 'stop');
+  cluster.refreshNow();
   const dir = mkdtempSync(join(tmpdir(), 'labdeck-web-'));
   const file = parseFileConfig({
     sync: { fullIntervalSeconds: 30, quickIntervalSeconds: opts.quickIntervalSeconds ?? 1, fastIntervalMs: 200, staleAfterSeconds: 3, maxBackoffSeconds: 1 },
@@ -75,14 +79,13 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     ] as const) {
       userIds[username] = (await lab.users.create({ username, role, password: PASSWORD, displayName })).id;
     }
-    const qemu = cluster.guests().filter((g) => g.type === 'qemu' && !g.template).map((g) => g.vmid).sort((a, b) => a - b);
-    const pool = qemu.slice(0, 4);
     const repo = lab.classesRepo;
     const classId = await repo.create('Networks 101', userIds.teacher);
     for (const s of ['student1', 'student2', 'student3']) await repo.addMember(classId, userIds[s]);
     for (const vmid of pool) await repo.addPoolEntry(classId, { kind: 'vm', cluster: cluster.id, vmid, value: null });
     await repo.assign(classId, cluster.id, pool[0], userIds.student1);
     await repo.assign(classId, cluster.id, pool[1], userIds.student2);
+    await repo.assign(classId, cluster.id, pool[4], userIds.student1);
     await lab.access.reload();
 
     const login = async (username: string) => {

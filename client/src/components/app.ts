@@ -25,7 +25,7 @@ function describeChanges(changes: StoreChange[]): string | null {
   const said = changes.filter((c) => c.before && c.after && c.before.status !== c.after.status);
   if (said.length === 0) return null;
   if (said.length > 3) return `${said.length} VMs changed status.`;
-  return said.map((c) => `${c.after!.name} is ${statusInfo(c.after!.status).label.replace('…', '')}`).join('. ') + '.';
+  return said.map((c) => `${c.after!.name} is ${statusInfo(c.after!.status).label.replace('…', '').toLowerCase()}`).join('. ') + '.';
 }
 
 @customElement('labdeck-app')

@@ -12,7 +12,7 @@ import type { Vm } from '../../../server/inventory/vm.js';
 @customElement('ld-vm-card')
 export class VmCard extends LitElement {
   static override styles = [base, css`
-    .card { display: grid; gap: .6rem; height: 100%; }
+    .card { display: grid; gap: .6rem; height: 100%; align-content: start; }
     .top { display: flex; justify-content: space-between; gap: .5rem; align-items: start; }
     .name { font-size: 1.1rem; font-weight: 700; overflow-wrap: anywhere; }
     .meta { font-size: .85rem; }

@@ -1,0 +1,61 @@
+// Real Chromium for the end-to-end tests (playwright-core driving Debian's chromium): launch,
+// sign in through the page, collect socket frames, and save screenshots to test-artifacts/.
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { PASSWORD } from './harness.js';
+
+export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+export const hasChromium = existsSync(CHROMIUM);
+export const hasClientBuild = existsSync(join(process.cwd(), 'dist/client/index.html'));
+if (!hasChromium) console.warn(`Chromium not found at ${CHROMIUM}: the end-to-end tests are skipped (install it: apt-get install -y chromium, or set CHROMIUM_PATH).`);
+if (hasChromium && !hasClientBuild) console.warn('dist/client is not built: the end-to-end tests are skipped (run npm run build).');
+/** True when the end-to-end tests can run here. */
+export const canRunE2e = hasChromium && hasClientBuild;
+
+const SHOTS = join(process.cwd(), 'test-artifacts', 'screenshots');
+
+/** Starts headless Chromium with the flags CI needs. */
+export function launch(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+}
+
+/** A fresh context (own cookies) and page; page errors fail loudly in the log. */
+export async function newPage(browser: Browser, opts: { width?: number; height?: number; dark?: boolean } = {}): Promise<{ context: BrowserContext; page: Page; errors: string[] }> {
+  const context = await browser.newContext({
+    viewport: { width: opts.width ?? 1280, height: opts.height ?? 860 },
+    colorScheme: opts.dark ? 'dark' : 'light',
+  });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  return { context, page, errors };
+}
+
+/** Signs in through the sign-in form and waits for the landing page. */
+export async function signIn(page: Page, base: string, username: string, landing: RegExp): Promise<void> {
+  await page.goto(`${base}/login`);
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(landing);
+}
+
+/** Every socket.io frame the page receives, as text (to check what reached the browser). */
+export function recordFrames(page: Page): string[] {
+  const frames: string[] = [];
+  page.on('websocket', (ws) => {
+    ws.on('framereceived', (f) => frames.push(typeof f.payload === 'string' ? f.payload : f.payload.toString('utf8')));
+  });
+  return frames;
+}
+
+/** Saves a screenshot to test-artifacts/screenshots/<name>.png. */
+export async function shot(page: Page, name: string, fullPage = false): Promise<void> {
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage });
+}
