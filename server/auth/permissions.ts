@@ -215,7 +215,12 @@ export class Access {
     });
   }
 
-  /** Reloads classes, pools, assignments, links and VM tags from the database. */
+  private attrsLoaded = false;
+
+  /**
+   * Reloads classes, pools, assignments and links from the database. VM tags and pools are read
+   * once; after that the change feed keeps them current (a reload per class change stays cheap).
+   */
   async reload(): Promise<void> {
     const now = Date.now();
     const [classes, teachers, members, pool, assignments, projectors, vms] = await Promise.all([
@@ -226,8 +231,9 @@ export class Access {
       this.db.selectFrom('vm_assignments').select(['class_id', 'cluster_id', 'vmid', 'user_id']).execute(),
       this.db.selectFrom('projector_links').select(['class_id', 'token_hash', 'expires_at'])
         .where('revoked', '=', 0).where('expires_at', '>', now).execute(),
-      this.db.selectFrom('vm_inventory').select(['cluster_id', 'vmid', 'tags', 'pool']).execute(),
+      this.attrsLoaded ? Promise.resolve([]) : this.db.selectFrom('vm_inventory').select(['cluster_id', 'vmid', 'tags', 'pool']).execute(),
     ]);
+    this.attrsLoaded = true;
     this.snap = buildSnapshot({ classes, teachers, members, pool, assignments, projectors });
     for (const v of vms) this.attrs.set(vmKey(v.cluster_id, v.vmid), { tags: v.tags ? v.tags.split(';').filter(Boolean) : [], pool: v.pool });
   }
