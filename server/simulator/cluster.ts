@@ -48,6 +48,9 @@ export class ClusterState {
   /** Each guest's serialised resources entry, reused while its inputs are unchanged. */
   private readonly entryCache = new Map<number, { stat: StatRow | undefined; node: string; lock: string | null; pool: string | null; tags: string; json: string }>();
   private sorted: Guest[] | null = null;
+  /** Guests whose run state changed since the last snapshot (used when statistics are live). */
+  private readonly touched = new Set<number>();
+  private lastFullRefresh = 0;
   private refreshTimer: NodeJS.Timeout | null = null;
   private nextPid = 2000 + Math.floor(Math.random() * 100000);
 
@@ -63,6 +66,7 @@ export class ClusterState {
   }
 
   private addGuest(gg: GeneratedGuest, bootedAt: number | null, now: number): Guest {
+    this.touched.add(gg.vmid);
     const g: Guest = {
       vmid: gg.vmid, type: gg.type, node: gg.node, name: gg.name, status: bootedAt === null ? 'stopped' : 'running',
       template: gg.template, mac: macFor(gg.vmid), tags: [...gg.tags], pool: gg.pool, lock: null, ostype: gg.ostype,
@@ -87,10 +91,25 @@ export class ClusterState {
 
   /** pvestatd broadcast: takes a new statistics snapshot and serialises the list right away. */
   refresh(): void {
-    this.stats = takeStats(this.guests.values(), (n) => this.isOnline(n), Date.now());
+    this.lastFullRefresh = Date.now();
+    this.touched.clear();
+    this.stats = takeStats(this.guests.values(), (n) => this.isOnline(n), this.lastFullRefresh);
     this.changed();
     // Build the big body here, off the request path, so that requests only send it.
     if (this.settings.pvestatdIntervalMs > 0) this.resourcesBody('vm', true);
+  }
+
+  /**
+   * With pvestatdIntervalMs 0 the list is live: changed guests get new rows at once, the rest
+   * (cpu, memory and uptime drift) at most once a second, so big live clusters stay cheap.
+   */
+  private liveRefresh(): void {
+    if (Date.now() - this.lastFullRefresh >= 1000) return this.refresh();
+    if (!this.touched.size) return;
+    const fresh = takeStats([...this.touched].map((id) => this.guests.get(id)).filter((g): g is Guest => !!g), (n) => this.isOnline(n), Date.now());
+    for (const [vmid, row] of fresh) this.stats.set(vmid, row);
+    this.touched.clear();
+    this.changed();
   }
 
   private guestJson(g: Guest): string {
@@ -129,7 +148,7 @@ export class ClusterState {
 
   /** The body of GET /cluster/resources (cached between changes). */
   resourcesBody(type: string | undefined, includeGuests: boolean): Buffer {
-    if (this.settings.pvestatdIntervalMs === 0) this.refresh();
+    if (this.settings.pvestatdIntervalMs === 0) this.liveRefresh();
     const key = `${type ?? ''}|${includeGuests}`;
     const hit = this.cache.get(key);
     if (hit && hit.version === this.version) return hit.body;
@@ -161,14 +180,20 @@ export class ClusterState {
     return this.tasks.run({ node: g.node, type: TASK_TYPE[g.type][kind], id, user, durationMs: this.settings.taskMs[kind], finish });
   }
 
+  /** Changes a guest's run state; with live statistics its resources row is redone on the next call. */
+  private setStatus(g: Guest, status: Guest['status']): void {
+    g.status = status;
+    this.touched.add(g.vmid);
+  }
+
   private boot(g: Guest): void {
-    g.status = 'running';
+    this.setStatus(g, 'running');
     g.bootedAt = Date.now();
     g.pid = this.nextPid++;
   }
 
   private halt(g: Guest): void {
-    g.status = 'stopped';
+    this.setStatus(g, 'stopped');
     g.bootedAt = null;
     g.pid = null;
   }
@@ -207,19 +232,19 @@ export class ClusterState {
         if (!isUp(g)) notRunning();
         return this.task(g, 'suspend', user, () => {
           if (!isUp(g)) throw new Error(`${L} ${g.vmid} not running`);
-          g.status = 'paused';
+          this.setStatus(g, 'paused');
         });
       case 'resume':
         if (!isUp(g)) notRunning();
         return this.task(g, 'resume', user, () => {
           if (!isUp(g)) throw new Error(`${L} ${g.vmid} not running`);
-          g.status = 'running';
+          this.setStatus(g, 'running');
         });
       case 'reset':
         if (!isUp(g)) notRunning();
         return this.task(g, 'reset', user, () => {
           if (!isUp(g)) throw new Error(`${L} ${g.vmid} not running`);
-          g.status = 'running';
+          this.setStatus(g, 'running');
           g.bootedAt = Date.now();
         });
     }
@@ -240,6 +265,7 @@ export class ClusterState {
       mac: macFor(p.newid), tags: [...src.tags], pool: p.pool ?? null, lock: 'clone', bootedAt: null, pid: null, snapshots: [], parent: null, createdAt: now,
     };
     this.guests.set(copy.vmid, copy);
+    this.touched.add(copy.vmid);
     this.membersChanged();
     return this.task(src, 'clone', user, () => {
       if (this.guests.get(copy.vmid) !== copy) throw new Error(`clone failed: ${L} ${copy.vmid} vanished`);
@@ -313,8 +339,8 @@ export class ClusterState {
     else if (action === 'reboot') {
       if (isUp(g)) this.boot(g);
     } else if (action === 'suspend') {
-      if (isUp(g)) g.status = 'paused';
-    } else if (isUp(g)) g.status = 'running';
+      if (isUp(g)) this.setStatus(g, 'paused');
+    } else if (isUp(g)) this.setStatus(g, 'running');
   }
 
   /** Moves a guest to another node at once (a finished migration). */
@@ -356,6 +382,8 @@ export class ClusterState {
     if (!n) throw new Error(`no such node '${node}'`);
     if (online && !n.online) n.bootedAt = Date.now();
     n.online = online;
+    // Statistics of the node's guests stop (or resume) with the node; a live view shows it at once.
+    this.lastFullRefresh = 0;
     this.changed();
   }
 

@@ -4,12 +4,12 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-const TSX = join(process.cwd(), 'node_modules', '.bin', 'tsx');
 const CLI = join(process.cwd(), 'server', 'simulator', 'cli.ts');
 
 function run(args: string[], untilText?: string): Promise<{ code: number | null; out: string; err: string; kill: () => Promise<number | null> }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(TSX, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Node itself with the tsx loader (not the tsx wrapper), so that SIGTERM reaches the CLI directly.
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));

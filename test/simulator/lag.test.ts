@@ -9,7 +9,7 @@ type Row = { vmid: number; status: string; name?: string; node: string; [k: stri
 describe('pvestatd lag', () => {
   let sim: Simulator;
   beforeAll(async () => {
-    sim = await startFast({ pvestatdIntervalMs: 400, clusters: [{ id: 'lab-l', guests: 12, seed: 2 }] });
+    sim = await startFast({ pvestatdIntervalMs: 1500, clusters: [{ id: 'lab-l', guests: 12, seed: 2 }] });
   });
   afterAll(() => sim.close());
 
@@ -22,7 +22,7 @@ describe('pvestatd lag', () => {
     expect((await api.nodes.$(g.node).qemu.$(g.vmid).status.current.$get()).status).toBe('running');
     const lagged = (await api.cluster.resources.$get({ type: 'vm' })).find((r) => r.vmid === g.vmid)!;
     expect(lagged.status).toBe('stopped');
-    await until(async () => ((await api.cluster.resources.$get({ type: 'vm' })).find((r) => r.vmid === g.vmid)!.status === 'running' ? true : undefined), 2000);
+    await until(async () => ((await api.cluster.resources.$get({ type: 'vm' })).find((r) => r.vmid === g.vmid)!.status === 'running' ? true : undefined), 4000);
   });
 
   it('lists a new guest as a stub {id,vmid,node,type,status:"unknown"} until the next refresh', async () => {
@@ -53,7 +53,7 @@ describe('pvestatd lag', () => {
 describe('guest networking', () => {
   let sim: Simulator;
   beforeAll(async () => {
-    sim = await startFast({ ipDelayMs: 300, agentTimeoutMs: 50, clusters: [{ id: 'lab-n', guests: 30, seed: 9 }] });
+    sim = await startFast({ ipDelayMs: 700, agentTimeoutMs: 50, clusters: [{ id: 'lab-n', guests: 30, seed: 9 }] });
   });
   afterAll(() => sim.close());
 
@@ -68,7 +68,7 @@ describe('guest networking', () => {
     await expect(agent.$get()).rejects.toThrow('500 QEMU guest agent is not running');
     expect(Date.now() - t).toBeGreaterThanOrEqual(45);
     expect(c.guest(g.vmid)!.ip).toBeNull();
-    const ip = await until(() => c.guest(g.vmid)!.ip ?? undefined, 2000);
+    const ip = await until(() => c.guest(g.vmid)!.ip ?? undefined, 3000);
     expect(ip).toMatch(/^127\.\d+\.\d+\.\d+$/);
     const res = (await agent.$get()) as { result: { 'ip-addresses': { 'ip-address': string }[] }[] };
     expect(res.result.flatMap((i) => i['ip-addresses'].map((a) => a['ip-address']))).toContain(ip);
@@ -95,7 +95,7 @@ describe('guest networking', () => {
     c.powerOutside(ct.vmid, 'start');
     const early = await api.nodes.$(ct.node).lxc.$(ct.vmid).interfaces.$get();
     expect(early.find((i) => i.name === 'eth0')!.inet).toBeUndefined();
-    await until(() => c.guest(ct.vmid)!.ip ?? undefined, 2000);
+    await until(() => c.guest(ct.vmid)!.ip ?? undefined, 3000);
     const later = await api.nodes.$(ct.node).lxc.$(ct.vmid).interfaces.$get();
     expect(later.find((i) => i.name === 'eth0')!.inet).toBe(`${c.guest(ct.vmid)!.ip}/8`);
   });

@@ -2,14 +2,15 @@
 // refusals vs failures inside the task, clone with its lock, destroy, snapshots and rollback.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimCluster, Simulator } from '../../server/simulator/index.js';
-import { raw, startFast, tokenClient, waitTask } from './helpers.js';
+import { FAST, raw, startFast, tokenClient, waitTask } from './helpers.js';
 
 describe('tasks', () => {
   let sim: Simulator;
   let c: SimCluster;
   let api: ReturnType<typeof tokenClient>;
   beforeAll(async () => {
-    sim = await startFast({ clusters: [{ id: 'lab-t', guests: 40, seed: 11 }] });
+    // Shutdown runs long enough to be seen running even on a busy machine.
+    sim = await startFast({ taskDurationMs: { ...FAST.taskDurationMs, shutdown: 600 }, clusters: [{ id: 'lab-t', guests: 40, seed: 11 }] });
     c = sim.cluster('lab-t');
     api = tokenClient(c);
   });
