@@ -1,15 +1,13 @@
 // The admin commands behind `npm run labdeck -- <command>`: parsing, dispatch and exit codes.
 // User management and the mappings dry run work on the database directly; `sync trigger` and
 // `import-mappings --apply` go through the running server; `check-config` probes each cluster.
+// Each command's module is loaded only when it runs, to keep the CLI quick to start.
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type AppConfig } from '../config.js';
 import { createDb, type Db } from '../db/index.js';
 import { migrateToLatest } from '../db/migrate.js';
 import type { SyncStatus } from '../sync/types.js';
-import { runCheckConfig } from './check-config.js';
-import { importMappingsCommand } from './mappings.js';
-import { callServer } from './server-api.js';
-import { UsageError, userCommand } from './users.js';
+import { UsageError } from './usage-error.js';
 
 export const USAGE = `Usage: npm run labdeck -- <command> [options]
 
@@ -94,12 +92,14 @@ export async function run(argv: string[], write: (s: string) => void = (s) => pr
     switch (command) {
       case 'user': {
         const [sub, ...args] = rest;
+        const { userCommand } = await import('./users.js');
         const out = await withDb(dbUrl, (db) => userCommand(db, sub, args, { role: o.role, passwordFile: o['password-file'], displayName: o['display-name'] }));
         write(`${out}\n`);
         return 0;
       }
       case 'import-mappings': {
         const config = o.apply ? await serverConfig() : ({ databaseUrl: dbUrl } as AppConfig);
+        const { importMappingsCommand } = await import('./mappings.js');
         const out = await withDb(config.databaseUrl, (db) => importMappingsCommand(config, db, rest[0], { class: o.class, cluster: o.cluster, apply: o.apply, url: o.url, as: o.as }));
         write(`${out}\n`);
         return 0;
@@ -108,14 +108,17 @@ export async function run(argv: string[], write: (s: string) => void = (s) => pr
         if (rest[0] !== 'trigger') throw new UsageError('sync: the only subcommand is "trigger"');
         if (o.kind !== undefined && o.kind !== 'full' && o.kind !== 'quick') throw new UsageError('--kind must be full or quick');
         const config = await serverConfig();
+        const { callServer } = await import('./server-api.js');
         const body = { ...(o.cluster ? { cluster: o.cluster } : {}), ...(o.kind ? { kind: o.kind } : {}) };
         const res = await withDb(config.databaseUrl, (db) =>
           callServer<{ finished: boolean; status: SyncStatus }>(config, db, { url: o.url, as: o.as }, 'POST', '/api/sync/trigger', body));
         write(`${res.body.finished ? 'Sync pass finished.' : 'Sync pass started (still running after 10 s).'}\n${syncSummary(res.body.status)}\n`);
         return 0;
       }
-      case 'check-config':
+      case 'check-config': {
+        const { runCheckConfig } = await import('./check-config.js');
         return await runCheckConfig(process.env, write);
+      }
       default:
         throw new UsageError(`unknown command "${command}"`);
     }

@@ -13,7 +13,7 @@ import { Access } from '../auth/permissions.js';
 import { AccessFeed } from '../auth/access-feed.js';
 import { vmKey } from '../inventory/vm.js';
 import { callServer, type ServerTarget } from './server-api.js';
-import { UsageError } from './users.js';
+import { UsageError } from './usage-error.js';
 
 /** The report as lines a person reads. */
 export function formatMappingsReport(r: MappingsReport, applied: boolean): string {

@@ -1,6 +1,7 @@
 // Reading a new password for the CLI: from a file (--password-file, "-" = stdin), or typed at a
 // terminal without echo (asked twice). Never from an argument: those end up in shell history and ps.
 import { readFile } from 'node:fs/promises';
+import { UsageError } from './usage-error.js';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -27,7 +28,7 @@ function promptHidden(question: string): Promise<string> {
     const onData = (s: string) => {
       for (const ch of s) {
         if (ch === '\r' || ch === '\n') return done();
-        if (ch === '\u0003') return done(new Error('cancelled'));
+        if (ch === '\u0003') return done(new UsageError('cancelled'));
         if (ch === '\u007f' || ch === '\b') value = value.slice(0, -1);
         else if (ch >= ' ') value += ch;
       }
@@ -39,12 +40,17 @@ function promptHidden(question: string): Promise<string> {
 /** The first line of the file (or of stdin for "-"), or a password typed twice at a terminal. */
 export async function readNewPassword(passwordFile: string | undefined): Promise<string> {
   if (passwordFile !== undefined) {
-    const text = passwordFile === '-' ? await readStdin() : await readFile(passwordFile, 'utf8');
+    let text: string;
+    try {
+      text = passwordFile === '-' ? await readStdin() : await readFile(passwordFile, 'utf8');
+    } catch (err) {
+      throw new UsageError(`cannot read the password file: ${(err as Error).message}`);
+    }
     return text.split(/\r?\n/)[0];
   }
-  if (!process.stdin.isTTY) throw new Error('no terminal to type a password: use --password-file <file> (or - for stdin)');
+  if (!process.stdin.isTTY) throw new UsageError('no terminal to type a password: use --password-file <file> (or - for stdin)');
   const first = await promptHidden('New password: ');
   const second = await promptHidden('Repeat it: ');
-  if (first !== second) throw new Error('the two passwords differ');
+  if (first !== second) throw new UsageError('the two passwords differ');
   return first;
 }

@@ -7,7 +7,7 @@ import type { Db } from '../db/index.js';
 import { UsersRepo } from '../auth/users.js';
 import { Sessions, SESSION_COOKIE } from '../auth/session.js';
 import { AccessFeed } from '../auth/access-feed.js';
-import { UsageError } from './users.js';
+import { UsageError } from './usage-error.js';
 
 export interface ServerTarget {
   /** Base URL; default from HOST and PORT (0.0.0.0 → 127.0.0.1). */

@@ -6,9 +6,9 @@ import type { Db } from '../db/index.js';
 import { UsersRepo, UserExistsError, type Role } from '../auth/users.js';
 import { LocalUsername, NewPassword, Role as RoleSchema } from '../http/validate.js';
 import { readNewPassword } from './password-input.js';
+import { UsageError } from './usage-error.js';
 
-/** A mistake in the command line, reported without a stack trace (exit code 2). */
-export class UsageError extends Error {}
+export { UsageError };
 
 function must<S extends v.GenericSchema>(schema: S, value: unknown, what: string): v.InferOutput<S> {
   const r = v.safeParse(schema, value);
