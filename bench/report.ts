@@ -180,6 +180,22 @@ export function renderTable(r: BenchResult): string {
   return lines.join('\n');
 }
 
+/** How each figure was taken, so nobody has to read the harness to trust a number. */
+function definitions(r: BenchResult): string[] {
+  const d = r.deployed;
+  return [
+    '- **Processes.** The simulator, labdeck (`startLabdeck` on port 0, a fresh SQLite file) and the harness (all socket.io clients, the read load, the polling browsers, the seed\'s sync) are three processes. labdeck\'s CPU and RSS come from `process.cpuUsage()` / `process.memoryUsage()` inside its own process, read over IPC.',
+    `- **Clusters.** ${r.scale.clusters - 1} clusters answer \`/cluster/resources\` live (pvestatd interval 0); the last one lags like real pvestatd (${r.scale.laggedPvestatdMs / 1000} s). In section 1 the harness forces the lagged cluster's snapshot after each change so that every pass sees every change.`,
+    '- **Quick pass (1).** Phase A runs labdeck with both loop intervals at 3600 s, so no pass runs unless the harness triggers it. Each figure is one `sync.trigger({kind:"quick"})` over all clusters: wall time and CPU time measured around it inside labdeck\'s process; rows written = revisions taken (every written inventory row takes one); Proxmox requests and bytes = the simulator\'s own counters for the pass. Changed guests are started or stopped in the simulator just before the pass. "Fast-lane requests after" are the per-guest calls labdeck makes after the pass until its fast lane is empty. "Fields pushed where nothing was changed" lists what labdeck wrote and pushed although the harness changed nothing (simulated cpu/memory wander), taken from an admin\'s view (first `GET /api/vms`, then every push).',
+    '- **First full pass.** From `startLabdeck` until every cluster finished its first full pass on an empty inventory, so every guest is new and gets its details (config, guest agent or LXC interfaces, TCP probes).',
+    `- **Reads (2).** Closed-loop workers, each with its own session cookie, \`GET /api/vms\` for the read duration; latency is from sending the request to the last byte of the body, at the harness. A student sees ${r.scale.vmsPerStudent} VMs, a teacher their class pool, the admin every guest.`,
+    '- **Push (3).** "Commit" is the moment labdeck\'s change feed announced the change, which the sync loop does right after its transaction commits (a bench-only listener, prepended so it runs first, stamps it). "Arrival" is when the `vm:changed` event reached a client\'s socket in the harness process. Both clocks are this machine\'s wall clock (`performance.timeOrigin + performance.now()`). Every client checks every VM it receives against the seed plan (assigned student, teacher of the class, admins) for the whole run: any other receipt is a leak. Bytes are what each client\'s TCP connection received (WebSocket frames and headers, without TCP/IP headers).',
+    '- **Own share (4).** A guest is started or stopped in the simulator on a live cluster, and a quick pass of its cluster is triggered at once: change → arrival is then labdeck\'s own work (fetch, diff, details of a changed guest, commit, push), without the wait for the next loop tick and without pvestatd\'s lag.',
+    `- **As deployed (4, 5).** Phase B restarts labdeck on the same port and database with the quick loop at ${d.quickIntervalS} s (full at 3600 s); the sockets reconnect by themselves. For ${Math.round(d.windowMs / 1000)} s, ${d.polling.pollers} students also run a polling browser (\`GET /api/vms\` every ${d.polling.intervalMs / 1000} s), and the seed's sync (list the guests, then \`status/current\` for each, every ${d.quickIntervalS} s or back to back when slower) runs against the clusters those students use. Each of those students gets one change at a random moment. "Idle" students are those who received no VM change in the window: their bytes are the socket's own keep-alive. Proxmox requests per cluster per minute for labdeck are the simulator's counts minus the seed sync's own requests; the seed model is (1 + guests) requests per pass at that interval.`,
+    '- **Start through labdeck.** A student `POST /api/vm/:vmid/start` on a stopped VM; from sending the request to the student\'s socket receiving the VM with status `running`, minus the simulated task duration.',
+  ];
+}
+
 const KEEP = '<!-- Notes below this line are written by hand and kept when the bench rewrites this file. -->';
 
 /** Rewrites bench/RESULTS.md with this run, keeping the hand-written notes under the marker. */
@@ -199,6 +215,6 @@ export function writeResultsMarkdown(file: string, r: BenchResult): void {
   for (const t of r.targets) md.push(`| ${esc(t.figure)} | ${esc(t.target)} | ${esc(t.measured)} | ${t.met === null ? '?' : t.met ? 'yes' : '**no**'} |`);
   md.push('', '## All figures', '', '| Section | Figure | Value |', '|---|---|---|');
   for (const [section, label, value] of rows(r)) md.push(`| ${section} | ${esc(label)} | ${esc(value)} |`);
-  md.push('', KEEP);
+  md.push('', '## What each number means', '', ...definitions(r), '', KEEP);
   writeFileSync(file, md.join('\n') + kept.replace(/^\n?/, '\n'));
 }

@@ -17,6 +17,13 @@ import { type PassMeasure, type PowerAction, type SimClusterInfo, type SimGuestB
 import { now, rng, round, roundSummary, sample, sleep, summarize, waitFor } from './stats.js';
 import { machineInfo, renderTable, targetsOf, writeResultsMarkdown, type BenchResult } from './report.js';
 
+const usage = `Usage: npm run bench [-- --quick | --tiny] [--results | --no-results] [--out DIR]
+  (no flag)     full run: 10 clusters x 2,000 guests, 2,000 students in 50 classes; rewrites bench/RESULTS.md
+  --quick       2 clusters x 500 guests, 200 students: a short run while developing
+  --tiny        the smallest shape (the smoke test uses it)
+  --results     also rewrite bench/RESULTS.md (default only for full runs); --no-results never
+  --out DIR     where the JSON result and the child logs go (default bench/out)`;
+
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 interface Ctx {
@@ -422,14 +429,26 @@ async function benchDeployed(ctx: Ctx, seedPassWallMs: number) {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      quick: { type: 'boolean', default: false },
-      tiny: { type: 'boolean', default: false },
-      results: { type: 'boolean' },
-      out: { type: 'string' },
-    },
-  });
+  let values: { quick?: boolean; tiny?: boolean; results?: boolean; out?: string; help?: boolean };
+  try {
+    values = parseArgs({
+      allowNegative: true,
+      options: {
+        quick: { type: 'boolean', default: false },
+        tiny: { type: 'boolean', default: false },
+        results: { type: 'boolean' },
+        out: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }).values;
+  } catch (err) {
+    console.error(`${(err as Error).message}\n\n${usage}`);
+    process.exit(2);
+  }
+  if (values.help) {
+    console.log(usage);
+    return;
+  }
   const scale = scales[values.tiny ? 'tiny' : values.quick ? 'quick' : 'full'];
   const writeResults = values.results ?? scale.name === 'full';
   const outDir = resolve(values.out ?? join(root, 'bench', 'out'));
