@@ -14,6 +14,8 @@ export interface ServerToClient {
   'vm:removed': (msg: VmRemovedPush) => void;
   'sync:status': (status: SyncStatus) => void;
   'cluster:stale': (msg: ClusterStalePush) => void;
+  /** This viewer's classes, rosters or assignments changed: views that show them reload. */
+  'access:changed': (msg: { classIds: number[] }) => void;
 }
 
 /** Every client event answers through its ack with `{ok, msg}`. */

@@ -429,9 +429,10 @@ export function attachRealtime(host: RealtimeHost, opts: RealtimeOptions = {}): 
       }
       const after = visibleFor(sockets[0], rooms);
       for (const s of sockets) placeSocket(s, rooms, after);
+      const targets = sockets.map((s) => s.id);
+      io.to(targets).emit('access:changed', { classIds: change.classIds });
       if (!before || !after) continue;
       const { appeared, left } = diffVisible(before, after);
-      const targets = sockets.map((s) => s.id);
       if (appeared.length) {
         const vms = await repo.list({ keys: appeared });
         if (vms.length) {

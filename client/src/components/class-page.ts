@@ -53,9 +53,21 @@ export class ClassPage extends LitElement {
   @state() private audit: AuditEntry[] = [];
   @state() private busy = false;
   private readonly live = new LiveController(this, () => this.link);
+  private offAccess?: () => void;
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback();
+    this.offAccess?.();
+  }
 
   override updated(changed: Map<string, unknown>): void {
-    if (changed.has('link')) this.live.bind();
+    if (changed.has('link')) {
+      this.live.bind();
+      this.offAccess?.();
+      this.offAccess = this.link?.onAccessChanged((ids) => {
+        if (ids.length === 0 || ids.includes(Number(this.classId))) void this.load();
+      });
+    }
     if (changed.has('classId') && this.classId) void this.load();
   }
 

@@ -29,6 +29,7 @@ export class LiveLink {
   syncStatus: SyncStatus | null = null;
   private socket: Socket | null = null;
   private readonly listeners = new Set<StateListener>();
+  private readonly accessListeners = new Set<(classIds: number[]) => void>();
   private catchingUp = false;
 
   constructor(private readonly opts: LiveOptions) {}
@@ -37,6 +38,12 @@ export class LiveLink {
   onState(fn: StateListener): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
+  }
+
+  /** Notified when the server says this viewer's classes or assignments changed. */
+  onAccessChanged(fn: (classIds: number[]) => void): () => void {
+    this.accessListeners.add(fn);
+    return () => this.accessListeners.delete(fn);
   }
 
   /** Opens the socket; the first snapshot is loaded once it is connected. */
@@ -75,6 +82,10 @@ export class LiveLink {
     socket.on('vm:changed', (msg: VmChangedMsg) => this.store.applyChanged(msg));
     socket.on('vm:removed', (msg: VmRemovedMsg) => this.store.applyRemoved(msg));
     socket.on('cluster:stale', (msg: { cluster: string; stale: boolean }) => this.store.markClusterStale(msg.cluster, msg.stale));
+    socket.on('access:changed', (msg: { classIds?: number[] }) => {
+      if (this.opts.fullReload) void this.catchUp();
+      for (const fn of this.accessListeners) fn(msg.classIds ?? []);
+    });
     socket.on('sync:status', (s: SyncStatus) => {
       this.syncStatus = s;
       this.emit();
