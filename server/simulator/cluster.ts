@@ -138,10 +138,12 @@ export class ClusterState {
     this.tasks.stop();
   }
 
+  /** Whether the cluster has a node of that name. */
   isNode(node: string): boolean {
     return this.nodes.some((n) => n.name === node);
   }
 
+  /** Whether the node exists and is online. */
   isOnline(node: string): boolean {
     return this.nodes.some((n) => n.name === node && n.online);
   }

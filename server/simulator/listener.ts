@@ -115,10 +115,12 @@ export class PveListener {
     if (wasHang && f.mode !== 'hang') this.dropHung();
   }
 
+  /** A copy of the counters. */
   getStats(): ListenerStats {
     return { requests: this.stats.requests, byPath: { ...this.stats.byPath }, bytesOut: this.stats.bytesOut };
   }
 
+  /** Starts counting from zero. */
   resetStats(): void {
     this.stats = { requests: 0, byPath: {}, bytesOut: 0 };
   }
