@@ -161,8 +161,8 @@ export class PveHttp implements ApiRequestable {
     }
   }
 
-  /** Closes the sockets (only when this instance made the dispatcher). */
+  /** Closes the sockets now, aborting calls still waiting (only when this instance made the dispatcher). */
   async close(): Promise<void> {
-    if (this.ownsDispatcher) await this.dispatcher.close().catch(() => undefined);
+    if (this.ownsDispatcher) await this.dispatcher.destroy().catch(() => undefined);
   }
 }

@@ -1,6 +1,8 @@
 // One sync pass of one cluster: one /cluster/resources call, details for the guests that need
 // them, the pure diff inside the repository's write transaction.
-import { diffInventory, guestsNeedingDetails } from '../inventory/diff.js';
+import { diffInventory, guestsNeedingDetails, type GuestDetails } from '../inventory/diff.js';
+import type { InventoryRow } from '../inventory/row.js';
+import type { ResourceRow } from '../pve/normalise.js';
 import type { InventoryRepo } from '../inventory/repository.js';
 import type { PveClient } from '../pve/client.js';
 import { fetchDetails } from './details.js';
@@ -30,18 +32,25 @@ export async function runPass(ctx: PassContext, kind: 'full' | 'quick'): Promise
   const now = ctx.now ?? Date.now;
   const requestsBefore = ctx.client.requestCount();
   const fetched = await ctx.client.resources();
-  const stored = await ctx.repo.storedRows(ctx.cluster);
-  const targets = guestsNeedingDetails(stored, fetched, kind, now());
-  const details = targets.length
-    ? await fetchDetails(ctx.client, targets, { concurrency: ctx.detailConcurrency, probePorts: ctx.probePorts })
-    : undefined;
-  let statusChanged: number[] = [];
   const held = ctx.heldStatus();
-  const result = await ctx.repo.apply(ctx.cluster, (current) => {
+  let statusChanged: number[] = [];
+  let details: Map<number, GuestDetails> | undefined;
+  let targets: ResourceRow[] = [];
+  const compute = (current: InventoryRow[]) => {
+    if (!details) {
+      // Usually nothing needs details: then this one read serves the diff too.
+      targets = guestsNeedingDetails(current, fetched, kind, now());
+      if (targets.length) return { upserts: [], tombstones: [], events: [] };
+    }
     const d = diffInventory({ cluster: ctx.cluster, stored: current, fetched, kind, now: now(), details, holdStatus: held });
     statusChanged = d.statusChanged;
     return d;
-  });
+  };
+  let result = await ctx.repo.apply(ctx.cluster, compute);
+  if (targets.length) {
+    details = await fetchDetails(ctx.client, targets, { concurrency: ctx.detailConcurrency, probePorts: ctx.probePorts });
+    result = await ctx.repo.apply(ctx.cluster, compute);
+  }
   return {
     guests: fetched.length,
     changed: result.changed.length,

@@ -108,3 +108,20 @@ describe('sync loops', () => {
     expect((await h.manager.repo.get('lab', vmid))?.status).toBe('running');
   });
 });
+
+describe('stopping', () => {
+  it('does not wait for a hanging cluster beyond its timeout', async () => {
+    const sim = await startSim([{ id: 'stuck', guests: 3 }]);
+    const { db, close } = await openTestDb('sqlite');
+    const h = makeManager(db, sim, {}, { timeoutMs: 20_000 });
+    await sim.cluster('stuck').setFault({ mode: 'hang' });
+    await h.manager.start();
+    await sleep(200);
+    const t0 = Date.now();
+    await h.manager.stop(300);
+    expect(Date.now() - t0).toBeLessThan(2000);
+    await sim.cluster('stuck').setFault({});
+    await sim.close();
+    await close();
+  });
+});
