@@ -51,6 +51,7 @@ describe.skipIf(!canRunE2e)('teacher class page and projector (Chromium)', () =>
     await expect.poll(() => teacher.locator('li[data-student="student3"]').textContent()).toContain(stack.cluster.guest(vmid)!.name);
     await teacher.getByRole('button', { name: 'Refresh' }).click();
     await expect.poll(() => teacher.locator('section[aria-label="Audit trail"]').textContent()).toMatch(/assign/i);
+    expect(await teacher.locator('section[aria-label="Audit trail"]').textContent()).toMatch(/start/i);
     await teacher.getByRole('button', { name: 'Create invite link' }).click();
     await expect.poll(() => teacher.locator('[data-invite-url]').textContent()).toMatch(/\/invite\/[A-Za-z0-9_-]{20,}$/);
   });

@@ -78,12 +78,12 @@ export class ClassPage extends LitElement {
     } catch (err) {
       this.error = (err as Error).message;
     }
-    void this.loadAudit();
+    await this.loadAudit();
   }
 
   private async loadAudit(): Promise<void> {
     try {
-      this.audit = await classAudit(Number(this.classId));
+      this.audit = await classAudit(Number(this.classId), this.detail?.vmKeys ?? []);
     } catch {
       this.audit = [];
     }
@@ -279,13 +279,17 @@ export class ClassPage extends LitElement {
     return done ? html`<span>✓ done</span>` : html`<span class="muted">working…</span>`;
   }
 
+  private vmName(key: string): string {
+    return this.link?.store.vms.get(key)?.name ?? key;
+  }
+
   private renderAudit() {
     return html`<section class="card" aria-label="Audit trail" style="margin-top:1rem">
       <div class="row"><h2>Audit trail</h2><span class="spacer"></span><button class="small" @click=${this.loadAudit}>Refresh</button></div>
       <div class="audit">${this.audit.length === 0 ? html`<p class="muted">Nothing recorded yet.</p>` : html`<table>
         <thead><tr><th>When</th><th>Who</th><th>What</th><th>Target</th><th>Outcome</th></tr></thead>
         <tbody>${this.audit.map((e) => html`<tr><td class="small">${new Date(e.at).toLocaleString()}</td><td>${e.username ?? '—'}</td>
-          <td>${e.action}</td><td>${e.target}</td><td class=${e.outcome === 'ok' ? '' : 'error'}>${e.outcome}${e.detail ? html` <span class="muted small">${e.detail}</span>` : nothing}</td></tr>`)}</tbody>
+          <td>${e.action}</td><td>${e.vmKey ? this.vmName(e.vmKey) : e.target}</td><td class=${e.outcome === 'ok' ? '' : 'error'}>${e.outcome}${e.detail ? html` <span class="muted small">${e.detail}</span>` : nothing}</td></tr>`)}</tbody>
       </table>`}</div>
     </section>`;
   }

@@ -42,15 +42,15 @@ export class ProjectorView extends LitElement {
     .counts span { font-weight: 700; }
     .tiles { display: grid; grid-template-columns: repeat(auto-fill, minmax(max(14em, 15vw), 1fr)); gap: 1vw; }
     .tile { border-radius: 10px; padding: .8em 1em; border: 3px solid transparent; background: var(--surface); display: grid; gap: .25em; }
-    .tile.tone-ok { border-color: var(--ok); }
-    .tile.tone-off { border-color: var(--border); }
-    .tile.tone-busy, .tile.tone-warn { border-color: var(--warn); }
-    .tile.tone-bad { border-color: var(--bad); }
+    .tile.edge-ok { border-color: var(--ok); }
+    .tile.edge-off { border-color: var(--border); }
+    .tile.edge-busy, .tile.edge-warn { border-color: var(--warn); }
+    .tile.edge-bad { border-color: var(--bad); }
     .student { font-size: 1.35em; font-weight: 700; overflow-wrap: anywhere; }
     .vm { color: var(--muted); overflow-wrap: anywhere; }
     .state { font-size: 1.25em; font-weight: 700; }
     .ip { font-family: var(--mono); font-size: 1.1em; }
-    .tile .badge { font-size: 1em; justify-self: start; }
+    .tile .badge { font-size: 1.1em; justify-self: start; padding: .15em .7em; }
     .gone { display: grid; place-items: center; min-height: 80vh; text-align: center; font-size: 1.6em; }
     .conn { font-size: .9em; }
   `];
@@ -112,7 +112,7 @@ export class ProjectorView extends LitElement {
       ${state !== 'live' ? html`<div class="conn badge tone-warn">${state === 'offline' ? 'Offline' : 'Reconnecting…'} — the tiles may be out of date</div>` : nothing}
       <div class="tiles">${shown.map((t) => {
         const s = t.vm ? statusInfo(t.vm.status) : { label: t.vmKey ? 'Not visible' : 'No VM', tone: 'off' };
-        return html`<div class="tile tone-${s.tone}" data-vm=${t.vm?.id ?? ''} data-status=${t.vm?.status ?? ''}>
+        return html`<div class="tile edge-${s.tone}" data-vm=${t.vm?.id ?? ''} data-status=${t.vm?.status ?? ''}>
           <div class="student">${t.student}</div>
           <div class="vm">${t.vm ? `${t.vm.name} (#${t.vm.vmid})` : '—'}</div>
           <span class="badge tone-${s.tone} state">${s.label}</span>

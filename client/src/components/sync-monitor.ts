@@ -156,17 +156,25 @@ export class SyncMonitor extends LitElement {
     </table>`;
   }
 
+  /** Chart span: from the oldest sample (at least 2 min, at most 30 min). */
+  private span(series: Series[]): number {
+    let oldest = this.tick.now;
+    for (const x of series) for (const p of x.points) oldest = Math.min(oldest, p.t);
+    return Math.min(30 * 60_000, Math.max(2 * 60_000, Math.ceil((this.tick.now - oldest) / 60_000) * 60_000));
+  }
+
   override render() {
     const s = this.status;
+    const series = s ? this.chartSeries(s) : [];
     return html`<div class="row"><h1>Sync monitor</h1><span class="spacer"></span>
         <button class="primary" @click=${() => this.trigger()} ?disabled=${this.triggering !== null}>${this.triggering === 'all' ? 'Syncing…' : 'Full sync now'}</button></div>
       ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : nothing}
       ${!s ? html`<p class="muted">Loading…</p>` : html`
-        <p class="muted">${s.totals.guests} guests · ${s.clusters.length} clusters · ${s.totals.clustersDown} down · ${s.totals.errorCount} errors</p>
+        <p class="muted">${s.totals.guests} guests · ${s.clusters.length} ${s.clusters.length === 1 ? 'cluster' : 'clusters'} · ${s.totals.clustersDown} down · ${s.totals.errorCount} errors</p>
         <div class="clusters">${s.clusters.map((c) => this.renderCluster(c))}</div>
         <div class="two">
           <section class="card"><h2>Pass duration and Proxmox latency</h2>
-            <ld-sync-chart .series=${this.chartSeries(s)} .now=${this.tick.now}></ld-sync-chart></section>
+            <ld-sync-chart .series=${series} .now=${this.tick.now} .spanMs=${this.span(series)}></ld-sync-chart></section>
           <section class="card"><h2>Inventory</h2>${this.renderCounts()}</section>
         </div>`}`;
   }

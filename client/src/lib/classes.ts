@@ -18,7 +18,7 @@ export interface ClassDetail {
   assignments: Assignment[];
 }
 export interface LinkInfo { token?: string; id?: number; url: string; expiresAt: number }
-export interface AuditEntry { id: number; at: number; username: string | null; action: string; target: string; outcome: string; detail: string | null }
+export interface AuditEntry { id: number; at: number; username: string | null; action: string; target: string; outcome: string; detail: string | null; classId: number | null; vmKey: string | null }
 
 type Raw = Record<string, any>;
 
@@ -115,11 +115,19 @@ export async function revokeProjectorLink(classId: number, link: LinkInfo): Prom
   await apiDelete(`/api/classes/${classId}/projector-links/${encodeURIComponent(String(link.token))}`);
 }
 
-/** The audit trail of a class, newest first. */
-export async function classAudit(classId: number): Promise<AuditEntry[]> {
-  const res = await apiGet<Raw>(`/api/audit${qs({ classId, limit: 50 })}`);
-  const list = (Array.isArray(res) ? res : res.entries ?? res.audit ?? res.items ?? []) as Raw[];
-  return list.map((e) => ({ id: Number(e.id), at: Number(e.at), username: e.username ?? null, action: String(e.action), target: String(e.target), outcome: String(e.outcome), detail: e.detail ?? null }));
+/** The audit trail of a class, newest first: class changes and actions on the class's VMs. */
+export async function classAudit(classId: number, vmKeys: readonly string[]): Promise<AuditEntry[]> {
+  const res = await apiGet<Raw>(`/api/audit${qs({ limit: 200 })}`);
+  const list = (Array.isArray(res) ? res : res.entries ?? []) as Raw[];
+  const keys = new Set(vmKeys);
+  return list
+    .map((e) => ({
+      id: Number(e.id), at: Number(e.at), username: e.username ?? null, action: String(e.action), target: String(e.target),
+      outcome: String(e.outcome), detail: e.detail ?? null, classId: e.classId ?? null,
+      vmKey: e.cluster && e.vmid ? `${e.cluster}:${e.vmid}` : null,
+    }))
+    .filter((e) => e.classId === classId || (e.vmKey !== null && keys.has(e.vmKey)))
+    .slice(0, 50);
 }
 
 /** What an invite link opens (class name, expiry). */
