@@ -205,7 +205,9 @@ export function diffInventory(input: DiffInput): DiffResult {
     if (stored && !stored.deleted && stored.status !== next.status) result.statusChanged.push(f.vmid);
   }
 
-  if (kind === 'full') {
+  // An empty answer from a cluster that had guests is far likelier a Proxmox hiccup (pmxcfs
+  // without quorum answers []) than every guest destroyed at once: keep them.
+  if (kind === 'full' && input.fetched.length > 0) {
     for (const s of input.stored) {
       if (s.deleted || seen.has(s.vmid)) continue;
       result.tombstones.push({ ...s, deleted: 1, last_updated: now });

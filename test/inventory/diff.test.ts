@@ -65,6 +65,7 @@ describe('diffInventory', () => {
     const d = diffInventory({ cluster: 'a', stored, fetched: [res(100)], kind: 'full', now: T0 });
     expect(d.tombstones).toEqual([expect.objectContaining({ vmid: 101, deleted: 1 })]);
     expect(d.events).toEqual([expect.objectContaining({ kind: 'removed', vmid: 101 })]);
+    expect(diffInventory({ cluster: 'a', stored, fetched: [], kind: 'full', now: T0 }).tombstones).toEqual([]);
   });
 
   it('a stub for a known guest keeps its data; a vmid coming back is created again', () => {
