@@ -87,6 +87,8 @@ export class TaskRunner {
       }
       status.status = 'stopped';
     }, work.durationMs);
+    // A pending task must not keep a process alive that is otherwise done.
+    timer.unref();
     this.timers.add(timer);
     return upid;
   }
