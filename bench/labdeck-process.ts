@@ -126,6 +126,11 @@ serveIpc({
     return running().sync.status().clusters.reduce((n, c) => n + c.fastLane, 0);
   },
 
+  /** The inventory's revision counter: every written row takes one. */
+  async revision(): Promise<number> {
+    return (await counts()).revision;
+  },
+
   syncStatus() {
     return running().sync.status();
   },

@@ -49,6 +49,7 @@ export interface BenchResult {
     seedSync: { clusters: string[]; passes: number[]; passWallMs: Summary; changeToDetectLaggedMs: Summary; changeToDetectLiveMs: Summary };
     bytesPerClientPerMinute: { idleStudentSocket: Summary; idleStudents: number; studentsWithChanges: number; pollingStudent: Summary; ratioPollingToPush: number | null };
     proxmoxRequestsPerClusterPerMinute: { labdeck: Array<{ id: string; perMinute: number | null; changedHere: boolean }>; labdeckQuietClusterMedian: number | null; seedDesignModel: number | null; seedDesignMeasured: Array<{ id: string; perMinute: number | null }> };
+    rowsWrittenPerMinute: number;
     labdeckCpuPercent: number | null;
   };
   memoryPhaseA: Usage;
@@ -130,6 +131,7 @@ function rows(r: BenchResult): Array<[string, string, string]> {
       add('1 sync', `fields pushed in passes where nothing was changed`, `${JSON.stringify(g.unprovokedChanges.byField)}; e.g. ${g.unprovokedChanges.examples.slice(0, 3).join('; ')}`);
     }
   }
+  add('1 sync', `inventory rows written per minute by the loop at ${r.deployed.quickIntervalS} s (side-by-side window, ${r.deployed.changes} status changes made)`, fmtInt(r.deployed.rowsWrittenPerMinute));
   for (const role of ['student', 'teacher', 'admin'] as const) {
     const x = r.reads[role];
     add('2 reads', `GET /api/vms as ${role} (${x.concurrency} concurrent)`, `${s(x.latencyMs)}; ${fmtInt(x.rps)} req/s; ${fmtBytes(x.bytesPerResponse)}/response; errors ${x.errors}`);

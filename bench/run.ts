@@ -322,6 +322,7 @@ async function benchDeployed(ctx: Ctx, seedPassWallMs: number) {
   const usage0 = await ctx.lab.call<Usage>('usage');
   await ctx.sim.call('resetStats');
   const seedReq0 = seedLoops.map((l) => l.requests());
+  const rev0 = await ctx.lab.call<number>('revision');
   const t0 = now();
   for (const p of pollers) p.start();
   const pollBytes0 = pollers.map((p) => p.agent.bytesRead());
@@ -338,6 +339,7 @@ async function benchDeployed(ctx: Ctx, seedPassWallMs: number) {
   const stats = await ctx.sim.call<Record<string, SimStats>>('stats');
   const seedReqInWindow = seedLoops.map((l, i) => l.requests() - seedReq0[i]);
   const usage1 = await ctx.lab.call<Usage>('usage');
+  const rev1 = await ctx.lab.call<number>('revision');
   const bytes1 = ctx.fleet.bytesByUser();
   const pollBytes = pollers.map((p, i) => p.agent.bytesRead() - pollBytes0[i]);
   await Promise.all(pollers.map((p) => p.stop()));
@@ -424,6 +426,7 @@ async function benchDeployed(ctx: Ctx, seedPassWallMs: number) {
       seedDesignModel: round((seedPassRequests * 60_000) / seedPeriodMs, 0),
       seedDesignMeasured: watched.map((id, i) => ({ id, perMinute: round(perMin(seedReqInWindow[i]), 0) })),
     },
+    rowsWrittenPerMinute: round(perMin(rev1 - rev0), 0),
     labdeckCpuPercent: round(((usage1.cpuUserMs + usage1.cpuSystemMs - usage0.cpuUserMs - usage0.cpuSystemMs) / windowMs) * 100, 1),
   };
 }
@@ -492,7 +495,7 @@ async function main(): Promise<void> {
     lab = first.l;
     const url = first.info.url;
     log(`labdeck up at ${url} (seeded in ${(first.info.seedMs / 1000).toFixed(1)} s); waiting for the first full passes`);
-    const full = await lab.call<{ wallMs: number; cpuMs: number; rows: number; perCluster: unknown }>('waitFullPasses', { timeoutMs: 600_000 });
+    const full = await lab.call<{ wallMs: number; cpuMs: number; rows: number; perCluster: unknown }>('waitFullPasses', { timeoutMs: 600_000 }, 620_000);
     const fullStats = totalStats(await sim.call<Record<string, SimStats>>('stats'));
     result.fullPass = { wallMs: round(full.wallMs), cpuMs: round(full.cpuMs), rowsWritten: full.rows, proxmoxRequests: fullStats.requests, bytesFetched: fullStats.bytes, perCluster: full.perCluster };
     log(`first full pass (guest details for ${guests.length} new guests): ${(full.wallMs / 1000).toFixed(1)} s wall, ${(full.cpuMs / 1000).toFixed(1)} s CPU, ${fullStats.requests} Proxmox requests`);
@@ -537,7 +540,7 @@ async function main(): Promise<void> {
     const back = await fleet.waitAllConnected(90_000);
     result.reconnect = { allBack: back, connected: fleet.connectedCount(), ms: round(now() - restartAt, 0) };
     log(`${fleet.connectedCount()}/${usernames.length} sockets reconnected ${((now() - restartAt) / 1000).toFixed(1)} s after the restart began`);
-    await lab.call('waitFullPasses', { timeoutMs: 600_000 });
+    await lab.call('waitFullPasses', { timeoutMs: 600_000 }, 620_000);
     log(`5. side by side for ${scale.compareWindowMs / 1000} s: idle push vs polling, scheduled freshness`);
     result.deployed = await benchDeployed(ctx, (result.seedPass as { seed: { wallMs: number } }).seed.wallMs);
     result.memoryPhaseB = await lab.call<Usage>('usage');
