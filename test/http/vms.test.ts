@@ -37,6 +37,10 @@ describe('VM reads', () => {
     expect(s.body).toEqual({ revision: since.body.revision, vms: [], removed: [] });
     const latest = await ts.request('GET', `/api/vms?since=${since.body.revision}`, { cookie: admin });
     expect(latest.body.vms).toEqual([]);
+    // A revision this server never gave out (another database) means: start over with everything.
+    const future = await ts.request('GET', `/api/vms?since=${since.body.revision + 1000}`, { cookie: admin });
+    expect(future.body).toMatchObject({ revision: since.body.revision, reset: true, removed: [] });
+    expect(future.body.vms).toHaveLength(17);
   });
 
   it('filters and sorts, and every VM says whether its data is stale and when it was seen', async () => {

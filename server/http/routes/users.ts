@@ -7,7 +7,7 @@ import type { AppEnv } from '../env.js';
 import { conflict, notFound } from '../errors.js';
 import { requireRole } from '../middleware.js';
 import { body, params, query, IdString, LocalUsername, NewPassword, Role } from '../validate.js';
-import { UserExistsError } from '../../auth/users.js';
+import { UserExistsError, publicUser } from '../../auth/users.js';
 
 const CreateBody = v.strictObject({
   username: LocalUsername,
@@ -63,9 +63,7 @@ export function userRoutes(deps: ApiDeps) {
     }
     await deps.audit.record({ actor: admin, action: 'user.update', target: 'user', outcome: 'ok',
       detail: `${target.username}: ${Object.keys(b).join(', ')}` });
-    const updated = (await deps.users.get(id))!;
-    const { sessionVersion: _sv, hasPassword: _hp, ...user } = updated;
-    return c.json({ user });
+    return c.json({ user: publicUser((await deps.users.get(id))!) });
   });
 
   return app;

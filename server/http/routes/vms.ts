@@ -98,18 +98,21 @@ export function vmRoutes(deps: ApiDeps) {
       const ofClass = deps.access.vmKeysOfClass(q.class);
       keys = new Set([...ofClass].filter((k) => visible === 'all' || visible.has(k)));
     }
-    if (q.since !== undefined) {
+    const revision = await deps.inventory.currentRevision();
+    // A revision from the future (another database, a restore) cannot be caught up from: start over.
+    const reset = q.since !== undefined && q.since > revision;
+    if (q.since !== undefined && !reset) {
       const s = await deps.inventory.since(q.since);
       const see = (id: string) => keys === 'all' || keys.has(id);
       return c.json({ revision: s.revision, vms: s.vms.filter((vm) => see(vm.id)), removed: s.removed.filter(see) });
     }
-    const revision = await deps.inventory.currentRevision();
-    if (keys !== 'all' && keys.size === 0) return c.json({ revision, vms: [] });
+    const extra = reset ? { removed: [] as string[], reset: true } : {};
+    if (keys !== 'all' && keys.size === 0) return c.json({ revision, vms: [], ...extra });
     const vms = await deps.inventory.list({
       cluster: q.cluster, node: q.node, status: q.status, type: q.type, category: q.category, tag: q.tag, q: q.q,
       keys: keys === 'all' ? undefined : [...keys],
     });
-    return c.json({ revision, vms: sortVms(vms.filter((vm) => !isTombstone(vm)), q.sort, q.order) });
+    return c.json({ revision, vms: sortVms(vms.filter((vm) => !isTombstone(vm)), q.sort, q.order), ...extra });
   });
 
   const vmOf = async (c: Context<AppEnv>) => {
