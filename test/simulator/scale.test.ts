@@ -37,15 +37,18 @@ describe('20,000 guests', () => {
 
   it('lists every guest in one cluster/resources call, the same body until something changes', async () => {
     const c = sim.cluster('big');
-    const t0 = performance.now();
-    const first = await raw(c, 'GET', '/cluster/resources?type=vm');
-    const t1 = performance.now();
-    const second = await raw(c, 'GET', '/cluster/resources?type=vm');
-    const t2 = performance.now();
-    expect((first.json!.data as unknown[]).length).toBe(20_000);
+    const get = async () => {
+      const t = performance.now();
+      const res = await fetch(`${c.url}/api2/json/cluster/resources?type=vm`, { headers: { Authorization: `PVEAPIToken=${c.tokenId}=${c.tokenSecret}` } });
+      const text = await res.text();
+      return { text, ms: performance.now() - t };
+    };
+    const first = await get();
+    const second = await get();
+    expect((JSON.parse(first.text) as { data: unknown[] }).data.length).toBe(20_000);
     expect(second.text).toBe(first.text);
     // Timing is reported, not asserted: speed belongs to bench/.
-    console.log(`cluster/resources, 20,000 guests, ${(first.text.length / 1e6).toFixed(1)} MB: first ${(t1 - t0).toFixed(0)} ms, cached ${(t2 - t1).toFixed(0)} ms`);
+    console.log(`cluster/resources, 20,000 guests, ${(first.text.length / 1e6).toFixed(1)} MB: ${first.ms.toFixed(0)} ms, then ${second.ms.toFixed(0)} ms (request to last byte)`);
     c.createGuest({ name: 'one-more' });
     const third = await raw(c, 'GET', '/cluster/resources?type=vm');
     expect((third.json!.data as unknown[]).length).toBe(20_001);
