@@ -106,4 +106,19 @@ describe.skipIf(!canRunE2e)('student pages (Chromium)', () => {
     await expect.poll(() => page.locator('ld-connection [data-state]').getAttribute('data-state')).toBe('live');
     expect([...one.errors, ...two.errors]).toEqual([]);
   });
+
+  it('says clearly when Proxmox refuses a start, and leaves the VM as it was', async () => {
+    const { page } = one;
+    const vmid = stack.pool[0];
+    await expect.poll(() => statusOf(page, vmid), { timeout: 5000 }).toBe('stopped');
+    await stack.cluster.setFault({ errorRate: 1 });
+    try {
+      await card(page, vmid).getByRole('button', { name: 'Start' }).click();
+      await expect.poll(() => card(page, vmid).getByRole('alert').textContent(), { timeout: 8000 }).toMatch(/start/i);
+      expect(await statusOf(page, vmid)).toBe('stopped');
+      await shot(page, 'student-action-failed');
+    } finally {
+      await stack.cluster.setFault({ errorRate: 0 });
+    }
+  });
 });

@@ -7,7 +7,7 @@ import { base } from '../lib/styles.js';
 import { LiveLink } from '../lib/live.js';
 import { LiveController, TickController } from '../lib/controllers.js';
 import { apiGet } from '../lib/api.js';
-import { statusInfo, ipText, isProblem, clock } from '../lib/format.js';
+import { statusInfo, ipText, isProblem, clock, ago } from '../lib/format.js';
 import type { Vm } from '../../../server/inventory/vm.js';
 import type { SinceResponse } from '../lib/vm-store.js';
 
@@ -53,6 +53,7 @@ export class ProjectorView extends LitElement {
     .tile .badge { font-size: 1.1em; justify-self: start; padding: .15em .7em; }
     .gone { display: grid; place-items: center; min-height: 80vh; text-align: center; font-size: 1.6em; }
     .conn { font-size: .9em; }
+    .stale { color: var(--warn); font-weight: 600; }
   `];
 
   @property() token = '';
@@ -117,6 +118,7 @@ export class ProjectorView extends LitElement {
           <div class="vm">${t.vm ? `${t.vm.name} (#${t.vm.vmid})` : '—'}</div>
           <span class="badge tone-${s.tone} state">${s.label}</span>
           <div class="ip">${t.vm ? ipText(t.vm) : ''}</div>
+          ${t.vm?.stale ? html`<div class="stale">data ${ago(t.vm.lastSeen, this.tick.now)}</div>` : nothing}
         </div>`;
       })}</div>`;
   }

@@ -9,6 +9,8 @@ import { announce } from '../lib/announce.js';
 import { qs } from '../lib/api.js';
 import type { Vm } from '../../../server/inventory/vm.js';
 
+const TARGET: Record<PowerAction, string> = { start: 'running', stop: 'stopped', shutdown: 'stopped', reboot: 'running' };
+
 @customElement('ld-vm-card')
 export class VmCard extends LitElement {
   static override styles = [base, css`
@@ -34,11 +36,26 @@ export class VmCard extends LitElement {
   @state() private error = '';
   @state() private copied = false;
 
+  /** The action this card asked for, until the VM settles (a task failing later reverts the state). */
+  private sent: { action: PowerAction; target: string } | null = null;
+
+  override willUpdate(changed: Map<string, unknown>): void {
+    if (!changed.has('vm') || !this.sent || this.busy) return;
+    const status = this.vm.status;
+    if (isPending(status)) return;
+    if (status !== this.sent.target) {
+      this.error = `The ${this.sent.action} of ${this.vm.name} did not complete: it is ${statusInfo(status).label.toLowerCase()}.${this.vm.syncError ? ` ${this.vm.syncError}` : ''}`;
+      announce(this.error);
+    }
+    this.sent = null;
+  }
+
   private async act(action: PowerAction): Promise<void> {
     this.busy = action;
     this.error = '';
     try {
       await powerAction(this.vm, action);
+      this.sent = isPending(this.vm.status) || this.vm.status !== TARGET[action] ? { action, target: TARGET[action] } : null;
     } catch (err) {
       this.error = `Could not ${action} ${this.vm.name}: ${(err as Error).message}`;
       announce(this.error);
