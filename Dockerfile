@@ -1,0 +1,46 @@
+# labdeck: multi-stage image. The server runs its TypeScript sources through tsx (a production
+# dependency), so the image runs exactly the code the tests run; the client is built by vite.
+# Build:  docker build -t labdeck .
+# Run:    docker run -p 8080:8080 -v labdeck-data:/data -e SESSION_SECRET=... \
+#           -e LABDECK_CONFIG=/config/labdeck.json -v ./labdeck.json:/config/labdeck.json:ro labdeck
+
+# 1. Build the client with every dependency.
+FROM node:22-slim AS build
+WORKDIR /app
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY . .
+RUN npm run build
+
+# 2. A clean install of the production dependencies only (compilers only as a fallback for
+#    better-sqlite3 when no prebuilt binary is available).
+FROM node:22-slim AS deps
+WORKDIR /app
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+
+# 3. The runtime: no compilers, no dev dependencies, not root.
+FROM node:22-slim
+ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
+    PORT=8080 \
+    DATABASE_URL=/data/labdeck.db
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY package.json package-lock.json tsconfig.json ./
+COPY server ./server
+COPY migrations ./migrations
+COPY --from=build /app/dist/client ./dist/client
+RUN mkdir -p /data && chown node:node /data \
+ && printf '#!/bin/sh\ncd /app && exec node --import tsx server/cli/main.ts "$@"\n' > /usr/local/bin/labdeck \
+ && chmod 0755 /usr/local/bin/labdeck
+USER node
+VOLUME ["/data"]
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+CMD ["node", "--import", "tsx", "server/main.ts"]

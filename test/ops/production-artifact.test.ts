@@ -1,0 +1,147 @@
+// The production artifact, as the Dockerfile's final stage assembles it but without a Docker
+// engine: its files copied to a temp dir, a clean `npm ci --omit=dev` (offline-preferred, from the
+// npm cache), then started with the image's ENV and CMD and probed with the image's HEALTHCHECK.
+import { execFile, spawn } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSimulator, type Simulator } from '../../server/simulator/index.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+
+interface FinalStage {
+  env: Record<string, string>;
+  copies: Array<{ from: string | null; src: string[]; dest: string }>;
+  cmd: string[];
+  healthcheck: string[];
+}
+
+/** Reads the last stage of the Dockerfile: its ENV, COPY, CMD and HEALTHCHECK. */
+function readFinalStage(text: string): FinalStage {
+  const lines = text.replace(/\\\n/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const last = lines.map((l, i) => (l.startsWith('FROM ') ? i : -1)).filter((i) => i >= 0).at(-1)!;
+  const stage: FinalStage = { env: {}, copies: [], cmd: [], healthcheck: [] };
+  for (const line of lines.slice(last + 1)) {
+    const [word, ...restParts] = line.split(/\s+/);
+    const rest = line.slice(word.length).trim();
+    if (word === 'ENV') for (const m of rest.matchAll(/([A-Z_]+)=(\S+)/g)) stage.env[m[1]] = m[2];
+    if (word === 'COPY') {
+      const args = restParts.filter((a) => !a.startsWith('--chown'));
+      const from = args[0].startsWith('--from=') ? args.shift()!.slice('--from='.length) : null;
+      stage.copies.push({ from, src: args.slice(0, -1), dest: args.at(-1)! });
+    }
+    if (word === 'CMD') stage.cmd = JSON.parse(rest) as string[];
+    if (word === 'HEALTHCHECK') stage.healthcheck = JSON.parse(rest.slice(rest.indexOf('CMD') + 3).trim()) as string[];
+  }
+  return stage;
+}
+
+function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { cwd, env, timeout: timeoutMs, maxBuffer: 20 * 1024 * 1024 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, out: stdout + stderr });
+    });
+  });
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+describe('the production artifact (what the Docker image runs)', () => {
+  let dir: string;
+  let stage: FinalStage;
+  let sim: Simulator;
+  let install: { code: number; out: string };
+
+  beforeAll(async () => {
+    stage = readFinalStage(readFileSync(join(root, 'Dockerfile'), 'utf8'));
+    dir = mkdtempSync(join(tmpdir(), 'labdeck-artifact-'));
+    const app = join(dir, 'app');
+    for (const copy of stage.copies) {
+      if (copy.from === 'deps') continue;
+      for (const src of copy.src) {
+        // Files from the build stage are what `npm run build` leaves in the repo (npm test builds first).
+        const from = copy.from === 'build' ? join(root, src.replace(/^\/app\//, '')) : join(root, src);
+        const to = copy.dest.endsWith('/') ? join(app, copy.dest, src.split('/').at(-1)!) : join(app, copy.dest);
+        if (copy.from === 'build' && !existsSync(from)) continue;
+        cpSync(from, to, { recursive: true });
+      }
+    }
+    // npm ci needs writable cache; reuse the user's cache and prefer it over the network.
+    install = await run('npm', ['ci', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], app,
+      { ...process.env, NODE_ENV: 'production' }, 420_000);
+    sim = await startSimulator({
+      clusters: [{ id: 'lab-a', nodes: 1, guests: 10, seed: 5, tokenSecret: randomUUID() }],
+      pvestatdIntervalMs: 0, unauthorizedDelayMs: 0, activity: false,
+    });
+  }, 480_000);
+
+  afterAll(async () => {
+    await sim?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('installs with production dependencies only', () => {
+    expect(install.code, install.out).toBe(0);
+    const app = join(dir, 'app');
+    expect(existsSync(join(app, 'node_modules', 'tsx'))).toBe(true);
+    expect(existsSync(join(app, 'node_modules', 'better-sqlite3', 'build', 'Release', 'better_sqlite3.node'))).toBe(true);
+    // (typescript itself is there: valibot lists it as a peer dependency, which npm installs.)
+    for (const dev of ['vitest', 'vite', 'playwright-core', 'smtp-server', 'socket.io-client', 'pino-pretty']) {
+      expect(existsSync(join(app, 'node_modules', dev)), dev).toBe(false);
+    }
+    expect(stage.env).toMatchObject({ HOST: '0.0.0.0', PORT: '8080', DATABASE_URL: '/data/labdeck.db' });
+  });
+
+  it('starts the way the image does, passes its health check, and stops on SIGTERM', async () => {
+    const app = join(dir, 'app');
+    const c = sim.clusters[0];
+    writeFileSync(join(dir, 'labdeck.json'), JSON.stringify({
+      clusters: [{ id: c.id, url: c.url, tokenId: c.tokenId, tokenSecret: c.tokenSecret, probePorts: false }],
+    }));
+    const port = await freePort();
+    const env = {
+      PATH: process.env.PATH ?? '', HOME: dir, ...stage.env,
+      // The image listens on 0.0.0.0:8080 with /data mounted; the test stays on loopback and a temp dir.
+      HOST: '127.0.0.1', PORT: String(port), DATABASE_URL: join(dir, 'data', 'labdeck.db'),
+      LABDECK_CONFIG: join(dir, 'labdeck.json'), SESSION_SECRET: 'x'.repeat(40), LOG_LEVEL: 'info',
+    };
+    const [cmd, ...args] = stage.cmd;
+    const child = spawn(cmd === 'node' ? process.execPath : cmd, args, { cwd: app, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    try {
+      const [hcmd, ...hargs] = stage.healthcheck;
+      let healthy = false;
+      for (let i = 0; i < 100 && !healthy && child.exitCode === null; i++) {
+        const probe = await run(hcmd === 'node' ? process.execPath : hcmd, hargs, app, env, 10_000);
+        healthy = probe.code === 0;
+        if (!healthy) await new Promise((r) => setTimeout(r, 300));
+      }
+      expect(healthy, out).toBe(true);
+      const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+      expect([200, 503]).toContain(ready.status);
+      if (existsSync(join(app, 'dist', 'client', 'index.html'))) {
+        const page = await fetch(`http://127.0.0.1:${port}/`);
+        expect(page.status).toBe(200);
+        expect(await page.text()).toMatch(/<html/i);
+      }
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited, out).toBe(0);
+    expect(existsSync(join(dir, 'data', 'labdeck.db'))).toBe(true);
+  }, 90_000);
+});
