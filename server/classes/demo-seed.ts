@@ -27,3 +27,15 @@ export async function seedDemo(users: UsersRepo, classes: ClassesRepo, vms: Arra
   }
   return classId;
 }
+
+/** The lines printed on a demo start: where to go and how to sign in. */
+export function demoBanner(url: string, password: string): string {
+  return [
+    '',
+    '  labdeck demo mode: two simulated Proxmox clusters, no real machines are touched.',
+    `  Open ${url}`,
+    `  Sign in as admin, teacher or student01 … student24 — password "${password}"`,
+    '  (set LABDECK_CONFIG to use real clusters)',
+    '',
+  ].join('\n');
+}
