@@ -197,6 +197,13 @@ export class ClassPage extends LitElement {
     </div>`;
   }
 
+  /** The search box filters the roster too: by student name, username or their VMs' names. */
+  private studentMatches(s: Person, vms: Vm[]): boolean {
+    const q = this.filter.trim().toLowerCase();
+    if (!q) return true;
+    return s.displayName.toLowerCase().includes(q) || s.username.toLowerCase().includes(q) || vms.some((v) => v.name.toLowerCase().includes(q));
+  }
+
   private renderRoster(vms: Vm[]) {
     const d = this.detail!;
     const byUser = new Map<number, Vm[]>();
@@ -211,7 +218,7 @@ export class ClassPage extends LitElement {
       <div class="row"><h2>Roster (${d.students.length})</h2><span class="spacer"></span>
         <button class="small" @click=${this.doAutoAssign} ?disabled=${this.busy || free.length === 0}>Auto-assign</button></div>
       ${d.students.length === 0 ? html`<p class="muted">No students yet: share the invite link.</p>` : nothing}
-      <ul class="roster">${d.students.map((s) => {
+      <ul class="roster">${d.students.filter((s) => this.studentMatches(s, byUser.get(s.id) ?? [])).map((s) => {
         const mine = byUser.get(s.id) ?? [];
         return html`<li data-student=${s.username}>
           <span class="who">${s.displayName} <span class="muted small">${s.username}</span></span>
@@ -232,14 +239,16 @@ export class ClassPage extends LitElement {
   }
 
   private renderPool(all: Vm[]) {
-    const vms = queryVms(all, { q: this.filter, status: this.statusFilter || undefined, sort: 'name' });
+    const q = this.filter.trim().toLowerCase();
+    const byStudent = q ? new Set(all.filter((v) => this.ownerOf(v)?.displayName.toLowerCase().includes(q) || this.ownerOf(v)?.username.toLowerCase().includes(q)).map((v) => v.id)) : null;
+    const vms = queryVms(all, { status: this.statusFilter || undefined, sort: 'name' }).filter((v) => !q || byStudent!.has(v.id) || queryVms([v], { q }).length > 0);
     const selected = vms.filter((v) => this.selected.has(v.id));
     const allOn = vms.length > 0 && selected.length === vms.length;
     const running = all.filter((v) => v.status === 'running').length;
     return html`<section class="card" aria-label="VM pool">
       <div class="row"><h2>VM pool (${all.length})</h2><span class="muted">${running} running</span></div>
       <div class="toolbar" role="search">
-        <input type="search" placeholder="Filter by name, vmid, IP" aria-label="Filter VMs" @input=${(e: InputEvent) => { this.filter = (e.target as HTMLInputElement).value; }}>
+        <input type="search" placeholder="Filter by VM, student, vmid, IP" aria-label="Filter students and VMs" @input=${(e: InputEvent) => { this.filter = (e.target as HTMLInputElement).value; }}>
         <select aria-label="Status filter" @change=${(e: Event) => { this.statusFilter = (e.target as HTMLSelectElement).value; }}>
           <option value="">any status</option><option value="running">Running</option><option value="stopped">Stopped</option>
         </select>

@@ -63,8 +63,21 @@ export class ProjectorView extends LitElement {
   private readonly live = new LiveController(this, () => this.link);
   private readonly tick = new TickController(this, 1000);
 
+  /** F or a double click toggles full screen (there are no visible controls on a projector). */
+  private readonly onKey = (e: KeyboardEvent) => {
+    if (e.key === 'f' || e.key === 'F') this.toggleFullscreen();
+  };
+  private readonly onDbl = () => this.toggleFullscreen();
+
+  private toggleFullscreen(): void {
+    if (document.fullscreenElement) void document.exitFullscreen();
+    else void document.documentElement.requestFullscreen?.().catch(() => undefined);
+  }
+
   override connectedCallback(): void {
     super.connectedCallback();
+    window.addEventListener('keydown', this.onKey);
+    this.addEventListener('dblclick', this.onDbl);
     this.link = new LiveLink({ projector: this.token, fullReload: true, loadSnapshot: () => this.load() });
     this.live.bind();
     this.link.start();
@@ -73,6 +86,8 @@ export class ProjectorView extends LitElement {
 
   override disconnectedCallback(): void {
     super.disconnectedCallback();
+    window.removeEventListener('keydown', this.onKey);
+    this.removeEventListener('dblclick', this.onDbl);
     this.link?.stop();
   }
 
