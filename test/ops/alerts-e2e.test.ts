@@ -1,0 +1,91 @@
+// Alerts end to end: a real labdeck syncing a simulated cluster that goes down and comes back.
+// One alert when it fails, none while it stays down, one when it recovers — over a real local
+// SMTP server and a real webhook receiver.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SMTPServer } from 'smtp-server';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { signBody } from '../../server/ops/alert-channels.js';
+
+async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('alerts from a real sync loop', () => {
+  let smtp: SMTPServer;
+  let hook: Server;
+  let t: TestServer;
+  const mails: string[] = [];
+  const hooks: Array<{ body: string; signature?: string }> = [];
+
+  beforeAll(async () => {
+    smtp = new SMTPServer({
+      authOptional: true, disabledCommands: ['STARTTLS'],
+      onData(stream, _s, cb) {
+        let body = '';
+        stream.on('data', (d: Buffer) => { body += d.toString(); });
+        stream.on('end', () => { mails.push(body); cb(); });
+      },
+    });
+    await new Promise<void>((r) => smtp.listen(0, '127.0.0.1', () => r()));
+    hook = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => { body += d.toString(); });
+      req.on('end', () => { hooks.push({ body, signature: req.headers['x-labdeck-signature'] as string | undefined }); res.end(); });
+    });
+    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', () => r()));
+    t = await startTestServer({
+      config: {
+        sync: { fullIntervalSeconds: 1, quickIntervalSeconds: 0.2, maxBackoffSeconds: 1, fastIntervalMs: 100 },
+        alerts: {
+          failures: 3, staleMinutes: 60,
+          webhook: { url: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/labdeck`, secret: 'webhook-secret' },
+          email: { host: '127.0.0.1', port: (smtp.server.address() as AddressInfo).port, from: 'labdeck@school.test', to: ['it@school.test'] },
+        },
+      },
+    });
+    await t.synced();
+  });
+
+  afterAll(async () => {
+    await t?.close();
+    await new Promise<void>((r) => smtp.close(() => r()));
+    await new Promise<void>((r) => hook.close(() => r()));
+  });
+
+  it('sends one "down", nothing more while down, then one "recovered", and lists them for admins', async () => {
+    const status = () => t.labdeck.sync.status().clusters[0];
+    await t.cluster.setFault({ mode: 'down' });
+    await until('an alert', () => hooks.length >= 1 && mails.length >= 1);
+    const failuresAtAlert = status().consecutiveFailures;
+    // Stay down for several more failed passes: no second alert.
+    await until('more failed passes', () => status().consecutiveFailures >= failuresAtAlert + 3);
+    await t.labdeck.ops.alerts!.idle();
+    expect(hooks).toHaveLength(1);
+    expect(mails).toHaveLength(1);
+    const down = JSON.parse(hooks[0].body);
+    expect(down).toMatchObject({ event: 'cluster.down', cluster: 'lab-a' });
+    expect(down.reason).toMatch(/sync passes in a row failed/);
+    expect(hooks[0].signature).toBe(signBody('webhook-secret', hooks[0].body));
+    expect(mails[0]).toMatch(/Subject: \[labdeck\] Cluster lab-a is DOWN/);
+
+    await t.cluster.setFault({});
+    await until('recovery alert', () => hooks.length >= 2 && mails.length >= 2);
+    await until('a few good passes', async () => status().consecutiveFailures === 0 && status().recentPasses.length > 3);
+    await new Promise((r) => setTimeout(r, 500));
+    await t.labdeck.ops.alerts!.idle();
+    expect(hooks.map((h) => JSON.parse(h.body).event)).toEqual(['cluster.down', 'cluster.recovered']);
+    expect(mails).toHaveLength(2);
+    expect(mails[1]).toMatch(/Subject: \[labdeck\] Cluster lab-a recovered/);
+
+    await t.createUser('boss', 'admin');
+    const res = await t.request('GET', '/api/sync/alerts', { cookie: await t.login('boss') });
+    expect(res.body.alerts.map((a: { kind: string }) => a.kind)).toEqual(['recovered', 'down']);
+    expect(res.body.alerts[1].deliveries).toEqual({ webhook: 'ok', email: 'ok' });
+  });
+});
