@@ -7,6 +7,9 @@ import type { InventoryRepo } from '../inventory/repository.js';
 import type { PveClient } from '../pve/client.js';
 import { fetchDetails } from './details.js';
 
+/** From this many guests needing details on, the pass writes the list's view first, details after. */
+const EARLY_WRITE_AT = 50;
+
 export interface PassContext {
   cluster: string;
   client: PveClient;
@@ -40,21 +43,28 @@ export async function runPass(ctx: PassContext, kind: 'full' | 'quick'): Promise
     if (!details) {
       // Usually nothing needs details: then this one read serves the diff too.
       targets = guestsNeedingDetails(current, fetched, kind, now());
-      if (targets.length) return { upserts: [], tombstones: [], events: [] };
+      // Many (a first pass over a big cluster) take a while: show what the list says first.
+      if (targets.length && targets.length < EARLY_WRITE_AT) return { upserts: [], tombstones: [], events: [] };
     }
     const d = diffInventory({ cluster: ctx.cluster, stored: current, fetched, kind, now: now(), details, holdStatus: held });
     statusChanged = d.statusChanged;
     return d;
   };
-  let result = await ctx.repo.apply(ctx.cluster, compute);
+  const first = await ctx.repo.apply(ctx.cluster, compute);
+  let changed = first.changed.length;
+  let removed = first.removed.length;
   if (targets.length) {
+    const early = statusChanged;
     details = await fetchDetails(ctx.client, targets, { concurrency: ctx.detailConcurrency, probePorts: ctx.probePorts });
-    result = await ctx.repo.apply(ctx.cluster, compute);
+    const second = await ctx.repo.apply(ctx.cluster, compute);
+    changed = new Set([...first.changed, ...second.changed].map((v) => v.id)).size;
+    removed += second.removed.length;
+    statusChanged = [...new Set([...early, ...statusChanged])];
   }
   return {
     guests: fetched.length,
-    changed: result.changed.length,
-    removed: result.removed.length,
+    changed,
+    removed,
     statusChanged,
     requests: ctx.client.requestCount() - requestsBefore,
   };

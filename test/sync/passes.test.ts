@@ -42,6 +42,18 @@ describe('sync passes', () => {
     expect(h.logs.some((l) => l.cluster === 'lab' && /^Full sync completed: 20 VMs in \d+\.\ds$/.test(String(l.msg)))).toBe(true);
   });
 
+  it('a first pass over many guests shows the list at once and the details right after', async () => {
+    await setup(60);
+    const changes: VmChanged[] = [];
+    h.feed.on('vm:changed', (e) => changes.push(e));
+    await h.manager.trigger({ kind: 'full' });
+    expect(changes[0].vms).toHaveLength(60);
+    expect(changes[0].vms.every((v) => v.mac === null && v.name !== '')).toBe(true);
+    expect((await h.manager.repo.list()).every((v) => v.mac !== null)).toBe(true);
+    const [run] = await db.selectFrom('sync_runs').select(['rows_changed', 'guests_seen']).execute();
+    expect(run).toEqual({ rows_changed: 60, guests_seen: 60 });
+  });
+
   it('a quick pass with nothing changed writes nothing and announces nothing', async () => {
     await setup();
     await h.manager.trigger({ kind: 'full' });
