@@ -216,12 +216,16 @@ export class Access {
   }
 
   private attrsLoaded = false;
+  private started = 0;
+  private applied = 0;
 
   /**
    * Reloads classes, pools, assignments and links from the database. VM tags and pools are read
    * once; after that the change feed keeps them current (a reload per class change stays cheap).
    */
   async reload(): Promise<void> {
+    // Reloads can overlap (two teachers at once); one that started earlier must not win.
+    const mine = ++this.started;
     const now = Date.now();
     const [classes, teachers, members, pool, assignments, projectors, vms] = await Promise.all([
       this.db.selectFrom('classes').select(['id', 'name']).execute(),
@@ -234,8 +238,10 @@ export class Access {
       this.attrsLoaded ? Promise.resolve([]) : this.db.selectFrom('vm_inventory').select(['cluster_id', 'vmid', 'tags', 'pool']).execute(),
     ]);
     this.attrsLoaded = true;
-    this.snap = buildSnapshot({ classes, teachers, members, pool, assignments, projectors });
     for (const v of vms) this.attrs.set(vmKey(v.cluster_id, v.vmid), { tags: v.tags ? v.tags.split(';').filter(Boolean) : [], pool: v.pool });
+    if (mine < this.applied) return;
+    this.applied = mine;
+    this.snap = buildSnapshot({ classes, teachers, members, pool, assignments, projectors });
   }
 
   /** Reloads, then announces the change (the hub recomputes rooms of those users and classes). */
