@@ -10,7 +10,11 @@ import { PveListener } from './listener.js';
 import { startActivity } from './activity.js';
 import { startControlServer } from './control.js';
 
+export { DEFAULT_TASK_MS } from './cluster.js';
+
+/** A user for ticket login and access/users; privileges default to all. */
 export interface SimUser { userid: string; password: string; groups?: string[]; privileges?: string[] } // e.g. 'alice@pve'
+/** One simulated cluster. */
 export interface SimClusterOptions {
   id: string;
   name?: string;
@@ -26,30 +30,42 @@ export interface SimClusterOptions {
   users?: SimUser[];
   port?: number;
 }
+/** Simulator-wide settings. */
 export interface SimOptions {
   clusters: SimClusterOptions[];
+  /** Default '127.0.0.1'. */
   host?: string;
+  /** Default false; true → a self-signed certificate generated at start (see SimCluster.fingerprint). */
   tls?: boolean;
+  /** pvestatd broadcast interval; default 10_000; 0 = cluster/resources always live. */
   pvestatdIntervalMs?: number;
+  /** Delay of every 401 answer; default 3000 like real PVE; tests use 0. */
   unauthorizedDelayMs?: number;
+  /** Task durations; defaults in DEFAULT_TASK_MS (start 2000, stop 1000, shutdown 4000, clone 8000, ...). */
   taskDurationMs?: Partial<Record<TaskKind, number>>;
+  /** Time after boot until the guest agent / LXC reports an IP; default 5000. */
   ipDelayMs?: number;
   /** How long a guest agent call to a booting guest waits before "QEMU guest agent is not running" (default 3000, as real PVE). */
   agentTimeoutMs?: number;
+  /** Demo: simulated students start/stop guests now and then (default every 4000 ms). */
   activity?: boolean | { intervalMs?: number };
+  /** If set (0 = ephemeral), also serve the HTTP control API. */
   controlPort?: number;
 }
+/** What the simulator really holds now (live, not the lagged snapshot). */
 export interface SimGuestView {
   vmid: number; type: 'qemu' | 'lxc'; node: string; name: string; status: 'running' | 'stopped' | 'paused';
   template: boolean; ip: string | null; mac: string; tags: string[]; pool: string | null; lock: string | null;
   ostype: string; cores: number; memory: number; agent: boolean;
 }
+/** Run-time faults of one cluster; setFault replaces the whole set. */
 export interface SimFault {
   latencyMs?: number; jitterMs?: number;
   errorRate?: number;
   mode?: 'ok' | 'down' | 'hang';
   tokenRevoked?: boolean;
 }
+/** One running simulated cluster. stats().byPath counts by path relative to /api2/json, without the query. */
 export interface SimCluster {
   readonly id: string; readonly url: string;
   readonly host: string; readonly port: number; readonly protocol: 'http' | 'https';
@@ -68,6 +84,7 @@ export interface SimCluster {
   stats(): { requests: number; byPath: Record<string, number>; bytesOut: number };
   resetStats(): void;
 }
+/** The running simulator. */
 export interface Simulator { clusters: SimCluster[]; cluster(id: string): SimCluster; controlUrl: string | null; close(): Promise<void> }
 
 const TOKEN_ID_RE = /^[^\s:/@!]+@[A-Za-z][A-Za-z0-9.\-_]+![A-Za-z][A-Za-z0-9.\-_]+$/;
