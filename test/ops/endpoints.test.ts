@@ -1,5 +1,6 @@
 // Health, readiness, metrics, alert history and VM history against a real labdeck + simulator.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { io } from 'socket.io-client';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { parsePrometheusText, sampleValue } from './prom-text.js';
 
@@ -87,6 +88,25 @@ describe('ops endpoints', () => {
     expect((await t.request('GET', '/api/vm/99999/history', { cookie: admin })).status).toBe(404);
     expect((await t.request('GET', `/api/vm/${vm.vmid}/history?days=0`, { cookie: admin })).status).toBe(400);
     expect((await t.request('GET', `/api/vm/abc/history`, { cookie: admin })).status).toBe(400);
+  });
+
+  it('counts connected sockets, pushes and pushed bytes', async () => {
+    const socket = io(t.url, { transports: ['websocket'], extraHeaders: { cookie: admin }, reconnection: false });
+    try {
+      await new Promise<void>((resolve, reject) => { socket.once('connect', () => resolve()); socket.once('connect_error', reject); });
+      const scrape = async () => parsePrometheusText((await t.request('GET', '/metrics', { headers: { authorization: 'Bearer scrape-token-123' } })).text).samples;
+      expect(sampleValue(await scrape(), 'labdeck_socket_connections')).toBe(1);
+      const pushed = new Promise<void>((resolve) => socket.once('vm:changed', () => resolve()));
+      const vm = t.cluster.guests().find((g) => g.type === 'qemu' && !g.template && g.status === 'stopped')!;
+      t.cluster.powerOutside(vm.vmid, 'start');
+      await t.labdeck.sync.trigger({ kind: 'full' });
+      await pushed;
+      const after = await scrape();
+      expect(sampleValue(after, 'labdeck_push_messages_total')).toBeGreaterThan(0);
+      expect(sampleValue(after, 'labdeck_push_bytes_total')).toBeGreaterThan(100);
+    } finally {
+      socket.close();
+    }
   });
 
   it('gives every answer a request id', async () => {
