@@ -1,14 +1,14 @@
 // Full and quick passes against the simulator over HTTP: fill, no-op, outside changes, migration,
 // tombstones only after a successful full pass, restart survival.
 import { afterEach, describe, expect, it } from 'vitest';
-import { openTestDb } from '../helpers/db.js';
+import { dialects, openTestDb } from '../helpers/db.js';
 import { createDb, type Db } from '../../server/db/index.js';
 import { migrateToLatest } from '../../server/db/migrate.js';
 import type { Simulator } from '../../server/simulator/index.js';
 import type { VmChanged } from '../../server/inventory/changes.js';
 import { makeManager, startSim, type Harness } from './helpers.js';
 
-describe('sync passes', () => {
+describe.each(dialects)('sync passes on %s', (kind) => {
   let sim: Simulator;
   let db: Db;
   let closeDb: () => Promise<void>;
@@ -16,7 +16,7 @@ describe('sync passes', () => {
 
   async function setup(guests = 20) {
     sim = await startSim([{ id: 'lab', nodes: 3, guests, seed: 7 }]);
-    ({ db, close: closeDb } = await openTestDb('sqlite'));
+    ({ db, close: closeDb } = await openTestDb(kind));
     h = makeManager(db, sim);
   }
   afterEach(async () => {
@@ -133,7 +133,7 @@ describe('sync passes', () => {
 
   it('a guest created outside shows up, first as a stub, then complete', async () => {
     sim = await startSim([{ id: 'lab', nodes: 2, guests: 5 }], { pvestatdIntervalMs: 60_000 });
-    ({ db, close: closeDb } = await openTestDb('sqlite'));
+    ({ db, close: closeDb } = await openTestDb(kind));
     h = makeManager(db, sim);
     await h.manager.trigger({ kind: 'full' });
     const vmid = sim.cluster('lab').createGuest({ name: 'fresh-one', running: true });
@@ -147,13 +147,13 @@ describe('sync passes', () => {
   it('data and sync state survive a restart', async () => {
     sim = await startSim([{ id: 'lab', nodes: 2, guests: 15 }]);
     let url: string;
-    ({ db, url, close: closeDb } = await openTestDb('sqlite'));
+    ({ db, url, close: closeDb } = await openTestDb(kind));
     h = makeManager(db, sim);
     await h.manager.trigger({ kind: 'full' });
     const rev = await h.manager.repo.currentRevision();
     const list = await h.manager.repo.list();
     await h.manager.stop();
-    // The same SQLite file through a fresh connection, as after a process restart.
+    // The same database through a fresh connection, as after a process restart.
     const db2 = createDb(url);
     try {
       await migrateToLatest(db2);
