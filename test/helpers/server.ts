@@ -37,6 +37,7 @@ export interface TestServerOptions {
   clusters?: Array<{ id: string; nodes?: number; guests?: number; seed?: number; users?: SimUser[]; login?: unknown }>;
   /** Simulator settings (defaults: pvestatd 0, no 401 delay, 150 ms tasks, IPs at once, no activity). */
   sim?: Partial<Omit<SimOptions, 'clusters'>>;
+  /** Default sqlite, or postgres when LABDECK_TEST_DIALECT=postgres. */
   dialect?: 'sqlite' | 'postgres';
   /** Extra config sections (e.g. `{ sync: { quickIntervalSeconds: 1 } }`), parsed like a config file. */
   config?: Record<string, unknown>;
@@ -96,7 +97,9 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     taskDurationMs: { start: 150, stop: 150, shutdown: 150, reboot: 150 },
     ...opts.sim,
   });
-  const db = await makeTestDatabase(opts.dialect ?? 'sqlite');
+  // LABDECK_TEST_DIALECT=postgres runs every server test on PostgreSQL (needs TEST_DATABASE_URL).
+  const dialect = opts.dialect ?? (process.env.LABDECK_TEST_DIALECT === 'postgres' ? 'postgres' : 'sqlite');
+  const db = await makeTestDatabase(dialect);
   const file: FileConfig = parseFileConfig({
     sync: { fullIntervalSeconds: 300, quickIntervalSeconds: 300, fastIntervalMs: 100 },
     ...opts.config,
