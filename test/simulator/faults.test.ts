@@ -2,7 +2,7 @@
 // accepted but unanswered requests (hang) and a revoked token, as the real client meets them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Simulator } from '../../server/simulator/index.js';
-import { raw, startFast, tokenClient } from './helpers.js';
+import { raw, startFast, tokenClient, until } from './helpers.js';
 
 describe.each(['http', 'https'] as const)('faults over %s', (protocol) => {
   let sim: Simulator;
@@ -58,6 +58,19 @@ describe.each(['http', 'https'] as const)('faults over %s', (protocol) => {
     expect(Date.now() - t).toBeGreaterThanOrEqual(280);
     await c.setFault({});
     expect((await tokenClient(c).version.$get()).release).toBe('9.0');
+  });
+
+  it('lets a slow answer make the client send a POST twice, and the action still happens', async () => {
+    const c = sim.cluster('lab-g');
+    const g = c.guests().find((x) => x.status === 'stopped' && !x.template)!;
+    await c.setFault({ latencyMs: 250 });
+    c.resetStats();
+    const start = tokenClient(c, { queryTimeout: 100 }).nodes.$(g.node)[g.type].$(g.vmid).status.start.$post();
+    await expect(start).rejects.toThrow(/FaILED to call POST/);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(c.stats().byPath[`/nodes/${g.node}/${g.type}/${g.vmid}/status/start`]).toBe(2);
+    await until(() => (c.guest(g.vmid)!.status === 'running' ? true : undefined));
+    await c.setFault({});
   });
 
   it('answers 401 Authentication failed! to the token once it is revoked', async () => {
