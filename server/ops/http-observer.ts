@@ -56,8 +56,9 @@ export function httpObserver(metrics: Metrics | null, logger: Logger = rootLog):
       const action = powerActionOf(method, route, c.req.path);
       if (action) metrics?.observePowerAction(action, powerOutcome(status));
       const line = { reqId, method, route, status, ms: Math.round(ms * 10) / 10, user: userOf(c) };
-      if (status >= 500) log.error(line, 'request failed');
-      else if (QUIET_ROUTES.has(route)) log.debug(line, 'request');
+      // Probes every few seconds (a 503 from /readyz is an answer, not a failure) stay at debug.
+      if (QUIET_ROUTES.has(route)) log.debug(line, 'request');
+      else if (status >= 500) log.error(line, 'request failed');
       else log.info(line, 'request');
     }
   };
