@@ -36,7 +36,7 @@ COPY server ./server
 COPY migrations ./migrations
 COPY --from=build /app/dist/client ./dist/client
 RUN mkdir -p /data && chown node:node /data \
- && printf '#!/bin/sh\ncd /app && exec node --import tsx server/cli/main.ts "$@"\n' > /usr/local/bin/labdeck \
+ && printf '#!/bin/sh\nexec /app/node_modules/.bin/tsx --tsconfig /app/tsconfig.json /app/server/cli/main.ts "$@"\n' > /usr/local/bin/labdeck \
  && chmod 0755 /usr/local/bin/labdeck
 USER node
 VOLUME ["/data"]
