@@ -84,6 +84,8 @@ export interface ApiOptions {
   /** How long the guest agent takes to report that it is not running (its ping timeout). */
   agentTimeoutMs: number;
   clusterName: string;
+  /** The certificate's SHA-256 fingerprint, as GET /nodes reports it (empty without TLS). */
+  fingerprint: string;
 }
 
 /** Builds the handler table for one cluster. */
@@ -110,7 +112,7 @@ function handlers(opts: ApiOptions, auth: Authenticator): Record<string, Handler
     'GET /nodes': ({ cluster }) => {
       const now = Date.now();
       return cluster.nodes.map((n) => (n.online
-        ? { node: n.name, id: `node/${n.name}`, type: 'node', status: 'online', cpu: 0.12, maxcpu: 32, mem: 41 * 1024 ** 3, maxmem: 128 * 1024 ** 3, disk: 12 * 1024 ** 3, maxdisk: 100 * 1024 ** 3, uptime: Math.floor((now - n.bootedAt) / 1000), level: '', ssl_fingerprint: '' }
+        ? { node: n.name, id: `node/${n.name}`, type: 'node', status: 'online', cpu: 0.12, maxcpu: 32, mem: 41 * 1024 ** 3, maxmem: 128 * 1024 ** 3, disk: 12 * 1024 ** 3, maxdisk: 100 * 1024 ** 3, uptime: Math.floor((now - n.bootedAt) / 1000), level: '', ssl_fingerprint: opts.fingerprint }
         : { node: n.name, id: `node/${n.name}`, type: 'node', status: 'offline' }));
     },
     'GET /nodes/{node}/tasks/{upid}/status': ({ cluster, params }) => {

@@ -180,7 +180,7 @@ export async function startSimulator(opts: SimOptions): Promise<Simulator> {
         userid: u.userid, password: u.password, groups: u.groups ?? [], privileges: new Set(u.privileges ?? ALL_PRIVILEGES),
       }]));
       const auth = new Authenticator(tokenId, tokenSecret, new Set(c.tokenPrivileges ?? ALL_PRIVILEGES), users);
-      const api = new PveApi(state, auth, { agentTimeoutMs: opts.agentTimeoutMs ?? 3000, clusterName: c.name ?? c.id });
+      const api = new PveApi(state, auth, { agentTimeoutMs: opts.agentTimeoutMs ?? 3000, clusterName: c.name ?? c.id, fingerprint: fingerprint ?? '' });
       const listener = new PveListener(api, host, c.port ?? 0, tls, opts.unauthorizedDelayMs ?? 3000);
       const rc = new RunningCluster(state, listener, tokenId, tokenSecret, tls ? 'https' : 'http', fingerprint);
       running.push(rc);

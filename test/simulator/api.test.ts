@@ -22,6 +22,7 @@ describe.each(['http', 'https'] as const)('simulated API over %s', (protocol) =>
     expect(status.filter((s) => s.type === 'node').map((s) => s.online)).toEqual([1, 1, 1]);
     const nodes = await api.nodes.$get();
     expect(nodes.map((n) => n.node).sort()).toEqual(['pve1', 'pve2', 'pve3']);
+    expect(nodes[0].ssl_fingerprint).toBe(c.fingerprint ?? '');
     const vms = await api.cluster.resources.$get({ type: 'vm' });
     expect(vms).toHaveLength(30);
     for (const v of vms) {
