@@ -33,8 +33,6 @@ export type PoolInput =
   | { kind: 'tag'; tag: string; cluster?: string }
   | { kind: 'pool'; pool: string; cluster?: string };
 
-const DAY = 86_400_000;
-
 export class ClassesService {
   constructor(
     private readonly repo: ClassesRepo,

@@ -125,6 +125,10 @@ describe.each(dialects)('power actions (tasks end within the 2 s budget) (%s)', 
     const r = await ts.request('POST', '/api/vms/actions', { cookie: pupil, body: { action: 'stop', vms: [{ cluster: 'lab-a', vmid: vms[0].vmid }, { cluster: 'lab-a', vmid: 99999 }] } });
     expect(r.status).toBe(200);
     expect(r.body.results.map((x: any) => x.httpStatus)).toEqual([403, 404]);
+    expect((await ts.request('POST', `/api/vm/${vms[0].vmid}/stop`, { cookie: pupil })).status).toBe(403);
+    const audit = await ts.request('GET', `/api/audit?vmid=${vms[0].vmid}`, { cookie: admin });
+    const denied = audit.body.entries.filter((e: any) => e.username === 'pupil');
+    expect(denied.map((e: any) => [e.action, e.outcome])).toEqual([['vm.stop', 'denied'], ['vm.stop', 'denied']]);
   });
 });
 

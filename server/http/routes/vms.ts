@@ -154,8 +154,16 @@ export function vmRoutes(deps: ApiDeps) {
     if (!(actionNames as readonly string[]).includes(c.req.param('action'))) throw notFound(`no route POST ${c.req.path}`);
     const { vmid, action } = params(c, v.object({ vmid: VmidString, action: v.picklist(actionNames) }));
     const { cluster } = query(c, ClusterQuery);
-    const vm = await resolveVisibleVm(deps, user, vmid, cluster);
-    if (!deps.access.canActOnVm(user, vm.cluster, vm.vmid)) throw forbidden(`you may not ${action} VM ${vmid}`);
+    let vm: Vm;
+    try {
+      vm = await resolveVisibleVm(deps, user, vmid, cluster);
+      if (!deps.access.canActOnVm(user, vm.cluster, vm.vmid)) throw forbidden(`you may not ${action} VM ${vmid}`);
+    } catch (err) {
+      if (err instanceof HttpError && err.status === 403) {
+        await deps.audit.record({ actor: user, action: `vm.${action}`, target: 'vm', cluster: cluster ?? null, vmid, outcome: 'denied' });
+      }
+      throw err;
+    }
     const r = await deps.power.run(user, vm, action);
     return c.json({ vm: r.vm, task: r.task, done: r.httpStatus === 200 }, r.httpStatus);
   });
@@ -181,7 +189,10 @@ export function vmRoutes(deps: ApiDeps) {
       try {
         const vm = await deps.inventory.get(t.cluster, t.vmid);
         if (!vm || isTombstone(vm)) throw notFound(`VM ${id} does not exist`);
-        if (!deps.access.canActOnVm(user, vm.cluster, vm.vmid)) throw forbidden(`you may not ${action} VM ${id}`);
+        if (!deps.access.canActOnVm(user, vm.cluster, vm.vmid)) {
+          await deps.audit.record({ actor: user, action: `vm.${action}`, target: 'vm', cluster: vm.cluster, vmid: vm.vmid, outcome: 'denied' });
+          throw forbidden(`you may not ${action} VM ${id}`);
+        }
         if (b.classId !== undefined && vm.template) throw conflict(`VM ${id} is a template`);
         const r = await deps.power.run(user, vm, action, Math.max(0, deadline - Date.now()));
         return { id, cluster: t.cluster, vmid: t.vmid, ok: true, httpStatus: r.httpStatus, status: r.vm.status, task: r.task };
