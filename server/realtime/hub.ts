@@ -493,7 +493,7 @@ export function attachRealtime(host: RealtimeHost, opts: RealtimeOptions = {}): 
       access.feed.off('session:revoked', onSessionRevoked);
       access.feed.off('projector:revoked', onProjectorRevoked);
       await accessChain;
-      io.disconnectSockets(true);
+      // Closing transports (not a socket.io disconnect) lets browsers reconnect when the server is back.
       io.engine.close();
     },
   };

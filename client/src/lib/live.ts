@@ -64,8 +64,12 @@ export class LiveLink {
     });
     socket.on('disconnect', (reason) => {
       if (reason === 'io server disconnect') {
+        // Signed out elsewhere or link revoked; if the session is still good, the retry succeeds.
         this.refused = 'The server ended this connection (signed out or link revoked).';
         this.setState('offline');
+        setTimeout(() => {
+          if (this.socket === socket && !socket.connected) socket.connect();
+        }, 3000);
       } else {
         this.setState('reconnecting');
       }
