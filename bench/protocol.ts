@@ -4,15 +4,17 @@ export interface SimStartArgs {
   clusters: number;
   guestsPerCluster: number;
   nodesPerCluster: number;
-  laggedPvestatdMs: number;
   taskStartMs: number;
   agentTimeoutMs: number;
   ipDelayMs: number;
 }
 
 export interface SimClusterInfo {
-  id: string; url: string; tokenId: string; tokenSecret: string; nodes: string[]; pvestatdMs: number;
+  id: string; url: string; tokenId: string; tokenSecret: string; nodes: string[];
 }
+
+/** 'held': the snapshot moves only when the harness refreshes it; N: every N ms; 0: live. */
+export type PvestatdMode = 'held' | number;
 
 export interface SimGuestBrief {
   cluster: string; vmid: number; type: 'qemu' | 'lxc'; node: string; status: string; template: boolean;

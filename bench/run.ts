@@ -36,6 +36,8 @@ interface Ctx {
   cookies: Record<string, string>;
   plan: ReturnType<typeof makeSeedPlan>;
   ent: ReturnType<typeof entitlement>;
+  /** Phase A: snapshots move only when the harness refreshes them (see sim-process.ts). */
+  heldSnapshots: boolean;
   /** What the harness believes each guest's status is (it makes every change). */
   status: Map<string, string>;
   guests: SimGuestBrief[];
@@ -65,10 +67,17 @@ async function toggle(ctx: Ctx, keys: string[]): Promise<number> {
     ctx.status.set(k, action === 'start' ? 'running' : 'stopped');
   }
   const { at } = await ctx.sim.call<{ at: number }>('power', { items });
-  const lagged = ctx.clusters.filter((c) => c.pvestatdMs > 0).map((c) => c.id);
-  // The quick-pass benchmark is about labdeck, not pvestatd: make the lagged cluster show it too.
-  if (lagged.length) await ctx.sim.call('refresh', { clusters: lagged });
+  // Phase A holds every snapshot: the change shows in /cluster/resources because the harness says so.
+  if (ctx.heldSnapshots) await ctx.sim.call('refresh', { clusters: [...new Set(items.map((i) => i.cluster))] });
   return at;
+}
+
+/** Phase A: lets Proxmox show the load drift since the last snapshot and has labdeck take it in
+ *  (an unmeasured pass), so that the measured pass after it sees the harness's changes only. */
+async function absorbDrift(ctx: Ctx, cluster?: string): Promise<void> {
+  await ctx.sim.call('refresh', { clusters: cluster ? [cluster] : ctx.clusters.map((c) => c.id) });
+  await ctx.lab.call<PassMeasure>('measurePass', { kind: 'quick', cluster });
+  await waitFastLaneIdle(ctx, 20_000);
 }
 
 function togglable(ctx: Ctx, clusters?: string[]): string[] {
@@ -91,6 +100,7 @@ async function benchPasses(ctx: Ctx): Promise<BenchResult['quickPasses']> {
     for (let r = 0; r < repeats; r++) {
       await waitFastLaneIdle(ctx, 20_000);
       const changed = sample(togglable(ctx), Math.round(all.length * fraction), ctx.random);
+      await absorbDrift(ctx);
       if (changed.length) await toggle(ctx, changed);
       await ctx.sim.call('resetStats');
       const passStart = now();
@@ -153,6 +163,11 @@ async function benchReads(ctx: Ctx): Promise<BenchResult['reads']> {
   return out;
 }
 
+/** Phase B: the first cluster answers live (pvestatd 0), every other one lags like real pvestatd. */
+function deployedClusters(ctx: Ctx): [string, string] {
+  return [ctx.clusters[0].id, ctx.clusters[ctx.clusters.length - 1].id];
+}
+
 /** Entitled users of a VM key. */
 function entitledOf(ctx: Ctx, vm: string): string[] {
   return [...ctx.plan.admins, ...(ctx.ent.byVm.get(vm) ?? [])];
@@ -160,8 +175,7 @@ function entitledOf(ctx: Ctx, vm: string): string[] {
 
 /** 3a + 4a. One guest changes, a quick pass on its cluster: commit → arrival, change → arrival. */
 async function benchSingleChanges(ctx: Ctx) {
-  const live = ctx.clusters.filter((c) => c.pvestatdMs === 0).map((c) => c.id);
-  const assigned = [...ctx.ent.byVm.keys()].filter((k) => live.includes(splitKey(k).cluster));
+  const assigned = [...ctx.ent.byVm.keys()];
   const pushLatency: number[] = [];
   const ownShareStart: number[] = [];
   const ownShareStop: number[] = [];
@@ -172,6 +186,7 @@ async function benchSingleChanges(ctx: Ctx) {
     const vm = sample(assigned.filter((k) => ['running', 'stopped'].includes(ctx.status.get(k) ?? '')), 1, ctx.random)[0];
     const entitled = entitledOf(ctx, vm);
     const starting = ctx.status.get(vm) !== 'running';
+    await absorbDrift(ctx, splitKey(vm).cluster);
     const t0 = await toggle(ctx, [vm]);
     const m = await ctx.lab.call<PassMeasure>('measurePass', { kind: 'quick', cluster: splitKey(vm).cluster });
     passWall.push(m.wallMs);
@@ -206,8 +221,8 @@ async function benchSingleChanges(ctx: Ctx) {
 /** 3b. Many guests change in one pass: time until every entitled client has every change; bytes. */
 async function benchBatch(ctx: Ctx) {
   const vms = sample(togglable(ctx), ctx.scale.pushBatch, ctx.random);
+  await absorbDrift(ctx);
   const bytesBefore = ctx.fleet.bytesByUser();
-  await waitFastLaneIdle(ctx, 20_000);
   const t0 = await toggle(ctx, vms);
   const passStart = now();
   const m = await ctx.lab.call<PassMeasure>('measurePass', { kind: 'quick' });
@@ -246,10 +261,10 @@ async function benchBatch(ctx: Ctx) {
 
 /** 4b. A start issued through labdeck by the student → final state pushed, minus the task's duration. */
 async function benchStarts(ctx: Ctx) {
-  const live = ctx.clusters.filter((c) => c.pvestatdMs === 0).map((c) => c.id);
-  const candidates = ctx.plan.classes.flatMap((c) => c.students).map((s) => ({ s, vm: ctx.plan.assignments[s].find((k) => ctx.status.get(k) === 'stopped' && live.includes(splitKey(k).cluster)) }))
+  const candidates = ctx.plan.classes.flatMap((c) => c.students).map((s) => ({ s, vm: ctx.plan.assignments[s].find((k) => ctx.status.get(k) === 'stopped') }))
     .filter((x): x is { s: string; vm: string } => Boolean(x.vm));
   const picks = sample(candidates, ctx.scale.startSamples, ctx.random);
+  await waitFastLaneIdle(ctx, 20_000);
   const results = await Promise.all(picks.map(async ({ s, vm }) => {
     const { cluster, vmid } = splitKey(vm);
     const t0 = now();
@@ -295,11 +310,11 @@ async function benchSeedPass(ctx: Ctx) {
 
 /** 5b + 4c. "As deployed": the real loop at its quick interval; changes made at random moments;
  *  idle socket traffic vs the polling browser; Proxmox requests per cluster per minute; staleness. */
-async function benchDeployed(ctx: Ctx, seedPassWallMs: number) {
+async function benchDeployed(ctx: Ctx) {
   const s = ctx.scale;
-  const lagged = ctx.clusters.filter((c) => c.pvestatdMs > 0).map((c) => c.id);
-  const live = ctx.clusters.filter((c) => c.pvestatdMs === 0).map((c) => c.id);
-  const watched = [live[0], ...lagged].filter(Boolean);
+  const [liveId, laggedId] = deployedClusters(ctx);
+  const lagged = [laggedId];
+  const watched = [liveId, laggedId];
   // Pollers are students on the first live cluster and on the lagged one; each gets one change.
   const studentsOn = (cluster: string) => ctx.plan.classes.filter((c) => c.cluster === cluster).flatMap((c) => c.students);
   const perSide = Math.ceil(s.pollers / watched.length);
@@ -308,7 +323,7 @@ async function benchDeployed(ctx: Ctx, seedPassWallMs: number) {
   const changes = pollerUsers.map((u) => ({ user: u, vm: ctx.plan.assignments[u].find((k) => ['running', 'stopped'].includes(ctx.status.get(k) ?? ''))! }))
     .filter((x) => x.vm);
   const touched = new Set(changes.flatMap((c) => entitledOf(ctx, c.vm)));
-  const lagMs = Math.max(0, ...ctx.clusters.map((c) => c.pvestatdMs));
+  const lagMs = s.laggedPvestatdMs;
   const latestChangeAt = Math.max(1000, s.compareWindowMs - s.deployedQuickIntervalS * 1000 - lagMs - 3000);
 
   const seedDetect = new Map<string, number>();
@@ -356,6 +371,8 @@ async function benchDeployed(ctx: Ctx, seedPassWallMs: number) {
     idle.push(perMin(b.read - (before?.read ?? 0)));
   }
   const idleSummary = summarize(idle);
+  const byRole: Record<string, number[]> = { student: [], teacher: [], admin: [] };
+  for (const [u, b] of bytes1) byRole[b.role].push(perMin(b.read - (bytes0.get(u)?.read ?? 0)));
   const pollSummary = summarize(pollBytes.map(perMin));
 
   const ann = await ctx.lab.call<Record<string, { at: number } | null>>('announced', { keys: made.map((m) => m.vm) });
@@ -385,8 +402,6 @@ async function benchDeployed(ctx: Ctx, seedPassWallMs: number) {
     changedHere: made.some((m) => splitKey(m.vm).cluster === c.id),
   }));
   const quiet = reqPerClusterMin.filter((r) => !r.changedHere).map((r) => r.perMinute ?? 0);
-  const seedPassRequests = 1 + s.guestsPerCluster;
-  const seedPeriodMs = Math.max(s.deployedQuickIntervalS * 1000, seedPassWallMs);
   return {
     windowMs: round(windowMs, 0),
     quickIntervalS: s.deployedQuickIntervalS,
@@ -417,13 +432,14 @@ async function benchDeployed(ctx: Ctx, seedPassWallMs: number) {
       idleStudentSocket: roundSummary(idleSummary, 0),
       idleStudents: idle.length,
       studentsWithChanges: busyStudents,
+      everyClientByRole: Object.fromEntries(Object.entries(byRole).map(([r, xs]) => [r, roundSummary(summarize(xs), 0)])),
       pollingStudent: roundSummary(pollSummary, 0),
       ratioPollingToPush: idleSummary.mean && pollSummary.mean ? round(pollSummary.mean / idleSummary.mean, 0) : null,
     },
     proxmoxRequestsPerClusterPerMinute: {
       labdeck: reqPerClusterMin,
       labdeckQuietClusterMedian: summarize(quiet).p50,
-      seedDesignModel: round((seedPassRequests * 60_000) / seedPeriodMs, 0),
+      seedDesignModel: round(((1 + s.guestsPerCluster) * 60) / s.deployedQuickIntervalS, 0),
       seedDesignMeasured: watched.map((id, i) => ({ id, perMinute: round(perMin(seedReqInWindow[i]), 0) })),
     },
     rowsWrittenPerMinute: round(perMin(rev1 - rev0), 0),
@@ -470,11 +486,10 @@ async function main(): Promise<void> {
   try {
     const clusters = await sim.call<SimClusterInfo[]>('start', {
       clusters: scale.clusters, guestsPerCluster: scale.guestsPerCluster, nodesPerCluster: scale.nodesPerCluster,
-      laggedPvestatdMs: scale.laggedPvestatdMs, taskStartMs: scale.taskStartMs,
-      agentTimeoutMs: scale.agentTimeoutMs, ipDelayMs: scale.ipDelayMs,
+      taskStartMs: scale.taskStartMs, agentTimeoutMs: scale.agentTimeoutMs, ipDelayMs: scale.ipDelayMs,
     });
     const guests = await sim.call<SimGuestBrief[]>('guests');
-    log(`simulator up: ${guests.length} guests; cluster ${clusters.at(-1)!.id} has a ${scale.laggedPvestatdMs} ms pvestatd lag, the others 0`);
+    log(`simulator up: ${guests.length} guests in ${clusters.length} clusters; snapshots held (phase A)`);
     const plan = makeSeedPlan(scale, guests);
     const ent = entitlement(plan);
     const planFile = join(work, 'plan.json');
@@ -513,7 +528,7 @@ async function main(): Promise<void> {
     fleet.setMirror(plan.admins[0], ((await first0.json()) as { vms: Array<{ id: string }> }).vms);
     const ctx: Ctx = {
       scale, sim, lab, clusters, url, fleet, cookies, plan, ent, guests, log,
-      status: new Map(guests.map((g) => [key(g), g.status])), random: rng(42),
+      status: new Map(guests.map((g) => [key(g), g.status])), random: rng(42), heldSnapshots: true,
     };
     log('1. quick passes');
     result.quickPasses = await benchPasses(ctx);
@@ -530,8 +545,11 @@ async function main(): Promise<void> {
     result.memoryPhaseA = await lab.call<Usage>('usage');
     log(`   labdeck RSS now ${(result.memoryPhaseA.rss / 1048576).toFixed(0)} MB`);
 
-    log(`restarting labdeck with the quick loop at ${scale.deployedQuickIntervalS} s ("as deployed")`);
+    const [liveId] = deployedClusters(ctx);
+    log(`restarting labdeck with the quick loop at ${scale.deployedQuickIntervalS} s ("as deployed"); ${liveId} answers live, the others with a ${scale.laggedPvestatdMs / 1000} s pvestatd`);
     await lab.stop();
+    await sim.call('pvestatd', { modes: Object.fromEntries(clusters.map((c) => [c.id, c.id === liveId ? 0 : scale.laggedPvestatdMs])) });
+    ctx.heldSnapshots = false;
     const restartAt = now();
     // Same port, same database: the sockets reconnect by themselves, as browsers would.
     const second = await startLab(false, scale.deployedQuickIntervalS, first.info.port);
@@ -542,7 +560,7 @@ async function main(): Promise<void> {
     log(`${fleet.connectedCount()}/${usernames.length} sockets reconnected ${((now() - restartAt) / 1000).toFixed(1)} s after the restart began`);
     await lab.call('waitFullPasses', { timeoutMs: 600_000 }, 620_000);
     log(`5. side by side for ${scale.compareWindowMs / 1000} s: idle push vs polling, scheduled freshness`);
-    result.deployed = await benchDeployed(ctx, (result.seedPass as { seed: { wallMs: number } }).seed.wallMs);
+    result.deployed = await benchDeployed(ctx);
     result.memoryPhaseB = await lab.call<Usage>('usage');
     result.leaks = { total: fleet.leaks.length, examples: fleet.leaks.slice(0, 5) };
     result.finishedAt = new Date().toISOString();

@@ -1,43 +1,69 @@
 // Bench-only entry: runs the Proxmox VE simulator in its own process (so its CPU is not counted
-// as labdeck's) and lets the harness drive it over IPC: external changes, pvestatd refreshes, stats.
+// as labdeck's) and lets the harness drive it over IPC: external changes, pvestatd, stats.
 import { startSimulator, type Simulator, type SimCluster } from '../server/simulator/index.js';
 import { serveIpc } from './ipc.js';
 import { now } from './stats.js';
-import { clusterIds, type PowerAction, type SimClusterInfo, type SimGuestBrief, type SimStartArgs, type SimStats } from './protocol.js';
+import { clusterIds, type PowerAction, type PvestatdMode, type SimClusterInfo, type SimGuestBrief, type SimStartArgs, type SimStats } from './protocol.js';
 
-const sims: Simulator[] = [];
-const byId = new Map<string, { cluster: SimCluster; pvestatdMs: number }>();
+/** Far beyond any run: the simulator's own pvestatd never fires; this process decides when it does. */
+const HELD_MS = 24 * 3600_000;
 
-function cluster(id: string): SimCluster {
+let sim: Simulator | null = null;
+const byId = new Map<string, { cluster: SimCluster; mode: PvestatdMode; timer: NodeJS.Timeout | null }>();
+
+function entry(id: string) {
   const c = byId.get(id);
   if (!c) throw new Error(`no simulated cluster ${id}`);
-  return c.cluster;
+  return c;
+}
+
+function cluster(id: string): SimCluster {
+  return entry(id).cluster;
+}
+
+/**
+ * pvestatd as the harness needs it, per cluster, through the simulator's public refreshNow():
+ * 'held' = the snapshot changes only when the harness asks (so "nothing changed" really is
+ * nothing); a number N = a broadcast every N ms at a random phase, like real pvestatd; 0 = live:
+ * a guest changed from outside shows at once and load drift at most once a second (the
+ * simulator's own live mode).
+ */
+function setMode(id: string, mode: PvestatdMode): void {
+  const e = entry(id);
+  if (e.timer) clearTimeout(e.timer);
+  e.timer = null;
+  e.mode = mode;
+  if (mode === 'held') return;
+  const every = mode === 0 ? 1000 : mode;
+  const tick = () => {
+    e.cluster.refreshNow();
+    e.timer = setTimeout(tick, every);
+  };
+  e.timer = setTimeout(tick, Math.random() * every);
 }
 
 serveIpc({
   async start(a: SimStartArgs): Promise<SimClusterInfo[]> {
     const ids = clusterIds(a.clusters);
-    const common = {
+    sim = await startSimulator({
+      clusters: ids.map((id, i) => ({ id, nodes: a.nodesPerCluster, guests: a.guestsPerCluster, seed: 1000 + i })),
+      pvestatdIntervalMs: HELD_MS,
       unauthorizedDelayMs: 0,
       ipDelayMs: a.ipDelayMs,
       agentTimeoutMs: a.agentTimeoutMs,
       taskDurationMs: { start: a.taskStartMs, stop: 500, shutdown: 1000, reboot: 1000, suspend: 300, resume: 300 },
-    };
-    const spec = (id: string, i: number) => ({ id, nodes: a.nodesPerCluster, guests: a.guestsPerCluster, seed: 1000 + i });
-    const live = ids.slice(0, -1);
-    const lagged = ids.slice(-1);
-    if (live.length) {
-      const s = await startSimulator({ ...common, clusters: live.map(spec), pvestatdIntervalMs: 0 });
-      sims.push(s);
-      for (const c of s.clusters) byId.set(c.id, { cluster: c, pvestatdMs: 0 });
-    }
-    const s = await startSimulator({ ...common, clusters: lagged.map((id) => spec(id, ids.length - 1)), pvestatdIntervalMs: a.laggedPvestatdMs });
-    sims.push(s);
-    for (const c of s.clusters) byId.set(c.id, { cluster: c, pvestatdMs: a.laggedPvestatdMs });
-    return ids.map((id) => {
-      const { cluster: c, pvestatdMs } = byId.get(id)!;
-      return { id, url: c.url, tokenId: c.tokenId, tokenSecret: c.tokenSecret, nodes: [...c.nodes], pvestatdMs };
     });
+    for (const c of sim.clusters) byId.set(c.id, { cluster: c, mode: 'held', timer: null });
+    return ids.map((id) => {
+      const c = cluster(id);
+      return { id, url: c.url, tokenId: c.tokenId, tokenSecret: c.tokenSecret, nodes: [...c.nodes] };
+    });
+  },
+
+  /** Sets each named cluster's pvestatd behaviour. */
+  pvestatd({ modes }: { modes: Record<string, PvestatdMode> }): null {
+    for (const [id, mode] of Object.entries(modes)) setMode(id, mode);
+    return null;
   },
 
   guests(): SimGuestBrief[] {
@@ -55,7 +81,10 @@ serveIpc({
   /** Power changes "from the Proxmox UI"; answers the wall time right after they took effect. */
   power({ items }: { items: Array<{ cluster: string; vmid: number; action: PowerAction }> }): { at: number } {
     for (const it of items) cluster(it.cluster).powerOutside(it.vmid, it.action);
-    return { at: now() };
+    const at = now();
+    // Live clusters show a changed guest at once, as the simulator's own live mode does.
+    for (const id of new Set(items.map((it) => it.cluster))) if (entry(id).mode === 0) cluster(id).refreshNow();
+    return { at };
   },
 
   /** Forces a pvestatd snapshot on the given clusters (all when none given). */
@@ -80,7 +109,8 @@ serveIpc({
   },
 
   async close() {
-    await Promise.all(sims.map((s) => s.close()));
+    for (const e of byId.values()) if (e.timer) clearTimeout(e.timer);
+    await sim?.close();
     setImmediate(() => process.exit(0));
     return null;
   },
