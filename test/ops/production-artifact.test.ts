@@ -15,6 +15,8 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 
 interface FinalStage {
   env: Record<string, string>;
+  /** The command line of the `labdeck` CLI wrapper the image installs. */
+  cli: string[];
   copies: Array<{ from: string | null; src: string[]; dest: string }>;
   cmd: string[];
   healthcheck: string[];
@@ -24,7 +26,7 @@ interface FinalStage {
 function readFinalStage(text: string): FinalStage {
   const lines = text.replace(/\\\n/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
   const last = lines.map((l, i) => (l.startsWith('FROM ') ? i : -1)).filter((i) => i >= 0).at(-1)!;
-  const stage: FinalStage = { env: {}, copies: [], cmd: [], healthcheck: [] };
+  const stage: FinalStage = { env: {}, cli: [], copies: [], cmd: [], healthcheck: [] };
   for (const line of lines.slice(last + 1)) {
     const [word, ...restParts] = line.split(/\s+/);
     const rest = line.slice(word.length).trim();
@@ -34,6 +36,8 @@ function readFinalStage(text: string): FinalStage {
       const from = args[0].startsWith('--from=') ? args.shift()!.slice('--from='.length) : null;
       stage.copies.push({ from, src: args.slice(0, -1), dest: args.at(-1)! });
     }
+    const wrapper = /exec (\S.*?) "\$@"/.exec(line);
+    if (word === 'RUN' && wrapper) stage.cli = wrapper[1].split(/\s+/);
     if (word === 'CMD') stage.cmd = JSON.parse(rest) as string[];
     if (word === 'HEALTHCHECK') stage.healthcheck = JSON.parse(rest.slice(rest.indexOf('CMD') + 3).trim()) as string[];
   }
@@ -143,5 +147,12 @@ describe('the production artifact (what the Docker image runs)', () => {
     }
     expect(await exited, out).toBe(0);
     expect(existsSync(join(dir, 'data', 'labdeck.db'))).toBe(true);
+
+    // The admin CLI as the image installs it, from another working directory.
+    const [cli, ...cliArgs] = stage.cli.map((a) => a.replace(/^\/app\//, `${app}/`));
+    writeFileSync(join(dir, 'pw'), 'artifact-pass-1\n');
+    const add = await run(cli, [...cliArgs, 'user', 'add', 'root', '--role', 'admin', '--password-file', 'pw'], dir, env, 60_000);
+    expect(add.out).toMatch(/Created admin root/);
+    expect(add.code).toBe(0);
   }, 90_000);
 });
