@@ -165,9 +165,15 @@ export async function startLabdeck(config: AppConfig, opts: StartOptions = {}): 
         resolve();
       });
     });
+    // Requests under way get their answers (up to 5 s); idle keep-alive connections close at once.
     closers.push(() => new Promise<void>((resolve) => {
-      httpServer.close(() => resolve());
-      httpServer.closeAllConnections();
+      const force = setTimeout(() => httpServer.closeAllConnections(), 5000);
+      force.unref();
+      httpServer.close(() => {
+        clearTimeout(force);
+        resolve();
+      });
+      httpServer.closeIdleConnections();
     }));
     const addr = httpServer.address() as AddressInfo;
     const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
