@@ -94,7 +94,14 @@ export class PowerActions {
       throw e;
     }
     this.inFlight.set(vm.id, upid);
-    const pending = await this.opts.inventory.setStatus(vm.cluster, vm.vmid, pendingStatus[action]);
+    let pending: Vm;
+    try {
+      pending = await this.opts.inventory.setStatus(vm.cluster, vm.vmid, pendingStatus[action]);
+    } catch (err) {
+      // The task runs in Proxmox whatever happens here (e.g. a pass just removed the row): keep following it.
+      log.warn({ cluster: vm.cluster, vmid: vm.vmid, action, err: (err as Error).message }, 'could not write the pending state');
+      pending = { ...vm, status: pendingStatus[action] };
+    }
     const follow = this.follow(client, vm, action, upid, auditId);
     const done = follow.then((o) => o);
     this.background.add(done);
