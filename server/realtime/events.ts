@@ -16,6 +16,8 @@ export interface ServerToClient {
   'cluster:stale': (msg: ClusterStalePush) => void;
   /** This viewer's classes, rosters or assignments changed: views that show them reload. */
   'access:changed': (msg: { classIds: number[] }) => void;
+  /** The server is shutting down (sent by server/ops/shutdown.ts); browsers reconnect when it is back. */
+  'server:shutdown': (msg: { at: number; reason: string }) => void;
 }
 
 /** Every client event answers through its ack with `{ok, msg}`. */

@@ -86,6 +86,7 @@ export class LiveLink {
     socket.on('vm:changed', (msg: VmChangedMsg) => this.store.applyChanged(msg));
     socket.on('vm:removed', (msg: VmRemovedMsg) => this.store.applyRemoved(msg));
     socket.on('cluster:stale', (msg: { cluster: string; stale: boolean }) => this.store.markClusterStale(msg.cluster, msg.stale));
+    socket.on('server:shutdown', () => this.setState('reconnecting'));
     socket.on('access:changed', (msg: { classIds?: number[] }) => {
       if (this.opts.fullReload) void this.catchUp();
       for (const fn of this.accessListeners) fn(msg.classIds ?? []);
