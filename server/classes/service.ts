@@ -63,9 +63,10 @@ export class ClassesService {
     return this.audit.record({ actor: { id: user.id, username: user.username }, action, target: extra.target ?? 'class', classId, cluster: extra.cluster, vmid: extra.vmid, outcome: 'ok', detail });
   }
 
-  /** Classes the user teaches or attends (all for admins). */
-  async list(user: SessionUser): Promise<ClassSummary[]> {
-    return this.repo.list(user.role === 'admin' ? undefined : this.access.classIdsFor(user));
+  /** Classes the user teaches or attends (all for admins), with how many VMs each holds. */
+  async list(user: SessionUser): Promise<Array<ClassSummary & { vmCount: number }>> {
+    const classes = await this.repo.list(user.role === 'admin' ? undefined : this.access.classIdsFor(user));
+    return classes.map((c) => ({ ...c, vmCount: this.access.vmKeysOfClass(c.id).size }));
   }
 
   /** Roster, pool, assignments and VMs of a class (its teachers and admins). */

@@ -148,6 +148,8 @@ describe.each(dialects)('classes (%s)', (dialect) => {
     expect((await ts.request('POST', `/api/classes/${id}/teachers`, { cookie: teacher, body: { username: 'co' } })).status).toBe(200);
     expect((await ts.request('GET', `/api/classes/${id}`, { cookie: co })).status).toBe(200);
     expect(await vmidsOf(co)).toContain(vm.vmid);
+    const listed = (await ts.request('GET', '/api/classes', { cookie: co })).body.classes;
+    expect(listed).toEqual([expect.objectContaining({ id, name: 'Doomed', studentCount: 1, vmCount: 1 })]);
     expect((await ts.request('DELETE', `/api/classes/${id}`, { cookie: co })).status).toBe(403);
     const s3 = await ts.login('s3');
     expect(await vmidsOf(s3)).toContain(vm.vmid);
