@@ -207,3 +207,17 @@ describe.each(dialects)('alert delivery over SMTP and webhook (%s)', (kind) => {
     await close();
   });
 });
+
+describe('alerts config', () => {
+  it('names the bad field of an alerts section', async () => {
+    const { parseFileConfig, ConfigError } = await import('../../server/config.js');
+    expect(() => parseFileConfig({ alerts: { webhook: { url: 'not a url' } } })).toThrow(ConfigError);
+    expect(() => parseFileConfig({ alerts: { webhook: { url: 'not a url' } } })).toThrow(/alerts\.webhook\.url/);
+    expect(() => parseFileConfig({ alerts: { email: { host: 'smtp', from: 'a@school.test', to: [] } } })).toThrow(/alerts\.email\.to: needs at least one recipient/);
+    expect(() => parseFileConfig({ metrics: { token: 'short' } })).toThrow(/metrics\.token/);
+    expect(() => parseFileConfig({ retention: { days: 0 } })).toThrow(/retention\.days/);
+    const ok = parseFileConfig({ alerts: { email: { host: 'smtp', from: 'labdeck@school.test', to: ['it@school.test'], auth: { user: 'u', pass: '${SMTP_PASS}' } } } }, { SMTP_PASS: 'pw' });
+    expect(ok.alerts).toMatchObject({ enabled: true, failures: 3, staleMinutes: 10, email: { port: 587, secure: false, auth: { pass: 'pw' } } });
+    expect(ok.retention).toEqual({ days: 90, intervalHours: 6 });
+  });
+});

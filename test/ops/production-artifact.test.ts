@@ -81,9 +81,10 @@ describe('the production artifact (what the Docker image runs)', () => {
         cpSync(from, to, { recursive: true });
       }
     }
-    // npm ci needs writable cache; reuse the user's cache and prefer it over the network.
+    // Reuses the npm cache (offline-preferred); JOBS=max lets node-gyp compile better-sqlite3 on every core
+    // when no prebuilt binary can be fetched.
     install = await run('npm', ['ci', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], app,
-      { ...process.env, NODE_ENV: 'production' }, 420_000);
+      { ...process.env, NODE_ENV: 'production', JOBS: 'max' }, 420_000);
     sim = await startSimulator({
       clusters: [{ id: 'lab-a', nodes: 1, guests: 10, seed: 5, tokenSecret: randomUUID() }],
       pvestatdIntervalMs: 0, unauthorizedDelayMs: 0, activity: false,
