@@ -21,6 +21,19 @@ function powerActionOf(method: string, route: string, path: string): string | nu
 const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
+const BULK_ROUTE = '/api/vms/actions';
+
+/** Counts each VM of a bulk action by its own outcome (the answer is `{action, results: [{httpStatus}]}`). */
+async function countBulk(metrics: Metrics, res: Response): Promise<void> {
+  try {
+    const body = await res.clone().json() as { action?: unknown; results?: Array<{ httpStatus?: unknown }> };
+    if (typeof body.action !== 'string' || !POWER_ACTIONS.has(body.action) || !Array.isArray(body.results)) return;
+    for (const r of body.results) if (typeof r.httpStatus === 'number') metrics.observePowerAction(body.action, powerOutcome(r.httpStatus));
+  } catch {
+    // Not the answer we know: counting is best effort, the request itself is done.
+  }
+}
+
 /** The signed-in user's name if an earlier middleware put a user on the context. */
 function userOf(c: Context): string | undefined {
   const user = (c.var as Record<string, unknown>).user as { username?: unknown } | null | undefined;
@@ -55,6 +68,7 @@ export function httpObserver(metrics: Metrics | null, logger: Logger = rootLog):
       metrics?.observeHttp(method, route, status, ms);
       const action = powerActionOf(method, route, c.req.path);
       if (action) metrics?.observePowerAction(action, powerOutcome(status));
+      if (metrics && method === 'POST' && route === BULK_ROUTE && status === 200) await countBulk(metrics, c.res);
       const line = { reqId, method, route, status, ms: Math.round(ms * 10) / 10, user: userOf(c) };
       // Probes every few seconds (a 503 from /readyz is an answer, not a failure) stay at debug.
       if (QUIET_ROUTES.has(route)) log.debug(line, 'request');

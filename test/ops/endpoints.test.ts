@@ -62,6 +62,13 @@ describe('ops endpoints', () => {
     const { samples } = parsePrometheusText(text);
     expect(sampleValue(samples, 'labdeck_power_actions_total', { action: 'start', outcome: res.status === 200 ? 'ok' : 'accepted' })).toBe(1);
     expect(sampleValue(samples, 'labdeck_power_actions_total', { action: 'stop', outcome: 'denied' })).toBe(1);
+    const [x, y] = t.cluster.guests().filter((g) => g.type === 'qemu' && !g.template && g.status === 'stopped' && g.vmid !== vm.vmid);
+    const bulk = await t.request('POST', '/api/vms/actions', { cookie: admin, body: { action: 'start', vms: [{ cluster: 'lab-a', vmid: x.vmid }, { cluster: 'lab-a', vmid: y.vmid }, { cluster: 'lab-a', vmid: 99999 }] } });
+    expect(bulk.status).toBe(200);
+    const after = parsePrometheusText((await t.request('GET', '/metrics', { headers: { authorization: 'Bearer scrape-token-123' } })).text).samples;
+    const started = ['ok', 'accepted'].reduce((n, outcome) => n + (sampleValue(after, 'labdeck_power_actions_total', { action: 'start', outcome }) ?? 0), 0);
+    expect(started).toBe(3);
+    expect(sampleValue(after, 'labdeck_power_actions_total', { action: 'start', outcome: 'rejected' })).toBe(1);
   });
 
   it('shows the alert history to admins only', async () => {
