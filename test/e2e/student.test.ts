@@ -30,6 +30,13 @@ describe.skipIf(!canRunE2e)('student pages (Chromium)', () => {
 
   it('a student signs in and sees only their VMs', async () => {
     const { page } = one;
+    await page.goto(`${stack.url}/my`);
+    await page.waitForURL(/\/login\?next=%2Fmy$/);
+    await page.getByLabel('Password').fill('wrong password');
+    await page.getByLabel('Username').fill('student1');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => page.getByRole('alert').first().textContent()).toMatch(/\S/);
+    await shot(page, 'sign-in');
     await signIn(page, stack.url, 'student1', /\/my$/);
     await card(page, stack.pool[0]).waitFor();
     await card(page, stack.pool[4]).waitFor();

@@ -3,7 +3,7 @@
 // live with nobody signed in, sees nothing else, and stops working when revoked.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { startStack, type Stack } from './harness.js';
+import { startStack, PASSWORD, type Stack } from './harness.js';
 import { canRunE2e, launch, newPage, signIn, recordFrames, shot } from './browser.js';
 
 const row = (page: Page, vmid: number) => page.locator(`tr[data-vm="lab-a:${vmid}"]`);
@@ -54,6 +54,21 @@ describe.skipIf(!canRunE2e)('teacher class page and projector (Chromium)', () =>
     expect(await teacher.locator('section[aria-label="Audit trail"]').textContent()).toMatch(/start/i);
     await teacher.getByRole('button', { name: 'Create invite link' }).click();
     await expect.poll(() => teacher.locator('[data-invite-url]').textContent()).toMatch(/\/invite\/[A-Za-z0-9_-]{20,}$/);
+    // A student follows the link: signs in first, comes back to the invite, and joins.
+    const inviteUrl = (await teacher.locator('[data-invite-url]').textContent())!.trim();
+    const { page } = await newPage(browser, { width: 800, height: 600 });
+    await page.goto(inviteUrl);
+    await page.waitForURL(/\/login\?next=/);
+    await page.getByLabel('Username').fill('student3');
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Join Networks 101' }).waitFor();
+    await shot(page, 'invite');
+    await page.getByRole('button', { name: 'Join Networks 101' }).click();
+    await page.waitForURL(/\/my$/);
+    await page.locator(`article[data-vm="lab-a:${vmid}"]`).waitFor();
+    await teacher.locator('section[aria-label="Invite link"]').getByRole('button', { name: 'Revoke' }).click();
+    await teacher.getByRole('button', { name: 'Create invite link' }).waitFor();
   });
 
   it('opens a projector link with nobody signed in: the class live, and nothing else', async () => {

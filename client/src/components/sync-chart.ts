@@ -41,7 +41,9 @@ export class SyncChart extends LitElement {
         <text class="label" x=${iw} y=${ih + 18} text-anchor="end">now</text>
         ${scaled.map((s) => svg`
           <path d=${s.path} fill="none" stroke=${s.colour} stroke-width="2" stroke-dasharray=${s.dashed ? '5 4' : 'none'}></path>
-          ${s.dashed ? '' : s.dots.map((d) => svg`<circle cx=${d.x} cy=${d.y} r="2.5" fill=${s.colour}><title>${s.label}: ${Math.round(d.v)} ms</title></circle>`)}`)}
+          ${s.dots.map((d) => s.dashed
+            ? svg`<circle cx=${d.x} cy=${d.y} r="2.5" fill="none" stroke=${s.colour} stroke-width="1.5"><title>${s.label}: ${Math.round(d.v)} ms</title></circle>`
+            : svg`<circle cx=${d.x} cy=${d.y} r="3" fill=${s.colour}><title>${s.label}: ${Math.round(d.v)} ms</title></circle>`)}`)}
       </g>
     </svg>
     <div class="legend">${scaled.map((s) => html`<span><span class="key ${s.dashed ? 'dashed' : ''}" style="border-color:${s.colour}"></span>${s.label}</span>`)}</div>`;
