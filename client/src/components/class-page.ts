@@ -10,7 +10,7 @@ import { statusInfo, ipText, ago } from '../lib/format.js';
 import { powerMany, type PowerAction } from '../lib/actions.js';
 import { announce } from '../lib/announce.js';
 import {
-  getClass, assign, unassign, autoAssign, createInvite, revokeInvite, createProjectorLink,
+  getClass, assign, unassign, autoAssign, addToPool, removeFromPool, createInvite, revokeInvite, createProjectorLink,
   revokeProjectorLink, classAudit, type ClassDetail, type LinkInfo, type AuditEntry, type Person,
 } from '../lib/classes.js';
 import type { LiveLink } from '../lib/live.js';
@@ -37,6 +37,7 @@ export class ClassPage extends LitElement {
     .audit { max-height: 22rem; overflow: auto; }
     .small { font-size: .85rem; }
     button.small { min-height: 1.9rem; padding: .2rem .5rem; }
+    .entry button { min-height: 0; padding: 0 .3rem; border: 0; background: transparent; color: inherit; font-weight: 700; }
   `];
 
   @property({ attribute: false }) link?: LiveLink;
@@ -238,6 +239,49 @@ export class ClassPage extends LitElement {
     </section>`;
   }
 
+  private async addPoolEntry(e: SubmitEvent): Promise<void> {
+    e.preventDefault();
+    const form = e.target as HTMLFormElement;
+    const data = new FormData(form);
+    const kind = String(data.get('kind')) as 'vm' | 'tag' | 'pool';
+    const value = String(data.get('value') ?? '').trim();
+    if (!value) return;
+    if (kind === 'vm' && !/^\d{1,9}$/.test(value)) {
+      this.error = 'A VM id is a number, like 104.';
+      return;
+    }
+    await this.guard(async () => {
+      const cluster = String(data.get('cluster') ?? '') || undefined;
+      await addToPool(this.detail!.id, kind === 'vm' ? { kind, vmid: Number(value), cluster } : { kind, value, cluster });
+      form.reset();
+      announce('Added to the pool.');
+    });
+  }
+
+  /** Clusters this user can see VMs on (for the pool form). */
+  private clusters(): string[] {
+    const set = new Set<string>();
+    for (const vm of this.link?.store.vms.values() ?? []) set.add(vm.cluster);
+    return [...set].sort();
+  }
+
+  private renderPoolEntries() {
+    const d = this.detail!;
+    const label = (p: ClassDetail['pool'][number]) => p.kind === 'vm' ? `VM ${p.vmid}${p.cluster ? ` (${p.cluster})` : ''}` : `${p.kind === 'tag' ? 'tag' : 'Proxmox pool'} ${p.value}`;
+    return html`<details class="small">
+      <summary>Pool entries (${d.pool.length}) and adding VMs</summary>
+      <div class="row" style="margin:.4rem 0">${d.pool.map((p) => html`<span class="badge tone-off entry">${label(p)}
+        <button aria-label=${`Remove ${label(p)} from the pool`} ?disabled=${this.busy}
+          @click=${() => this.guard(async () => { await removeFromPool(d.id, p.id); announce(`${label(p)} removed from the pool.`); })}>×</button></span>`)}</div>
+      <form class="row" @submit=${this.addPoolEntry}>
+        <select name="kind" aria-label="Add by"><option value="vm">VM id</option><option value="tag">Proxmox tag</option><option value="pool">Proxmox pool</option></select>
+        <input name="value" aria-label="VM id, tag or pool name" placeholder="104, class-1, lab-pool" maxlength="64" required>
+        <select name="cluster" aria-label="Cluster"><option value="">any cluster</option>${this.clusters().map((c) => html`<option>${c}</option>`)}</select>
+        <button type="submit" ?disabled=${this.busy}>Add to pool</button>
+      </form>
+    </details>`;
+  }
+
   private renderPool(all: Vm[]) {
     const q = this.filter.trim().toLowerCase();
     const byStudent = q ? new Set(all.filter((v) => this.ownerOf(v)?.displayName.toLowerCase().includes(q) || this.ownerOf(v)?.username.toLowerCase().includes(q)).map((v) => v.id)) : null;
@@ -247,6 +291,7 @@ export class ClassPage extends LitElement {
     const running = all.filter((v) => v.status === 'running').length;
     return html`<section class="card" aria-label="VM pool">
       <div class="row"><h2>VM pool (${all.length})</h2><span class="muted">${running} running</span></div>
+      ${this.renderPoolEntries()}
       <div class="toolbar" role="search">
         <input type="search" placeholder="Filter by VM, student, vmid, IP" aria-label="Filter students and VMs" @input=${(e: InputEvent) => { this.filter = (e.target as HTMLInputElement).value; }}>
         <select aria-label="Status filter" @change=${(e: Event) => { this.statusFilter = (e.target as HTMLSelectElement).value; }}>

@@ -45,11 +45,6 @@ export function apiPost<T>(path: string, body?: unknown): Promise<T> {
   return request<T>('POST', path, body ?? {});
 }
 
-/** PUT a JSON body. */
-export function apiPut<T>(path: string, body?: unknown): Promise<T> {
-  return request<T>('PUT', path, body ?? {});
-}
-
 /** DELETE a resource. */
 export function apiDelete<T>(path: string): Promise<T> {
   return request<T>('DELETE', path);

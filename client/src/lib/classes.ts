@@ -93,6 +93,11 @@ export async function addToPool(classId: number, entry: { kind: 'vm' | 'tag' | '
   await apiPost(`/api/classes/${classId}/pool`, body);
 }
 
+/** Removes one pool entry. */
+export async function removeFromPool(classId: number, entryId: number): Promise<void> {
+  await apiDelete(`/api/classes/${classId}/pool/${entryId}`);
+}
+
 /** A new invite link. */
 export async function createInvite(classId: number): Promise<LinkInfo> {
   const res = await apiPost<Raw>(`/api/classes/${classId}/invites`);
