@@ -83,6 +83,15 @@ export class LiveLink {
       }
     });
     socket.io.on('reconnect_failed', () => this.setState('offline'));
+    // If the socket cannot connect at all (a proxy without WebSockets or long polling), still show
+    // the data once, marked as not live, rather than an empty page.
+    setTimeout(() => {
+      if (this.socket === socket && !socket.connected && !this.store.loaded && !this.refused) {
+        this.opts.loadSnapshot().then((snap) => {
+          if (!this.store.loaded) this.store.applySnapshot(snap.revision, snap.vms);
+        }, () => undefined);
+      }
+    }, 3000);
     socket.on('vm:changed', (msg: VmChangedMsg) => this.store.applyChanged(msg));
     socket.on('vm:removed', (msg: VmRemovedMsg) => this.store.applyRemoved(msg));
     socket.on('cluster:stale', (msg: { cluster: string; stale: boolean }) => this.store.markClusterStale(msg.cluster, msg.stale));
