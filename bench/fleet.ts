@@ -22,7 +22,7 @@ interface Member extends FleetUser {
 interface VmPayload { id: string; status?: string; revision?: number; [field: string]: unknown }
 
 /** A field of a VM that changed between two pushes (or the initial read and a push). */
-export interface FieldChange { vm: string; at: number; field: string; from: unknown; to: unknown }
+export interface FieldChange { vm: string; at: number; revision: number; field: string; from: unknown; to: unknown }
 
 /** Fields that move on every write by design; a diff of them says nothing. */
 const bookkeeping = new Set(['revision', 'lastUpdated', 'lastSeen', 'stale']);
@@ -73,7 +73,7 @@ export class Fleet {
       m.vmEvents++;
       for (const vm of p.vms ?? []) {
         this.record(m, vm.id, at, vm.status ?? '', vm.revision ?? p.revision);
-        if (this.mirror?.username === m.username) this.diff(vm, at);
+        if (this.mirror?.username === m.username) this.diff(vm, at, vm.revision ?? p.revision);
       }
     });
     socket.on('vm:removed', (p: { revision: number; ids: string[] }) => {
@@ -113,13 +113,13 @@ export class Fleet {
     this.mirror = { username, vms: new Map(vms.map((v) => [v.id, v])) };
   }
 
-  private diff(vm: VmPayload, at: number): void {
+  private diff(vm: VmPayload, at: number, revision: number): void {
     const prev = this.mirror!.vms.get(vm.id);
     this.mirror!.vms.set(vm.id, vm);
     if (!prev) return;
     for (const field of Object.keys(vm)) {
       if (bookkeeping.has(field)) continue;
-      if (JSON.stringify(prev[field]) !== JSON.stringify(vm[field])) this.fieldChanges.push({ vm: vm.id, at, field, from: prev[field], to: vm[field] });
+      if (JSON.stringify(prev[field]) !== JSON.stringify(vm[field])) this.fieldChanges.push({ vm: vm.id, at, revision, field, from: prev[field], to: vm[field] });
     }
   }
 

@@ -36,7 +36,7 @@ export interface BenchResult {
   };
   pushBatch: {
     changed: number; entitledPairs: number; studentsConcerned: number; passWallMs: number; rowsWritten: number; allDelivered: boolean;
-    missingDeliveries: number; firstCommitToLastArrivalMs: number; passStartToLastArrivalMs: number; commitToArrivalMs: Summary;
+    missingDeliveries: number; missedExamples: string[]; firstCommitToLastArrivalMs: number; passStartToLastArrivalMs: number; commitToArrivalMs: Summary;
     bytesReceivedPerClient: Record<string, Summary>;
   };
   startThroughLabdeck: { samples: number; taskDurationMs: number; httpStatuses: number[]; httpAnswerMs: Summary; clickToFinalPushMs: Summary; overTaskDurationMs: Summary; neverArrived: number };
@@ -142,6 +142,7 @@ function rows(r: BenchResult): Array<[string, string, string]> {
   const bt = r.pushBatch;
   add('3 push', `${fmtInt(bt.changed)} changes in one pass (${fmtInt(bt.entitledPairs)} client×VM deliveries)`,
     `first commit → last arrival ${fmtMs(bt.firstCommitToLastArrivalMs)}; pass start → last arrival ${fmtMs(bt.passStartToLastArrivalMs)}; per delivery ${s(bt.commitToArrivalMs)}; all delivered: ${bt.allDelivered}`);
+  if (bt.missedExamples.length) add('3 push', 'deliveries that never came (examples)', bt.missedExamples.join('; '));
   for (const [role, x] of Object.entries(bt.bytesReceivedPerClient)) add('3 push', `bytes received in that pass per ${role}`, s(x, fmtBytes));
   add('3 push', 'changes reaching a non-entitled client (whole run)', String(r.leaks.total));
   add('4 freshness', 'change in Proxmox → client, pvestatd 0, pass right after (labdeck\'s own share)', s(p.changeToArrivalPvestatd0Ms));
