@@ -164,4 +164,39 @@ describe('realtime hub', () => {
     const ok = await new Promise<boolean>((r) => { s.once('connect', () => r(true)); s.once('connect_error', () => r(false)); });
     expect(ok).toBe(false);
   });
+
+  it('sends a VM held by two of a teacher\'s classes once, and once to an admin who also teaches', async () => {
+    const [ct, ca] = await Promise.all([stack.login('teacher'), stack.login('admin')]);
+    const spare = stack.cluster.guests().filter((g) => g.type === 'qemu' && !g.template && !stack.pool.includes(g.vmid)).at(-2)!;
+    const second = await api(ct, 'POST', '/api/classes', { name: 'Networks 102' });
+    expect(second.status).toBe(201);
+    for (const id of [stack.classId, second.json.class.id]) {
+      expect((await api(ct, 'POST', `/api/classes/${id}/pool`, { vmid: spare.vmid, cluster: 'lab-a' })).status).toBe(201);
+    }
+    expect((await api(ct, 'POST', `/api/classes/${second.json.class.id}/teachers`, { username: 'admin' })).status).toBe(200);
+    const t = open({ cookie: ct }), a = open({ cookie: ca });
+    await Promise.all([t.ready, a.ready]);
+    stack.cluster.powerOutside(spare.vmid, spare.status === 'running' ? 'stop' : 'start');
+    const copies = (seen: Seen) => seen.changed.flatMap((m) => m.vms).filter((v) => v.id === key(spare.vmid));
+    await waitFor(() => copies(t.seen).length > 0 && copies(a.seen).length > 0, 5000, 'the change on both sockets');
+    await new Promise((r) => setTimeout(r, 500));
+    const revisions = (seen: Seen) => copies(seen).map((v) => v.revision);
+    expect(new Set(revisions(t.seen)).size).toBe(revisions(t.seen).length);
+    expect(new Set(revisions(a.seen)).size).toBe(revisions(a.seen).length);
+  });
+
+  it('tells a student\'s socket when their cluster\'s data goes stale and when it is fresh again', async () => {
+    const c1 = await stack.login('student1');
+    const s1 = open({ cookie: c1 });
+    const stale: Array<{ cluster: string; stale: boolean }> = [];
+    s1.socket.on('cluster:stale', (m) => stale.push(m));
+    await s1.ready;
+    await stack.cluster.setFault({ mode: 'down' });
+    try {
+      await waitFor(() => stale.find((m) => m.cluster === 'lab-a' && m.stale), 10_000, 'a stale notice');
+    } finally {
+      await stack.cluster.setFault({ mode: 'ok' });
+    }
+    await waitFor(() => stale.find((m) => m.cluster === 'lab-a' && !m.stale), 10_000, 'a fresh notice');
+  });
 });
