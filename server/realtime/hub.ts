@@ -107,7 +107,10 @@ export function attachRealtime(host: RealtimeHost, opts: RealtimeOptions = {}): 
     path: '/socket.io',
     serveClient: false,
     maxHttpBufferSize: 16 * 1024,
-    allowRequest: (req, cb) => cb(sameOrigin(req) ? null : 'origin not allowed', sameOrigin(req)),
+    allowRequest: (req, cb) => {
+      const ok = sameOrigin(req);
+      cb(ok ? null : 'origin not allowed', ok);
+    },
   });
 
   const groups = new Map<string, Group>();
