@@ -49,11 +49,11 @@ export class ChildRpc {
   }
 
   /** Forks `tsx <module>`; its stdout/stderr go to logFile. */
-  static start(name: string, modulePath: string, opts: { logFile: string; env?: NodeJS.ProcessEnv; cwd: string; args?: string[] }): ChildRpc {
+  static start(name: string, modulePath: string, opts: { logFile: string; env?: NodeJS.ProcessEnv; cwd: string; args?: string[]; nodeOptions?: string[] }): ChildRpc {
     const fd = openSync(opts.logFile, 'a');
     const child = fork(modulePath, opts.args ?? [], {
       cwd: opts.cwd,
-      execArgv: ['--import', 'tsx'],
+      execArgv: ['--import', 'tsx', ...(opts.nodeOptions ?? [])],
       env: { ...process.env, ...opts.env },
       stdio: ['ignore', fd, fd, 'ipc'],
     });

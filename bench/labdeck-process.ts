@@ -152,10 +152,17 @@ serveIpc({
     return out;
   },
 
-  usage(): Usage {
+  /** CPU and memory; with gc, also the heap still in use after a full collection (live data). */
+  usage({ gc }: { gc?: boolean } = {}): Usage {
     const m = process.memoryUsage();
     const cpu = process.cpuUsage();
-    return { cpuUserMs: cpu.user / 1000, cpuSystemMs: cpu.system / 1000, rss: m.rss, heapUsed: m.heapUsed, maxRss: process.resourceUsage().maxRSS * 1024, at: now() };
+    const u: Usage = { cpuUserMs: cpu.user / 1000, cpuSystemMs: cpu.system / 1000, rss: m.rss, heapUsed: m.heapUsed, maxRss: process.resourceUsage().maxRSS * 1024, at: now() };
+    const collect = (globalThis as { gc?: () => void }).gc;
+    if (gc && collect) {
+      collect();
+      u.heapAfterGc = process.memoryUsage().heapUsed;
+    }
+    return u;
   },
 
   async close() {

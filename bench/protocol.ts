@@ -52,7 +52,7 @@ export interface LabdeckStartArgs {
   port: number;
 }
 
-export interface Usage { cpuUserMs: number; cpuSystemMs: number; rss: number; maxRss: number; heapUsed: number; at: number }
+export interface Usage { cpuUserMs: number; cpuSystemMs: number; rss: number; maxRss: number; heapUsed: number; heapAfterGc?: number; at: number }
 
 export interface PassMeasure {
   wallMs: number;

@@ -52,6 +52,7 @@ export interface BenchResult {
     rowsWrittenPerMinute: number;
     labdeckCpuPercent: number | null;
   };
+  memoryTimeline: Array<{ label: string; rssMb: number; heapUsedMb: number; liveHeapMb: number }>;
   memoryPhaseA: Usage;
   memoryPhaseB: Usage;
   leaks: { total: number; examples: unknown[] };
@@ -165,6 +166,7 @@ function rows(r: BenchResult): Array<[string, string, string]> {
   add('5 vs seed', 'staleness: polling browser sees a change after labdeck pushed it', s(d.polling.pollSeesItAfterPushMs));
   add('5 vs seed', `staleness: seed's sync notices a change (pvestatd-lagged / live cluster)`, `${s(d.seedSync.changeToDetectLaggedMs)} / ${s(d.seedSync.changeToDetectLiveMs)}; its pass takes ${s(d.seedSync.passWallMs)}`);
   add('6 memory', 'labdeck RSS after phase A / after phase B', `${mb(r.memoryPhaseA.rss).toFixed(0)} MB / ${mb(r.memoryPhaseB.rss).toFixed(0)} MB (heap ${mb(r.memoryPhaseB.heapUsed).toFixed(0)} MB; peak RSS ${mb(Math.max(r.memoryPhaseA.maxRss, r.memoryPhaseB.maxRss)).toFixed(0)} MB)`);
+  add('6 memory', 'labdeck RSS / heap used / heap live after a forced GC, over the run', r.memoryTimeline.map((m) => `${m.label}: ${m.rssMb} / ${m.heapUsedMb} / ${m.liveHeapMb} MB`).join('; '));
   add('6 memory', `labdeck CPU during the ${Math.round(d.windowMs / 1000)} s side-by-side window`, `${d.labdeckCpuPercent}% of one core`);
   add('-', 'sockets connected / reconnected after restart', `${r.connections.connected}/${r.connections.clients} in ${fmtMs(r.connections.ms)} / ${r.reconnect.connected} in ${fmtMs(r.reconnect.ms)}`);
   return out;
@@ -196,6 +198,7 @@ function definitions(r: BenchResult): string[] {
     '- **Push (3).** "Commit" is the moment labdeck\'s change feed announced the change, which the sync loop does right after its transaction commits (a bench-only listener, prepended so it runs first, stamps it). "Arrival" is when the `vm:changed` event reached a client\'s socket in the harness process. Both clocks are this machine\'s wall clock (`performance.timeOrigin + performance.now()`). Every client checks every VM it receives against the seed plan (assigned student, teacher of the class, admins) for the whole run: any other receipt is a leak. Bytes are what each client\'s TCP connection received (WebSocket frames and headers, without TCP/IP headers).',
     '- **Own share (4).** A guest is started or stopped in the simulator on a live cluster, and a quick pass of its cluster is triggered at once: change → arrival is then labdeck\'s own work (fetch, diff, details of a changed guest, commit, push), without the wait for the next loop tick and without pvestatd\'s lag.',
     `- **As deployed (4, 5).** Phase B restarts labdeck on the same port and database with the quick loop at ${d.quickIntervalS} s (full at 3600 s); the sockets reconnect by themselves. For ${Math.round(d.windowMs / 1000)} s, ${d.polling.pollers} students also run a polling browser (\`GET /api/vms\` every ${d.polling.intervalMs / 1000} s), and the seed's sync (list the guests, then \`status/current\` for each, every ${d.quickIntervalS} s or back to back when slower) runs against the clusters those students use. Each of those students gets one change at a random moment. "Idle" students are those who received no VM change in the window: their bytes are the socket's own keep-alive. Proxmox requests per cluster per minute for labdeck are the simulator's counts minus the seed sync's own requests; the seed model is (1 + guests) requests per pass at that interval.`,
+    '- **Memory (6).** Resident set size of the labdeck process (`process.memoryUsage().rss`) at the end of phase A (all clients connected, after reads, pushes, starts) and at the end of phase B; the target is judged on the larger. The timeline also forces a full GC at its marked moments (labdeck\'s child runs with `--expose-gc` for this only) to show how much of the heap is live data; the two steady-state readings are taken before their moment\'s GC.',
     '- **Start through labdeck.** A student `POST /api/vm/:vmid/start` on a stopped VM; from sending the request to the student\'s socket receiving the VM with status `running`, minus the simulated task duration.',
   ];
 }

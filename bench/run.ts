@@ -504,7 +504,12 @@ async function main(): Promise<void> {
   const sim = ChildRpc.start('simulator', join(root, 'bench', 'sim-process.ts'), { cwd: root, logFile: join(outDir, `${stamp}-simulator.log`) });
   let lab: ChildRpc | null = null;
   let fleet: Fleet | null = null;
-  const result: Partial<BenchResult> = { scale, machine, startedAt: new Date().toISOString() };
+  const result: Partial<BenchResult> = { scale, machine, startedAt: new Date().toISOString(), memoryTimeline: [] };
+  /** labdeck's memory at a named moment of the run. */
+  const mark = async (label: string) => {
+    const u = await lab!.call<Usage>('usage', { gc: true });
+    result.memoryTimeline!.push({ label, rssMb: round(u.rss / 1048576, 0), heapUsedMb: round(u.heapUsed / 1048576, 0), liveHeapMb: round((u.heapAfterGc ?? NaN) / 1048576, 0) });
+  };
   try {
     const clusters = await sim.call<SimClusterInfo[]>('start', {
       clusters: scale.clusters, guestsPerCluster: scale.guestsPerCluster, nodesPerCluster: scale.nodesPerCluster,
@@ -520,7 +525,8 @@ async function main(): Promise<void> {
     const sessionSecret = randomBytes(32).toString('hex');
     const labLog = join(outDir, `${stamp}-labdeck.log`);
     const startLab = async (seed: boolean, quickIntervalSeconds: number, port: number) => {
-      const l = ChildRpc.start('labdeck', join(root, 'bench', 'labdeck-process.ts'), { cwd: root, logFile: labLog, env: { LOG_LEVEL: 'warn' } });
+      // --expose-gc only so the memory timeline can tell live data from garbage not yet collected.
+      const l = ChildRpc.start('labdeck', join(root, 'bench', 'labdeck-process.ts'), { cwd: root, logFile: labLog, env: { LOG_LEVEL: 'warn' }, nodeOptions: ['--expose-gc'] });
       const info = await l.call<{ url: string; port: number; seedMs: number; startMs: number }>('start', {
         dbFile, planFile, sessionSecret, clusters, quickIntervalSeconds, fullIntervalSeconds: 3600, seed, port,
       });
@@ -536,6 +542,7 @@ async function main(): Promise<void> {
     const fullStats = totalStats(await sim.call<Record<string, SimStats>>('stats'));
     result.fullPass = { wallMs: round(full.wallMs), cpuMs: round(full.cpuMs), rowsWritten: full.rows, proxmoxRequests: fullStats.requests, bytesFetched: fullStats.bytes, perCluster: full.perCluster };
     log(`first full pass (guest details for ${guests.length} new guests): ${(full.wallMs / 1000).toFixed(1)} s wall, ${(full.cpuMs / 1000).toFixed(1)} s CPU, ${fullStats.requests} Proxmox requests`);
+    await mark('after the first full pass, no clients yet');
 
     const usernames = [...plan.admins, ...plan.classes.map((c) => c.teacher), ...plan.classes.flatMap((c) => c.students)];
     const cookies = await lab.call<Record<string, string>>('mintCookies', { usernames });
@@ -544,6 +551,7 @@ async function main(): Promise<void> {
     const conn = await fleet.connect(usernames.map((u) => ({ username: u, role: role(u), cookie: cookies[u] })), { parallel: 50, timeoutMs: 20_000 });
     result.connections = { clients: usernames.length, connected: conn.connected, failed: conn.failed, ms: round(conn.ms, 0), errors: Object.fromEntries(fleet.connectErrors) };
     log(`${conn.connected}/${usernames.length} sockets connected in ${(conn.ms / 1000).toFixed(1)} s${conn.failed ? ` (errors: ${JSON.stringify(result.connections.errors)})` : ''}`);
+    await mark(`${conn.connected} sockets connected`);
 
     // The admin's first load, as a browser would do it: the baseline for telling which fields a push changed.
     const first0 = await fetch(`${url}/api/vms`, { headers: { cookie: cookies[plan.admins[0]] } });
@@ -556,10 +564,12 @@ async function main(): Promise<void> {
     result.quickPasses = await benchPasses(ctx);
     log('2. reads under load');
     result.reads = await benchReads(ctx);
+    await mark('after the read load');
     log('3. push: single changes');
     result.pushSingle = await benchSingleChanges(ctx);
     log('3. push: one pass with many changes');
     result.pushBatch = await benchBatch(ctx);
+    await mark('after the pass with many changes');
     log('4. start through labdeck');
     result.startThroughLabdeck = await benchStarts(ctx);
     log("5. the seed's per-VM quick sync, one pass");
@@ -581,9 +591,11 @@ async function main(): Promise<void> {
     result.reconnect = { allBack: back, connected: fleet.connectedCount(), ms: round(now() - restartAt, 0) };
     log(`${fleet.connectedCount()}/${usernames.length} sockets reconnected ${((now() - restartAt) / 1000).toFixed(1)} s after the restart began`);
     await lab.call('waitFullPasses', { timeoutMs: 600_000 }, 620_000);
+    await mark('phase B: restarted, full pass done, sockets back');
     log(`5. side by side for ${scale.compareWindowMs / 1000} s: idle push vs polling, scheduled freshness`);
     result.deployed = await benchDeployed(ctx);
     result.memoryPhaseB = await lab.call<Usage>('usage');
+    await mark('phase B: end of the side-by-side window');
     result.leaks = { total: fleet.leaks.length, examples: fleet.leaks.slice(0, 5) };
     result.finishedAt = new Date().toISOString();
     result.durationS = round((now() - t0) / 1000, 1);
