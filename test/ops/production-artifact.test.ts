@@ -2,7 +2,7 @@
 // engine: its files copied to a temp dir, a clean `npm ci --omit=dev` (offline-preferred, from the
 // npm cache), then started with the image's ENV and CMD and probed with the image's HEALTHCHECK.
 import { execFile, spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,10 +81,21 @@ describe('the production artifact (what the Docker image runs)', () => {
         cpSync(from, to, { recursive: true });
       }
     }
-    // Reuses the npm cache (offline-preferred); JOBS=max lets node-gyp compile better-sqlite3 on every core
-    // when no prebuilt binary can be fetched.
-    install = await run('npm', ['ci', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], app,
-      { ...process.env, NODE_ENV: 'production', JOBS: 'max' }, 420_000);
+    // Packages come from the npm cache (offline-preferred). better-sqlite3's native addon: in the
+    // image prebuild-install downloads the prebuilt binary; here (no network) it gets the one this
+    // checkout's own `npm ci` built, offered as a local prebuild in the file name it looks for, so
+    // the test does not spend a minute compiling SQLite. Without it, node-gyp compiles (JOBS=max).
+    const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'production', JOBS: 'max' };
+    const addon = join(root, 'node_modules', 'better-sqlite3', 'build', 'Release', 'better_sqlite3.node');
+    if (existsSync(addon)) {
+      const version = (JSON.parse(readFileSync(join(root, 'node_modules', 'better-sqlite3', 'package.json'), 'utf8')) as { version: string }).version;
+      const prebuilds = join(dir, 'prebuilds');
+      mkdirSync(prebuilds);
+      const tarball = `better-sqlite3-v${version}-node-v${process.versions.modules}-${process.platform}-${process.arch}.tar.gz`;
+      const tar = await run('tar', ['-czf', join(prebuilds, tarball), '-C', join(root, 'node_modules', 'better-sqlite3'), 'build/Release/better_sqlite3.node'], root, process.env, 60_000);
+      if (tar.code === 0) env.npm_config_better_sqlite3_local_prebuilds = prebuilds;
+    }
+    install = await run('npm', ['ci', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], app, env, 420_000);
     sim = await startSimulator({
       clusters: [{ id: 'lab-a', nodes: 1, guests: 10, seed: 5, tokenSecret: randomUUID() }],
       pvestatdIntervalMs: 0, unauthorizedDelayMs: 0, activity: false,
