@@ -9,6 +9,7 @@ import type { InventoryRow } from '../../server/inventory/row.js';
 describe.skipIf(!canRunE2e)('admin pages (Chromium)', () => {
   let stack: Stack;
   let browser: Browser;
+  const errors: string[] = [];
 
   beforeAll(async () => {
     [stack, browser] = await Promise.all([startStack(), launch()]);
@@ -20,7 +21,7 @@ describe.skipIf(!canRunE2e)('admin pages (Chromium)', () => {
   });
 
   it('shows a cluster going down and recovering on the sync monitor', async () => {
-    const { page } = await newPage(browser, { width: 1280, height: 900 });
+    const { page } = await newPage(browser, { width: 1280, height: 900 }, errors);
     await signIn(page, stack.url, 'admin', /\/admin\/sync$/);
     const card = page.locator('section[data-cluster="lab-a"]');
     await expect.poll(() => card.getAttribute('data-health'), { timeout: 5000 }).toBe('healthy');
@@ -47,7 +48,7 @@ describe.skipIf(!canRunE2e)('admin pages (Chromium)', () => {
       last_status_check: null, sync_error: null, revision: 0, deleted: 0,
     }));
     await stack.lab.inventory.apply('bulk', () => ({ upserts: rows, tombstones: [], events: [] }));
-    const { page } = await newPage(browser, { width: 1280, height: 900 });
+    const { page } = await newPage(browser, { width: 1280, height: 900 }, errors);
     await signIn(page, stack.url, 'admin', /\/admin\/sync$/);
     await page.getByRole('link', { name: 'All VMs' }).click();
     const count = page.locator('[data-count]');
@@ -80,5 +81,9 @@ describe.skipIf(!canRunE2e)('admin pages (Chromium)', () => {
     console.log(`all-VMs table at 20,000 rows: sort ${sortMs} ms, search ${searchMs} ms (including polling)`);
     expect(sortMs).toBeLessThan(3000);
     expect(searchMs).toBeLessThan(3000);
+  });
+
+  it('raised no script or content-security-policy errors on any page', () => {
+    expect(errors).toEqual([]);
   });
 });

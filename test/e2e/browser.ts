@@ -24,15 +24,20 @@ export function launch(): Promise<Browser> {
   });
 }
 
-/** A fresh context (own cookies) and page; page errors fail loudly in the log. */
-export async function newPage(browser: Browser, opts: { width?: number; height?: number; dark?: boolean } = {}): Promise<{ context: BrowserContext; page: Page; errors: string[] }> {
+/** A fresh context (own cookies) and page; script and CSP errors are collected in `errors`. */
+export async function newPage(browser: Browser, opts: { width?: number; height?: number; dark?: boolean } = {}, errors: string[] = []): Promise<{ context: BrowserContext; page: Page; errors: string[] }> {
   const context = await browser.newContext({
     viewport: { width: opts.width ?? 1280, height: opts.height ?? 860 },
     colorScheme: opts.dark ? 'dark' : 'light',
   });
   const page = await context.newPage();
-  const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
+  // Refused HTTP answers ("Failed to load resource") and connections while a test holds the page
+  // offline are expected; anything else (CSP, scripts) counts.
+  page.on('console', (m) => {
+    const text = m.text();
+    if (m.type() === 'error' && !text.startsWith('Failed to load resource') && !text.includes('ERR_INTERNET_DISCONNECTED')) errors.push(text);
+  });
   return { context, page, errors };
 }
 

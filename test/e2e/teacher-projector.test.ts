@@ -13,10 +13,11 @@ describe.skipIf(!canRunE2e)('teacher class page and projector (Chromium)', () =>
   let browser: Browser;
   let teacher: Page;
   let projectorUrl = '';
+  const errors: string[] = [];
 
   beforeAll(async () => {
     [stack, browser] = await Promise.all([startStack(), launch()]);
-    teacher = (await newPage(browser, { width: 1360, height: 1000 })).page;
+    teacher = (await newPage(browser, { width: 1360, height: 1000 }, errors)).page;
   });
 
   afterAll(async () => {
@@ -56,7 +57,7 @@ describe.skipIf(!canRunE2e)('teacher class page and projector (Chromium)', () =>
     await expect.poll(() => teacher.locator('[data-invite-url]').textContent()).toMatch(/\/invite\/[A-Za-z0-9_-]{20,}$/);
     // A student follows the link: signs in first, comes back to the invite, and joins.
     const inviteUrl = (await teacher.locator('[data-invite-url]').textContent())!.trim();
-    const { page } = await newPage(browser, { width: 800, height: 600 });
+    const { page } = await newPage(browser, { width: 800, height: 600 }, errors);
     await page.goto(inviteUrl);
     await page.waitForURL(/\/login\?next=/);
     await page.getByLabel('Username').fill('student3');
@@ -75,7 +76,7 @@ describe.skipIf(!canRunE2e)('teacher class page and projector (Chromium)', () =>
     await teacher.getByRole('button', { name: 'Create projector link' }).click();
     projectorUrl = (await teacher.locator('[data-projector-url]').textContent())!.trim();
     expect(projectorUrl).toMatch(/\/projector\/[A-Za-z0-9_-]{20,}$/);
-    const { page } = await newPage(browser, { width: 1920, height: 1080 });
+    const { page } = await newPage(browser, { width: 1920, height: 1080 }, errors);
     const frames = recordFrames(page);
     await page.goto(projectorUrl);
     await page.getByRole('heading', { name: 'Networks 101' }).waitFor();
@@ -97,5 +98,9 @@ describe.skipIf(!canRunE2e)('teacher class page and projector (Chromium)', () =>
     const res = await fetch(projectorUrl.replace('/projector/', '/api/projector/'));
     expect(res.status).toBe(404);
     await shot(page, 'projector-revoked');
+  });
+
+  it('raised no script or content-security-policy errors on any page', () => {
+    expect(errors).toEqual([]);
   });
 });
