@@ -48,6 +48,10 @@ export class Metrics {
     name: 'labdeck_sync_rows_changed_total', help: 'Inventory rows changed by sync passes',
     labelNames: ['cluster', 'kind'] as const, registers: [this.registry],
   });
+  readonly rowsPerPass = new Histogram({
+    name: 'labdeck_sync_pass_rows_changed', help: 'Inventory rows changed by one sync pass',
+    labelNames: ['cluster', 'kind'] as const, buckets: [0, 1, 5, 20, 100, 500, 2_000, 10_000, 50_000], registers: [this.registry],
+  });
   readonly pveDuration = new Histogram({
     name: 'labdeck_pve_request_duration_seconds', help: 'Latency of calls to the Proxmox API',
     labelNames: ['cluster', 'endpoint'] as const, buckets: secondsBuckets, registers: [this.registry],
@@ -134,6 +138,7 @@ export class Metrics {
         this.seenPasses.set(key, p.startedAt);
         this.passDuration.observe({ cluster: c.id, kind: p.kind, outcome: p.error ? 'error' : 'ok' }, p.durationMs / 1000);
         this.rowsChanged.inc({ cluster: c.id, kind: p.kind }, Math.max(0, p.changed));
+        if (!p.error) this.rowsPerPass.observe({ cluster: c.id, kind: p.kind }, Math.max(0, p.changed));
       }
     }
   }

@@ -44,6 +44,8 @@ describe('ops endpoints', () => {
     await t.labdeck.sync.trigger({ kind: 'full' });
     const after = await scrape();
     expect(passes(after)).toBeGreaterThanOrEqual(passes(before) + 2);
+    // Two passes over unchanged guests changed no rows.
+    expect(sampleValue(after.samples, 'labdeck_sync_pass_rows_changed_bucket', { cluster: 'lab-a', kind: 'full', le: '0' })).toBeGreaterThanOrEqual(2);
     const guests = after.samples.filter((s) => s.name === 'labdeck_guests' && s.labels.cluster === 'lab-a').reduce((n, s) => n + s.value, 0);
     expect(guests).toBe(t.cluster.guests().length);
     expect(sampleValue(after.samples, 'labdeck_pve_request_duration_seconds_count', { cluster: 'lab-a', endpoint: 'cluster/resources' })).toBeGreaterThan(0);
