@@ -84,7 +84,7 @@ export function percent(f: number | null | undefined): string {
 }
 
 /** The SSH command for a VM, or null when it has no address. */
-export function sshCommand(vm: Pick<Vm, 'ip' | 'category' | 'type'>, user = 'student'): string | null {
+export function sshCommand(vm: Pick<Vm, 'ip'>, user = 'student'): string | null {
   if (!vm.ip) return null;
   return `ssh ${user}@${vm.ip}`;
 }
