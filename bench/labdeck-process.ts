@@ -9,12 +9,14 @@ import { migrateToLatest } from '../server/db/migrate.js';
 import { SESSION_COOKIE } from '../server/auth/session.js';
 import { serveIpc } from './ipc.js';
 import { seedDatabase } from './seed-db.js';
+import { Profiler } from './profile.js';
 import { now } from './stats.js';
 import type { LabdeckStartArgs, PassMeasure, SeedPlan, Usage } from './protocol.js';
 
 type Labdeck = Awaited<ReturnType<typeof startLabdeck>>;
 
 let labdeck: Labdeck | null = null;
+const profiler = new Profiler();
 let startedAt = 0;
 let cpuAtStart: NodeJS.CpuUsage = process.cpuUsage();
 /** VM key → when the change feed announced its latest committed change (after COMMIT). */
@@ -119,6 +121,17 @@ serveIpc({
     const t = now();
     void running().sync.trigger({ kind: 'quick', cluster }).catch(() => undefined);
     return { at: t };
+  },
+
+  /** Starts a CPU profile of this process. */
+  async profileStart() {
+    await profiler.start();
+    return null;
+  },
+
+  /** Ends the CPU profile: writes it to `file` and answers the functions with the most self time. */
+  profileStop({ file, root }: { file: string; root: string }) {
+    return profiler.stop(file, root);
   },
 
   /** Guests the fast lane is still following, over all clusters. */

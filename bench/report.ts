@@ -52,6 +52,7 @@ export interface BenchResult {
     rowsWrittenPerMinute: number;
     labdeckCpuPercent: number | null;
   };
+  profiles: Record<string, { totalMs: number; spots: Array<{ where: string; selfMs: number; percent: number }>; file: string }>;
   memoryTimeline: Array<{ label: string; rssMb: number; heapUsedMb: number; liveHeapMb: number }>;
   memoryPhaseA: Usage;
   memoryPhaseB: Usage;
@@ -222,6 +223,12 @@ export function writeResultsMarkdown(file: string, r: BenchResult): void {
   for (const t of r.targets) md.push(`| ${esc(t.figure)} | ${esc(t.target)} | ${esc(t.measured)} | ${t.met === null ? '?' : t.met ? 'yes' : '**no**'} |`);
   md.push('', '## All figures', '', '| Section | Figure | Value |', '|---|---|---|');
   for (const [section, label, value] of rows(r)) md.push(`| ${section} | ${esc(label)} | ${esc(value)} |`);
-  md.push('', '## What each number means', '', ...definitions(r), '', KEEP);
+  md.push('', '## Where labdeck\'s CPU goes (profiles taken in the same run)', '');
+  for (const [name, p] of Object.entries(r.profiles ?? {})) {
+    md.push(`**${name}** (${fmtMs(p.totalMs)} of CPU sampled; file \`${p.file.split('/').pop()}\` in bench/out):`, '', '| Self time | Share | Function |', '|---|---|---|');
+    for (const x of p.spots.slice(0, 10)) md.push(`| ${fmtMs(x.selfMs)} | ${x.percent}% | \`${esc(x.where)}\` |`);
+    md.push('');
+  }
+  md.push('## What each number means', '', ...definitions(r), '', KEEP);
   writeFileSync(file, md.join('\n') + kept.replace(/^\n?/, '\n'));
 }

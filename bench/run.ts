@@ -330,6 +330,25 @@ async function benchSeedPass(ctx: Ctx) {
   };
 }
 
+/** Where labdeck's CPU goes: profiles of a quick pass with nothing changed and of read loads. */
+async function benchProfiles(ctx: Ctx, outDir: string, stamp: string): Promise<BenchResult['profiles']> {
+  const out: BenchResult['profiles'] = {};
+  const profile = async (name: string, work: () => Promise<unknown>) => {
+    await ctx.lab.call('profileStart');
+    await work();
+    out[name] = await ctx.lab.call('profileStop', { file: join(outDir, `${stamp}-${name}.cpuprofile`), root });
+  };
+  await absorbDrift(ctx);
+  await profile('quickPassNothingChanged', () => ctx.lab.call('measurePass', { kind: 'quick' }));
+  const students = ctx.plan.classes.flatMap((c) => c.students).slice(0, ctx.scale.readConcurrency.student);
+  const readFor = (users: string[], concurrency: number) => () => runReadLoad({
+    url: ctx.url, path: '/api/vms', cookies: users.map((u) => ctx.cookies[u]), concurrency, durationMs: Math.min(3000, ctx.scale.readMs),
+  });
+  await profile('studentReads', readFor(students, ctx.scale.readConcurrency.student));
+  await profile('adminReads', readFor(ctx.plan.admins, ctx.scale.readConcurrency.admin));
+  return out;
+}
+
 /** 5b + 4c. "As deployed": the real loop at its quick interval; changes made at random moments;
  *  idle socket traffic vs the polling browser; Proxmox requests per cluster per minute; staleness. */
 async function benchDeployed(ctx: Ctx) {
@@ -576,6 +595,8 @@ async function main(): Promise<void> {
     result.seedPass = await benchSeedPass(ctx);
     result.memoryPhaseA = await lab.call<Usage>('usage');
     log(`   labdeck RSS now ${(result.memoryPhaseA.rss / 1048576).toFixed(0)} MB`);
+    log('   CPU profiles: a quick pass with nothing changed, student reads, admin reads');
+    result.profiles = await benchProfiles(ctx, outDir, stamp);
 
     const [liveId] = deployedClusters(ctx);
     log(`restarting labdeck with the quick loop at ${scale.deployedQuickIntervalS} s ("as deployed"); ${liveId} answers live, the others with a ${scale.laggedPvestatdMs / 1000} s pvestatd`);
