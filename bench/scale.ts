@@ -18,8 +18,6 @@ export interface Scale {
   readConcurrency: { student: number; teacher: number; admin: number };
   pushSingles: number;
   pushBatch: number;
-  ownShareSamples: number;
-  laggedSamples: number;
   startSamples: number;
   /** Simulated duration of a start task. */
   taskStartMs: number;
@@ -42,8 +40,8 @@ export const scales: Record<Scale['name'], Scale> = {
     name: 'full', clusters: 10, guestsPerCluster: 2000, nodesPerCluster: 4, laggedPvestatdMs: 10_000,
     classes: 50, studentsPerClass: 40, vmsPerStudent: 2, admins: 1,
     passes: [{ fraction: 0, repeats: 5 }, { fraction: 0.01, repeats: 3 }, { fraction: 0.1, repeats: 2 }],
-    readMs: 8000, readConcurrency: { student: 16, teacher: 8, admin: 2 },
-    pushSingles: 30, pushBatch: 1000, ownShareSamples: 20, laggedSamples: 20, startSamples: 10,
+    readMs: 6000, readConcurrency: { student: 16, teacher: 8, admin: 2 },
+    pushSingles: 24, pushBatch: 1000, startSamples: 10,
     taskStartMs: 2000, agentTimeoutMs: 3000, ipDelayMs: 3000, deployedQuickIntervalS: 10, compareWindowMs: 60_000, pollers: 20, pollIntervalMs: 2000,
     seedSyncConcurrency: 8,
   },
@@ -52,7 +50,7 @@ export const scales: Record<Scale['name'], Scale> = {
     classes: 5, studentsPerClass: 40, vmsPerStudent: 2, admins: 1,
     passes: [{ fraction: 0, repeats: 3 }, { fraction: 0.01, repeats: 2 }, { fraction: 0.1, repeats: 2 }],
     readMs: 2000, readConcurrency: { student: 8, teacher: 4, admin: 2 },
-    pushSingles: 12, pushBatch: 100, ownShareSamples: 8, laggedSamples: 8, startSamples: 4,
+    pushSingles: 12, pushBatch: 100, startSamples: 4,
     taskStartMs: 1000, agentTimeoutMs: 3000, ipDelayMs: 3000, deployedQuickIntervalS: 5, compareWindowMs: 15_000, pollers: 8, pollIntervalMs: 2000,
     seedSyncConcurrency: 8,
   },
@@ -61,7 +59,7 @@ export const scales: Record<Scale['name'], Scale> = {
     classes: 2, studentsPerClass: 5, vmsPerStudent: 1, admins: 1,
     passes: [{ fraction: 0, repeats: 1 }, { fraction: 0.1, repeats: 1 }],
     readMs: 300, readConcurrency: { student: 2, teacher: 1, admin: 1 },
-    pushSingles: 2, pushBatch: 10, ownShareSamples: 2, laggedSamples: 2, startSamples: 1,
+    pushSingles: 2, pushBatch: 10, startSamples: 1,
     taskStartMs: 200, agentTimeoutMs: 200, ipDelayMs: 500, deployedQuickIntervalS: 1, compareWindowMs: 2500, pollers: 2, pollIntervalMs: 1000,
     seedSyncConcurrency: 4,
   },
