@@ -55,6 +55,8 @@ export interface DiffInput {
   details?: ReadonlyMap<number, GuestDetails>;
   /** Guests whose status the fast lane read live recently: the lagging snapshot must not undo it. */
   holdStatus?: ReadonlySet<number>;
+  /** Guests listed but unreadable (malformed entries): not seen, yet not gone either. */
+  listedUnreadable?: readonly number[];
 }
 
 /** Columns whose change is a real change (bookkeeping columns excluded). */
@@ -208,6 +210,7 @@ export function diffInventory(input: DiffInput): DiffResult {
   // An empty answer from a cluster that had guests is far likelier a Proxmox hiccup (pmxcfs
   // without quorum answers []) than every guest destroyed at once: keep them.
   if (kind === 'full' && input.fetched.length > 0) {
+    for (const vmid of input.listedUnreadable ?? []) seen.add(vmid);
     for (const s of input.stored) {
       if (s.deleted || seen.has(s.vmid)) continue;
       result.tombstones.push({ ...s, deleted: 1, last_updated: now });

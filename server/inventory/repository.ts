@@ -1,6 +1,9 @@
 // vm_inventory and its companions (revision_counter, cluster_state, sync_runs, vm_events) behind
 // one class. Every write takes revisions from the one counter inside its transaction and is
-// announced on the ChangeFeed only after the commit.
+// announced on the ChangeFeed only after the commit. The writers' view of each cluster's rows is
+// kept in memory (read from the database once, then updated by every write this process commits),
+// so a pass that finds nothing to change costs no query at all. That holds because one labdeck
+// process owns its database: every vm_inventory write goes through this class.
 import { sql, type Transaction } from 'kysely';
 import type { Selectable } from 'kysely';
 import type { Database, ClusterStateTable } from '../db/schema.js';
@@ -61,6 +64,17 @@ const ROW_COLUMNS: ReadonlyArray<keyof InventoryRow> = [
 
 const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
+/** The rows of `vmids` (in that order, unknown ones left out), or all of them. */
+function pick(rows: ReadonlyMap<number, InventoryRow>, vmids?: readonly number[]): InventoryRow[] {
+  if (!vmids) return [...rows.values()];
+  const out: InventoryRow[] = [];
+  for (const id of vmids) {
+    const r = rows.get(id);
+    if (r) out.push(r);
+  }
+  return out;
+}
+
 /** The inventory's reads and writes. */
 export class InventoryRepo {
   readonly db: Db;
@@ -68,6 +82,10 @@ export class InventoryRepo {
   private readonly staleAfterMs: number;
   private readonly now: () => number;
   private readonly pg: boolean;
+  /** cluster → vmid → stored row (tombstones included): the database's rows as this process last wrote or read them. */
+  private readonly stored = new Map<string, Map<number, InventoryRow>>();
+  /** Writes run one at a time in this process, each computed from the rows the previous one left. */
+  private writeQueue: Promise<unknown> = Promise.resolve();
 
   constructor(db: Db, opts: InventoryRepoOptions = {}) {
     this.db = db;
@@ -187,30 +205,51 @@ export class InventoryRepo {
     return { byCluster, total };
   }
 
-  /** Stored rows of one cluster, tombstones included (what a pass diffs against). */
+  /** Stored rows of one cluster, tombstones included (what a pass diffs against). Shared: read-only. */
   async storedRows(cluster: string, vmids?: readonly number[]): Promise<InventoryRow[]> {
-    return this.readRows(this.db, cluster, vmids);
+    const rows = this.stored.get(cluster) ?? await this.serial(() => this.rowsOf(cluster));
+    return pick(rows, vmids);
   }
 
-  private async readRows(db: Db | Transaction<Database>, cluster: string, vmids?: readonly number[]): Promise<InventoryRow[]> {
-    let q = db.selectFrom('vm_inventory').selectAll().where('cluster_id', '=', cluster);
-    if (vmids) {
-      if (!vmids.length) return [];
-      q = q.where('vmid', 'in', [...vmids]);
+  /** Runs `fn` after every write queued before it. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.writeQueue.then(fn, fn);
+    this.writeQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** The in-memory rows of a cluster, read from the database the first time (call inside serial()). */
+  private async rowsOf(cluster: string): Promise<Map<number, InventoryRow>> {
+    let rows = this.stored.get(cluster);
+    if (!rows) {
+      const read = await this.db.selectFrom('vm_inventory').selectAll().where('cluster_id', '=', cluster).execute();
+      rows = new Map(read.map((r) => [r.vmid, r]));
+      this.stored.set(cluster, rows);
     }
-    return q.execute();
+    return rows;
   }
 
   /**
-   * The one write path: in a transaction, locks the revision counter, reads the stored rows,
-   * lets `compute` (pure) decide the changes, writes them with fresh revisions; announces after commit.
+   * The one write path: one write at a time, `compute` (pure) decides the changes from the stored
+   * rows, which are written with fresh revisions in a transaction and announced after the commit.
+   * When `compute` finds nothing to do, the database is not touched. `compute` must not modify
+   * the rows it is given (they are the stored copies).
    */
   async apply(cluster: string, compute: (stored: InventoryRow[]) => Changes, vmids?: readonly number[]): Promise<ApplyResult> {
-    const { written, tombstoned, revision } = await this.db.transaction().execute(async (trx) => {
-      if (this.pg) await trx.selectFrom('revision_counter').select('value').where('id', '=', 1).forUpdate().execute();
-      const stored = await this.readRows(trx, cluster, vmids);
-      const changes = compute(stored);
-      return this.write(trx, changes);
+    const { written, tombstoned, revision } = await this.serial(async () => {
+      const rows = await this.rowsOf(cluster);
+      const changes = compute(pick(rows, vmids));
+      if (!changes.upserts.length && !changes.tombstones.length && !changes.events.length) {
+        return { written: [], tombstoned: [], revision: null };
+      }
+      const done = await this.db.transaction().execute(async (trx) => {
+        // A second process on the same PostgreSQL database still takes revisions in commit order.
+        if (this.pg) await trx.selectFrom('revision_counter').select('value').where('id', '=', 1).forUpdate().execute();
+        return this.write(trx, changes);
+      });
+      for (const r of done.written) rows.set(r.vmid, r);
+      for (const r of done.tombstoned) rows.set(r.vmid, r);
+      return done;
     });
     const result: ApplyResult = { revision, changed: written.map((r) => toVm(r, false)), removed: tombstoned.map((r) => vmKey(r.cluster_id, r.vmid)) };
     this.announce(result, tombstoned.length ? tombstoned[tombstoned.length - 1].revision : null);

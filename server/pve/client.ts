@@ -8,16 +8,32 @@ import type { LatencySummary } from './latency.js';
 import {
   ipFromAgent, ipFromLxc, normaliseConfig, normaliseResources, normaliseStatusCurrent, normaliseTaskStatus,
   normaliseTicket, groupsOfUser, parseUpid,
-  type GuestAddress, type GuestConfig, type GuestType, type LiveStatus, type ResourceRow,
+  type GuestAddress, type GuestConfig, type GuestType, type LiveStatus, type ResourceList, type ResourceRow,
 } from './normalise.js';
 
 export type { ResourceRow, LiveStatus, GuestConfig, GuestAddress, GuestType } from './normalise.js';
+
+/** One /cluster/resources answer as a pass uses it. */
+export interface ResourceSnapshot {
+  readonly rows: readonly ResourceRow[];
+  /** Guest entries skipped as malformed, the vmids among them that could be read, and why the first was. */
+  readonly skipped: number;
+  readonly skippedVmids: readonly number[];
+  readonly firstSkipReason: string | null;
+  /** True when the answer was byte for byte the previous one: `rows` is then that answer's (same objects). */
+  readonly unchanged: boolean;
+}
 export type PowerAction = 'start' | 'stop' | 'shutdown' | 'reboot' | 'suspend' | 'resume';
 
 export interface PveClient {
   readonly cluster: string;
   /** Every guest of the cluster in one call (`GET /cluster/resources?type=vm`), normalised. */
   resources(): Promise<ResourceRow[]>;
+  /**
+   * The same call for the sync passes: an answer identical to the previous one is recognised from
+   * its bytes and not parsed again. Callers must treat the rows as read-only (they are shared).
+   */
+  resourceSnapshot(): Promise<ResourceSnapshot>;
   /** Live status of one guest. */
   statusCurrent(node: string, type: GuestType, vmid: number): Promise<LiveStatus>;
   /** MAC, ostype, agent flag, cores and memory from the guest's config. */
@@ -60,12 +76,24 @@ export function createPveClient(cluster: ClusterConfig): PveClient {
   const id = cluster.id;
   const guest = (node: string, type: GuestType, vmid: number) =>
     type === 'qemu' ? api.nodes.$(node).qemu.$(vmid) : api.nodes.$(node).lxc.$(vmid);
+  // The last answer's bytes and what they said. pvestatd refreshes every 10 s, so passes closer
+  // together than that mostly see the same bytes; comparing them (memcmp, well under a millisecond
+  // for thousands of guests) is far cheaper than hashing, let alone parsing, them.
+  let last: { body: Buffer; list: ResourceList } | null = null;
+
+  const resourceSnapshot = (): Promise<ResourceSnapshot> => answer(id, 'cluster/resources', async () => {
+    const body = await http.getRaw('/api2/json/cluster/resources', { type: 'vm' });
+    if (last && last.body.equals(body)) return { ...last.list, unchanged: true };
+    const list = normaliseResources(http.parse(body));
+    last = { body, list };
+    return { ...list, unchanged: false };
+  });
 
   return {
     cluster: id,
 
-    resources: () => answer(id, 'cluster/resources', async () =>
-      normaliseResources(await api.cluster.resources.$get({ type: 'vm' }) as unknown).rows),
+    resources: async () => [...(await resourceSnapshot()).rows],
+    resourceSnapshot,
 
     statusCurrent: (node, type, vmid) => answer(id, 'status/current', async () =>
       normaliseStatusCurrent(await guest(node, type, vmid).status.current.$get() as unknown)),

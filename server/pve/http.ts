@@ -90,6 +90,27 @@ export class PveHttp implements ApiRequestable {
 
   /** Sends one request and returns the `data` of the answer; throws PveError. */
   async doRequest(httpMethod: string, path: string, _template: string, params?: Record<string, unknown>): Promise<unknown> {
+    return this.parse(await this.request(httpMethod, path, params));
+  }
+
+  /**
+   * A GET whose answer comes back as the raw body bytes (status and content type checked), for a
+   * caller that compares answers byte for byte before it pays for parsing them.
+   */
+  async getRaw(path: string, params?: Record<string, unknown>): Promise<Buffer> {
+    return this.request('GET', path, params);
+  }
+
+  /** The `data` of a JSON answer body; throws PveError when it is not JSON. */
+  parse(body: Buffer): unknown {
+    try {
+      return (JSON.parse(body.toString('utf8')) as { data?: unknown }).data ?? null;
+    } catch {
+      throw new PveError(this.cluster, 200, 'answer is not valid JSON', 'invalid-response');
+    }
+  }
+
+  private async request(httpMethod: string, path: string, params?: Record<string, unknown>): Promise<Buffer> {
     const method = httpMethod.toUpperCase();
     const url = new URL(path, this.origin);
     const form = new URLSearchParams();
@@ -126,20 +147,21 @@ export class PveHttp implements ApiRequestable {
     }
   }
 
-  private async send(method: string, url: URL, headers: Record<string, string>, body: string | undefined): Promise<unknown> {
+  private async send(method: string, url: URL, headers: Record<string, string>, body: string | undefined): Promise<Buffer> {
     const started = performance.now();
     const signal = AbortSignal.timeout(this.opts.timeoutMs);
     this.requests++;
     let status: number;
     let statusText: string;
     let contentType: string;
-    let text: string;
+    let bytes: Buffer;
     try {
       const res = await fetch(url, { method, headers, body, signal, dispatcher: this.dispatcher });
       status = res.status;
       statusText = res.statusText;
       contentType = res.headers.get('content-type') ?? '';
-      text = await res.text();
+      // Bytes, not text: an unchanged big answer is then compared without being decoded.
+      bytes = Buffer.from(await res.arrayBuffer());
     } catch (err) {
       this.latency.add(performance.now() - started);
       observeCall(this.cluster, method, url, started, 0, signal.aborted ? 'timeout' : 'network');
@@ -150,15 +172,11 @@ export class PveHttp implements ApiRequestable {
     }
     this.latency.add(performance.now() - started);
     observeCall(this.cluster, method, url, started, status, status === 200 ? null : `http_${status}`);
-    if (status !== 200) throw new PveError(this.cluster, status, reasonOf(statusText, text), 'http');
+    if (status !== 200) throw new PveError(this.cluster, status, reasonOf(statusText, bytes.toString('utf8')), 'http');
     if (!contentType.startsWith('application/json')) {
       throw new PveError(this.cluster, status, `unexpected content type "${contentType}"`, 'invalid-response');
     }
-    try {
-      return (JSON.parse(text) as { data?: unknown }).data ?? null;
-    } catch {
-      throw new PveError(this.cluster, status, 'answer is not valid JSON', 'invalid-response');
-    }
+    return bytes;
   }
 
   /** Closes the sockets now, aborting calls still waiting (only when this instance made the dispatcher). */

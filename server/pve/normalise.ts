@@ -21,7 +21,7 @@ export interface ResourceRow {
   mem: number | null;
   maxmem: number | null;
   maxdisk: number | null;
-  tags: string[];
+  tags: readonly string[];
   pool: string | null;
   lock: string | null;
 }
@@ -60,25 +60,6 @@ const OptNum = v.optional(v.nullable(Num), null);
 const Bool = v.pipe(v.union([v.number(), v.string(), v.boolean()]), v.transform((x) => x === true || x === 1 || x === '1' || x === 'true'));
 const OptStr = v.optional(v.nullable(v.pipe(v.union([v.string(), v.number()]), v.transform(String))), null);
 
-const ResourceSchema = v.looseObject({
-  id: v.optional(v.string()),
-  vmid: v.optional(Num),
-  type: v.optional(v.string()),
-  node: v.string(),
-  name: OptStr,
-  status: v.optional(v.string(), 'unknown'),
-  template: v.optional(Bool, false),
-  uptime: OptNum,
-  cpu: OptNum,
-  maxcpu: OptNum,
-  mem: OptNum,
-  maxmem: OptNum,
-  maxdisk: OptNum,
-  tags: OptStr,
-  pool: OptStr,
-  lock: OptStr,
-});
-
 /** Maps Proxmox (and QMP) status words onto labdeck's VmStatus. */
 export function normaliseStatus(raw: string | null | undefined): VmStatus {
   switch ((raw ?? '').toLowerCase()) {
@@ -98,42 +79,114 @@ export function parseTags(raw: string | null | undefined): string[] {
   return [...new Set(raw.split(/[;, ]+/).map((t) => t.trim()).filter(Boolean))].sort();
 }
 
-function guestType(type: string | undefined, id: string | undefined): GuestType | null {
-  const t = type ?? id?.split('/')[0];
-  return t === 'qemu' || t === 'lxc' ? t : null;
+// A classroom has a handful of distinct tag strings shared by thousands of guests.
+const tagCache = new Map<string, readonly string[]>();
+const TAG_CACHE_MAX = 2_000;
+
+/** parseTags for the hot path: the same (frozen) list for the same raw string. */
+function cachedTags(raw: string | null): readonly string[] {
+  if (!raw) return [];
+  let tags = tagCache.get(raw);
+  if (!tags) {
+    if (tagCache.size >= TAG_CACHE_MAX) tagCache.clear();
+    tags = Object.freeze(parseTags(raw));
+    tagCache.set(raw, tags);
+  }
+  return tags;
+}
+
+/** A number Perl may have sent as a string; null when absent or unreadable. */
+function num(x: unknown): number | null {
+  if (typeof x === 'number') return Number.isFinite(x) ? x : null;
+  if (typeof x !== 'string') return null;
+  const t = x.trim();
+  if (!t) return null;
+  const n = Number(t);
+  return Number.isFinite(n) ? n : null;
+}
+
+/** 0/1, "0"/"1", "true" or a real boolean; anything else is false. */
+const flag = (x: unknown): boolean => x === true || x === 1 || x === '1' || x === 'true';
+
+/** A string (or a number Perl sent for one); null when absent, empty or of another kind. */
+function text(x: unknown): string | null {
+  if (typeof x === 'string') return x || null;
+  if (typeof x === 'number' && Number.isFinite(x)) return String(x);
+  return null;
+}
+
+/** One entry as read: a guest row, not a guest at all, or a guest entry that is malformed (and why). */
+export type ResourceEntry =
+  | { kind: 'guest'; row: ResourceRow }
+  | { kind: 'other' }
+  | { kind: 'malformed'; vmid: number | null; reason: string };
+
+/**
+ * Reads one /cluster/resources entry by hand: this runs for every guest of every cluster on every
+ * pass, where a schema library's per-row cost dominated. Lenient about optional fields (an
+ * unreadable number is null), strict about identity: a guest entry without a usable type, vmid
+ * or node is malformed, with the reason.
+ */
+export function readResourceEntry(raw: unknown): ResourceEntry {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return { kind: 'other' };
+  const x = raw as Record<string, unknown>;
+  const id = typeof x.id === 'string' ? x.id : undefined;
+  const slash = id ? id.indexOf('/') : -1;
+  const rawType = typeof x.type === 'string' ? x.type : slash > 0 ? id!.slice(0, slash) : undefined;
+  if (rawType !== 'qemu' && rawType !== 'lxc') return { kind: 'other' };
+  const vmid = x.vmid !== undefined && x.vmid !== null ? num(x.vmid) : slash > 0 ? num(id!.slice(slash + 1)) : null;
+  if (vmid === null || !Number.isInteger(vmid) || vmid < 1) {
+    return { kind: 'malformed', vmid: null, reason: `${rawType} entry ${JSON.stringify(id ?? x.vmid ?? null)}: no usable vmid` };
+  }
+  if (typeof x.node !== 'string' || !x.node) return { kind: 'malformed', vmid, reason: `${rawType} ${vmid}: no node` };
+  const name = typeof x.name === 'string' ? (x.name.trim() ? x.name : null) : text(x.name);
+  return {
+    kind: 'guest',
+    row: {
+      vmid, type: rawType, node: x.node, name,
+      status: normaliseStatus(typeof x.status === 'string' ? x.status : 'unknown'),
+      template: flag(x.template),
+      uptime: num(x.uptime), cpu: num(x.cpu), maxcpu: num(x.maxcpu), mem: num(x.mem), maxmem: num(x.maxmem), maxdisk: num(x.maxdisk),
+      tags: cachedTags(text(x.tags)),
+      pool: text(x.pool),
+      lock: text(x.lock),
+    },
+  };
 }
 
 /** Normalises one /cluster/resources entry; null for entries that are not guests or are unreadable. */
 export function normaliseResource(raw: unknown): ResourceRow | null {
-  const r = v.safeParse(ResourceSchema, raw);
-  if (!r.success) return null;
-  const x = r.output;
-  const type = guestType(x.type, x.id);
-  const vmid = x.vmid ?? Number(x.id?.split('/')[1]);
-  if (!type || !Number.isInteger(vmid) || vmid < 1) return null;
-  const name = x.name && x.name.trim() ? x.name : null;
-  return {
-    vmid, type, node: x.node, name,
-    status: normaliseStatus(x.status),
-    template: x.template,
-    uptime: x.uptime, cpu: x.cpu, maxcpu: x.maxcpu, mem: x.mem, maxmem: x.maxmem, maxdisk: x.maxdisk,
-    tags: parseTags(x.tags),
-    pool: x.pool || null,
-    lock: x.lock || null,
-  };
+  const e = readResourceEntry(raw);
+  return e.kind === 'guest' ? e.row : null;
+}
+
+/** The whole /cluster/resources?type=vm answer, normalised: guests, and the guest entries skipped as malformed. */
+export interface ResourceList {
+  rows: ResourceRow[];
+  skipped: number;
+  /** vmids of skipped entries where one could be read: a full pass must not take them for destroyed. */
+  skippedVmids: number[];
+  /** Why the first skipped entry was skipped (for the log), null when none was. */
+  firstSkipReason: string | null;
 }
 
 /** Normalises the whole /cluster/resources?type=vm answer; throws when it is not a list. */
-export function normaliseResources(raw: unknown): { rows: ResourceRow[]; skipped: number } {
+export function normaliseResources(raw: unknown): ResourceList {
   if (!Array.isArray(raw)) throw new TypeError('cluster/resources did not answer a list');
   const rows: ResourceRow[] = [];
+  const skippedVmids: number[] = [];
   let skipped = 0;
+  let firstSkipReason: string | null = null;
   for (const item of raw) {
-    const row = normaliseResource(item);
-    if (row) rows.push(row);
-    else if (item && typeof item === 'object' && ((item as { type?: unknown }).type === 'qemu' || (item as { type?: unknown }).type === 'lxc')) skipped++;
+    const e = readResourceEntry(item);
+    if (e.kind === 'guest') rows.push(e.row);
+    else if (e.kind === 'malformed') {
+      skipped++;
+      if (e.vmid !== null) skippedVmids.push(e.vmid);
+      firstSkipReason ??= e.reason;
+    }
   }
-  return { rows, skipped };
+  return { rows, skipped, skippedVmids, firstSkipReason };
 }
 
 const StatusSchema = v.looseObject({

@@ -133,6 +133,9 @@ export class ClusterLoop {
         logger.debug({ cluster: this.id }, 'Quick sync updated 0 VMs');
       }
       this.nextQuickAt = end + sync.quickIntervalSeconds * 1000;
+      if (outcome.skipped) {
+        logger.warn({ cluster: this.id, skipped: outcome.skipped }, `Skipped ${outcome.skipped} unreadable guest entries: ${outcome.skipReason}`);
+      }
       if (outcome.statusChanged.length && outcome.statusChanged.length <= FAST_LANE_BURST) this.deps.onStatusChanged(outcome.statusChanged);
     } else {
       logger.warn({ cluster: this.id }, `${kind === 'full' ? 'Full' : 'Quick'} sync failed: ${error}`);

@@ -28,13 +28,17 @@ export interface PassOutcome {
   /** Guests whose status changed (candidates for the fast lane). */
   statusChanged: number[];
   requests: number;
+  /** Guest entries Proxmox listed that could not be read, and why the first could not. */
+  skipped: number;
+  skipReason: string | null;
 }
 
 /** Runs one full or quick pass; throws (having written nothing) when Proxmox fails. */
 export async function runPass(ctx: PassContext, kind: 'full' | 'quick'): Promise<PassOutcome> {
   const now = ctx.now ?? Date.now;
   const requestsBefore = ctx.client.requestCount();
-  const fetched = await ctx.client.resources();
+  const snapshot = await ctx.client.resourceSnapshot();
+  const fetched = snapshot.rows;
   const held = ctx.heldStatus();
   let statusChanged: number[] = [];
   let details: Map<number, GuestDetails> | undefined;
@@ -46,7 +50,9 @@ export async function runPass(ctx: PassContext, kind: 'full' | 'quick'): Promise
       // Many (a first pass over a big cluster) take a while: show what the list says first.
       if (targets.length && targets.length < EARLY_WRITE_AT) return { upserts: [], tombstones: [], events: [] };
     }
-    const d = diffInventory({ cluster: ctx.cluster, stored: current, fetched, kind, now: now(), details, holdStatus: held });
+    const d = diffInventory({
+      cluster: ctx.cluster, stored: current, fetched, kind, now: now(), details, holdStatus: held, listedUnreadable: snapshot.skippedVmids,
+    });
     statusChanged = d.statusChanged;
     return d;
   };
@@ -67,5 +73,7 @@ export async function runPass(ctx: PassContext, kind: 'full' | 'quick'): Promise
     removed,
     statusChanged,
     requests: ctx.client.requestCount() - requestsBefore,
+    skipped: snapshot.skipped,
+    skipReason: snapshot.firstSkipReason,
   };
 }
