@@ -4,7 +4,7 @@ import type { GuestAddress, GuestConfig, LiveStatus, ResourceRow } from '../pve/
 import { categoryOf } from '../pve/normalise.js';
 import type { VmCategory, VmStatus } from './vm.js';
 import type { InventoryRow } from './row.js';
-import { memoryFraction, quantiseUsage, startedAtFrom } from './noise.js';
+import { memoryFraction, quantiseCpu, quantiseUsage, startedAtFrom } from './noise.js';
 
 export type PassKindForDiff = 'full' | 'quick';
 
@@ -59,17 +59,17 @@ export interface DiffInput {
   listedUnreadable?: readonly number[];
 }
 
-/** Columns whose change is a real change (bookkeeping columns excluded). */
-const COMPARED: ReadonlyArray<keyof InventoryRow> = [
-  'name', 'node', 'type', 'status', 'started_at', 'cpu_usage', 'memory_usage', 'ip', 'ip_reason',
-  'mac_address', 'rdp_available', 'ssh_available', 'memory', 'cores', 'disk_size', 'is_template',
-  'tags', 'category', 'ostype', 'pool', 'lock', 'sync_error', 'deleted',
-];
-
-/** True when the two rows differ in anything a user would notice. */
+/** True when the two rows differ in anything a user would notice (bookkeeping columns excluded). */
 export function rowChanged(a: InventoryRow, b: InventoryRow): boolean {
-  for (const k of COMPARED) if (a[k] !== b[k]) return true;
-  return false;
+  // Spelled out rather than looped over a key list: this runs for every guest on every pass, and
+  // named property reads are several times faster than keyed ones here.
+  return a.name !== b.name || a.node !== b.node || a.type !== b.type || a.status !== b.status
+    || a.started_at !== b.started_at || a.cpu_usage !== b.cpu_usage || a.memory_usage !== b.memory_usage
+    || a.ip !== b.ip || a.ip_reason !== b.ip_reason || a.mac_address !== b.mac_address
+    || a.rdp_available !== b.rdp_available || a.ssh_available !== b.ssh_available
+    || a.memory !== b.memory || a.cores !== b.cores || a.disk_size !== b.disk_size || a.is_template !== b.is_template
+    || a.tags !== b.tags || a.category !== b.category || a.ostype !== b.ostype || a.pool !== b.pool
+    || a.lock !== b.lock || a.sync_error !== b.sync_error || a.deleted !== b.deleted;
 }
 
 const isUp = (s: string) => s === 'running' || s === 'paused' || s === 'suspended';
@@ -148,7 +148,7 @@ export function mergeResource(cluster: string, stored: InventoryRow | null, f: R
       next.status = f.status;
       const up = isUp(f.status);
       next.started_at = up ? startedAtFrom(f.uptime, now, base?.started_at ?? null) : null;
-      next.cpu_usage = up ? quantiseUsage(f.cpu, base?.cpu_usage ?? null) : null;
+      next.cpu_usage = up ? quantiseCpu(f.cpu, base?.cpu_usage ?? null) : null;
       next.memory_usage = up ? quantiseUsage(memoryFraction(f.mem, f.maxmem), base?.memory_usage ?? null) : null;
       addressFollowsStatus(base, next);
     }
@@ -166,7 +166,7 @@ export function mergeLive(stored: InventoryRow, live: LiveStatus, now: number, d
   next.status = live.status;
   const up = isUp(live.status);
   next.started_at = up ? startedAtFrom(live.uptime, now, stored.started_at) : null;
-  next.cpu_usage = up ? quantiseUsage(live.cpu, stored.cpu_usage) : null;
+  next.cpu_usage = up ? quantiseCpu(live.cpu, stored.cpu_usage) : null;
   next.memory_usage = up ? quantiseUsage(memoryFraction(live.mem, live.maxmem), stored.memory_usage) : null;
   next.lock = live.lock;
   addressFollowsStatus(stored, next);

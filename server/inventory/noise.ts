@@ -4,7 +4,14 @@
 export const START_STEP_MS = 10_000;
 /** pvestatd lags up to 10 s, so two readings of one boot can disagree by that much. */
 export const START_TOLERANCE_MS = 30_000;
+/** Memory moves slowly and means something at 5 %. */
 export const USAGE_STEP = 0.05;
+/**
+ * CPU of an idle lab guest jitters by a few percent from one pvestatd sample to the next; at 10 %
+ * steps (with the hysteresis below) that jitter never reaches a step, while a guest that gets
+ * busy does at once.
+ */
+export const CPU_STEP = 0.1;
 
 /** Start time (epoch ms, rounded) from an uptime in seconds; keeps `stored` while within tolerance. */
 export function startedAtFrom(uptimeSeconds: number | null, now: number, stored: number | null): number | null {
@@ -14,13 +21,19 @@ export function startedAtFrom(uptimeSeconds: number | null, now: number, stored:
   return Math.round(raw / START_STEP_MS) * START_STEP_MS;
 }
 
-/** A 0..1 usage quantised to 5 % steps, with hysteresis so jitter around a step edge does not flap. */
-export function quantiseUsage(raw: number | null, stored: number | null): number | null {
+/**
+ * A 0..1 usage quantised to `step`, with hysteresis: the stored value stays until a reading is a
+ * whole step away from it, so jitter around a step edge does not flap.
+ */
+export function quantiseUsage(raw: number | null, stored: number | null, step = USAGE_STEP): number | null {
   if (raw === null || !Number.isFinite(raw)) return null;
   const clamped = Math.min(1, Math.max(0, raw));
-  if (stored !== null && Math.abs(clamped - stored) < USAGE_STEP) return stored;
-  return Math.round(Math.round(clamped / USAGE_STEP) * USAGE_STEP * 100) / 100;
+  if (stored !== null && Math.abs(clamped - stored) < step) return stored;
+  return Math.round(Math.round(clamped / step) * step * 100) / 100;
 }
+
+/** CPU use (0..1 of its cores) as stored: 10 % steps with hysteresis. */
+export const quantiseCpu = (raw: number | null, stored: number | null): number | null => quantiseUsage(raw, stored, CPU_STEP);
 
 /** mem / maxmem as a 0..1 fraction, null when either is unknown. */
 export function memoryFraction(mem: number | null, maxmem: number | null): number | null {

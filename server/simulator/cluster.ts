@@ -1,7 +1,7 @@
 // The state of one simulated cluster: nodes, guests, tasks and the pvestatd snapshot, with the
 // guest operations as qemu-server / pve-container perform them (sync failures vs task failures).
 import { type GeneratedGuest, generateGuests, macFor, prng } from './generator.js';
-import { type Guest, isUp } from './guest.js';
+import { type Guest, isUp, seededBusy } from './guest.js';
 import { fail, paramError } from './errors.js';
 import { type NodeInfo, type StatRow, guestEntry, renderResources, sortedForResources, takeStats } from './resources.js';
 import { TaskRunner } from './tasks.js';
@@ -70,7 +70,7 @@ export class ClusterState {
     const g: Guest = {
       vmid: gg.vmid, type: gg.type, node: gg.node, name: gg.name, status: bootedAt === null ? 'stopped' : 'running',
       template: gg.template, mac: macFor(gg.vmid), tags: [...gg.tags], pool: gg.pool, lock: null, ostype: gg.ostype,
-      cores: gg.cores, memoryMiB: gg.memoryMiB, agent: gg.agent, bootedAt, pid: bootedAt === null ? null : this.nextPid++,
+      cores: gg.cores, memoryMiB: gg.memoryMiB, agent: gg.agent, bootedAt, busy: seededBusy(this.settings.seed, gg.vmid), pid: bootedAt === null ? null : this.nextPid++,
       diskGiB: gg.type === 'lxc' ? 8 : gg.ostype.startsWith('win') ? 64 : 32, snapshots: [], parent: null, createdAt: now - 30 * 86_400_000,
     };
     this.guests.set(g.vmid, g);
@@ -264,7 +264,7 @@ export class ClusterState {
     const now = Date.now();
     const copy: Guest = {
       ...src, vmid: p.newid, node: p.target ?? src.node, name: p.name ?? `Copy-of-VM-${src.name}`, status: 'stopped', template: false,
-      mac: macFor(p.newid), tags: [...src.tags], pool: p.pool ?? null, lock: 'clone', bootedAt: null, pid: null, snapshots: [], parent: null, createdAt: now,
+      mac: macFor(p.newid), tags: [...src.tags], pool: p.pool ?? null, lock: 'clone', bootedAt: null, busy: false, pid: null, snapshots: [], parent: null, createdAt: now,
     };
     this.guests.set(copy.vmid, copy);
     this.touched.add(copy.vmid);
@@ -343,6 +343,13 @@ export class ClusterState {
     } else if (action === 'suspend') {
       if (isUp(g)) this.setStatus(g, 'paused');
     } else if (isUp(g)) this.setStatus(g, 'running');
+  }
+
+  /** Makes a guest busy or idle (its cpu and memory follow from the next sample on). */
+  setLoad(vmid: number, load: 'idle' | 'busy'): void {
+    const g = this.mustGet(vmid);
+    g.busy = load === 'busy';
+    this.touched.add(g.vmid);
   }
 
   /** Moves a guest to another node at once (a finished migration). */

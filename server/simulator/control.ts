@@ -6,6 +6,7 @@ import type { SimCluster } from './index.js';
 
 const Power = v.object({ action: v.picklist(['start', 'stop', 'shutdown', 'reboot', 'suspend', 'resume']) });
 const Migrate = v.object({ node: v.pipe(v.string(), v.minLength(1), v.maxLength(64)) });
+const Load = v.object({ load: v.picklist(['idle', 'busy']) });
 const NodeState = v.object({ online: v.boolean() });
 const Name = v.pipe(v.string(), v.regex(/^[a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?$/), v.maxLength(63));
 const Create = v.strictObject({
@@ -117,6 +118,12 @@ async function route(clusters: SimCluster[], method: string, parts: string[], re
       const { node } = parse(Migrate, body);
       act(() => c.migrate(id, node));
       return [200, c.guest(id)];
+    }
+    case 'POST guests/:vmid/load': {
+      const id = vmid();
+      const { load } = parse(Load, body);
+      act(() => c.setLoad(id, load));
+      return [200, { vmid: id, load }];
     }
     case 'POST nodes/:node': {
       const { online } = parse(NodeState, body);

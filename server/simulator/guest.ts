@@ -29,6 +29,8 @@ export interface Guest {
   agent: boolean;
   /** When the guest OS last booted (ms), null while stopped: drives uptime and the IP delay. */
   bootedAt: number | null;
+  /** Busy (a build, an update, a student's workload) rather than idling at a prompt: drives cpu and memory. */
+  busy: boolean;
   pid: number | null;
   diskGiB: number;
   snapshots: GuestSnapshot[];
@@ -45,9 +47,43 @@ export const isUp = (g: Guest): boolean => g.status !== 'stopped';
 /** Uptime in seconds at `now`. */
 export const uptimeOf = (g: Guest, now: number): number => (g.bootedAt === null ? 0 : Math.max(0, Math.floor((now - g.bootedAt) / 1000)));
 
-// A slow wave plus a per-guest phase: cpu and memory wander while a guest runs, without timers.
+// The load model, without state or timers. A lab guest mostly idles: cpu a few percent with a
+// little jitter from one sample to the next, memory nearly flat at its own level. A busy one
+// (about one in ten, plus any the demo activity sets busy) drifts slowly over minutes.
+
+/** A deterministic 0..1 value for (a, b): noise that needs no state. */
+export function noise01(a: number, b: number): number {
+  let h = Math.imul(a ^ 0x27d4eb2d, 0x9e3779b1) ^ Math.imul(b + 0x165667b1, 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 15), 0xc2b2ae35);
+  h ^= h >>> 13;
+  return (h >>> 0) / 4294967296;
+}
+
+/** Whether a guest starts out busy: about 10 %, the same for the same seed and vmid. */
+export const seededBusy = (seed: number, vmid: number): boolean => noise01(seed, vmid) < 0.1;
+
+/** Load samples change once a second: each pvestatd snapshot (and each live read) sees fresh jitter. */
+const SAMPLE_MS = 1000;
+
+// A slow wave with a per-guest phase.
 function wave(vmid: number, now: number, periodMs: number): number {
   return 0.5 + 0.5 * Math.sin(now / periodMs + vmid * 1.7);
+}
+
+/** cpu (0..1 of its cores) and memory (0..1 of maxmem) of a running guest at `now`. */
+export function loadOf(g: Pick<Guest, 'vmid' | 'busy'>, now: number): { cpu: number; mem: number } {
+  const sample = Math.floor(now / SAMPLE_MS);
+  const jitter = noise01(g.vmid, sample);
+  const level = 0.25 + 0.3 * noise01(g.vmid, -1);
+  if (!g.busy) {
+    // Mostly around 1 %, now and then up to 4 %; memory within half a percent of its level.
+    return { cpu: 0.005 + 0.035 * jitter * jitter, mem: level + 0.01 * (noise01(g.vmid, sample + 0x5bd1) - 0.5) };
+  }
+  // Busy: cpu between 30 and 90 % over about six minutes, memory up to 30 % above its level over about fifteen.
+  return {
+    cpu: Math.min(1, 0.3 + 0.6 * wave(g.vmid, now, 60_000) + 0.02 * jitter),
+    mem: Math.min(0.95, level + 0.3 * wave(g.vmid, now, 150_000)),
+  };
 }
 
 /** The live usage numbers of a guest at `now` (zero when stopped). */
@@ -55,9 +91,10 @@ export function usageOf(g: Guest, now: number) {
   const up = uptimeOf(g, now);
   const running = g.status === 'running';
   const maxmem = g.memoryMiB * MiB;
+  const load = isUp(g) ? loadOf(g, now) : null;
   return {
-    cpu: running ? Math.round((0.01 + 0.4 * wave(g.vmid, now, 23_000) ** 3) * 1e4) / 1e4 : 0,
-    mem: isUp(g) ? Math.floor(maxmem * (0.25 + 0.35 * wave(g.vmid, now, 61_000))) : 0,
+    cpu: running && load ? Math.round(load.cpu * 1e4) / 1e4 : 0,
+    mem: load ? Math.floor(maxmem * load.mem) : 0,
     maxmem,
     maxdisk: g.diskGiB * GiB,
     netin: up * (1200 + (g.vmid % 97) * 13),

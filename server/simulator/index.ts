@@ -76,6 +76,10 @@ export interface SimCluster {
   guest(vmid: number): SimGuestView | undefined;
   powerOutside(vmid: number, action: 'start' | 'stop' | 'shutdown' | 'reboot' | 'suspend' | 'resume'): void;
   migrate(vmid: number, toNode: string): void;
+  /** A guest's load: 'idle' (a few percent cpu, flat memory) or 'busy' (drifting high over minutes). */
+  setLoad(vmid: number, load: 'idle' | 'busy'): void;
+  /** Whether a guest is busy now. */
+  isBusy(vmid: number): boolean;
   createGuest(opts?: Partial<Pick<SimGuestView, 'type' | 'name' | 'node' | 'tags' | 'pool' | 'ostype'>> & { vmid?: number; running?: boolean }): number;
   destroyGuest(vmid: number): void;
   setNodeOnline(node: string, online: boolean): void;
@@ -123,6 +127,8 @@ class RunningCluster implements SimCluster {
   guest(vmid: number): SimGuestView | undefined { return this.view(vmid); }
   powerOutside(vmid: number, action: 'start' | 'stop' | 'shutdown' | 'reboot' | 'suspend' | 'resume'): void { this.state.powerOutside(vmid, action); }
   migrate(vmid: number, toNode: string): void { this.state.migrate(vmid, toNode); }
+  setLoad(vmid: number, load: 'idle' | 'busy'): void { this.state.setLoad(vmid, load); }
+  isBusy(vmid: number): boolean { return this.state.mustGet(vmid).busy; }
   createGuest(opts: Parameters<SimCluster['createGuest']>[0] = {}): number { return this.state.createGuest(opts ?? {}); }
   destroyGuest(vmid: number): void { this.state.destroyGuest(vmid); }
   setNodeOnline(node: string, online: boolean): void { this.state.setNodeOnline(node, online); }

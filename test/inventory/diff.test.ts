@@ -1,7 +1,7 @@
 // The pure diff: noise is not change, quick passes never remove, migrations only move, pending states hold.
 import { describe, expect, it } from 'vitest';
 import { diffInventory, guestsNeedingDetails, mergeLive, PENDING_HOLD_MS } from '../../server/inventory/diff.js';
-import { quantiseUsage, startedAtFrom } from '../../server/inventory/noise.js';
+import { quantiseCpu, quantiseUsage, startedAtFrom } from '../../server/inventory/noise.js';
 import type { InventoryRow } from '../../server/inventory/row.js';
 import type { ResourceRow } from '../../server/pve/normalise.js';
 
@@ -124,6 +124,18 @@ describe('noise rules', () => {
     expect(quantiseUsage(0.124, 0.15)).toBe(0.15);
     expect(quantiseUsage(0.30, 0.15)).toBe(0.3);
     expect(quantiseUsage(null, 0.2)).toBeNull();
+  });
+
+  it('keeps an idle guest\'s cpu jitter at one value and moves with real load, in 10 % steps', () => {
+    let stored = quantiseCpu(0.012, null);
+    expect(stored).toBe(0);
+    for (const raw of [0.005, 0.04, 0.021, 0.038, 0.009]) {
+      stored = quantiseCpu(raw, stored);
+      expect(stored).toBe(0);
+    }
+    expect(quantiseCpu(0.43, stored)).toBe(0.4);
+    expect(quantiseCpu(0.47, 0.4)).toBe(0.4);
+    expect(quantiseCpu(0.52, 0.4)).toBe(0.5);
   });
   it('keeps the stored start time within tolerance and rounds a new one', () => {
     expect(startedAtFrom(100, T0, T0 - 95_000)).toBe(T0 - 95_000);
