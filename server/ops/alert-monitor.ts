@@ -58,6 +58,7 @@ export class AlertMonitor {
   private timer: NodeJS.Timeout | null = null;
   private readonly onStatus = () => { void this.check().catch((err) => this.log.error({ err }, 'alert check failed')); };
   private started = false;
+  private readonly alertListeners = new Set<(alert: AlertRecord) => void>();
 
   constructor(private readonly opts: AlertMonitorOptions) {
     this.db = opts.db;
@@ -90,6 +91,12 @@ export class AlertMonitor {
   async idle(): Promise<void> {
     await this.chain.catch(() => undefined);
     while (this.inFlight.size) await Promise.allSettled([...this.inFlight]);
+  }
+
+  /** Calls `fn` with every alert as soon as it is recorded (the sync monitor shows it live); returns an unsubscribe. */
+  onAlert(fn: (alert: AlertRecord) => void): () => void {
+    this.alertListeners.add(fn);
+    return () => this.alertListeners.delete(fn);
   }
 
   /** Evaluates every cluster now; returns the alerts raised by this check. */
@@ -140,6 +147,14 @@ export class AlertMonitor {
     if (this.channels.length) {
       const p = this.deliver(id, msg, deliveries).finally(() => this.inFlight.delete(p));
       this.inFlight.add(p);
+    }
+    const rec: AlertRecord = { id, cluster: msg.cluster, kind: msg.kind, at: msg.at, reason: msg.reason, deliveries: { ...deliveries } };
+    for (const fn of this.alertListeners) {
+      try {
+        fn(rec);
+      } catch (err) {
+        this.log.error({ err }, 'alert listener failed');
+      }
     }
     return { id, cluster: msg.cluster, kind: msg.kind, at: msg.at, reason: msg.reason, deliveries };
   }

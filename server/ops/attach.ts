@@ -15,6 +15,7 @@ import { httpObserver } from './http-observer.js';
 import { Metrics, pveEndpoint, type RealtimeCounts } from './metrics.js';
 import { startRetention, type RetentionJob } from './retention.js';
 import { opsRoutes } from './routes.js';
+import type { SyncAlertPush } from '../realtime/events.js';
 
 export interface OpsDeps {
   db: Db;
@@ -41,7 +42,10 @@ export interface Ops {
 /** What ops reads from the realtime hub: its stats and the socket.io server (for bytes sent). */
 export interface RealtimeLike {
   stats(): unknown;
-  io?: { engine?: { on(event: 'connection', cb: (socket: EngineSocketLike) => void): unknown } };
+  io?: {
+    engine?: { on(event: 'connection', cb: (socket: EngineSocketLike) => void): unknown };
+    to?(room: 'admin'): { emit(event: 'sync:alert', alert: SyncAlertPush): unknown };
+  };
 }
 interface EngineSocketLike { on(event: 'packetCreate', cb: (packet: { data?: unknown }) => void): unknown }
 
@@ -65,6 +69,7 @@ export function createOps(deps: OpsDeps): Ops {
   const onCall = (call: PveCallRecord) => metrics.observePveCall(call.cluster, pveEndpoint(call.path), call.ms, call.error);
   const onStatus = (s: SyncStatus) => metrics.ingestSyncStatus(s);
   let retention: RetentionJob | null = null;
+  let offAlert: (() => void) | null = null;
   let shuttingDown = false;
   let closed = false;
 
@@ -94,6 +99,8 @@ export function createOps(deps: OpsDeps): Ops {
           });
         });
         metrics.bind({ realtime: () => ({ ...realtimeCounts(realtime.stats()), ...(realtime.io?.engine ? { bytes } : {}) }) });
+        const io = realtime.io;
+        if (alerts && io?.to) offAlert = alerts.onAlert((alert) => io.to!('admin').emit('sync:alert', alert));
       }
       retention = startRetention(deps.db, deps.config.retention);
       try {
@@ -111,6 +118,7 @@ export function createOps(deps: OpsDeps): Ops {
       shuttingDown = true;
       pveCallObservers.delete(onCall);
       deps.feed.off('sync:status', onStatus);
+      offAlert?.();
       await retention?.stop();
       await alerts?.stop(2_000);
     },

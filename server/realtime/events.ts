@@ -9,11 +9,24 @@ export interface VmRemovedPush { revision: number; ids: string[]; reason?: 'acce
 /** A cluster's data went stale (no successful pass recently) or fresh again. */
 export interface ClusterStalePush { cluster: string; stale: boolean; lastSuccessAt: number | null }
 
+/** A sync alert as the sync monitor lists it (the same shape as `GET /api/sync/alerts` rows). */
+export interface SyncAlertPush {
+  id: number;
+  cluster: string;
+  kind: 'down' | 'recovered';
+  at: number;
+  reason: string;
+  /** Per channel: "ok", "pending" or "error: <why>" at the moment it was raised. */
+  deliveries: Record<string, string>;
+}
+
 export interface ServerToClient {
   'vm:changed': (msg: VmChangedPush) => void;
   'vm:removed': (msg: VmRemovedPush) => void;
   'sync:status': (status: SyncStatus) => void;
   'cluster:stale': (msg: ClusterStalePush) => void;
+  /** A cluster went down or recovered (admins only; sent by server/ops when the alert is recorded). */
+  'sync:alert': (alert: SyncAlertPush) => void;
   /** This viewer's classes, rosters or assignments changed: views that show them reload. */
   'access:changed': (msg: { classIds: number[] }) => void;
   /** The server is shutting down (sent by server/ops/shutdown.ts); browsers reconnect when it is back. */

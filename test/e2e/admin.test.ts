@@ -1,5 +1,6 @@
 // End to end, admin side, in real Chromium: the sync monitor shows a cluster going down (a
-// simulator fault) and recovering, live; the all-VMs table stays smooth at 20,000 rows.
+// simulator fault) and recovering, live, with the alerts listed as they are raised; the all-VMs
+// table stays smooth at 20,000 rows.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { startStack, type Stack } from './harness.js';
@@ -20,19 +21,29 @@ describe.skipIf(!canRunE2e)('admin pages (Chromium)', () => {
     await stack?.close();
   });
 
-  it('shows a cluster going down and recovering on the sync monitor', async () => {
+  it('shows a cluster going down and recovering on the sync monitor, with its alerts', async () => {
     const { page } = await newPage(browser, { width: 1280, height: 900 }, errors);
     await signIn(page, stack.url, 'admin', /\/admin\/sync$/);
     const card = page.locator('section[data-cluster="lab-a"]');
+    const alerts = page.getByRole('region', { name: 'Alerts' });
+    await expect.poll(() => alerts.locator('[data-alerts-empty]').textContent(), { timeout: 5000 }).toMatch(/No alerts so far/);
     await expect.poll(() => card.getAttribute('data-health'), { timeout: 5000 }).toBe('healthy');
     await expect.poll(() => page.locator('ld-sync-chart circle').count(), { timeout: 5000 }).toBeGreaterThan(1);
     await shot(page, 'sync-monitor-healthy');
     await stack.cluster.setFault({ mode: 'down' });
     await expect.poll(() => card.getAttribute('data-health'), { timeout: 15_000 }).toBe('down');
     await expect.poll(() => card.textContent()).toMatch(/Last error/);
+    // The alert arrives over the socket: no reload.
+    const down = alerts.locator('tr[data-alert-kind="down"][data-cluster="lab-a"]');
+    await expect.poll(() => down.count(), { timeout: 15_000 }).toBe(1);
+    expect(await down.textContent()).toMatch(/Down[\s\S]*sync passes in a row failed/);
     await shot(page, 'sync-monitor-down');
     await stack.cluster.setFault({ mode: 'ok' });
     await expect.poll(() => card.getAttribute('data-health'), { timeout: 15_000 }).toBe('healthy');
+    const recovered = alerts.locator('tr[data-alert-kind="recovered"][data-cluster="lab-a"]');
+    await expect.poll(() => recovered.count(), { timeout: 20_000 }).toBe(1);
+    expect(await down.count()).toBe(1);
+    await shot(page, 'sync-monitor-recovered');
     await card.getByRole('button', { name: 'Sync now' }).click();
     await expect.poll(() => card.getByRole('button', { name: 'Sync now' }).isEnabled()).toBe(true);
   });

@@ -1,5 +1,6 @@
 // Admin — sync monitor: a card per cluster (health, passes, next run or backoff, guests, errors),
-// a chart of pass durations and Proxmox latency, live inventory counts, and a trigger button.
+// a chart of pass durations and Proxmox latency, live inventory counts, the alert history (new
+// alerts arrive over the socket), and a trigger button.
 import { LitElement, html, css, nothing } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import { base } from '../lib/styles.js';
@@ -10,6 +11,7 @@ import { announce } from '../lib/announce.js';
 import type { Point, Series } from '../lib/chart.js';
 import type { LiveLink } from '../lib/live.js';
 import type { SyncStatus, ClusterSyncStatus, ClusterHealth } from '../../../server/sync/types.js';
+import type { SyncAlertPush } from '../../../server/realtime/events.js';
 import './sync-chart.js';
 
 const HEALTH: Record<ClusterHealth, { label: string; tone: string }> = {
@@ -31,27 +33,43 @@ export class SyncMonitor extends LitElement {
     @media (max-width: 900px) { .two { grid-template-columns: 1fr; } }
     td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
     .lasterr { font-size: .85rem; }
+    .alerts { margin-top: 1rem; }
+    .alerts .scroll { max-height: 22rem; overflow: auto; }
+    .alerts td { vertical-align: top; font-size: .92rem; }
+    .alerts td.reason { overflow-wrap: anywhere; }
+    .alerts time { white-space: nowrap; }
+    @media (max-width: 600px) { .alerts .deliv { display: none; } }
   `];
+
+  /** How many alerts the panel keeps (newest first). */
+  static readonly ALERTS_SHOWN = 50;
 
   @property({ attribute: false }) link?: LiveLink;
   @state() private status: SyncStatus | null = null;
   @state() private error = '';
   @state() private triggering: string | null = null;
+  @state() private alerts: SyncAlertPush[] | null = null;
+  @state() private alertsEnabled = true;
+  @state() private alertsError = '';
   private readonly live = new LiveController(this, () => this.link);
   private readonly tick = new TickController(this, 1000);
   /** Latency samples per cluster, collected from pushes (the server keeps only aggregates). */
   private readonly latency = new Map<string, Point[]>();
   private offState?: () => void;
+  private offAlert?: () => void;
+  private lastLinkState = '';
   private lastHealth = new Map<string, ClusterHealth>();
 
   override connectedCallback(): void {
     super.connectedCallback();
     void this.load();
+    void this.loadAlerts();
   }
 
   override disconnectedCallback(): void {
     super.disconnectedCallback();
     this.offState?.();
+    this.offAlert?.();
   }
 
   override updated(changed: Map<string, unknown>): void {
@@ -60,8 +78,66 @@ export class SyncMonitor extends LitElement {
       this.offState?.();
       this.offState = this.link?.onState(() => {
         if (this.link?.syncStatus && this.link.syncStatus !== this.status) this.take(this.link.syncStatus);
+        // Alerts raised while the socket was away are fetched again once it is back.
+        const st = this.link?.state ?? '';
+        if (st === 'live' && this.lastLinkState && this.lastLinkState !== 'live') void this.loadAlerts();
+        this.lastLinkState = st;
       });
+      this.offAlert?.();
+      this.offAlert = this.link?.onAlert((a) => this.addAlert(a));
     }
+  }
+
+  private async loadAlerts(): Promise<void> {
+    try {
+      const res = await apiGet<{ enabled: boolean; alerts: SyncAlertPush[] }>(`/api/sync/alerts?limit=${SyncMonitor.ALERTS_SHOWN}`);
+      this.alertsEnabled = res.enabled;
+      const pushed = this.alerts ?? [];
+      const seen = new Set(res.alerts.map((a) => a.id));
+      this.alerts = [...pushed.filter((a) => !seen.has(a.id)), ...res.alerts]
+        .sort((a, b) => b.at - a.at || b.id - a.id).slice(0, SyncMonitor.ALERTS_SHOWN);
+      this.alertsError = '';
+    } catch (err) {
+      this.alertsError = `Could not load the alert history: ${(err as Error).message}`;
+    }
+  }
+
+  private addAlert(a: SyncAlertPush): void {
+    const list = (this.alerts ?? []).filter((x) => x.id !== a.id);
+    this.alerts = [a, ...list].slice(0, SyncMonitor.ALERTS_SHOWN);
+    const name = this.status?.clusters.find((c) => c.id === a.cluster)?.name || a.cluster;
+    announce(a.kind === 'down' ? `Alert: cluster ${name} is down.` : `Cluster ${name} has recovered.`);
+  }
+
+  private clusterName(id: string): string {
+    return this.status?.clusters.find((c) => c.id === id)?.name || id;
+  }
+
+  private deliveryText(d: Record<string, string>): string {
+    const parts = Object.entries(d).map(([ch, st]) => `${ch}: ${st}`);
+    return parts.length ? parts.join(' · ') : 'recorded only (no channel configured)';
+  }
+
+  private renderAlerts() {
+    const list = this.alerts;
+    let body;
+    if (this.alertsError) body = html`<p class="error">${this.alertsError}</p>`;
+    else if (list === null) body = html`<p class="muted">Loading…</p>`;
+    else if (!this.alertsEnabled) body = html`<p class="muted" data-alerts-empty>Alerts are turned off in the config (<code>alerts.enabled</code>).</p>`;
+    else if (list.length === 0) body = html`<p class="muted" data-alerts-empty>No alerts so far. labdeck raises one when a cluster's sync keeps failing and one more when it recovers.</p>`;
+    else {
+      body = html`<div class="scroll"><table aria-label="Alert history">
+        <thead><tr><th>When</th><th>Cluster</th><th>Alert</th><th>Why</th><th class="deliv">Sent</th></tr></thead>
+        <tbody>${list.map((a) => html`<tr data-alert=${a.id} data-alert-kind=${a.kind} data-cluster=${a.cluster}>
+          <td><time datetime=${new Date(a.at).toISOString()} title=${new Date(a.at).toLocaleString()}>${ago(a.at, this.tick.now)}</time></td>
+          <td>${this.clusterName(a.cluster)}</td>
+          <td><span class="badge tone-${a.kind === 'down' ? 'bad' : 'ok'}">${a.kind === 'down' ? 'Down' : 'Recovered'}</span></td>
+          <td class="reason">${a.reason}</td>
+          <td class="deliv muted">${this.deliveryText(a.deliveries)}</td>
+        </tr>`)}</tbody>
+      </table></div>`;
+    }
+    return html`<section class="card alerts" aria-label="Alerts"><h2>Alerts</h2>${body}</section>`;
   }
 
   private async load(): Promise<void> {
@@ -176,6 +252,7 @@ export class SyncMonitor extends LitElement {
           <section class="card"><h2>Pass duration and Proxmox latency</h2>
             <ld-sync-chart .series=${series} .now=${this.tick.now} .spanMs=${this.span(series)}></ld-sync-chart></section>
           <section class="card"><h2>Inventory</h2>${this.renderCounts()}</section>
-        </div>`}`;
+        </div>
+        ${this.renderAlerts()}`}`;
   }
 }

@@ -2,6 +2,7 @@
 // `GET /api/vms?since=` after every reconnect, and reports its state for the indicator.
 import { io, type Socket } from 'socket.io-client';
 import type { SyncStatus } from '../../../server/sync/types.js';
+import type { SyncAlertPush } from '../../../server/realtime/events.js';
 import { apiGet, ApiError } from './api.js';
 import { VmStore, type VmChangedMsg, type VmRemovedMsg, type SinceResponse } from './vm-store.js';
 
@@ -30,6 +31,7 @@ export class LiveLink {
   private socket: Socket | null = null;
   private readonly listeners = new Set<StateListener>();
   private readonly accessListeners = new Set<(classIds: number[]) => void>();
+  private readonly alertListeners = new Set<(alert: SyncAlertPush) => void>();
   private catchingUp = false;
 
   constructor(private readonly opts: LiveOptions) {}
@@ -44,6 +46,12 @@ export class LiveLink {
   onAccessChanged(fn: (classIds: number[]) => void): () => void {
     this.accessListeners.add(fn);
     return () => this.accessListeners.delete(fn);
+  }
+
+  /** Notified of every sync alert as it is raised (admins only). */
+  onAlert(fn: (alert: SyncAlertPush) => void): () => void {
+    this.alertListeners.add(fn);
+    return () => this.alertListeners.delete(fn);
   }
 
   /** Opens the socket; the first snapshot is loaded once it is connected. */
@@ -99,6 +107,9 @@ export class LiveLink {
     socket.on('access:changed', (msg: { classIds?: number[] }) => {
       if (this.opts.fullReload) void this.catchUp();
       for (const fn of this.accessListeners) fn(msg.classIds ?? []);
+    });
+    socket.on('sync:alert', (a: SyncAlertPush) => {
+      for (const fn of this.alertListeners) fn(a);
     });
     socket.on('sync:status', (s: SyncStatus) => {
       this.syncStatus = s;
