@@ -17,7 +17,7 @@ interface PassGroup {
   proxmoxRequests: number[]; maxRequestsPerCluster: number[]; bytesFetched: number[]; fastLaneRequestsAfter: number[]; fastLaneSettled: boolean;
   unprovokedChanges?: { byField: Record<string, number>; examples: string[] };
 }
-interface ReadRole { concurrency: number; requests: number; errors: number; statuses: Record<string, number>; latencyMs: Summary; rps: number; bytesPerResponse: number | null }
+interface ReadRole { concurrency: number; requests: number; errors: number; statuses: Record<string, number>; latencyMs: Summary; rps: number; bytesPerResponse: number | null; oneAtATimeMs: Summary }
 
 /** The JSON a run writes (sections are filled as the run goes). */
 export interface BenchResult {
@@ -98,8 +98,11 @@ export function targetsOf(r: BenchResult): Target[] {
     t.push({ figure: 'Proxmox requests in a quick pass (nothing changed)', target: '1 per cluster',
       measured: `${maxReq} per cluster (${Math.max(...idle.proxmoxRequests)} for ${r.scale.clusters} clusters)`, met: maxReq === 1 });
   }
-  t.push({ figure: 'Student read GET /api/vms p99', target: '< 5 ms', measured: fmtMs(r.reads.student.latencyMs.p99), met: (r.reads.student.latencyMs.p99 ?? Infinity) < 5 });
-  t.push({ figure: `Admin read of all ${fmtInt(guests)} p50`, target: '< 100 ms', measured: fmtMs(r.reads.admin.latencyMs.p50), met: (r.reads.admin.latencyMs.p50 ?? Infinity) < 100 });
+  const rs = r.reads.student, ra = r.reads.admin;
+  t.push({ figure: `Student read GET /api/vms p99 (${rs.concurrency} concurrent)`, target: '< 5 ms',
+    measured: `${fmtMs(rs.latencyMs.p99)} at ${fmtInt(rs.rps)} req/s (one at a time: p99 ${fmtMs(rs.oneAtATimeMs.p99)}, p50 ${fmtMs(rs.oneAtATimeMs.p50)})`, met: (rs.latencyMs.p99 ?? Infinity) < 5 });
+  t.push({ figure: `Admin read of all ${fmtInt(guests)} p50 (${ra.concurrency} concurrent)`, target: '< 100 ms',
+    measured: `${fmtMs(ra.latencyMs.p50)} (one at a time: ${fmtMs(ra.oneAtATimeMs.p50)}; ${fmtBytes(ra.bytesPerResponse)} each)`, met: (ra.latencyMs.p50 ?? Infinity) < 100 });
   t.push({ figure: `One change → every entitled client of ${fmtInt(r.connections.clients)}, p99 after commit`, target: '< 100 ms',
     measured: `${fmtMs(r.pushSingle.commitToArrivalMs.p99)} (p50 ${fmtMs(r.pushSingle.commitToArrivalMs.p50)}, n=${r.pushSingle.commitToArrivalMs.n})`,
     met: (r.pushSingle.commitToArrivalMs.p99 ?? Infinity) < 100 });
@@ -108,11 +111,21 @@ export function targetsOf(r: BenchResult): Target[] {
     measured: `${leaks} (missed deliveries to entitled clients: ${r.pushSingle.missingDeliveries + r.pushBatch.missingDeliveries})`,
     met: leaks === 0 && r.pushSingle.missingDeliveries + r.pushBatch.missingDeliveries === 0 });
   const b = r.deployed.bytesPerClientPerMinute;
-  t.push({ figure: 'Idle traffic per client per minute (student socket)', target: '< 1 KB',
+  t.push({ figure: `Idle traffic per client per minute (the ${fmtInt(b.idleStudents)} students none of whose VMs changed)`, target: '< 1 KB',
     measured: `${fmtBytes(b.idleStudentSocket.p50)} (max ${fmtBytes(b.idleStudentSocket.max)})`, met: (b.idleStudentSocket.max ?? Infinity) < 1024 });
-  t.push({ figure: 'Polling design ÷ push, bytes per client per minute', target: '≥ 100×',
+  const all = b.everyClientByRole.student;
+  if (all) {
+    t.push({ figure: 'Traffic per student per minute as deployed (every student, load changes of their VMs pushed too)', target: '< 1 KB',
+      measured: `median ${fmtBytes(all.p50)}, p99 ${fmtBytes(all.p99)}`, met: (all.p50 ?? Infinity) < 1024 });
+  }
+  t.push({ figure: 'Polling design ÷ push, bytes per student per minute (idle students)', target: '≥ 100×',
     measured: b.ratioPollingToPush === null ? 'n/a' : `${fmtInt(b.ratioPollingToPush)}× (means: ${fmtBytes(b.pollingStudent.mean)} vs ${fmtBytes(b.idleStudentSocket.mean)})`,
     met: b.ratioPollingToPush === null ? null : b.ratioPollingToPush >= 100 });
+  if (all?.mean && b.pollingStudent.mean) {
+    const ratio = b.pollingStudent.mean / all.mean;
+    t.push({ figure: 'Polling design ÷ push, bytes per student per minute (every student, as deployed)', target: '≥ 100×',
+      measured: `${fmtInt(ratio)}× (means: ${fmtBytes(b.pollingStudent.mean)} vs ${fmtBytes(all.mean)})`, met: ratio >= 100 });
+  }
   const rss = Math.max(r.memoryPhaseA.rss, r.memoryPhaseB.rss);
   t.push({ figure: 'labdeck resident memory, steady state', target: '< 300 MB',
     measured: `${mb(rss).toFixed(0)} MB (peak RSS ${mb(Math.max(r.memoryPhaseA.maxRss, r.memoryPhaseB.maxRss)).toFixed(0)} MB)`, met: rss < 300 * 1048576 });
@@ -137,6 +150,7 @@ function rows(r: BenchResult): Array<[string, string, string]> {
   for (const role of ['student', 'teacher', 'admin'] as const) {
     const x = r.reads[role];
     add('2 reads', `GET /api/vms as ${role} (${x.concurrency} concurrent)`, `${s(x.latencyMs)}; ${fmtInt(x.rps)} req/s; ${fmtBytes(x.bytesPerResponse)}/response; errors ${x.errors}`);
+    add('2 reads', `GET /api/vms as ${role}, one request at a time`, s(x.oneAtATimeMs));
   }
   const p = r.pushSingle;
   add('3 push', `one change, commit → each entitled client (${p.entitledPerChange} per change)`, s(p.commitToArrivalMs));
@@ -195,10 +209,10 @@ function definitions(r: BenchResult): string[] {
     `- **Clusters and pvestatd.** All ${r.scale.clusters} clusters are one simulator whose pvestatd snapshots the harness drives through \`refreshNow()\`. Phase A holds every snapshot: it moves only when the harness changes a guest (it then refreshes that cluster) or, before a measured pass with changes, lets the load drift since the last snapshot show and has labdeck take it in with an unmeasured pass. So "0 % changed" means nothing changed at all, and a pass with changes writes the harness's changes plus only milliseconds of drift. Phase B is as deployed: ${r.scale.name === 'full' ? 'lab-01' : 'the first cluster'} answers live (pvestatd 0; load drift at most once a second) and every other cluster broadcasts every ${r.scale.laggedPvestatdMs / 1000} s at a random phase, like real pvestatd.`,
     '- **Quick pass (1).** Phase A runs labdeck with both loop intervals at 3600 s, so no pass runs unless the harness triggers it. Each figure is one `sync.trigger({kind:"quick"})` over all clusters: wall time and CPU time measured around it inside labdeck\'s process (so the CPU includes anything else labdeck did meanwhile: idle sockets, the push of that pass\'s changes); rows written = revisions taken (every written inventory row takes one); Proxmox requests and bytes = the simulator\'s own counters for the pass. Changed guests are started or stopped in the simulator just before the pass. "Fast-lane requests after" are the per-guest calls labdeck makes after the pass until its fast lane is empty. "Fields pushed where nothing was changed" lists what labdeck wrote and pushed although the harness changed nothing (simulated cpu/memory wander), taken from an admin\'s view (first `GET /api/vms`, then every push).',
     '- **First full pass.** From `startLabdeck` until every cluster finished its first full pass on an empty inventory, so every guest is new and gets its details (config, guest agent or LXC interfaces, TCP probes).',
-    `- **Reads (2).** Closed-loop workers, each with its own session cookie, \`GET /api/vms\` for the read duration; latency is from sending the request to the last byte of the body, at the harness. A student sees ${r.scale.vmsPerStudent} VMs, a teacher their class pool, the admin every guest.`,
+    `- **Reads (2).** Closed-loop workers, each with its own session cookie, \`GET /api/vms\` for the read duration; latency is from sending the request to the last byte of the body, at the harness; "one at a time" repeats the read with a single worker, which shows the service time without queueing. A student sees ${r.scale.vmsPerStudent} VMs, a teacher their class pool, the admin every guest.`,
     '- **Push (3).** "Commit" is the moment labdeck\'s change feed announced the change, which the sync loop does right after its transaction commits (a bench-only listener, prepended so it runs first, stamps it). "Arrival" is when the `vm:changed` event reached a client\'s socket in the harness process. Both clocks are this machine\'s wall clock (`performance.timeOrigin + performance.now()`). Every client checks every VM it receives against the seed plan (assigned student, teacher of the class, admins) for the whole run: any other receipt is a leak. Bytes are what each client\'s TCP connection received (WebSocket frames and headers, without TCP/IP headers).',
     '- **Own share (4).** A guest is started or stopped in the simulator on a live cluster, and a quick pass of its cluster is triggered at once: change → arrival is then labdeck\'s own work (fetch, diff, details of a changed guest, commit, push), without the wait for the next loop tick and without pvestatd\'s lag.',
-    `- **As deployed (4, 5).** Phase B restarts labdeck on the same port and database with the quick loop at ${d.quickIntervalS} s (full at 3600 s); the sockets reconnect by themselves. For ${Math.round(d.windowMs / 1000)} s, ${d.polling.pollers} students also run a polling browser (\`GET /api/vms\` every ${d.polling.intervalMs / 1000} s), and the seed's sync (list the guests, then \`status/current\` for each, every ${d.quickIntervalS} s or back to back when slower) runs against the clusters those students use. Each of those students gets one change at a random moment. "Idle" students are those who received no VM change in the window: their bytes are the socket's own keep-alive. Proxmox requests per cluster per minute for labdeck are the simulator's counts minus the seed sync's own requests; the seed model is (1 + guests) requests per pass at that interval.`,
+    `- **As deployed (4, 5).** Phase B restarts labdeck on the same port and database with the quick loop at ${d.quickIntervalS} s (full at 3600 s); the sockets reconnect by themselves. For ${Math.round(d.windowMs / 1000)} s, ${d.polling.pollers} students also run a polling browser (\`GET /api/vms\` every ${d.polling.intervalMs / 1000} s), and the seed's sync (list the guests, then \`status/current\` for each, every ${d.quickIntervalS} s or back to back when slower) runs against the clusters those students use. Each of those students gets one change at a random moment. "Idle" students are those who received no VM change in the window: their bytes are the socket's own keep-alive; "every student" also counts the load (cpu/memory) changes of their VMs that labdeck pushes. Proxmox requests per cluster per minute for labdeck are the simulator's counts minus the seed sync's own requests; the seed model is (1 + guests) requests per pass at that interval.`,
     '- **Memory (6).** Resident set size of the labdeck process (`process.memoryUsage().rss`) at the end of phase A (all clients connected, after reads, pushes, starts) and at the end of phase B; the target is judged on the larger. The timeline also forces a full GC at its marked moments (labdeck\'s child runs with `--expose-gc` for this only) to show how much of the heap is live data; the two steady-state readings are taken before their moment\'s GC.',
     '- **Start through labdeck.** A student `POST /api/vm/:vmid/start` on a stopped VM; from sending the request to the student\'s socket receiving the VM with status `running`, minus the simulated task duration.',
   ];

@@ -166,14 +166,17 @@ async function benchReads(ctx: Ctx): Promise<BenchResult['reads']> {
       url: ctx.url, path: '/api/vms', cookies: roles[role].map((u) => ctx.cookies[u]),
       concurrency: ctx.scale.readConcurrency[role], durationMs: ctx.scale.readMs,
     });
+    // The same reads one at a time: the service time without queueing behind other requests.
+    const one = await runReadLoad({ url: ctx.url, path: '/api/vms', cookies: [ctx.cookies[roles[role][0]]], concurrency: 1, durationMs: Math.max(300, ctx.scale.readMs / 3) });
     out[role] = {
       concurrency: ctx.scale.readConcurrency[role],
-      requests: r.requests, errors: r.errors, statuses: r.statuses,
+      requests: r.requests, errors: r.errors + one.errors, statuses: r.statuses,
       latencyMs: roundSummary(summarize(r.latenciesMs)),
       rps: round(r.rps, 1),
       bytesPerResponse: r.requests ? Math.round(r.bytes / r.requests) : null,
+      oneAtATimeMs: roundSummary(summarize(one.latenciesMs)),
     };
-    ctx.log(`  ${role}: p50 ${summarize(r.latenciesMs).p50?.toFixed(2)} ms, p99 ${summarize(r.latenciesMs).p99?.toFixed(2)} ms, ${r.rps.toFixed(0)} req/s, errors ${r.errors}`);
+    ctx.log(`  ${role}: p50 ${summarize(r.latenciesMs).p50?.toFixed(2)} ms, p99 ${summarize(r.latenciesMs).p99?.toFixed(2)} ms, ${r.rps.toFixed(0)} req/s, errors ${r.errors}; one at a time p50 ${summarize(one.latenciesMs).p50?.toFixed(2)} ms`);
   }
   return out;
 }
