@@ -1,6 +1,7 @@
 // Sign-in, cookies and revocation over real HTTP: sign-out ends all of a user's sessions, so do a
 // password change and disabling; unknown user and wrong password look the same; throttling.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { io as connect } from 'socket.io-client';
 import { cookieFrom, startTestServer, type TestServer } from '../helpers/server.js';
 
 describe('sessions', () => {
@@ -9,8 +10,9 @@ describe('sessions', () => {
   beforeAll(async () => {
     ts = await startTestServer({
 
-      clusters: [{ id: 'lab-a', guests: 5, users: [{ userid: 'alice@pve', password: 'pve-secret', groups: ['teachers'] }, { userid: 'bob@pve', password: 'pve-secret', groups: ['nobody'] }],
-        login: { enabled: true, realm: 'pve', groupRoles: { teachers: 'teacher', admins: 'admin' } } }],
+      clusters: [{ id: 'lab-a', guests: 5, users: [{ userid: 'alice@pve', password: 'pve-secret', groups: ['teachers'] }, { userid: 'bob@pve', password: 'pve-secret', groups: ['nobody'] },
+        { userid: 'zoe@pve', password: 'pve-secret', groups: ['lab-staff'] }],
+        login: { enabled: true, realm: 'pve', groupRoles: { teachers: 'teacher', admins: 'admin', 'lab-staff': 'student' } } }],
       config: { auth: { trustProxy: true, sessionTtlHours: 12 } },
       start: { throttle: { perAccount: 3, perAddress: 1000, windowMs: 60_000 } },
     });
@@ -109,5 +111,37 @@ describe('sessions', () => {
     expect(noRole.status).toBe(403);
     const unknownCluster = await ts.request('POST', '/api/auth/login', { body: { username: 'alice', password: 'pve-secret', cluster: 'lab-z' } });
     expect(unknownCluster.status).toBe(403);
+  });
+
+  it('a role change from a Proxmox sign-in ends the other sessions and closes their sockets at once', async () => {
+    const pveLogin = async () => {
+      const r = await ts.request('POST', '/api/auth/login', { body: { username: 'zoe', password: 'pve-secret', cluster: 'lab-a' } });
+      expect(r.status).toBe(200);
+      return { cookie: cookieFrom(r.headers)!, role: r.body.user.role as string };
+    };
+    const first = await pveLogin();
+    expect(first.role).toBe('student');
+    const socket = connect(ts.url, { path: '/socket.io', transports: ['websocket'], reconnection: false, forceNew: true, extraHeaders: { cookie: first.cookie } });
+    try {
+      await new Promise<void>((resolve, reject) => { socket.once('connect', () => resolve()); socket.once('connect_error', reject); });
+      const closed = new Promise<string>((resolve) => socket.once('disconnect', (reason) => resolve(reason)));
+      // The Proxmox admin moves the group up: the next sign-in carries the new role.
+      ts.labdeck.config.clusters[0].login!.groupRoles['lab-staff'] = 'teacher';
+      const t0 = Date.now();
+      const second = await pveLogin();
+      expect(second.role).toBe('teacher');
+      expect(await closed).toBe('io server disconnect');
+      expect(Date.now() - t0).toBeLessThan(5000);
+      expect((await ts.request('GET', '/api/auth/me', { cookie: first.cookie })).status).toBe(401);
+      expect((await ts.request('GET', '/api/auth/me', { cookie: second.cookie })).body.user.role).toBe('teacher');
+      const audit = await ts.request('GET', '/api/audit?limit=20', { cookie: admin });
+      expect(JSON.stringify(audit.body)).toMatch(/student → teacher/);
+      // Signing in again with unchanged groups ends nothing.
+      const third = await pveLogin();
+      expect((await ts.request('GET', '/api/auth/me', { cookie: second.cookie })).status).toBe(200);
+      expect(third.role).toBe('teacher');
+    } finally {
+      socket.close();
+    }
   });
 });

@@ -75,7 +75,14 @@ export function authRoutes(deps: ApiDeps) {
       if (who) {
         const role = roleForGroups(who.groups, cluster.login);
         if (!role) throw forbidden('your Proxmox groups give no labdeck role');
+        const before = await deps.users.getByUsername(who.userid);
         const u = await deps.users.upsertExternal(who.userid, role, `pve:${cluster.id}`);
+        if (u && before && before.role !== u.role) {
+          // Their groups changed in Proxmox: what they may see changed, so their other sessions
+          // ended (setRole) and their open sockets must close now, not at the next re-check.
+          deps.sessions.announceRevoked(u.id);
+          await deps.audit.record({ actor: { id: u.id, username: u.username }, action: 'user.role', target: 'user', outcome: 'ok', detail: `${before.role} → ${u.role} (Proxmox groups of ${cluster.id})` });
+        }
         if (u && !u.disabled) userId = u.id;
       }
     } else {
