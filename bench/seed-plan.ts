@@ -57,8 +57,3 @@ export function entitlement(plan: SeedPlan): { byUser: Map<string, Set<string> |
   }
   return { byUser, byVm };
 }
-
-/** Users entitled to a VM key, admins included. */
-export function entitledUsers(plan: SeedPlan, byVm: Map<string, string[]>, vm: string): string[] {
-  return [...plan.admins, ...(byVm.get(vm) ?? [])];
-}
