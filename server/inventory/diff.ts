@@ -4,7 +4,7 @@ import type { GuestAddress, GuestConfig, LiveStatus, ResourceRow } from '../pve/
 import { categoryOf } from '../pve/normalise.js';
 import type { VmCategory, VmStatus } from './vm.js';
 import type { InventoryRow } from './row.js';
-import { memoryFraction, quantiseCpu, quantiseUsage, startedAtFrom } from './noise.js';
+import { START_TOLERANCE_MS, memoryFraction, quantiseCpu, quantiseUsage, startedAtFrom } from './noise.js';
 
 export type PassKindForDiff = 'full' | 'quick';
 
@@ -44,6 +44,11 @@ export interface DiffResult {
   events: VmEventInput[];
   /** Guests whose status changed in this pass (not new ones): candidates for the fast lane. */
   statusChanged: number[];
+  /**
+   * When nothing changed: until when the same inputs stay a no-op as time passes (the earliest
+   * moment a status hold ends or a start time drifts out of tolerance); Infinity when never.
+   */
+  quietUntil: number;
 }
 
 export interface DiffInput {
@@ -83,6 +88,13 @@ export function pendingHeld(row: InventoryRow, now: number): boolean {
 /** True when the stored status is newer than any snapshot could be (pending, or read live moments ago). */
 export function statusHeld(row: InventoryRow, now: number): boolean {
   return pendingHeld(row, now) || (row.last_status_check !== null && now - row.last_status_check < LIVE_HOLD_MS);
+}
+
+/** When statusHeld(row) turns false (in the past when it is not held). */
+export function holdEndsAt(row: InventoryRow): number {
+  const pending = PENDING_STATES.has(row.status) ? row.last_updated + PENDING_HOLD_MS : -Infinity;
+  const live = row.last_status_check !== null ? row.last_status_check + LIVE_HOLD_MS : -Infinity;
+  return Math.max(pending, live);
 }
 
 /** An empty row for a guest seen for the first time. */
@@ -191,15 +203,24 @@ export function diffInventory(input: DiffInput): DiffResult {
   const byVmid = new Map<number, InventoryRow>();
   for (const s of input.stored) byVmid.set(s.vmid, s);
   const seen = new Set<number>();
-  const result: DiffResult = { upserts: [], tombstones: [], events: [], statusChanged: [] };
+  const result: DiffResult = { upserts: [], tombstones: [], events: [], statusChanged: [], quietUntil: Infinity };
 
   for (const f of input.fetched) {
     if (seen.has(f.vmid)) continue;
     seen.add(f.vmid);
     const stored = byVmid.get(f.vmid) ?? null;
-    const hold = !!stored && !stored.deleted && (input.holdStatus?.has(f.vmid) === true || statusHeld(stored, now));
+    const live = !!stored && !stored.deleted;
+    const holdEnd = live ? holdEndsAt(stored) : -Infinity;
+    if (holdEnd > now) result.quietUntil = Math.min(result.quietUntil, holdEnd);
+    const hold = live && (input.holdStatus?.has(f.vmid) === true || holdEnd > now);
     const next = mergeResource(cluster, stored, f, now, input.details?.get(f.vmid), hold);
-    if (stored && !stored.deleted && !rowChanged(stored, next)) continue;
+    if (live && !rowChanged(stored, next)) {
+      // The same uptime reads as a later start time as the clock runs on, until it leaves tolerance.
+      if (!hold && next.started_at !== null && f.uptime !== null && f.uptime > 0) {
+        result.quietUntil = Math.min(result.quietUntil, next.started_at + f.uptime * 1000 + START_TOLERANCE_MS);
+      }
+      continue;
+    }
     next.last_updated = now;
     next.last_seen = now;
     result.upserts.push(next);

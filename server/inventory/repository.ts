@@ -84,6 +84,8 @@ export class InventoryRepo {
   private readonly pg: boolean;
   /** cluster → vmid → stored row (tombstones included): the database's rows as this process last wrote or read them. */
   private readonly stored = new Map<string, Map<number, InventoryRow>>();
+  /** cluster → how many writes have changed its stored rows (so a caller can tell they are as it last saw them). */
+  private readonly versions = new Map<string, number>();
   /** Writes run one at a time in this process, each computed from the rows the previous one left. */
   private writeQueue: Promise<unknown> = Promise.resolve();
 
@@ -211,6 +213,11 @@ export class InventoryRepo {
     return pick(rows, vmids);
   }
 
+  /** A number that changes whenever the stored rows of `cluster` change. */
+  storedVersion(cluster: string): number {
+    return this.versions.get(cluster) ?? 0;
+  }
+
   /** Runs `fn` after every write queued before it. */
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.writeQueue.then(fn, fn);
@@ -249,6 +256,7 @@ export class InventoryRepo {
       });
       for (const r of done.written) rows.set(r.vmid, r);
       for (const r of done.tombstoned) rows.set(r.vmid, r);
+      if (done.written.length || done.tombstoned.length) this.versions.set(cluster, this.storedVersion(cluster) + 1);
       return done;
     });
     const result: ApplyResult = { revision, changed: written.map((r) => toVm(r, false)), removed: tombstoned.map((r) => vmKey(r.cluster_id, r.vmid)) };

@@ -6,7 +6,7 @@ import type { InventoryRepo, ClusterState } from '../inventory/repository.js';
 import type { PveClient } from '../pve/client.js';
 import { PveError } from '../pve/errors.js';
 import { backoffDelay } from './backoff.js';
-import { runPass, type PassOutcome } from './pass.js';
+import { runPass, type PassOutcome, type QuietPass } from './pass.js';
 import type { ClusterHealth, ClusterSyncStatus, PassRecord } from './types.js';
 
 export interface ClusterLoopDeps {
@@ -43,6 +43,7 @@ export class ClusterLoop {
   private guests = 0;
   private readonly recent: PassRecord[] = [];
   private state: ClusterState;
+  private readonly quiet: { last: QuietPass | null } = { last: null };
 
   constructor(private readonly deps: ClusterLoopDeps, persisted: ClusterState | undefined) {
     this.id = deps.cluster.id;
@@ -112,7 +113,7 @@ export class ClusterLoop {
       outcome = await runPass({
         cluster: this.id, client: this.deps.client, repo: this.deps.repo,
         detailConcurrency: sync.detailConcurrency, probePorts: this.deps.cluster.probePorts,
-        heldStatus: this.deps.heldStatus,
+        heldStatus: this.deps.heldStatus, quiet: this.quiet,
       }, kind);
     } catch (err) {
       error = describe(err);

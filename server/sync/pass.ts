@@ -10,6 +10,18 @@ import { fetchDetails } from './details.js';
 /** From this many guests needing details on, the pass writes the list's view first, details after. */
 const EARLY_WRITE_AT = 50;
 
+/**
+ * The last quick pass that changed nothing: the very answer it diffed (same row objects), the
+ * stored rows' version and the fast lane's holds it saw, and how long that verdict lasts.
+ */
+export interface QuietPass {
+  rows: readonly ResourceRow[];
+  storedVersion: number;
+  held: string;
+  from: number;
+  until: number;
+}
+
 export interface PassContext {
   cluster: string;
   client: PveClient;
@@ -19,6 +31,8 @@ export interface PassContext {
   /** Guests whose status the fast lane read live recently. */
   heldStatus: () => ReadonlySet<number>;
   now?: () => number;
+  /** Kept between passes by the caller: lets a quick pass that would repeat a no-op skip the diff. */
+  quiet?: { last: QuietPass | null };
 }
 
 export interface PassOutcome {
@@ -40,20 +54,40 @@ export async function runPass(ctx: PassContext, kind: 'full' | 'quick'): Promise
   const snapshot = await ctx.client.resourceSnapshot();
   const fetched = snapshot.rows;
   const held = ctx.heldStatus();
+  const heldKey = [...held].sort((a, b) => a - b).join(',');
+  const outcome = (changed: number, removed: number, statusChanged: number[]): PassOutcome => ({
+    guests: fetched.length, changed, removed, statusChanged,
+    requests: ctx.client.requestCount() - requestsBefore,
+    skipped: snapshot.skipped, skipReason: snapshot.firstSkipReason,
+  });
+  // The same bytes from Proxmox, the same stored rows, the same holds, and no clock-driven change
+  // due yet: the diff would find nothing again, so it is not run (most quick passes at scale).
+  const q = ctx.quiet?.last;
+  const t = now();
+  if (kind === 'quick' && q && snapshot.unchanged && q.rows === fetched && q.held === heldKey
+    && q.storedVersion === ctx.repo.storedVersion(ctx.cluster) && t >= q.from && t < q.until) {
+    return outcome(0, 0, []);
+  }
+  if (ctx.quiet) ctx.quiet.last = null;
+  let quiet: QuietPass | null = null;
   let statusChanged: number[] = [];
   let details: Map<number, GuestDetails> | undefined;
   let targets: ResourceRow[] = [];
   const compute = (current: InventoryRow[]) => {
+    const at = now();
     if (!details) {
       // Usually nothing needs details: then this one read serves the diff too.
-      targets = guestsNeedingDetails(current, fetched, kind, now());
+      targets = guestsNeedingDetails(current, fetched, kind, at);
       // Many (a first pass over a big cluster) take a while: show what the list says first.
       if (targets.length && targets.length < EARLY_WRITE_AT) return { upserts: [], tombstones: [], events: [] };
     }
     const d = diffInventory({
-      cluster: ctx.cluster, stored: current, fetched, kind, now: now(), details, holdStatus: held, listedUnreadable: snapshot.skippedVmids,
+      cluster: ctx.cluster, stored: current, fetched, kind, now: at, details, holdStatus: held, listedUnreadable: snapshot.skippedVmids,
     });
     statusChanged = d.statusChanged;
+    if (kind === 'quick' && !targets.length && !d.upserts.length && !d.tombstones.length && !d.events.length) {
+      quiet = { rows: fetched, storedVersion: ctx.repo.storedVersion(ctx.cluster), held: heldKey, from: at, until: d.quietUntil };
+    }
     return d;
   };
   const first = await ctx.repo.apply(ctx.cluster, compute);
@@ -67,13 +101,6 @@ export async function runPass(ctx: PassContext, kind: 'full' | 'quick'): Promise
     removed += second.removed.length;
     statusChanged = [...new Set([...early, ...statusChanged])];
   }
-  return {
-    guests: fetched.length,
-    changed,
-    removed,
-    statusChanged,
-    requests: ctx.client.requestCount() - requestsBefore,
-    skipped: snapshot.skipped,
-    skipReason: snapshot.firstSkipReason,
-  };
+  if (ctx.quiet && quiet) ctx.quiet.last = quiet;
+  return outcome(changed, removed, statusChanged);
 }
