@@ -12,6 +12,7 @@ import type { ClassesRepo, ClassSummary, PoolEntryView, AssignmentView, ClassPer
 import type { InventoryReader } from './inventory-reader.js';
 import { planAutoAssign } from './auto-assign.js';
 import { planMappingsImport, type Mappings, type MappingsReport } from './mappings-import.js';
+import { toProjectorVm, type ProjectorStudent, type ProjectorVm } from './projector-vm.js';
 
 export interface ClassDetail extends ClassSummary {
   students: Array<ClassPerson & { vms: string[] }>;
@@ -23,8 +24,9 @@ export interface ClassDetail extends ClassSummary {
 
 export interface ProjectorView {
   class: { id: number; name: string };
-  students: Array<ClassPerson & { vms: string[] }>;
-  vms: Vm[];
+  students: ProjectorStudent[];
+  /** Every VM of the class pool, assigned or not (unassigned ones get their own tile). */
+  vms: ProjectorVm[];
   revision: number;
 }
 
@@ -338,7 +340,8 @@ export class ClassesService {
     const revision = await this.inventory.currentRevision();
     const keys = [...this.access.vmKeysOfClass(c.id)];
     const vms = keys.length ? (await this.inventory.list({ keys })).filter((v) => !isDeleted(v)) : [];
-    return { class: { id: c.id, name: c.name }, students: this.withVms(members, assignments), vms, revision };
+    const students = this.withVms(members, assignments).map((m) => ({ id: m.id, displayName: m.displayName, vms: m.vms }));
+    return { class: { id: c.id, name: c.name }, students, vms: vms.map(toProjectorVm), revision };
   }
 
   /** Seeds a class (demo mode): idempotent by owner and name. */

@@ -1,9 +1,11 @@
 // The one typed map of socket.io events between labdeck and the browser: nobody emits ad-hoc names.
 import type { Vm } from '../inventory/vm.js';
+import type { ProjectorVm } from '../classes/projector-vm.js';
 import type { SyncStatus } from '../sync/types.js';
 import type { SessionUser } from '../auth/session.js';
 
-export interface VmChangedPush { revision: number; vms: Vm[] }
+/** Projector sockets get each VM as a `ProjectorVm` (only what the wall shows). */
+export interface VmChangedPush { revision: number; vms: Array<Vm | ProjectorVm> }
 /** `reason: 'access'`: the VMs left this viewer's sight (not deleted); otherwise they were removed. */
 export interface VmRemovedPush { revision: number; ids: string[]; reason?: 'access' }
 /** A cluster's data went stale (no successful pass recently) or fresh again. */

@@ -14,6 +14,7 @@ import type { Access } from '../auth/permissions.js';
 import type { AccessChanged, ProjectorRevoked, SessionRevoked } from '../auth/access-feed.js';
 import type { SessionUser } from '../auth/session.js';
 import { hashToken } from '../auth/tokens.js';
+import { toProjectorVm, type ProjectorVm } from '../classes/projector-vm.js';
 import { log as rootLog, type Logger } from '../log.js';
 import type { ServerToClient, ClientToServer, SocketData, Ack } from './events.js';
 import { groupKey, indexGroups, planDelivery, diffVisible, lostRooms, chunks } from './fanout.js';
@@ -64,6 +65,8 @@ interface Group {
   key: string;
   rooms: string[];
   admin: boolean;
+  /** Projector sockets (no session): they get VMs cut down to what the wall shows. */
+  projector: boolean;
   sockets: Set<string>;
   /** VM keys this group may see (kept current batch by batch); null for admins (everything). */
   visible: Set<string> | null;
@@ -154,7 +157,8 @@ export function attachRealtime(host: RealtimeHost, opts: RealtimeOptions = {}): 
     return p ? access.roomsForVm(p.cluster, p.vmid) : ['admin'];
   }
 
-  function emitChanged(target: string, vms: Vm[]): void {
+  function emitChanged(target: string, all: Vm[], projector = false): void {
+    const vms: Array<Vm | ProjectorVm> = projector ? all.map(toProjectorVm) : all;
     for (const part of chunks(vms, chunkSize)) {
       io.to(target).emit('vm:changed', { revision, vms: part });
       counters.messages++;
@@ -215,7 +219,7 @@ export function attachRealtime(host: RealtimeHost, opts: RealtimeOptions = {}): 
         const g = groups.get(key);
         if (!g) continue;
         for (const id of ids) g.visible?.add(id);
-        emitChanged(`g:${key}`, [...ids].map((id) => byId.get(id)!));
+        emitChanged(`g:${key}`, [...ids].map((id) => byId.get(id)!), g.projector);
       }
     }
 
@@ -320,7 +324,7 @@ export function attachRealtime(host: RealtimeHost, opts: RealtimeOptions = {}): 
     }
     let g = groups.get(key);
     if (!g) {
-      g = { key, rooms, admin: rooms.includes('admin'), sockets: new Set(), visible };
+      g = { key, rooms, admin: rooms.includes('admin'), projector: !socket.data.user, sockets: new Set(), visible };
       groups.set(key, g);
       groupsByRoom = null;
     } else if (visible) {
@@ -437,7 +441,8 @@ export function attachRealtime(host: RealtimeHost, opts: RealtimeOptions = {}): 
       if (!before || !after) continue;
       const { appeared, left } = diffVisible(before, after);
       if (appeared.length) {
-        const vms = await repo.list({ keys: appeared });
+        const found = await repo.list({ keys: appeared });
+        const vms: Array<Vm | ProjectorVm> = sockets[0].data.user ? found : found.map(toProjectorVm);
         if (vms.length) {
           for (const part of chunks(vms, chunkSize)) io.to(targets).emit('vm:changed', { revision, vms: part });
           counters.messages++;

@@ -126,7 +126,10 @@ describe.each(dialects)('classes (%s)', (dialect) => {
     expect(view.status).toBe(200);
     expect(view.body.class).toEqual({ id, name: 'Projected' });
     expect(view.body.vms.map((v: Vm) => v.vmid)).toEqual([vms[15].vmid]);
-    expect(view.body.students.map((s: any) => s.username)).toEqual(['s1']);
+    const s1 = (await ts.labdeck.users.getByUsername('s1'))!;
+    expect(view.body.students).toEqual([{ id: s1.id, displayName: s1.displayName, vms: [] }]);
+    // A shared classroom PC shows name, status and IP: no MAC, node, tags or error texts.
+    expect(Object.keys(view.body.vms[0]).sort()).toEqual(['cluster', 'id', 'ip', 'ipReason', 'lastSeen', 'name', 'revision', 'stale', 'status', 'syncError', 'vmid']);
     expect(view.body.revision).toBeGreaterThan(0);
     const revoked: any[] = [];
     ts.labdeck.accessFeed.on('projector:revoked', (e) => revoked.push(e));

@@ -80,7 +80,13 @@ describe.skipIf(!canRunE2e)('teacher class page and projector (Chromium)', () =>
     const frames = recordFrames(page);
     await page.goto(projectorUrl);
     await page.getByRole('heading', { name: 'Networks 101' }).waitFor();
-    await expect.poll(() => page.locator('.tile').count()).toBe(4);
+    // Four student tiles (student1 has two VMs; student3 got pool[2] above) and one for the pool
+    // VM nobody has: a teacher sees every class VM on the wall.
+    await expect.poll(() => page.locator('.tile').count()).toBe(5);
+    const unassigned = page.locator('.tile[data-unassigned]');
+    expect(await unassigned.count()).toBe(1);
+    expect(await unassigned.getAttribute('data-vm')).toBe(`lab-a:${stack.pool[3]}`);
+    expect(await unassigned.textContent()).toMatch(/Unassigned/);
     const mine = stack.pool[1];
     await expect.poll(() => page.locator(`.tile[data-vm="lab-a:${mine}"]`).getAttribute('data-status')).toBe('stopped');
     stack.cluster.powerOutside(mine, 'start');
@@ -89,6 +95,7 @@ describe.skipIf(!canRunE2e)('teacher class page and projector (Chromium)', () =>
     expect(await page.getByRole('button').count()).toBe(0);
     const others = stack.cluster.guests().map((g) => g.vmid).filter((v) => !stack.pool.includes(v));
     for (const v of others) expect(frames.some((f) => f.includes(`"lab-a:${v}"`))).toBe(false);
+    expect(frames.some((f) => f.includes('"mac"'))).toBe(false);
     await shot(page, 'projector');
 
     await teacher.locator('section[aria-label="Projector link"]').getByRole('button', { name: 'Revoke' }).click();

@@ -137,6 +137,12 @@ describe('realtime hub', () => {
     stack.cluster.powerOutside(vmid, stack.cluster.guest(vmid)!.status === 'running' ? 'stop' : 'start');
     await waitFor(() => ids(p.seen).has(key(vmid)), 5000, 'class VM on the projector');
     for (const id of ids(p.seen)) expect(stack.pool.map(key)).toContain(id);
+    // Pushes to a projector carry only what the wall shows: IP yes, MAC and node no.
+    for (const vm of p.seen.changed.flatMap((m) => m.vms)) {
+      expect(vm).toHaveProperty('ip');
+      expect(vm).not.toHaveProperty('mac');
+      expect(vm).not.toHaveProperty('node');
+    }
     const reason = new Promise<string>((r) => p.socket.once('disconnect', r));
     expect((await api(ct, 'DELETE', `/api/classes/${stack.classId}/projector-links/${link.json.token}`)).status).toBe(204);
     expect(await reason).toBe('io server disconnect');

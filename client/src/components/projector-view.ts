@@ -1,6 +1,7 @@
 // Projector view of one class: full screen, readable from the back of the room, one tile per
-// student (name, VM, status, IP), counts and a clock, no controls. Opened by /projector/<token>
-// with nobody signed in; it sees that class and nothing else.
+// student (name, VM, status, IP) and one per pool VM nobody is assigned ("Unassigned"), counts and
+// a clock, no controls. Opened by /projector/<token> with nobody signed in; it sees that class and
+// nothing else.
 import { LitElement, html, css, nothing } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import { base } from '../lib/styles.js';
@@ -11,7 +12,8 @@ import { statusInfo, ipText, isProblem, clock, ago } from '../lib/format.js';
 import type { Vm } from '../../../server/inventory/vm.js';
 import type { SinceResponse } from '../lib/vm-store.js';
 
-interface Tile { student: string; vmKey: string | null }
+/** `student` is null for a pool VM nobody is assigned. */
+interface Tile { student: string | null; vmKey: string | null }
 
 type Raw = Record<string, any>;
 
@@ -28,7 +30,7 @@ function tilesFrom(res: Raw): Tile[] {
     if (keys.length === 0) tiles.push({ student: name, vmKey: null });
     for (const k of new Set(keys)) tiles.push({ student: name, vmKey: k });
   }
-  return tiles.sort((a, b) => a.student.localeCompare(b.student, undefined, { numeric: true }));
+  return tiles.sort((a, b) => (a.student ?? '').localeCompare(b.student ?? '', undefined, { numeric: true }));
 }
 
 @customElement('ld-projector')
@@ -47,9 +49,12 @@ export class ProjectorView extends LitElement {
     .tile.edge-busy, .tile.edge-warn { border-color: var(--warn); }
     .tile.edge-bad { border-color: var(--bad); }
     .student { font-size: 1.35em; font-weight: 700; overflow-wrap: anywhere; }
+    .student.unassigned { font-weight: 600; font-style: italic; color: var(--muted); }
+    .empty { font-size: 1.4em; color: var(--muted); }
     .vm { color: var(--muted); overflow-wrap: anywhere; }
     .state { font-size: 1.25em; font-weight: 700; }
     .ip { font-family: var(--mono); font-size: 1.1em; }
+    .noip { color: var(--muted); }
     .tile .badge { font-size: 1.1em; justify-self: start; padding: .15em .7em; }
     .gone { display: grid; place-items: center; min-height: 80vh; text-align: center; font-size: 1.6em; }
     .conn { font-size: .9em; }
@@ -108,7 +113,12 @@ export class ProjectorView extends LitElement {
     }
     const vms = link?.store.vms ?? new Map<string, Vm>();
     let running = 0, stopped = 0, problems = 0;
-    const shown = this.tiles.map((t) => ({ ...t, vm: t.vmKey ? vms.get(t.vmKey) : undefined }));
+    // Pool VMs nobody is assigned get a tile too: the teacher sees every class VM on the wall.
+    const assigned = new Set(this.tiles.map((t) => t.vmKey));
+    const free: Tile[] = [...vms.values()].filter((vm) => !assigned.has(vm.id))
+      .sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true }) || a.vmid - b.vmid)
+      .map((vm) => ({ student: null, vmKey: vm.id }));
+    const shown = [...this.tiles, ...free].map((t) => ({ ...t, vm: t.vmKey ? vms.get(t.vmKey) : undefined }));
     for (const t of shown) {
       if (!t.vm) continue;
       if (isProblem(t.vm)) problems++;
@@ -126,13 +136,14 @@ export class ProjectorView extends LitElement {
         <div class="clock" aria-label="Time">${clock(this.tick.now)}</div>
       </header>
       ${state !== 'live' ? html`<div class="conn badge tone-warn">${state === 'offline' ? 'Offline' : 'Reconnecting…'} — the tiles may be out of date</div>` : nothing}
+      ${shown.length === 0 && link?.store.loaded ? html`<p class="empty">This class has no students and no VMs yet.</p>` : nothing}
       <div class="tiles">${shown.map((t) => {
         const s = t.vm ? statusInfo(t.vm.status) : { label: t.vmKey ? 'Not visible' : 'No VM', tone: 'off' };
-        return html`<div class="tile edge-${s.tone}" data-vm=${t.vm?.id ?? ''} data-status=${t.vm?.status ?? ''}>
-          <div class="student">${t.student}</div>
+        return html`<div class="tile edge-${s.tone}" data-vm=${t.vm?.id ?? ''} data-status=${t.vm?.status ?? ''} ?data-unassigned=${t.student === null}>
+          <div class=${t.student === null ? 'student unassigned' : 'student'}>${t.student ?? 'Unassigned'}</div>
           <div class="vm">${t.vm ? `${t.vm.name} (#${t.vm.vmid})` : '—'}</div>
           <span class="badge tone-${s.tone} state">${s.label}</span>
-          <div class="ip">${t.vm ? ipText(t.vm) : ''}</div>
+          <div class=${t.vm?.ip ? 'ip' : 'noip'}>${t.vm ? ipText(t.vm) : ''}</div>
           ${t.vm?.stale ? html`<div class="stale">data ${ago(t.vm.lastSeen, this.tick.now)}</div>` : nothing}
         </div>`;
       })}</div>`;

@@ -1,0 +1,20 @@
+// What a projector may carry about a VM: only what the wall shows (name, status, IP or why there is
+// none, freshness). A projector link opens without a session on a shared classroom PC, so MAC
+// addresses, nodes, tags, pools, sizes and Proxmox error texts stay off it.
+import type { Vm } from '../inventory/vm.js';
+
+/** The fields of a VM a projector shows; `syncError` only says whether there is one. */
+export type ProjectorVm = Pick<Vm, 'id' | 'cluster' | 'vmid' | 'name' | 'status' | 'ip' | 'ipReason' | 'stale' | 'lastSeen' | 'revision'> & {
+  syncError: 'sync error' | null;
+};
+
+/** A student as the projector shows them. */
+export interface ProjectorStudent { id: number; displayName: string; vms: string[] }
+
+/** Cuts a VM down to what a projector shows (pure). */
+export function toProjectorVm(vm: Vm): ProjectorVm {
+  return {
+    id: vm.id, cluster: vm.cluster, vmid: vm.vmid, name: vm.name, status: vm.status, ip: vm.ip, ipReason: vm.ipReason,
+    stale: vm.stale, lastSeen: vm.lastSeen, revision: vm.revision, syncError: vm.syncError ? 'sync error' : null,
+  };
+}
