@@ -83,12 +83,18 @@ export function installShutdown(target: ShutdownTarget, opts: ShutdownOptions = 
     target.httpServer.closeIdleConnections();
     const io = target.realtime?.io as { emit?: (event: string, msg: unknown) => void } | undefined;
     io?.emit?.('server:shutdown', { at: Date.now(), reason: 'restart' });
-    // Requests under way (a power action answers within its follow time) and the running pass.
-    const [drained] = await Promise.all([
-      requests.drained(Math.min(4_000, left() * 0.4)),
-      target.sync.stop(Math.min(4_000, left() * 0.4)).catch((err) => log.warn({ err: (err as Error).message }, 'sync stop failed')),
+    // Requests under way (a power action answers within its follow time) and the running pass
+    // share one wait; a request may itself wait on that pass (a sync trigger), so it gets a short
+    // extra moment to answer once the pass is done.
+    const wait = Math.min(6_000, left() * 0.6);
+    await Promise.all([
+      requests.drained(wait),
+      target.sync.stop(wait).catch((err) => log.warn({ err: (err as Error).message }, 'sync stop failed')),
     ]);
+    const drained = await requests.drained(Math.min(1_000, left() * 0.25));
     if (!drained) log.warn({ inFlight: requests.count() }, 'requests still running at shutdown: their connections are closed');
+    // Answered keep-alive connections would otherwise hold the server open until the client drops them.
+    target.httpServer.closeIdleConnections();
     await Promise.race([target.power?.close(), delay(Math.min(2_000, left() * 0.5))]);
     await Promise.race([opts.beforeClose?.(), delay(Math.min(2_000, left() * 0.5))]);
     await target.close();

@@ -27,6 +27,12 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** Polls until `ok()` holds or the time is up (the caller's assertion then says what is wrong). */
+async function waitFor(ok: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!ok() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+}
+
 interface Proc { child: ChildProcess; url: string; output: () => string; exited: Promise<{ code: number | null; at: number }> }
 
 async function startLabdeckProcess(dir: string, sim: Simulator): Promise<Proc> {
@@ -64,7 +70,8 @@ async function adminCookie(db: Db): Promise<string> {
   return `${SESSION_COOKIE}=${await sessions.issue(admin.id)}`;
 }
 
-describe('graceful shutdown of the labdeck process', () => {
+// Each test starts a labdeck child process (tsx) and lets it shut down: seconds each, more on a busy machine.
+describe('graceful shutdown of the labdeck process', { timeout: 60_000 }, () => {
   let sim: Simulator;
   let dir: string;
   let db: Db;
@@ -131,7 +138,7 @@ describe('graceful shutdown of the labdeck process', () => {
     expect(at - sentAt).toBeLessThan(10_000);
     expect([200, 202]).toContain(await action);
     // Proxmox got the start (its task runs on), and labdeck's database says so.
-    await new Promise((r) => setTimeout(r, 3_200));
+    await waitFor(() => cluster.guest(target.vmid)!.status === 'running', 10_000);
     expect(cluster.guest(target.vmid)!.status).toBe('running');
     const row = await db.selectFrom('vm_inventory').select(['status']).where('cluster_id', '=', 'lab-a').where('vmid', '=', target.vmid).executeTakeFirstOrThrow();
     expect(['starting', 'running']).toContain(row.status);
