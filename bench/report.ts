@@ -10,6 +10,8 @@ import type { Usage } from './protocol.js';
 export interface MachineInfo {
   nproc: number; cpuModel: string; memoryGiB: number; node: string; platform: string;
   loadAvgStart: number[]; loadAvgEnd?: number[]; gitCommit: string | null;
+  /** Tracked files with uncommitted changes when the run started (the run uses the working tree). */
+  uncommittedFiles: string[];
 }
 
 interface PassGroup {
@@ -65,8 +67,11 @@ export interface Target { figure: string; target: string; measured: string; met:
 /** What this machine is, for the record. */
 export function machineInfo(): MachineInfo {
   let gitCommit: string | null = null;
+  let uncommittedFiles: string[] = [];
   try {
     gitCommit = execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    uncommittedFiles = execSync('git status --porcelain --untracked-files=no', { stdio: ['ignore', 'pipe', 'ignore'] }).toString()
+      .split('\n').filter(Boolean).map((l) => l.slice(3));
   } catch {
     gitCommit = null;
   }
@@ -78,6 +83,7 @@ export function machineInfo(): MachineInfo {
     platform: `${os.platform()} ${os.release()}`,
     loadAvgStart: os.loadavg().map((x) => Math.round(x * 100) / 100),
     gitCommit,
+    uncommittedFiles,
   };
 }
 
@@ -227,7 +233,8 @@ export function writeResultsMarkdown(file: string, r: BenchResult): void {
   const esc = (x: string) => x.replace(/\|/g, '\\|');
   const md: string[] = [];
   md.push('# labdeck benchmark: latest full run', '');
-  md.push(`Written by \`npm run bench\` (${r.scale.name} run) on ${r.finishedAt}, commit ${m.gitCommit ?? 'unknown'}, in ${Math.round(r.durationS)} s.`, '');
+  md.push(`Written by \`npm run bench\` (${r.scale.name} run) on ${r.finishedAt}, commit ${m.gitCommit ?? 'unknown'}` +
+    `${m.uncommittedFiles.length ? ` plus uncommitted changes in ${m.uncommittedFiles.map((f) => `\`${f}\``).join(', ')}` : ''}, in ${Math.round(r.durationS)} s.`, '');
   md.push(`Machine: ${m.nproc} cores (${m.cpuModel}), ${m.memoryGiB} GiB, Node ${m.node}, ${m.platform}. ` +
     `Load average (1/5/15 min) at start ${m.loadAvgStart.join(' / ')}, at end ${(m.loadAvgEnd ?? []).join(' / ')}. ` +
     'The simulator, labdeck and the harness (clients, load) each run in their own process on these cores.', '');

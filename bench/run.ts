@@ -16,6 +16,7 @@ import { scales, type Scale } from './scale.js';
 import { type PassMeasure, type PowerAction, type SimClusterInfo, type SimGuestBrief, type SimStats, type Usage } from './protocol.js';
 import { now, rng, round, roundSummary, sample, sleep, summarize, waitFor } from './stats.js';
 import { machineInfo, renderTable, targetsOf, writeResultsMarkdown, type BenchResult } from './report.js';
+import { parseVmKey, vmKey } from '../server/inventory/vm.js';
 
 const usage = `Usage: npm run bench [-- --quick | --tiny] [--results | --no-results] [--out DIR]
   (no flag)     full run: 10 clusters x 2,000 guests, 2,000 students in 50 classes; rewrites bench/RESULTS.md
@@ -47,11 +48,12 @@ interface Ctx {
   log(msg: string): void;
 }
 
-const key = (g: { cluster: string; vmid: number }) => `${g.cluster}:${g.vmid}`;
-const splitKey = (k: string) => { const i = k.lastIndexOf(':'); return { cluster: k.slice(0, i), vmid: Number(k.slice(i + 1)) }; };
+const key = (g: { cluster: string; vmid: number }) => vmKey(g.cluster, g.vmid);
+/** The harness only ever builds well-formed keys. */
+const splitKey = (k: string) => parseVmKey(k)!;
 
-function totalStats(s: Record<string, SimStats>, only?: string[]): { requests: number; bytes: number; perCluster: number[] } {
-  const ids = only ?? Object.keys(s);
+function totalStats(s: Record<string, SimStats>): { requests: number; bytes: number; perCluster: number[] } {
+  const ids = Object.keys(s);
   return {
     requests: ids.reduce((n, id) => n + s[id].requests, 0),
     bytes: ids.reduce((n, id) => n + s[id].bytesOut, 0),
