@@ -15,6 +15,7 @@ import { vmRoutes } from './routes/vms.js';
 import { classRoutes } from './routes/classes.js';
 import { adminRoutes } from './routes/admin.js';
 import { log } from '../log.js';
+import { extname } from 'node:path';
 
 /** Largest accepted request body (a mappings.json of a big school fits easily). */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -61,12 +62,23 @@ export function createApp(deps: ApiDeps, middleware?: (app: Hono<AppEnv>) => voi
   return app;
 }
 
+const NO_CLIENT_PAGE = `<!doctype html><html lang="en"><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>labdeck: web client not built</title>
+<body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 3rem auto; padding: 0 1rem; line-height: 1.5">
+<h1>The web client is not built</h1>
+<p>labdeck is running and its API answers, but there are no page files to serve (<code>dist/client</code> is missing).</p>
+<p>Run <code>npm run build</code> and restart labdeck (<code>npm start</code> builds it for you).</p>
+</body></html>`;
+
 /** Adds the final handlers: JSON 404 for unknown API paths and the client for other GETs. Call last. */
 export function finishApp(app: Hono<AppEnv>, staticRoot: string | null): void {
   app.all('/api/*', (c) => c.json(errorBody('not_found', `no route ${c.req.method} ${c.req.path}`), 404));
   app.get('*', async (c) => {
     const res = staticRoot ? await serveClient(c, staticRoot) : null;
-    return res ?? c.json(errorBody('not_found', `no route GET ${c.req.path}`), 404);
+    if (res) return res;
+    // A browser asking for a page of a checkout whose client was never built: say how to fix it.
+    if (!extname(c.req.path) && (c.req.header('accept') ?? '').includes('text/html')) return c.html(NO_CLIENT_PAGE, 503);
+    return c.json(errorBody('not_found', `no route GET ${c.req.path}`), 404);
   });
   app.notFound((c) => c.json(errorBody('not_found', `no route ${c.req.method} ${c.req.path}`), 404));
 }

@@ -86,4 +86,20 @@ describe('serving the client', () => {
       await ts.close();
     }
   });
+
+  it('tells a browser how to build the client when a checkout has none, and keeps JSON for everything else', async () => {
+    const ts = await startTestServer({ clusters: [{ id: 'lab-a', guests: 2 }], start: { staticRoot: null } });
+    try {
+      const page = await ts.request('GET', '/', { headers: { accept: 'text/html,application/xhtml+xml' } });
+      expect(page.status).toBe(503);
+      expect(page.headers.get('content-type')).toMatch(/text\/html/);
+      expect(page.text).toContain('npm run build');
+      const json = await ts.request('GET', '/');
+      expect(json.status).toBe(404);
+      expect(json.body.error.code).toBe('not_found');
+      expect((await ts.request('GET', '/assets/app.js', { headers: { accept: 'text/html' } })).status).toBe(404);
+    } finally {
+      await ts.close();
+    }
+  });
 });
