@@ -15,7 +15,8 @@ function section(out: string, id: string): string {
   return out.slice(start, end < 0 ? undefined : end);
 }
 
-describe('labdeck check-config', () => {
+// check-config runs as a tsx child process.
+describe('labdeck check-config', { timeout: 60_000 }, () => {
   let plain: Simulator;
   let tls: Simulator;
   let dir: string;

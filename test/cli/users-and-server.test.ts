@@ -10,7 +10,8 @@ import { UsersRepo } from '../../server/auth/users.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { runCli } from './run-cli.js';
 
-describe('labdeck user …', () => {
+// Every CLI command here is a tsx child process (about 1 s each idle, several under a 2-core load).
+describe('labdeck user …', { timeout: 90_000 }, () => {
   let dir: string;
   let env: Record<string, string>;
   let db: Db;
@@ -68,7 +69,7 @@ describe('labdeck user …', () => {
   });
 });
 
-describe('labdeck sync trigger / import-mappings against the running server', () => {
+describe('labdeck sync trigger / import-mappings against the running server', { timeout: 90_000 }, () => {
   let t: TestServer;
   let dir: string;
   let env: Record<string, string>;

@@ -27,7 +27,8 @@ function run(args: string[], untilText?: string): Promise<{ code: number | null;
   });
 }
 
-describe('sim CLI', () => {
+// Each case is a tsx child process.
+describe('sim CLI', { timeout: 60_000 }, () => {
   it('serves a cluster and prints a config snippet that labdeck can use', async () => {
     const secret = '11111111-2222-4333-8444-555555555555';
     const p = await run(['--port', '0', '--guests', '7', '--nodes', '2', '--seed', '3', '--token-secret', secret, '--unauth-delay-ms', '0', '--control-port', '0'], 'Ctrl-C');
@@ -48,13 +49,11 @@ describe('sim CLI', () => {
   });
 
   it('refuses bad flags with a message and exit status 2', async () => {
-    const unknown = await run(['--bogus']);
+    const [unknown, bad, secret] = await Promise.all([run(['--bogus']), run(['--guests', 'many']), run(['--token-secret', 'NOT-A-UUID'])]);
     expect(unknown.code).toBe(2);
     expect(unknown.err).toMatch(/Unknown option '--bogus'/);
-    const bad = await run(['--guests', 'many']);
     expect(bad.code).toBe(2);
     expect(bad.err).toContain('--guests: must be a whole number');
-    const secret = await run(['--token-secret', 'NOT-A-UUID']);
     expect(secret.code).toBe(2);
     expect(secret.err).toContain('--token-secret: must be a lowercase UUID');
   });
