@@ -59,6 +59,12 @@ describe('diffInventory', () => {
     void last_updated; void last_seen; void lu; void ls;
   });
 
+  it('a full pass keeps a guest whose entry Proxmox listed but could not be read', () => {
+    const stored = store([res(100), res(101)]);
+    const d = diffInventory({ cluster: 'a', stored, fetched: [res(100)], kind: 'full', now: T0, listedUnreadable: [101] });
+    expect(d.tombstones).toEqual([]);
+  });
+
   it('quick passes never tombstone; full passes tombstone the missing', () => {
     const stored = store([res(100), res(101)]);
     expect(diffInventory({ cluster: 'a', stored, fetched: [res(100)], kind: 'quick', now: T0 }).tombstones).toEqual([]);

@@ -27,6 +27,18 @@ describe('cluster/resources normalising', () => {
     expect(() => normaliseResources(null)).toThrow();
   });
 
+  it('names why a guest entry is unreadable and keeps its vmid when it has one; odd optional fields are just unknown', () => {
+    const list = normaliseResources([
+      { id: 'qemu/120', type: 'qemu', vmid: 120, status: 'running' },
+      { id: 'lxc/x', type: 'lxc', node: 'pve1' },
+      { id: 'qemu/121', type: 'qemu', vmid: 121, node: 'pve1', name: 'ws', status: 'running', cpu: 'n/a', mem: {}, tags: ['odd'], template: 'yes' },
+    ]);
+    expect(list.skipped).toBe(2);
+    expect(list.skippedVmids).toEqual([120]);
+    expect(list.firstSkipReason).toBe('qemu 120: no node');
+    expect(list.rows).toEqual([expect.objectContaining({ vmid: 121, cpu: null, mem: null, tags: [], template: false, status: 'running' })]);
+  });
+
   it('maps QMP states', () => {
     expect(normaliseStatusCurrent({ status: 'running', qmpstatus: 'paused', uptime: 5 }).status).toBe('paused');
     expect(normaliseStatusCurrent({ status: 'stopped', agent: 1 })).toMatchObject({ status: 'stopped', agent: true, uptime: null });
