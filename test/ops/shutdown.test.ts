@@ -105,11 +105,13 @@ describe('graceful shutdown of the labdeck process', { timeout: 60_000 }, () => 
     const target = cluster.guests().find((g) => g.status === 'stopped' && !g.template)!;
     cluster.powerOutside(target.vmid, 'start');
     await cluster.setFault({ latencyMs: 1_500 });
+    cluster.resetStats();
     const runsBefore = (await db.selectFrom('sync_runs').select('id').execute()).length;
     const trigger = fetch(`${proc.url}/api/sync/trigger`, {
       method: 'POST', headers: { cookie, 'content-type': 'application/json' }, body: JSON.stringify({ kind: 'full' }),
     }).then(async (r) => ({ status: r.status, body: await r.json() as { finished: boolean } }), (err: Error) => ({ status: 0, error: err.message }));
-    await new Promise((r) => setTimeout(r, 400));
+    // The signal comes once the pass has asked Proxmox for the guest list (a slow answer).
+    await waitFor(() => (cluster.stats().byPath['/cluster/resources'] ?? 0) > 0, 20_000);
     const sentAt = Date.now();
     proc.child.kill('SIGTERM');
     const { code, at } = await proc.exited;
@@ -128,9 +130,11 @@ describe('graceful shutdown of the labdeck process', { timeout: 60_000 }, () => 
     const cookie = await adminCookie(db);
     const cluster = sim.cluster('lab-a');
     const target = cluster.guests().find((g) => g.status === 'stopped' && !g.template)!;
+    cluster.resetStats();
     const action = fetch(`${proc.url}/api/vm/${target.vmid}/start?cluster=lab-a`, { method: 'POST', headers: { cookie } })
       .then((r) => r.status, () => 0);
-    await new Promise((r) => setTimeout(r, 300));
+    // The signal comes once labdeck has sent the start to Proxmox (the task then runs 3 s).
+    await waitFor(() => Object.keys(cluster.stats().byPath).some((p) => p.endsWith(`/${target.vmid}/status/start`)), 20_000);
     const sentAt = Date.now();
     proc.child.kill('SIGTERM');
     const { code, at } = await proc.exited;

@@ -56,9 +56,9 @@ describe('realtime hub', () => {
   });
 
   it('sends a student their VM and never another student\'s, each VM once per message', async () => {
-    const [c1, c2, ct] = await Promise.all([stack.login('student1'), stack.login('student2'), stack.login('teacher')]);
-    const s1 = open({ cookie: c1 }), s2 = open({ cookie: c2 }), teacher = open({ cookie: ct });
-    await Promise.all([s1.ready, s2.ready, teacher.ready]);
+    const [c1, c2, ct, ca] = await Promise.all([stack.login('student1'), stack.login('student2'), stack.login('teacher'), stack.login('admin')]);
+    const s1 = open({ cookie: c1 }), s2 = open({ cookie: c2 }), teacher = open({ cookie: ct }), admin = open({ cookie: ca });
+    await Promise.all([s1.ready, s2.ready, teacher.ready, admin.ready]);
     const [mine, theirs] = stack.pool;
     const was = stack.cluster.guest(mine)!.status;
     stack.cluster.powerOutside(mine, was === 'running' ? 'stop' : 'start');
@@ -75,7 +75,9 @@ describe('realtime hub', () => {
     // Only class VMs reach the teacher, whatever else changes.
     const outside = stack.cluster.guests().find((g) => !stack.pool.includes(g.vmid) && !g.template)!;
     stack.cluster.powerOutside(outside.vmid, outside.status === 'running' ? 'stop' : 'start');
-    await new Promise((r) => setTimeout(r, 2500));
+    // The admin's socket shows the change was pushed; the others would have had it in the same flush.
+    await waitFor(() => ids(admin.seen).has(key(outside.vmid)), 5000, 'admin to get the outside VM');
+    await new Promise((r) => setTimeout(r, 300));
     expect(ids(teacher.seen).has(key(outside.vmid))).toBe(false);
     expect(ids(s1.seen).has(key(outside.vmid))).toBe(false);
   });
