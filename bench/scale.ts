@@ -42,7 +42,7 @@ export const scales: Record<Scale['name'], Scale> = {
     passes: [{ fraction: 0, repeats: 5 }, { fraction: 0.01, repeats: 3 }, { fraction: 0.1, repeats: 2 }],
     readMs: 6000, readConcurrency: { student: 16, teacher: 8, admin: 2 },
     pushSingles: 24, pushBatch: 1000, startSamples: 10,
-    taskStartMs: 2000, agentTimeoutMs: 3000, ipDelayMs: 3000, deployedQuickIntervalS: 10, compareWindowMs: 60_000, pollers: 20, pollIntervalMs: 2000,
+    taskStartMs: 2000, agentTimeoutMs: 3000, ipDelayMs: 3000, deployedQuickIntervalS: 10, compareWindowMs: 60_000, pollers: 40, pollIntervalMs: 2000,
     seedSyncConcurrency: 8,
   },
   quick: {
