@@ -23,7 +23,9 @@ interface Progress { state: 'queued' | 'sent' | 'failed'; action: PowerAction; m
 export class ClassPage extends LitElement {
   static override styles = [base, css`
     .layout { display: grid; grid-template-columns: minmax(16rem, 1fr) minmax(0, 2fr); gap: 1rem; align-items: start; }
-    @media (max-width: 860px) { .layout { grid-template-columns: 1fr; } }
+    /* minmax(0, …): a wide pool table scrolls inside its card instead of widening the page on a phone. */
+    @media (max-width: 860px) { .layout { grid-template-columns: minmax(0, 1fr); } }
+    td.vmname { white-space: nowrap; }
     .links { display: grid; gap: .6rem; margin: .8rem 0 1rem; grid-template-columns: repeat(auto-fit, minmax(min(100%, 22rem), 1fr)); }
     .link-url { font-family: var(--mono); font-size: .8rem; overflow-wrap: anywhere; background: var(--surface-2); padding: .3rem .4rem; border-radius: 4px; }
     ul.roster { list-style: none; margin: 0; padding: 0; }
@@ -315,7 +317,7 @@ export class ClassPage extends LitElement {
           const owner = this.ownerOf(vm);
           return html`<tr data-vm=${vm.id} data-status=${vm.status}>
             <td class="check"><input type="checkbox" aria-label=${`Select ${vm.name}`} .checked=${this.selected.has(vm.id)} @change=${(e: Event) => this.toggle(vm.id, (e.target as HTMLInputElement).checked)}></td>
-            <td>${vm.name} <span class="muted small">#${vm.vmid}</span></td>
+            <td class="vmname">${vm.name} <span class="muted small">#${vm.vmid}</span></td>
             <td><span class="badge tone-${s.tone}">${s.label}</span>${vm.stale ? html` <span class="badge tone-warn" title=${`last seen ${ago(vm.lastSeen)}`}>stale</span>` : nothing}</td>
             <td class=${vm.ip ? 'mono' : 'muted'}>${ipText(vm)}</td>
             <td>${owner?.displayName ?? html`<span class="muted">free</span>`}</td>

@@ -227,7 +227,7 @@ export class SyncMonitor extends LitElement {
         const m = by.get(c)!;
         let total = 0;
         for (const n of m.values()) total += n;
-        return html`<tr data-cluster=${c}><th scope="row">${c}</th>${cols.map((s) => html`<td class="n">${m.get(s) ?? 0}</td>`)}<td class="n">${total}</td></tr>`;
+        return html`<tr data-cluster=${c}><th scope="row">${this.clusterName(c)}</th>${cols.map((s) => html`<td class="n">${m.get(s) ?? 0}</td>`)}<td class="n">${total}</td></tr>`;
       })}</tbody>
     </table>`;
   }
