@@ -234,7 +234,7 @@ export function writeResultsMarkdown(file: string, r: BenchResult): void {
   const md: string[] = [];
   md.push('# labdeck benchmark: latest full run', '');
   md.push(`Written by \`npm run bench\` (${r.scale.name} run) on ${r.finishedAt}, commit ${m.gitCommit ?? 'unknown'}` +
-    `${m.uncommittedFiles.length ? ` plus uncommitted changes in ${m.uncommittedFiles.map((f) => `\`${f}\``).join(', ')}` : ''}, in ${Math.round(r.durationS)} s.`, '');
+    `${m.uncommittedFiles?.length ? ` plus uncommitted changes in ${m.uncommittedFiles.map((f) => `\`${f}\``).join(', ')}` : ''}, in ${Math.round(r.durationS)} s.`, '');
   md.push(`Machine: ${m.nproc} cores (${m.cpuModel}), ${m.memoryGiB} GiB, Node ${m.node}, ${m.platform}. ` +
     `Load average (1/5/15 min) at start ${m.loadAvgStart.join(' / ')}, at end ${(m.loadAvgEnd ?? []).join(' / ')}. ` +
     'The simulator, labdeck and the harness (clients, load) each run in their own process on these cores.', '');

@@ -1,7 +1,7 @@
 // `npm run bench [-- --quick | --tiny]`: starts the simulator and labdeck in their own processes,
 // connects the audience over socket.io, measures sync passes, reads, push, freshness, the seed's
 // polling design side by side, and memory; writes bench/out/<timestamp>.json and a table.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +23,8 @@ const usage = `Usage: npm run bench [-- --quick | --tiny] [--results | --no-resu
   --quick       2 clusters x 500 guests, 200 students: a short run while developing
   --tiny        the smallest shape (the smoke test uses it)
   --results     also rewrite bench/RESULTS.md (default only for full runs); --no-results never
-  --out DIR     where the JSON result and the child logs go (default bench/out)`;
+  --out DIR     where the JSON result and the child logs go (default bench/out)
+  --render FILE print (and for a full run, write to bench/RESULTS.md) the report of an earlier JSON result`;
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -494,7 +495,7 @@ async function benchDeployed(ctx: Ctx) {
 }
 
 async function main(): Promise<void> {
-  let values: { quick?: boolean; tiny?: boolean; results?: boolean; out?: string; help?: boolean };
+  let values: { quick?: boolean; tiny?: boolean; results?: boolean; out?: string; help?: boolean; render?: string };
   try {
     values = parseArgs({
       allowNegative: true,
@@ -504,6 +505,7 @@ async function main(): Promise<void> {
         results: { type: 'boolean' },
         out: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
+        render: { type: 'string' },
       },
     }).values;
   } catch (err) {
@@ -512,6 +514,14 @@ async function main(): Promise<void> {
   }
   if (values.help) {
     console.log(usage);
+    return;
+  }
+  if (values.render) {
+    // Re-renders an earlier run (e.g. after the report format changed) without running anything.
+    const earlier = JSON.parse(readFileSync(values.render, 'utf8')) as BenchResult;
+    earlier.targets = targetsOf(earlier);
+    console.log(renderTable(earlier));
+    if (values.results ?? earlier.scale.name === 'full') writeResultsMarkdown(join(root, 'bench', 'RESULTS.md'), earlier);
     return;
   }
   const scale = scales[values.tiny ? 'tiny' : values.quick ? 'quick' : 'full'];
