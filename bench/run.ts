@@ -645,6 +645,12 @@ async function main(): Promise<void> {
       writeResultsMarkdown(join(root, 'bench', 'RESULTS.md'), result as BenchResult);
       log('wrote bench/RESULTS.md');
     }
+  } catch (err) {
+    // Keep what was measured before the failure: a long run should not be lost to its last step.
+    const partial = join(outDir, `${stamp}-partial.json`);
+    writeFileSync(partial, JSON.stringify({ ...result, error: (err as Error).stack ?? String(err) }, null, 2));
+    log(`failed; what was measured so far is in ${partial}`);
+    throw err;
   } finally {
     fleet?.close();
     await lab?.stop();
