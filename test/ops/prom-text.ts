@@ -6,6 +6,18 @@ const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)(\s+-?\d+)?$/;
 const LABEL = /^([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\[\\"n])*)"\s*(,\s*|$)/;
 
+/**
+ * A sample value as Prometheus reads it (Go's strconv.ParseFloat): NaN and Inf in any letter case,
+ * which matters because prom-client writes an empty event-loop histogram's mean as `Nan`.
+ */
+function floatValue(raw: string): number | null {
+  if (/^nan$/i.test(raw)) return NaN;
+  const inf = /^([+-]?)inf(inity)?$/i.exec(raw);
+  if (inf) return inf[1] === '-' ? -Infinity : Infinity;
+  if (!/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(raw)) return null;
+  return Number(raw);
+}
+
 /** Parses exposition text; throws naming the first bad line. */
 export function parsePrometheusText(text: string): { samples: Sample[]; types: Map<string, string> } {
   const types = new Map<string, string>();
@@ -35,8 +47,8 @@ export function parsePrometheusText(text: string): { samples: Sample[]; types: M
       rest = rest.slice(l[0].length);
     }
     const raw = m[4];
-    const value = raw === '+Inf' ? Infinity : raw === '-Inf' ? -Infinity : raw === 'NaN' ? NaN : Number(raw);
-    if (Number.isNaN(value) && raw !== 'NaN') throw new Error(`line ${i + 1}: bad value ${raw}`);
+    const value = floatValue(raw);
+    if (value === null) throw new Error(`line ${i + 1}: bad value ${raw}`);
     const base = m[1].replace(/_(bucket|sum|count|total|created)$/, '');
     if (!types.has(m[1]) && !types.has(base)) throw new Error(`line ${i + 1}: sample ${m[1]} without TYPE`);
     samples.push({ name: m[1], labels, value });
