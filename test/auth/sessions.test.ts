@@ -113,6 +113,12 @@ describe('sessions', () => {
     expect(unknownCluster.status).toBe(403);
   });
 
+  it('tells the sign-in page which clusters take Proxmox credentials (no session needed)', async () => {
+    const r = await ts.request('GET', '/api/auth/methods');
+    expect(r.status).toBe(200);
+    expect(r.body).toEqual({ local: true, proxmox: [{ cluster: 'lab-a', name: 'lab-a', realm: 'pve' }] });
+  });
+
   it('a role change from a Proxmox sign-in ends the other sessions and closes their sockets at once', async () => {
     const pveLogin = async () => {
       const r = await ts.request('POST', '/api/auth/login', { body: { username: 'zoe', password: 'pve-secret', cluster: 'lab-a' } });

@@ -43,6 +43,8 @@ export class ProjectorView extends LitElement {
     .counts { display: flex; gap: 1.5vw; font-size: 1.4em; flex-wrap: wrap; }
     .counts span { font-weight: 700; }
     .tiles { display: grid; grid-template-columns: repeat(auto-fill, minmax(max(14em, 15vw), 1fr)); gap: 1vw; }
+    /* A full class (more than 12 tiles) still fits one 1080p wall without scrolling. */
+    .tiles.dense { font-size: .8em; grid-template-columns: repeat(auto-fill, minmax(max(11em, 11vw), 1fr)); gap: .8vw; }
     .tile { border-radius: 10px; padding: .8em 1em; border: 3px solid transparent; background: var(--surface); display: grid; gap: .25em; }
     .tile.edge-ok { border-color: var(--ok); }
     .tile.edge-off { border-color: var(--border); }
@@ -137,7 +139,7 @@ export class ProjectorView extends LitElement {
       </header>
       ${state !== 'live' ? html`<div class="conn badge tone-warn">${state === 'offline' ? 'Offline' : 'Reconnecting…'} — the tiles may be out of date</div>` : nothing}
       ${shown.length === 0 && link?.store.loaded ? html`<p class="empty">This class has no students and no VMs yet.</p>` : nothing}
-      <div class="tiles">${shown.map((t) => {
+      <div class=${shown.length > 12 ? 'tiles dense' : 'tiles'}>${shown.map((t) => {
         const s = t.vm ? statusInfo(t.vm.status) : { label: t.vmKey ? 'Not visible' : 'No VM', tone: 'off' };
         return html`<div class="tile edge-${s.tone}" data-vm=${t.vm?.id ?? ''} data-status=${t.vm?.status ?? ''} ?data-unassigned=${t.student === null}>
           <div class=${t.student === null ? 'student unassigned' : 'student'}>${t.student ?? 'Unassigned'}</div>

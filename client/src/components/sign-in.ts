@@ -1,8 +1,9 @@
-// The sign-in page: username and password; the server's message when refused.
+// The sign-in page: username and password, and where the server allows it a choice of signing in
+// with Proxmox credentials through a cluster; the server's message when refused.
 import { LitElement, html, css } from 'lit';
 import { customElement, state } from 'lit/decorators.js';
 import { base } from '../lib/styles.js';
-import { signIn } from '../lib/session.js';
+import { signIn, proxmoxMethods, type ProxmoxMethod } from '../lib/session.js';
 
 @customElement('ld-sign-in')
 export class SignIn extends LitElement {
@@ -11,10 +12,18 @@ export class SignIn extends LitElement {
     form { display: grid; gap: .8rem; }
     label { display: grid; gap: .3rem; font-weight: 600; }
     h1 { font-size: 1.6rem; }
+    .hint { font-weight: 400; font-size: .85rem; }
   `];
 
   @state() private busy = false;
   @state() private error = '';
+  @state() private methods: ProxmoxMethod[] = [];
+  @state() private via = '';
+
+  override connectedCallback(): void {
+    super.connectedCallback();
+    void proxmoxMethods().then((m) => { this.methods = m; });
+  }
 
   private async submit(e: SubmitEvent): Promise<void> {
     e.preventDefault();
@@ -29,7 +38,7 @@ export class SignIn extends LitElement {
     this.busy = true;
     this.error = '';
     try {
-      const user = await signIn(username, password);
+      const user = await signIn(username, password, this.via || undefined);
       this.dispatchEvent(new CustomEvent('signed-in', { detail: user, bubbles: true, composed: true }));
     } catch (err) {
       this.error = (err as Error).message || 'Sign-in failed.';
@@ -43,6 +52,13 @@ export class SignIn extends LitElement {
     return html`<div class="card">
       <h1>Sign in to labdeck</h1>
       <form @submit=${this.submit} novalidate>
+        ${this.methods.length ? html`<label>Account
+          <select name="via" @change=${(e: Event) => { this.via = (e.target as HTMLSelectElement).value; }}>
+            <option value="">labdeck account</option>
+            ${this.methods.map((m) => html`<option value=${m.cluster}>Proxmox account on ${m.name}</option>`)}
+          </select>
+          ${this.via ? html`<span class="muted hint">Your Proxmox user name without the realm (realm ${this.methods.find((m) => m.cluster === this.via)?.realm}).</span>` : ''}
+        </label>` : ''}
         <label>Username <input name="username" autocomplete="username" autocapitalize="none" spellcheck="false" required autofocus></label>
         <label>Password <input name="password" type="password" autocomplete="current-password" required></label>
         <div role="alert" class="error">${this.error}</div>

@@ -22,9 +22,21 @@ export async function currentUser(): Promise<User | null> {
   }
 }
 
-/** Signs in; throws ApiError with the server's message when refused. */
-export async function signIn(username: string, password: string, realm?: string): Promise<User> {
-  const res = await apiPost<unknown>('/api/auth/login', realm ? { username, password, realm } : { username, password });
+/** A cluster whose Proxmox accounts may sign in to labdeck. */
+export interface ProxmoxMethod { cluster: string; name: string; realm: string }
+
+/** The Proxmox sign-in choices the server offers (none when it offers only labdeck accounts). */
+export async function proxmoxMethods(): Promise<ProxmoxMethod[]> {
+  try {
+    return (await apiGet<{ proxmox?: ProxmoxMethod[] }>('/api/auth/methods')).proxmox ?? [];
+  } catch {
+    return [];
+  }
+}
+
+/** Signs in (through a cluster's Proxmox accounts when `cluster` is given); throws ApiError with the server's message when refused. */
+export async function signIn(username: string, password: string, cluster?: string): Promise<User> {
+  const res = await apiPost<unknown>('/api/auth/login', cluster ? { username, password, cluster } : { username, password });
   const user = pickUser(res) ?? (await currentUser());
   if (!user) throw new ApiError(401, 'unauthorized', 'Sign-in failed.');
   return user;

@@ -1,5 +1,5 @@
-// Sign-in (local accounts, or Proxmox credentials where a cluster allows it), sign-out, who am I,
-// password change. Unknown user and wrong password get the same answer; attempts are throttled.
+// Sign-in (local accounts, or Proxmox credentials where a cluster allows it, and which of these
+// the sign-in page may offer), sign-out, who am I, password change. Unknown user and wrong password get the same answer; attempts are throttled.
 import { Hono, type Context } from 'hono';
 import { deleteCookie, setCookie } from 'hono/cookie';
 import * as v from 'valibot';
@@ -99,6 +99,12 @@ export function authRoutes(deps: ApiDeps) {
     await deps.audit.record({ actor: { id: user.id, username: user.username }, action: 'session.login', target: 'session', outcome: 'ok', detail: b.cluster ? `via ${b.cluster}` : null });
     return c.json({ user: { id: user.id, username: user.username, displayName: user.displayName, role: user.role } });
   });
+
+  // Public: the sign-in page offers Proxmox credentials only for clusters whose config allows it.
+  app.get('/auth/methods', (c) => c.json({
+    local: true,
+    proxmox: deps.config.clusters.filter((x) => x.login?.enabled).map((x) => ({ cluster: x.id, name: x.name ?? x.id, realm: x.login!.realm })),
+  }));
 
   app.post('/auth/logout', async (c) => {
     const user = requireUser(c);
