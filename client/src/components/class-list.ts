@@ -50,7 +50,7 @@ export class ClassList extends LitElement {
     return html`<h1>Classes</h1>
       ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : nothing}
       ${this.classes === null ? html`<p class="muted">Loading…</p>`
-        : this.classes.length === 0 ? html`<p>No classes yet.</p>`
+        : this.classes.length === 0 ? html`<p>No classes yet. Create one below, then add VMs to its pool and invite your students with a link.</p>`
         : html`<ul>${this.classes.map((c) => html`<li><a href=${`/classes/${c.id}`}><div class="card">
             <h2>${c.name}</h2><div class="muted">${c.students} students · ${c.vms} VMs</div></div></a></li>`)}</ul>`}
       <form class="row" @submit=${this.create}>
