@@ -12,11 +12,15 @@ afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 describe('npm run bench -- --tiny', () => {
   it('runs every measurement and writes a JSON result in which no change reached a client not entitled to it', async () => {
+    let output = '';
     const code = await new Promise<number | null>((done) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--tiny', '--out', out], { cwd: root, stdio: 'ignore' });
+      const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--tiny', '--out', out], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stdout.on('data', (d: Buffer) => { output += d.toString(); });
+      child.stderr.on('data', (d: Buffer) => { output += d.toString(); });
       child.on('exit', done);
     });
-    expect(code).toBe(0);
+    // On failure the harness's own report says which stage broke.
+    expect(code, output.slice(-4000)).toBe(0);
     const file = readdirSync(out).find((f) => f.endsWith('.json'));
     expect(file).toBeDefined();
     const r = JSON.parse(readFileSync(join(out, file!), 'utf8'));
