@@ -4,7 +4,7 @@ import { LitElement, html, css, nothing } from 'lit';
 import { customElement, state } from 'lit/decorators.js';
 import { base } from '../lib/styles.js';
 import { parseRoute, navigate, type Route } from '../lib/router.js';
-import { currentUser, signOut, homeFor, type User } from '../lib/session.js';
+import { currentUser, signOut, homeFor, cookieSettled, type User } from '../lib/session.js';
 import { LiveLink } from '../lib/live.js';
 import { apiGet } from '../lib/api.js';
 import { setAnnouncer, announce } from '../lib/announce.js';
@@ -19,6 +19,7 @@ import './projector-view.js';
 import './sync-monitor.js';
 import './vm-table.js';
 import './invite-page.js';
+import './account-page.js';
 
 /** Status changes worth saying aloud: at most a few per batch, else a count. */
 function describeChanges(changes: StoreChange[]): string | null {
@@ -39,6 +40,7 @@ export class LabdeckApp extends LitElement {
     nav a[aria-current='page'] { background: var(--surface-2); font-weight: 600; }
     main { flex: 1; padding: 1rem; max-width: 1400px; width: 100%; margin: 0 auto; box-sizing: border-box; }
     .who { color: var(--muted); font-size: .9rem; }
+    a.who:hover { color: var(--text); }
     .status-line { position: fixed; bottom: .75rem; left: 50%; transform: translateX(-50%); background: var(--surface); border: 1px solid var(--border); border-radius: 6px; padding: .4rem .8rem; box-shadow: 0 2px 8px rgb(0 0 0 / 15%); max-width: 90vw; }
     @media (max-width: 600px) { header { gap: .5rem; } main { padding: .6rem; } }
   `];
@@ -117,6 +119,7 @@ export class LabdeckApp extends LitElement {
   }
 
   private async sessionEnded(): Promise<void> {
+    await cookieSettled();
     const user = await currentUser().catch(() => this.user);
     if (user) return;
     this.user = null;
@@ -174,7 +177,7 @@ export class LabdeckApp extends LitElement {
       </nav>
       <span class="spacer"></span>
       <ld-connection .link=${this.link}></ld-connection>
-      <span class="who">${u.displayName} (${u.role})</span>
+      <a class="who" href="/account" title="Your account and password" aria-current=${r === 'account' ? 'page' : 'false'}>${u.displayName} (${u.role})</a>
       <button @click=${this.onSignOut}>Sign out</button>
     </header>`;
   }
@@ -189,6 +192,7 @@ export class LabdeckApp extends LitElement {
       case 'sync': return html`<ld-sync-monitor .link=${this.link}></ld-sync-monitor>`;
       case 'vms': return html`<ld-vm-table .link=${this.link}></ld-vm-table>`;
       case 'invite': return html`<ld-invite .token=${r.token} .user=${u}></ld-invite>`;
+      case 'account': return html`<ld-account .user=${u}></ld-account>`;
       case 'home': case 'login': return nothing;
       default: return html`<div class="card"><h1>Not found</h1><p>There is no page at this address. <a href="/">Go home</a>.</p></div>`;
     }

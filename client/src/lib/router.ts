@@ -10,6 +10,7 @@ export type Route =
   | { name: 'invite'; token: string }
   | { name: 'sync' }
   | { name: 'vms' }
+  | { name: 'account' }
   | { name: 'not-found' };
 
 /** Maps a pathname to a route. */
@@ -19,6 +20,7 @@ export function parseRoute(pathname: string): Route {
   const [a, b] = parts;
   if (a === 'login' && parts.length === 1) return { name: 'login' };
   if (a === 'my' && parts.length === 1) return { name: 'my' };
+  if (a === 'account' && parts.length === 1) return { name: 'account' };
   if (a === 'classes' && parts.length === 1) return { name: 'classes' };
   if (a === 'classes' && b && parts.length === 2) return { name: 'class', id: b };
   if (a === 'projector' && b && parts.length === 2) return { name: 'projector', token: b };

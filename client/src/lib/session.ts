@@ -42,6 +42,21 @@ export async function signIn(username: string, password: string, cluster?: strin
   return user;
 }
 
+let reissuing: Promise<unknown> = Promise.resolve();
+
+/** Changes the password; the server ends every session of the user and sends this tab a new cookie. */
+export function changePassword(currentPassword: string, newPassword: string): Promise<void> {
+  const p = apiPost<void>('/api/auth/password', { currentPassword, newPassword });
+  reissuing = p.catch(() => undefined);
+  return p;
+}
+
+/** Resolves once no request that replaces this tab's cookie is under way: the server may close the
+ * socket (sessions revoked) before the answer carrying the new cookie has arrived. */
+export function cookieSettled(): Promise<unknown> {
+  return reissuing;
+}
+
 /** Signs out (the cookie is cleared by the server). */
 export async function signOut(): Promise<void> {
   await apiPost('/api/auth/logout');
