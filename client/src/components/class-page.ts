@@ -16,6 +16,7 @@ import {
 import type { LiveLink } from '../lib/live.js';
 import type { User } from '../lib/session.js';
 import type { Vm } from '../../../server/inventory/vm.js';
+import './class-settings.js';
 
 interface Progress { state: 'queued' | 'sent' | 'failed'; action: PowerAction; message: string }
 
@@ -356,6 +357,7 @@ export class ClassPage extends LitElement {
     return html`<h1>${this.detail.name}</h1>
       ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : nothing}
       ${this.renderLinks()}
+      <ld-class-settings .detail=${this.detail} .user=${this.user} @class-changed=${() => this.load()}></ld-class-settings>
       <div class="layout">${this.renderRoster(vms)}${this.renderPool(vms)}</div>
       ${this.renderAudit()}`;
   }

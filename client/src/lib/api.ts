@@ -45,6 +45,11 @@ export function apiPost<T>(path: string, body?: unknown): Promise<T> {
   return request<T>('POST', path, body ?? {});
 }
 
+/** PATCH a resource with a JSON body. */
+export function apiPatch<T>(path: string, body: unknown): Promise<T> {
+  return request<T>('PATCH', path, body);
+}
+
 /** DELETE a resource. */
 export function apiDelete<T>(path: string): Promise<T> {
   return request<T>('DELETE', path);

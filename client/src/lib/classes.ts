@@ -1,9 +1,9 @@
 // Class data as the client uses it, and the calls that read and change it. Server answers are
 // normalised here, in one place, so views never depend on the exact wire shape.
-import { apiGet, apiPost, apiDelete, qs } from './api.js';
+import { apiGet, apiPost, apiPatch, apiDelete, qs } from './api.js';
 import type { Vm } from '../../../server/inventory/vm.js';
 
-export interface Person { id: number; username: string; displayName: string }
+export interface Person { id: number; username: string; displayName: string; /** Teachers only: the class's owner. */ owner?: boolean }
 export interface Assignment { cluster: string; vmid: number; userId: number; key: string }
 export interface ClassSummary { id: number; name: string; students: number; vms: number }
 export interface PoolEntryView { id: number; kind: 'vm' | 'tag' | 'pool'; cluster: string | null; vmid: number | null; value: string | null }
@@ -23,7 +23,7 @@ export interface AuditEntry { id: number; at: number; username: string | null; a
 type Raw = Record<string, any>;
 
 function person(p: Raw): Person {
-  return { id: Number(p.id ?? p.userId), username: String(p.username ?? ''), displayName: String(p.displayName ?? p.display_name ?? p.username ?? '') };
+  return { id: Number(p.id ?? p.userId), username: String(p.username ?? ''), displayName: String(p.displayName ?? p.display_name ?? p.username ?? ''), ...(p.owner !== undefined ? { owner: Boolean(p.owner) } : {}) };
 }
 
 function assignment(a: Raw): Assignment {
@@ -63,6 +63,36 @@ export async function listClasses(): Promise<ClassSummary[]> {
 export async function createClass(name: string): Promise<number> {
   const res = await apiPost<Raw>('/api/classes', { name });
   return Number(res.class?.id ?? res.id);
+}
+
+/** Renames a class. */
+export async function renameClass(classId: number, name: string): Promise<void> {
+  await apiPatch(`/api/classes/${classId}`, { name });
+}
+
+/** Deletes a class (its students lose its VMs). */
+export async function deleteClass(classId: number): Promise<void> {
+  await apiDelete(`/api/classes/${classId}`);
+}
+
+/** Adds a co-teacher by username. */
+export async function addTeacher(classId: number, username: string): Promise<void> {
+  await apiPost(`/api/classes/${classId}/teachers`, { username });
+}
+
+/** Removes a co-teacher. */
+export async function removeTeacher(classId: number, userId: number): Promise<void> {
+  await apiDelete(`/api/classes/${classId}/teachers/${userId}`);
+}
+
+/** Enrols a student by username (without an invite link). */
+export async function addStudent(classId: number, username: string): Promise<void> {
+  await apiPost(`/api/classes/${classId}/students`, { username });
+}
+
+/** Takes a student out of the class (and their assignments in it). */
+export async function removeStudent(classId: number, userId: number): Promise<void> {
+  await apiDelete(`/api/classes/${classId}/students/${userId}`);
 }
 
 /** One class with roster, pool and assignments. */

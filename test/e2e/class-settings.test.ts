@@ -1,0 +1,68 @@
+// End to end in real Chromium: a teacher renames their class, adds a co-teacher, enrols and removes
+// a student by username, and deletes the class; the co-teacher's and student's access follow.
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { startStack, PASSWORD, type Stack } from './harness.js';
+import { canRunE2e, launch, newPage, signIn, shot } from './browser.js';
+
+describe.skipIf(!canRunE2e)('class settings (Chromium)', () => {
+  let stack: Stack;
+  let browser: Browser;
+  let page: Page;
+  const errors: string[] = [];
+
+  beforeAll(async () => {
+    [stack, browser] = await Promise.all([startStack(), launch()]);
+    await stack.lab.users.create({ username: 'newbie', role: 'student', password: PASSWORD, displayName: 'New Bie' });
+    page = (await newPage(browser, { width: 1280, height: 900 }, errors)).page;
+    page.setDefaultTimeout(8000);
+    page.on('dialog', (d) => void d.accept());
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.close();
+  });
+
+  const settings = () => page.locator('ld-class-settings');
+
+  it('renames the class and adds a co-teacher', async () => {
+    await signIn(page, stack.url, 'teacher', /\/classes\/\d+$/);
+    await settings().getByText('Class settings').click();
+    await settings().getByLabel('New class name').fill('Networks 102');
+    await settings().getByRole('button', { name: 'Rename' }).click();
+    await page.getByRole('heading', { name: 'Networks 102', level: 1 }).waitFor();
+    await settings().getByLabel("Co-teacher's username").fill('teacher2');
+    await settings().getByRole('button', { name: 'Add co-teacher' }).click();
+    await settings().locator('li[data-teacher="teacher2"]').waitFor();
+    const co = await stack.login('teacher2');
+    const list = await (await fetch(`${stack.url}/api/classes`, { headers: { cookie: co } })).json();
+    expect(list.classes.map((c: { name: string }) => c.name)).toContain('Networks 102');
+    await settings().getByLabel("Co-teacher's username").fill('student1');
+    await settings().getByRole('button', { name: 'Add co-teacher' }).click();
+    await expect.poll(() => settings().getByRole('alert').textContent()).toMatch(/student, not a teacher/);
+    await shot(page, 'class-settings', true);
+  });
+
+  it('enrols and removes a student by username', async () => {
+    await settings().getByLabel("Student's username").fill('newbie');
+    await settings().getByRole('button', { name: 'Add student' }).click();
+    await page.locator('li[data-student="newbie"]').waitFor();
+    await settings().getByLabel('Student to remove').selectOption({ label: 'New Bie (newbie)' });
+    await settings().getByRole('button', { name: 'Remove from class' }).click();
+    await expect.poll(() => page.locator('li[data-student="newbie"]').count()).toBe(0);
+  });
+
+  it('deletes the class: back to the list, and its student loses its VMs', async () => {
+    await settings().getByRole('button', { name: 'Delete this class' }).click();
+    await page.waitForURL(/\/classes$/);
+    await page.locator('ld-class-list').getByText(/No classes yet/).waitFor();
+    const s = await stack.login('student2');
+    const mine = await (await fetch(`${stack.url}/api/vms`, { headers: { cookie: s } })).json();
+    expect(mine.vms).toEqual([]);
+  });
+
+  it('raised no script or content-security-policy errors', () => {
+    expect(errors).toEqual([]);
+  });
+});
