@@ -138,13 +138,13 @@ describe('labdeck sync trigger / import-mappings against the running server', { 
     const vms = await t.request('GET', '/api/vms', { cookie: s1 });
     expect(vms.body.vms.map((v: { vmid: number }) => v.vmid)).toEqual([a.vmid]);
 
-    const again = await runCli(['import-mappings', join(dir, 'mappings.json'), '--class', 'Networks 1'], env);
-    expect(again.stdout).toMatch(/Would assign: 0\nAlready assigned \(unchanged\): 2/);
     writeFileSync(join(dir, 'bad.json'), JSON.stringify({ s1: ['abc'] }));
-    const [bad, nope] = await Promise.all([
+    const [again, bad, nope] = await Promise.all([
+      runCli(['import-mappings', join(dir, 'mappings.json'), '--class', 'Networks 1'], env),
       runCli(['import-mappings', join(dir, 'bad.json'), '--class', 'Networks 1'], env),
       runCli(['import-mappings', join(dir, 'mappings.json'), '--class', 'Nope'], env),
     ]);
+    expect(again.stdout).toMatch(/Would assign: 0\nAlready assigned \(unchanged\): 2/);
     expect(bad.code).toBe(2);
     expect(bad.stdout).toMatch(/bad\.json: s1\.0: .*expected \{"username": \[vmid, \.\.\.\]\}/);
     expect(nope.stdout).toMatch(/no class "Nope"/);
