@@ -86,6 +86,8 @@ export class InventoryRepo {
   private readonly stored = new Map<string, Map<number, InventoryRow>>();
   /** cluster → how many writes have changed its stored rows (so a caller can tell they are as it last saw them). */
   private readonly versions = new Map<string, number>();
+  /** cluster → vmid → the version in which that row last changed. */
+  private readonly rowVersions = new Map<string, Map<number, number>>();
   /** Writes run one at a time in this process, each computed from the rows the previous one left. */
   private writeQueue: Promise<unknown> = Promise.resolve();
 
@@ -218,6 +220,13 @@ export class InventoryRepo {
     return this.versions.get(cluster) ?? 0;
   }
 
+  /** vmids of the cluster's rows written after its stored rows had version `version`. */
+  changedSince(cluster: string, version: number): number[] {
+    const out: number[] = [];
+    for (const [vmid, v] of this.rowVersions.get(cluster) ?? []) if (v > version) out.push(vmid);
+    return out;
+  }
+
   /** Runs `fn` after every write queued before it. */
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.writeQueue.then(fn, fn);
@@ -254,9 +263,16 @@ export class InventoryRepo {
         if (this.pg) await trx.selectFrom('revision_counter').select('value').where('id', '=', 1).forUpdate().execute();
         return this.write(trx, changes);
       });
-      for (const r of done.written) rows.set(r.vmid, r);
-      for (const r of done.tombstoned) rows.set(r.vmid, r);
-      if (done.written.length || done.tombstoned.length) this.versions.set(cluster, this.storedVersion(cluster) + 1);
+      if (done.written.length || done.tombstoned.length) {
+        const version = this.storedVersion(cluster) + 1;
+        this.versions.set(cluster, version);
+        let changedIn = this.rowVersions.get(cluster);
+        if (!changedIn) this.rowVersions.set(cluster, (changedIn = new Map()));
+        for (const r of [...done.written, ...done.tombstoned]) {
+          rows.set(r.vmid, r);
+          changedIn.set(r.vmid, version);
+        }
+      }
       return done;
     });
     const result: ApplyResult = { revision, changed: written.map((r) => toVm(r, false)), removed: tombstoned.map((r) => vmKey(r.cluster_id, r.vmid)) };

@@ -11,8 +11,9 @@ import { fetchDetails } from './details.js';
 const EARLY_WRITE_AT = 50;
 
 /**
- * The last quick pass that changed nothing: the very answer it diffed (same row objects), the
- * stored rows' version and the fast lane's holds it saw, and how long that verdict lasts.
+ * What the last quick pass established: with this very answer (same row objects) and these fast
+ * lane holds, every guest whose stored row has not changed since `storedVersion` needs no write
+ * until `until` (rows written since, by that pass or anyone, must be diffed again).
  */
 export interface QuietPass {
   rows: readonly ResourceRow[];
@@ -60,33 +61,40 @@ export async function runPass(ctx: PassContext, kind: 'full' | 'quick'): Promise
     requests: ctx.client.requestCount() - requestsBefore,
     skipped: snapshot.skipped, skipReason: snapshot.firstSkipReason,
   });
-  // The same bytes from Proxmox, the same stored rows, the same holds, and no clock-driven change
-  // due yet: the diff would find nothing again, so it is not run (most quick passes at scale).
+  // The same bytes from Proxmox, the same holds, no clock-driven change due yet: only guests whose
+  // stored rows changed since the last quick pass can differ from it (usually none at all).
   const q = ctx.quiet?.last;
   const t = now();
-  if (kind === 'quick' && q && snapshot.unchanged && q.rows === fetched && q.held === heldKey
-    && q.storedVersion === ctx.repo.storedVersion(ctx.cluster) && t >= q.from && t < q.until) {
-    return outcome(0, 0, []);
-  }
+  const reusable = kind === 'quick' && !!q && snapshot.unchanged && q.rows === fetched && q.held === heldKey && t >= q.from && t < q.until;
+  if (reusable && q!.storedVersion === ctx.repo.storedVersion(ctx.cluster)) return outcome(0, 0, []);
   if (ctx.quiet) ctx.quiet.last = null;
   let quiet: QuietPass | null = null;
   let statusChanged: number[] = [];
   let details: Map<number, GuestDetails> | undefined;
   let targets: ResourceRow[] = [];
-  const compute = (current: InventoryRow[]) => {
+  const compute = (all: InventoryRow[]) => {
     const at = now();
+    const version = ctx.repo.storedVersion(ctx.cluster);
+    let current = all;
+    let listed = fetched;
+    if (reusable && !details) {
+      const only = new Set(ctx.repo.changedSince(ctx.cluster, q!.storedVersion));
+      current = all.filter((r) => only.has(r.vmid));
+      listed = fetched.filter((f) => only.has(f.vmid));
+    }
     if (!details) {
       // Usually nothing needs details: then this one read serves the diff too.
-      targets = guestsNeedingDetails(current, fetched, kind, at);
+      targets = guestsNeedingDetails(current, listed, kind, at);
       // Many (a first pass over a big cluster) take a while: show what the list says first.
       if (targets.length && targets.length < EARLY_WRITE_AT) return { upserts: [], tombstones: [], events: [] };
     }
     const d = diffInventory({
-      cluster: ctx.cluster, stored: current, fetched, kind, now: at, details, holdStatus: held, listedUnreadable: snapshot.skippedVmids,
+      cluster: ctx.cluster, stored: current, fetched: listed, kind, now: at, details, holdStatus: held, listedUnreadable: snapshot.skippedVmids,
     });
     statusChanged = d.statusChanged;
-    if (kind === 'quick' && !targets.length && !d.upserts.length && !d.tombstones.length && !d.events.length) {
-      quiet = { rows: fetched, storedVersion: ctx.repo.storedVersion(ctx.cluster), held: heldKey, from: at, until: d.quietUntil };
+    if (kind === 'quick' && !targets.length) {
+      // Rows this write changes get a newer version than `version`, so the next pass diffs them again.
+      quiet = { rows: fetched, storedVersion: version, held: heldKey, from: at, until: Math.min(d.quietUntil, reusable ? q!.until : Infinity) };
     }
     return d;
   };
