@@ -8,6 +8,7 @@ import { powerAction, type PowerAction } from '../lib/actions.js';
 import { announce } from '../lib/announce.js';
 import { qs } from '../lib/api.js';
 import type { Vm } from '../../../server/inventory/vm.js';
+import './vm-history.js';
 
 const TARGET: Record<PowerAction, string> = { start: 'running', stop: 'stopped', shutdown: 'stopped', reboot: 'running' };
 
@@ -114,6 +115,7 @@ export class VmCard extends LitElement {
       </div>
       ${this.error ? html`<div class="error" role="alert">${this.error}</div>` : nothing}
       ${vm.syncError ? html`<div class="error">${vm.syncError}</div>` : nothing}
+      <ld-vm-history .vmid=${vm.vmid} .cluster=${vm.cluster}></ld-vm-history>
     </article>`;
   }
 }
