@@ -116,7 +116,7 @@ describe('sessions', () => {
   it('tells the sign-in page which clusters take Proxmox credentials (no session needed)', async () => {
     const r = await ts.request('GET', '/api/auth/methods');
     expect(r.status).toBe(200);
-    expect(r.body).toEqual({ local: true, proxmox: [{ cluster: 'lab-a', name: 'lab-a', realm: 'pve' }] });
+    expect(r.body).toEqual({ local: true, proxmox: [{ cluster: 'lab-a', name: 'lab-a', realm: 'pve' }], demo: null });
   });
 
   it('a role change from a Proxmox sign-in ends the other sessions and closes their sockets at once', async () => {

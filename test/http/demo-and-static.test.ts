@@ -37,6 +37,9 @@ describe('demo mode', () => {
       expect(banner).toContain(first.url);
       expect(banner).toContain('student01');
       expect(banner).toContain('"demo"');
+      // The sign-in page names the seeded accounts too, so nobody has to find the terminal.
+      const methods = await (await fetch(`${first.url}/api/auth/methods`)).json();
+      expect(methods.demo).toEqual({ users: ['admin', 'teacher', 'student01', 'student24'], password: 'demo' });
       await first.sync.trigger({ kind: 'full' });
       const login = await fetch(`${first.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'student07', password: 'demo' }) });
       expect(login.status).toBe(200);

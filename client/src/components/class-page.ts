@@ -296,7 +296,7 @@ export class ClassPage extends LitElement {
       <div class="row"><h2>VM pool (${all.length})</h2><span class="muted">${running} running</span></div>
       ${this.renderPoolEntries()}
       <div class="toolbar" role="search">
-        <input type="search" placeholder="Filter by VM, student, vmid, IP" aria-label="Filter students and VMs" @input=${(e: InputEvent) => { this.filter = (e.target as HTMLInputElement).value; }}>
+        <input type="search" placeholder="Filter: VM, student, IP" aria-label="Filter students and VMs" @input=${(e: InputEvent) => { this.filter = (e.target as HTMLInputElement).value; }}>
         <select aria-label="Status filter" @change=${(e: Event) => { this.statusFilter = (e.target as HTMLSelectElement).value; }}>
           <option value="">any status</option><option value="running">Running</option><option value="stopped">Stopped</option>
         </select>

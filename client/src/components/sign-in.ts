@@ -3,7 +3,7 @@
 import { LitElement, html, css } from 'lit';
 import { customElement, state } from 'lit/decorators.js';
 import { base } from '../lib/styles.js';
-import { signIn, proxmoxMethods, type ProxmoxMethod } from '../lib/session.js';
+import { signIn, signInMethods, type ProxmoxMethod, type DemoAccounts } from '../lib/session.js';
 
 @customElement('ld-sign-in')
 export class SignIn extends LitElement {
@@ -13,16 +13,21 @@ export class SignIn extends LitElement {
     label { display: grid; gap: .3rem; font-weight: 600; }
     h1 { font-size: 1.6rem; }
     .hint { font-weight: 400; font-size: .85rem; }
+    .demo { margin: .8rem 0 0; font-size: .9rem; }
   `];
 
   @state() private busy = false;
   @state() private error = '';
   @state() private methods: ProxmoxMethod[] = [];
   @state() private via = '';
+  @state() private demo: DemoAccounts | null = null;
 
   override connectedCallback(): void {
     super.connectedCallback();
-    void proxmoxMethods().then((m) => { this.methods = m; });
+    void signInMethods().then((m) => {
+      this.methods = m.proxmox;
+      this.demo = m.demo;
+    });
   }
 
   private async submit(e: SubmitEvent): Promise<void> {
@@ -48,6 +53,12 @@ export class SignIn extends LitElement {
     }
   }
 
+  private demoNames(users: string[]) {
+    const [first, second, ...rest] = users;
+    const students = rest.length === 2 ? html`<code>${rest[0]}</code> … <code>${rest[1]}</code>` : rest.map((u) => html`<code>${u}</code> `);
+    return html`<code>${first}</code>, <code>${second}</code> or ${students}`;
+  }
+
   override render() {
     return html`<div class="card">
       <h1>Sign in to labdeck</h1>
@@ -64,6 +75,7 @@ export class SignIn extends LitElement {
         <div role="alert" class="error">${this.error}</div>
         <button class="primary" type="submit" ?disabled=${this.busy}>${this.busy ? 'Signing in…' : 'Sign in'}</button>
       </form>
+      ${this.demo ? html`<p class="demo muted" data-demo-hint>Demo mode: sign in as ${this.demoNames(this.demo.users)} with the password <code>${this.demo.password}</code>.</p>` : ''}
     </div>`;
   }
 }

@@ -25,12 +25,16 @@ export async function currentUser(): Promise<User | null> {
 /** A cluster whose Proxmox accounts may sign in to labdeck. */
 export interface ProxmoxMethod { cluster: string; name: string; realm: string }
 
-/** The Proxmox sign-in choices the server offers (none when it offers only labdeck accounts). */
-export async function proxmoxMethods(): Promise<ProxmoxMethod[]> {
+/** Demo mode's seeded accounts: the first and last names of the list, and their password. */
+export interface DemoAccounts { users: string[]; password: string }
+
+/** How one may sign in: Proxmox choices (none when only labdeck accounts) and demo accounts. */
+export async function signInMethods(): Promise<{ proxmox: ProxmoxMethod[]; demo: DemoAccounts | null }> {
   try {
-    return (await apiGet<{ proxmox?: ProxmoxMethod[] }>('/api/auth/methods')).proxmox ?? [];
+    const res = await apiGet<{ proxmox?: ProxmoxMethod[]; demo?: DemoAccounts | null }>('/api/auth/methods');
+    return { proxmox: res.proxmox ?? [], demo: res.demo ?? null };
   } catch {
-    return [];
+    return { proxmox: [], demo: null };
   }
 }
 

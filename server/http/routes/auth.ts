@@ -12,6 +12,7 @@ import { SESSION_COOKIE } from '../../auth/session.js';
 import type { Role } from '../../db/schema.js';
 import type { ClusterConfig } from '../../config.js';
 import { log } from '../../log.js';
+import { DEMO_PASSWORD, DEMO_STUDENTS } from '../../classes/demo-seed.js';
 
 const LoginBody = v.strictObject({
   username: v.pipe(v.string(), v.trim(), v.minLength(1, 'is required'), v.maxLength(128)),
@@ -100,10 +101,12 @@ export function authRoutes(deps: ApiDeps) {
     return c.json({ user: { id: user.id, username: user.username, displayName: user.displayName, role: user.role } });
   });
 
-  // Public: the sign-in page offers Proxmox credentials only for clusters whose config allows it.
+  // Public: the sign-in page offers Proxmox credentials only for clusters whose config allows it,
+  // and in demo mode names the seeded accounts (the start banner prints them too).
   app.get('/auth/methods', (c) => c.json({
     local: true,
     proxmox: deps.config.clusters.filter((x) => x.login?.enabled).map((x) => ({ cluster: x.id, name: x.name ?? x.id, realm: x.login!.realm })),
+    demo: deps.config.demo ? { users: ['admin', 'teacher', DEMO_STUDENTS[0], DEMO_STUDENTS[DEMO_STUDENTS.length - 1]], password: DEMO_PASSWORD } : null,
   }));
 
   app.post('/auth/logout', async (c) => {
