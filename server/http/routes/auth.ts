@@ -82,6 +82,7 @@ export function authRoutes(deps: ApiDeps) {
           // Their groups changed in Proxmox: what they may see changed, so their other sessions
           // ended (setRole) and their open sockets must close now, not at the next re-check.
           deps.sessions.announceRevoked(u.id);
+          await deps.access.changed({ userIds: [u.id], classIds: [] });
           await deps.audit.record({ actor: { id: u.id, username: u.username }, action: 'user.role', target: 'user', outcome: 'ok', detail: `${before.role} → ${u.role} (Proxmox groups of ${cluster.id})` });
         }
         if (u && !u.disabled) userId = u.id;
