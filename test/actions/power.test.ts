@@ -140,7 +140,8 @@ describe('power actions (a task longer than the budget)', () => {
   let ts: TestServer;
   let admin: string;
   beforeAll(async () => {
-    ts = await startTestServer({ sim: { taskDurationMs: { start: 2500, stop: 150, shutdown: 150, reboot: 150 } } });
+    // 4 s: well past the 2 s answer, and still running when the second start below arrives on a busy machine.
+    ts = await startTestServer({ sim: { taskDurationMs: { start: 4000, stop: 150, shutdown: 150, reboot: 150 } } });
     await ts.synced();
     await ts.createUser('root', 'admin');
     admin = await ts.login('root');
