@@ -1,5 +1,6 @@
 // One sync pass of one cluster: one /cluster/resources call, details for the guests that need
-// them, the pure diff inside the repository's write transaction.
+// them, the pure diff in the repository's one-at-a-time write path; a quick pass that would only
+// repeat the last one's verdict skips the diff.
 import { diffInventory, guestsNeedingDetails, type GuestDetails } from '../inventory/diff.js';
 import type { InventoryRow } from '../inventory/row.js';
 import type { ResourceRow } from '../pve/normalise.js';
