@@ -20,6 +20,7 @@ import './sync-monitor.js';
 import './vm-table.js';
 import './invite-page.js';
 import './account-page.js';
+import './user-admin.js';
 
 /** Status changes worth saying aloud: at most a few per batch, else a count. */
 function describeChanges(changes: StoreChange[]): string | null {
@@ -174,6 +175,7 @@ export class LabdeckApp extends LitElement {
         ${u.role !== 'student' ? this.navLink('/classes', 'Classes', r === 'classes' || r === 'class') : nothing}
         ${u.role === 'admin' ? this.navLink('/admin/sync', 'Sync monitor', r === 'sync') : nothing}
         ${u.role === 'admin' ? this.navLink('/admin/vms', 'All VMs', r === 'vms') : nothing}
+        ${u.role === 'admin' ? this.navLink('/admin/users', 'Users', r === 'users') : nothing}
       </nav>
       <span class="spacer"></span>
       <ld-connection .link=${this.link}></ld-connection>
@@ -193,6 +195,7 @@ export class LabdeckApp extends LitElement {
       case 'vms': return html`<ld-vm-table .link=${this.link}></ld-vm-table>`;
       case 'invite': return html`<ld-invite .token=${r.token} .user=${u}></ld-invite>`;
       case 'account': return html`<ld-account .user=${u}></ld-account>`;
+      case 'users': return u.role === 'admin' ? html`<ld-user-admin .me=${u}></ld-user-admin>` : html`<div class="card"><h1>Not allowed</h1><p>Only admins manage users.</p></div>`;
       case 'home': case 'login': return nothing;
       default: return html`<div class="card"><h1>Not found</h1><p>There is no page at this address. <a href="/">Go home</a>.</p></div>`;
     }

@@ -11,6 +11,7 @@ export type Route =
   | { name: 'sync' }
   | { name: 'vms' }
   | { name: 'account' }
+  | { name: 'users' }
   | { name: 'not-found' };
 
 /** Maps a pathname to a route. */
@@ -27,6 +28,7 @@ export function parseRoute(pathname: string): Route {
   if (a === 'invite' && b && parts.length === 2) return { name: 'invite', token: b };
   if (a === 'admin' && b === 'sync' && parts.length === 2) return { name: 'sync' };
   if (a === 'admin' && b === 'vms' && parts.length === 2) return { name: 'vms' };
+  if (a === 'admin' && b === 'users' && parts.length === 2) return { name: 'users' };
   return { name: 'not-found' };
 }
 

@@ -1,0 +1,59 @@
+// End to end in real Chromium: an admin adds a local account on the Users page, promotes it,
+// sets a new password and disables it; each change holds over the API.
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import type { Browser } from 'playwright-core';
+import { startStack, type Stack } from './harness.js';
+import { canRunE2e, launch, newPage, signIn, shot } from './browser.js';
+
+describe.skipIf(!canRunE2e)('user administration (Chromium)', () => {
+  let stack: Stack;
+  let browser: Browser;
+  const errors: string[] = [];
+
+  beforeAll(async () => {
+    [stack, browser] = await Promise.all([startStack(), launch()]);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.close();
+  });
+
+  const login = (username: string, password: string) => fetch(`${stack.url}/api/auth/login`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }),
+  });
+
+  it('adds, promotes, re-keys and disables a user', async () => {
+    const { page } = await newPage(browser, { width: 1280, height: 900 }, errors);
+    page.setDefaultTimeout(8000);
+    await signIn(page, stack.url, 'admin', /\/admin\/sync$/);
+    await page.getByRole('link', { name: 'Users' }).click();
+    await page.waitForURL(/\/admin\/users$/);
+    const add = page.getByRole('region', { name: 'Add a user' });
+    await add.getByLabel('Username').fill('newt');
+    await add.getByLabel('Display name').fill('Newt Scamander');
+    await add.getByLabel('Password').fill('first-pass-1');
+    await add.getByRole('button', { name: 'Add user' }).click();
+    const row = page.locator('tr[data-user="newt"]');
+    await row.waitFor();
+    expect((await login('newt', 'first-pass-1')).status).toBe(200);
+
+    await row.getByLabel('Role of newt').selectOption('teacher');
+    await expect.poll(async () => (await stack.lab.users.getByUsername('newt'))?.role).toBe('teacher');
+
+    page.once('dialog', (d) => void d.accept('second-pass-2'));
+    await row.getByRole('button', { name: 'Set password' }).click();
+    await expect.poll(async () => (await login('newt', 'second-pass-2')).status).toBe(200);
+    expect((await login('newt', 'first-pass-1')).status).toBe(401);
+
+    await row.getByRole('button', { name: 'Disable' }).click();
+    await row.getByRole('button', { name: 'Enable' }).waitFor();
+    expect((await login('newt', 'second-pass-2')).status).toBe(401);
+    expect(await page.locator('tr[data-user="admin"]').textContent()).toMatch(/you/);
+    await shot(page, 'user-admin', true);
+  });
+
+  it('raised no script or content-security-policy errors', () => {
+    expect(errors).toEqual([]);
+  });
+});
