@@ -12,6 +12,7 @@ import { createDb, type Db } from './db/index.js';
 import { migrateToLatest } from './db/migrate.js';
 import { ChangeFeed } from './inventory/changes.js';
 import type { InventoryRepo } from './inventory/repository.js';
+import { ReadModel } from './inventory/read-model.js';
 import { createSyncManager, type SyncManager } from './sync/manager.js';
 import { startDemoClusters, type DemoOptions } from './demo.js';
 import type { Simulator } from './simulator/index.js';
@@ -50,6 +51,8 @@ export interface StartOptions {
   actionFollowMs?: number;
   /** Do not start the sync loop (tests that write the inventory themselves). */
   noSync?: boolean;
+  /** Answer `GET /api/vms` from the in-memory read model (default true; false reads the database). */
+  readModel?: boolean;
 }
 
 export interface DemoInfo {
@@ -68,6 +71,8 @@ export interface Labdeck {
   accessFeed: AccessFeed;
   sync: SyncManager;
   inventory: InventoryRepo;
+  /** The live inventory in memory (null when started with readModel: false). */
+  reads: ReadModel | null;
   access: Access;
   sessions: Sessions;
   users: UsersRepo;
@@ -123,6 +128,13 @@ export async function startLabdeck(config: AppConfig, opts: StartOptions = {}): 
     const accessFeed = new AccessFeed();
     const sync = createSyncManager({ db, feed, config: cfg });
     const inventory = sync.repo;
+    const reads = opts.readModel === false ? null : new ReadModel({
+      db, feed, clusterStates: () => inventory.clusterStates(), staleAfterMs: cfg.sync.staleAfterSeconds * 1000,
+    });
+    if (reads) {
+      await reads.start();
+      closers.push(() => reads.stop());
+    }
     const users = new UsersRepo(db);
     const sessions = new Sessions({ users, secret: cfg.sessionSecret, ttlSeconds: Math.round(cfg.auth.sessionTtlHours * 3600), feed: accessFeed });
     // Created before any hub attaches, so its tag cache is updated before rooms are computed.
@@ -145,7 +157,7 @@ export async function startLabdeck(config: AppConfig, opts: StartOptions = {}): 
 
     const staticRoot = opts.staticRoot !== undefined ? opts.staticRoot : existsSync(defaultStaticRoot) ? defaultStaticRoot : null;
     const deps: ApiDeps = {
-      config: cfg, users, sessions, access, audit, classes, power, sync, inventory, staticRoot,
+      config: cfg, users, sessions, access, audit, classes, power, sync, inventory, reads: reads ?? undefined, staticRoot,
       throttle: new LoginThrottle(opts.throttle ?? defaultThrottleLimits),
     };
     const ops = createOps({ db, config: cfg, feed, sync, inventory });
@@ -181,7 +193,7 @@ export async function startLabdeck(config: AppConfig, opts: StartOptions = {}): 
     let closed = false;
     const labdeck: Labdeck = {
       url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${addr.port}`,
-      port: addr.port, config: cfg, db, feed, accessFeed, sync, inventory, access, sessions, users, audit, classes,
+      port: addr.port, config: cfg, db, feed, accessFeed, sync, inventory, reads, access, sessions, users, audit, classes,
       classesRepo, power, httpServer, app, demo, realtime: null, ops,
       close: async () => {
         if (closed) return;

@@ -8,6 +8,7 @@ import type { UsersRepo } from '../auth/users.js';
 import type { ClassesService } from '../classes/service.js';
 import type { InventoryReader, SyncControl } from '../classes/inventory-reader.js';
 import type { PowerActions } from '../actions/power.js';
+import type { ReadModel } from '../inventory/read-model.js';
 
 export interface ApiDeps {
   config: AppConfig;
@@ -20,6 +21,8 @@ export interface ApiDeps {
   power: PowerActions;
   sync: SyncControl;
   inventory: InventoryReader;
+  /** The in-memory live inventory `GET /api/vms` answers from; without it, the database answers. */
+  reads?: ReadModel;
   /** Directory of the built client (index.html + assets); null serves no static files. */
   staticRoot: string | null;
 }

@@ -39,8 +39,8 @@ const BulkBody = v.pipe(
   v.check((b) => (b.vms === undefined) !== (b.classId === undefined), 'give either vms or classId'),
 );
 
-/** Sorts VMs in place by a column; ties by cluster and vmid (pure). */
-export function sortVms(vms: Vm[], key: (typeof sortKeys)[number] = 'vmid', order: 'asc' | 'desc' = 'asc'): Vm[] {
+/** Orders VMs by a column; ties by cluster and vmid (pure). */
+export function compareVms(key: (typeof sortKeys)[number] = 'vmid', order: 'asc' | 'desc' = 'asc'): (a: Vm, b: Vm) => number {
   const dir = order === 'desc' ? -1 : 1;
   const val = (vm: Vm): string | number => {
     switch (key) {
@@ -50,11 +50,16 @@ export function sortVms(vms: Vm[], key: (typeof sortKeys)[number] = 'vmid', orde
       default: return String(vm[key]);
     }
   };
-  return vms.sort((a, b) => {
+  return (a, b) => {
     const x = val(a), y = val(b);
     const c = typeof x === 'number' && typeof y === 'number' ? x - y : String(x).localeCompare(String(y), undefined, { numeric: true });
     return dir * c || a.cluster.localeCompare(b.cluster) || a.vmid - b.vmid;
-  });
+  };
+}
+
+/** Sorts VMs in place by a column; ties by cluster and vmid (pure). */
+export function sortVms(vms: Vm[], key: (typeof sortKeys)[number] = 'vmid', order: 'asc' | 'desc' = 'asc'): Vm[] {
+  return vms.sort(compareVms(key, order));
 }
 
 const isTombstone = (vm: Vm) => Boolean((vm as Vm & { deleted?: boolean }).deleted);
@@ -97,6 +102,26 @@ export function vmRoutes(deps: ApiDeps) {
       if (!deps.access.canSeeClass(user, q.class)) throw forbidden('you are not in this class');
       const ofClass = deps.access.vmKeysOfClass(q.class);
       keys = new Set([...ofClass].filter((k) => visible === 'all' || visible.has(k)));
+    }
+    if (deps.reads && q.since === undefined) {
+      const reads = deps.reads;
+      const filter = { cluster: q.cluster, node: q.node, status: q.status, type: q.type, category: q.category, tag: q.tag, q: q.q };
+      const filtered = Object.values(filter).some((x) => x !== undefined);
+      // Everything in the default order: the cached body, sent as it is.
+      if (keys === 'all' && !filtered && q.sort === undefined && q.order === undefined) {
+        const { body: all } = await reads.allBody();
+        return c.body(all, 200, { 'Content-Type': 'application/json' });
+      }
+      const stale = await reads.staleness();
+      const revision = reads.revision();
+      let list = keys === 'all' ? reads.all() : reads.byKeys(keys);
+      if (filtered) list = reads.filter(filter, list);
+      if (keys !== 'all' || q.sort !== undefined || q.order !== undefined) {
+        const cmp = compareVms(q.sort, q.order);
+        list = [...list].sort((a, b) => cmp(a.vm, b.vm));
+      }
+      c.header('Content-Type', 'application/json');
+      return c.body(`{"revision":${revision},"vms":${reads.jsonArray(list, stale)}}`);
     }
     const revision = await deps.inventory.currentRevision();
     // A revision from the future (another database, a restore) cannot be caught up from: start over.
