@@ -45,6 +45,11 @@ export interface DiffResult {
   /** Guests whose status changed in this pass (not new ones): candidates for the fast lane. */
   statusChanged: number[];
   /**
+   * Held guests whose snapshot says up where the stored status says down, or the reverse: the
+   * snapshot may lag or the guest really changed outside labdeck, so a live check must decide.
+   */
+  verify: number[];
+  /**
    * When nothing changed: until when the same inputs stay a no-op as time passes (the earliest
    * moment a status hold ends or a start time drifts out of tolerance); Infinity when never.
    */
@@ -95,6 +100,15 @@ export function holdEndsAt(row: InventoryRow): number {
   const pending = PENDING_STATES.has(row.status) ? row.last_updated + PENDING_HOLD_MS : -Infinity;
   const live = row.last_status_check !== null ? row.last_status_check + LIVE_HOLD_MS : -Infinity;
   return Math.max(pending, live);
+}
+
+/**
+ * True when a snapshot entry contradicts a held stored status (up against down). Pending states
+ * are left to the action that wrote them; stubs and "unknown" claim nothing.
+ */
+export function snapshotContradicts(stored: InventoryRow, f: ResourceRow): boolean {
+  if (f.status === 'unknown' || PENDING_STATES.has(stored.status)) return false;
+  return isUp(f.status) !== isUp(stored.status);
 }
 
 /** An empty row for a guest seen for the first time. */
@@ -203,7 +217,7 @@ export function diffInventory(input: DiffInput): DiffResult {
   const byVmid = new Map<number, InventoryRow>();
   for (const s of input.stored) byVmid.set(s.vmid, s);
   const seen = new Set<number>();
-  const result: DiffResult = { upserts: [], tombstones: [], events: [], statusChanged: [], quietUntil: Infinity };
+  const result: DiffResult = { upserts: [], tombstones: [], events: [], statusChanged: [], verify: [], quietUntil: Infinity };
 
   for (const f of input.fetched) {
     if (seen.has(f.vmid)) continue;
@@ -213,6 +227,8 @@ export function diffInventory(input: DiffInput): DiffResult {
     const holdEnd = live ? holdEndsAt(stored) : -Infinity;
     if (holdEnd > now) result.quietUntil = Math.min(result.quietUntil, holdEnd);
     const hold = live && (input.holdStatus?.has(f.vmid) === true || holdEnd > now);
+    // Neither accepted nor ignored: a held status the snapshot contradicts goes to a live check.
+    if (hold && stored && snapshotContradicts(stored, f)) result.verify.push(f.vmid);
     const next = mergeResource(cluster, stored, f, now, input.details?.get(f.vmid), hold);
     if (live && !rowChanged(stored, next)) {
       // The same uptime reads as a later start time as the clock runs on, until it leaves tolerance.

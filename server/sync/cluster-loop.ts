@@ -19,6 +19,8 @@ export interface ClusterLoopDeps {
   fastLaneCount: () => number;
   /** Called with the guests whose status a pass saw change. */
   onStatusChanged: (vmids: number[]) => void;
+  /** Called with held guests whose status the snapshot contradicts (a live check decides). */
+  onVerify: (vmids: number[]) => void;
   /** Called after every pass (success or not). */
   onPassDone: () => void;
 }
@@ -138,6 +140,7 @@ export class ClusterLoop {
         logger.warn({ cluster: this.id, skipped: outcome.skipped }, `Skipped ${outcome.skipped} unreadable guest entries: ${outcome.skipReason}`);
       }
       if (outcome.statusChanged.length && outcome.statusChanged.length <= FAST_LANE_BURST) this.deps.onStatusChanged(outcome.statusChanged);
+      if (outcome.verify.length) this.deps.onVerify(outcome.verify);
     } else {
       logger.warn({ cluster: this.id }, `${kind === 'full' ? 'Full' : 'Quick'} sync failed: ${error}`);
     }

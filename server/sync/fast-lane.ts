@@ -1,6 +1,7 @@
 // The fast lane: a guest just acted on (or just seen changing) is polled live with status/current
 // about once a second until it settles, so its final state shows within a second or two instead
-// of after the next quick pass plus pvestatd's lag. It also fetches the IP once a guest runs.
+// of after the next quick pass plus pvestatd's lag. It also fetches the IP once a guest runs, and
+// settles with one live read whether a held status or the snapshot contradicting it is right.
 import type { Logger } from '../log.js';
 import { mergeLive, rowChanged, targetOfPending, type GuestDetails } from '../inventory/diff.js';
 import type { InventoryRepo } from '../inventory/repository.js';
@@ -32,7 +33,15 @@ export interface FastLaneDeps {
   maxPerCluster?: number;
 }
 
-interface Watch { cluster: string; vmid: number; deadline: number; expect: VmStatus | null; done: Promise<void> }
+interface Watch {
+  cluster: string;
+  vmid: number;
+  deadline: number;
+  expect: VmStatus | null;
+  /** A verification: one read; it turns into a full watch only when the status really changed. */
+  once: boolean;
+  done: Promise<void>;
+}
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());
 
@@ -66,11 +75,28 @@ export class FastLane {
     const existing = this.watches.get(key);
     if (existing) {
       existing.deadline = Date.now() + this.maxWatchMs;
+      existing.once = false;
       if (opts.expect) existing.expect = opts.expect;
       return;
     }
+    this.begin(cluster, vmid, opts.expect ?? null, false);
+  }
+
+  /**
+   * One live check of a guest whose held status a pass's snapshot contradicts (the snapshot may
+   * lag, or the guest changed outside labdeck): the live status decides. A guest already watched
+   * needs none; at most one runs per guest, within the per-cluster cap.
+   */
+  verify(cluster: string, vmid: number): void {
+    if (this.stopped || !this.deps.client(cluster) || this.watches.has(vmKey(cluster, vmid))) return;
+    this.deps.logger.debug({ cluster, vmid }, 'Snapshot contradicts a held status: checking live');
+    this.begin(cluster, vmid, null, true);
+  }
+
+  private begin(cluster: string, vmid: number, expect: VmStatus | null, once: boolean): void {
     if (this.count(cluster) >= this.maxPerCluster) return;
-    const w: Watch = { cluster, vmid, deadline: Date.now() + this.maxWatchMs, expect: opts.expect ?? null, done: Promise.resolve() };
+    const key = vmKey(cluster, vmid);
+    const w: Watch = { cluster, vmid, deadline: Date.now() + this.maxWatchMs, expect, once, done: Promise.resolve() };
     w.done = this.run(w).catch((err) => this.deps.logger.warn({ cluster, vmid, err: (err as Error).message }, 'Fast lane stopped on an error'))
       .finally(() => this.watches.delete(key));
     this.watches.set(key, w);
@@ -127,7 +153,8 @@ export class FastLane {
           this.deps.onGone(cluster);
           return;
         }
-        if (Date.now() >= w.deadline) return;
+        // A failed verification leaves the hold to run out; the next pass asks again.
+        if (w.once || Date.now() >= w.deadline) return;
         await sleep(this.deps.intervalMs);
         continue;
       }
@@ -140,8 +167,11 @@ export class FastLane {
         continue;
       }
       w.expect = null;
+      // The stored status was right (the snapshot lagged): that one read was the whole check.
+      const confirmed = w.once && live.status === row.status;
+      if (!confirmed) w.once = false;
       let details: GuestDetails | undefined;
-      const wantsIp = live.status === 'running' && (row.ip === null ? row.ip_reason !== 'no-agent' : row.status !== 'running');
+      const wantsIp = !confirmed && live.status === 'running' && (row.ip === null ? row.ip_reason !== 'no-agent' : row.status !== 'running');
       if (wantsIp) details = await addressDetails(client, { vmid, node: row.node, type: row.type, status: 'running' }, { concurrency: 1, probePorts: this.deps.probePorts(cluster) });
       await this.deps.repo.apply(cluster, (stored) => {
         const cur = stored[0];
@@ -156,6 +186,7 @@ export class FastLane {
         return { upserts: [next], tombstones: [], events };
       }, [vmid]);
       this.hold(cluster, vmid);
+      if (confirmed) return;
       stable = live.status === last ? stable + 1 : 1;
       last = live.status;
       const [after] = await this.deps.repo.storedRows(cluster, [vmid]);

@@ -76,6 +76,7 @@ export function createSyncManager(opts: SyncManagerOptions): SyncManager {
     heldStatus: () => fastLane.heldFor(c.id),
     fastLaneCount: () => fastLane.count(c.id),
     onStatusChanged: (vmids) => { if (running) vmids.forEach((vmid) => fastLane.watch(c.id, vmid)); },
+    onVerify: (vmids) => { if (running) vmids.forEach((vmid) => fastLane.verify(c.id, vmid)); },
     onPassDone: emitStatus,
   }, states.find((s) => s.cluster_id === c.id));
 

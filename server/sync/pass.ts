@@ -22,6 +22,8 @@ export interface QuietPass {
   held: string;
   from: number;
   until: number;
+  /** Held guests that answer contradicted: each repeat of the answer asks for their live check again. */
+  verify: readonly number[];
 }
 
 export interface PassContext {
@@ -43,6 +45,8 @@ export interface PassOutcome {
   removed: number;
   /** Guests whose status changed (candidates for the fast lane). */
   statusChanged: number[];
+  /** Held guests whose status the snapshot contradicts: the fast lane checks them live. */
+  verify: number[];
   requests: number;
   /** Guest entries Proxmox listed that could not be read, and why the first could not. */
   skipped: number;
@@ -57,8 +61,8 @@ export async function runPass(ctx: PassContext, kind: 'full' | 'quick'): Promise
   const fetched = snapshot.rows;
   const held = ctx.heldStatus();
   const heldKey = [...held].sort((a, b) => a - b).join(',');
-  const outcome = (changed: number, removed: number, statusChanged: number[]): PassOutcome => ({
-    guests: fetched.length, changed, removed, statusChanged,
+  const outcome = (changed: number, removed: number, statusChanged: number[], verify: readonly number[]): PassOutcome => ({
+    guests: fetched.length, changed, removed, statusChanged, verify: [...verify],
     requests: ctx.client.requestCount() - requestsBefore,
     skipped: snapshot.skipped, skipReason: snapshot.firstSkipReason,
   });
@@ -67,10 +71,11 @@ export async function runPass(ctx: PassContext, kind: 'full' | 'quick'): Promise
   const q = ctx.quiet?.last;
   const t = now();
   const reusable = kind === 'quick' && !!q && snapshot.unchanged && q.rows === fetched && q.held === heldKey && t >= q.from && t < q.until;
-  if (reusable && q!.storedVersion === ctx.repo.storedVersion(ctx.cluster)) return outcome(0, 0, []);
+  if (reusable && q!.storedVersion === ctx.repo.storedVersion(ctx.cluster)) return outcome(0, 0, [], q!.verify);
   if (ctx.quiet) ctx.quiet.last = null;
   let quiet: QuietPass | null = null;
   let statusChanged: number[] = [];
+  let verify: number[] = [];
   let details: Map<number, GuestDetails> | undefined;
   let targets: ResourceRow[] = [];
   const compute = (all: InventoryRow[]) => {
@@ -78,10 +83,13 @@ export async function runPass(ctx: PassContext, kind: 'full' | 'quick'): Promise
     const version = ctx.repo.storedVersion(ctx.cluster);
     let current = all;
     let listed = fetched;
+    // Contradictions the last pass found in rows not diffed again still stand.
+    let verifyKept: number[] = [];
     if (reusable && !details) {
       const only = new Set(ctx.repo.changedSince(ctx.cluster, q!.storedVersion));
       current = all.filter((r) => only.has(r.vmid));
       listed = fetched.filter((f) => only.has(f.vmid));
+      verifyKept = q!.verify.filter((vmid) => !only.has(vmid));
     }
     if (!details) {
       // Usually nothing needs details: then this one read serves the diff too.
@@ -93,9 +101,10 @@ export async function runPass(ctx: PassContext, kind: 'full' | 'quick'): Promise
       cluster: ctx.cluster, stored: current, fetched: listed, kind, now: at, details, holdStatus: held, listedUnreadable: snapshot.skippedVmids,
     });
     statusChanged = d.statusChanged;
+    verify = [...verifyKept, ...d.verify];
     if (kind === 'quick' && !targets.length) {
       // Rows this write changes get a newer version than `version`, so the next pass diffs them again.
-      quiet = { rows: fetched, storedVersion: version, held: heldKey, from: at, until: Math.min(d.quietUntil, reusable ? q!.until : Infinity) };
+      quiet = { rows: fetched, storedVersion: version, held: heldKey, from: at, until: Math.min(d.quietUntil, reusable ? q!.until : Infinity), verify };
     }
     return d;
   };
@@ -111,5 +120,5 @@ export async function runPass(ctx: PassContext, kind: 'full' | 'quick'): Promise
     statusChanged = [...new Set([...early, ...statusChanged])];
   }
   if (ctx.quiet && quiet) ctx.quiet.last = quiet;
-  return outcome(changed, removed, statusChanged);
+  return outcome(changed, removed, statusChanged, verify);
 }

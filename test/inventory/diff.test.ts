@@ -95,6 +95,25 @@ describe('diffInventory', () => {
     expect(diffInventory({ cluster: 'a', stored: [live], fetched: [lagging], kind: 'quick', now: T0, holdStatus: new Set([100]) }).upserts).toEqual([]);
   });
 
+  it('a held status the snapshot contradicts is neither written nor ignored: it is sent to a live check', () => {
+    const [row] = store([res(100, { status: 'stopped', uptime: 0 }), res(101)]);
+    const running = { ...row, status: 'running', last_status_check: T0 };
+    const says = (status: string, vmid = 100) => res(vmid, status === 'running' ? {} : { status: status as ResourceRow['status'], uptime: 0 });
+    const d = diffInventory({ cluster: 'a', stored: [running], fetched: [says('stopped')], kind: 'quick', now: T0 + 3000 });
+    expect(d.upserts).toEqual([]);
+    expect(d.verify).toEqual([100]);
+    // Agreement, an up-to-up difference, a stub and a pending state (its action follows it) need no check.
+    expect(diffInventory({ cluster: 'a', stored: [running], fetched: [says('running')], kind: 'quick', now: T0 + 3000 }).verify).toEqual([]);
+    expect(diffInventory({ cluster: 'a', stored: [running], fetched: [says('paused')], kind: 'quick', now: T0 + 3000 }).verify).toEqual([]);
+    expect(diffInventory({ cluster: 'a', stored: [running], fetched: [res(100, { name: null, status: 'unknown' })], kind: 'quick', now: T0 + 3000 }).verify).toEqual([]);
+    const starting = { ...row, status: 'starting', last_updated: T0 };
+    expect(diffInventory({ cluster: 'a', stored: [starting], fetched: [says('stopped')], kind: 'quick', now: T0 + 3000 }).verify).toEqual([]);
+    // Once the hold is over the snapshot is simply applied.
+    const late = diffInventory({ cluster: 'a', stored: [running], fetched: [says('stopped')], kind: 'quick', now: T0 + 60_000 });
+    expect(late.verify).toEqual([]);
+    expect(late.upserts[0].status).toBe('stopped');
+  });
+
   it('a status read live (or written by labdeck) moments ago survives a lagging snapshot', () => {
     const [row] = store([res(100, { status: 'stopped', uptime: 0 })]);
     const live = { ...row, status: 'running', last_status_check: T0 };
