@@ -159,8 +159,15 @@ export class ReadModel {
     for (const vm of e.vms) {
       const old = this.entries.get(vm.id);
       if (old && old.vm.revision >= vm.revision) continue;
-      if (!old) this.ordered = null;
-      this.entries.set(vm.id, { vm: vm.stale ? { ...vm, stale: false } : vm, json: null });
+      const fresh = vm.stale ? { ...vm, stale: false } : vm;
+      if (old) {
+        // Changed in place: the ordered list holds this same entry.
+        old.vm = fresh;
+        old.json = null;
+      } else {
+        this.entries.set(vm.id, { vm: fresh, json: null });
+        this.ordered = null;
+      }
     }
     this.rev = Math.max(this.rev, e.revision);
     this.allCache = null;

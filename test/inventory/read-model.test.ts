@@ -1,0 +1,112 @@
+// The read model answers GET /api/vms exactly as the database would: after sync passes that stop,
+// destroy, create and move guests, after power actions, with filters and sorts, per role, and with
+// one cluster gone stale; and a model loaded while writes go on misses none of them.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { dialects } from '../helpers/db.js';
+import { sortVms } from '../../server/http/routes/vms.js';
+import { ReadModel } from '../../server/inventory/read-model.js';
+import type { Vm } from '../../server/inventory/vm.js';
+
+describe.each(dialects)('read model (%s)', (dialect) => {
+  let ts: TestServer;
+  let admin: string;
+  beforeAll(async () => {
+    ts = await startTestServer({ dialect, clusters: [{ id: 'lab-a', nodes: 2, guests: 14, seed: 3 }, { id: 'lab-b', guests: 8, seed: 4 }] });
+    await ts.synced();
+    await ts.createUser('root', 'admin');
+    admin = await ts.login('root');
+  }, 60_000);
+  afterAll(async () => { await ts?.close(); });
+
+  /** What the database path answers for a query: the repository's rows, sorted as the route sorts. */
+  const fromDb = async (filter: Parameters<TestServer['labdeck']['inventory']['list']>[0] = {}, sort?: Parameters<typeof sortVms>[1], order?: 'asc' | 'desc') =>
+    sortVms(await ts.labdeck.inventory.list(filter), sort, order);
+
+  const expectSame = async () => {
+    const res = await ts.request<{ revision: number; vms: Vm[] }>('GET', '/api/vms', { cookie: admin });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('application/json');
+    expect(res.body.vms).toEqual(await fromDb());
+    expect(res.body.revision).toBe(await ts.labdeck.inventory.currentRevision());
+    return res.body;
+  };
+
+  it('follows changes, tombstones, new guests and migrations of sync passes and power actions', async () => {
+    await expectSame();
+    const a = ts.sim.cluster('lab-a');
+    const b = ts.sim.cluster('lab-b');
+    const running = a.guests().find((g) => g.status === 'running' && !g.template)!;
+    a.powerOutside(running.vmid, 'stop');
+    const gone = b.guests().find((g) => !g.template)!;
+    b.destroyGuest(gone.vmid);
+    await ts.labdeck.sync.trigger({ kind: 'full' });
+    let body = await expectSame();
+    expect(body.vms.find((v) => v.id === `lab-a:${running.vmid}`)?.status).toBe('stopped');
+    expect(body.vms.some((v) => v.id === `lab-b:${gone.vmid}`)).toBe(false);
+
+    const created = b.createGuest({ name: 'fresh-one' });
+    const moved = a.guests().find((g) => !g.template && g.vmid !== running.vmid)!;
+    a.migrate(moved.vmid, a.nodes.find((n) => n !== moved.node)!);
+    await ts.labdeck.sync.trigger({ kind: 'full' });
+    body = await expectSame();
+    expect(body.vms.some((v) => v.id === `lab-b:${created}`)).toBe(true);
+
+    // A pending state written by labdeck itself (not a sync pass) is in the next read.
+    await ts.labdeck.inventory.setStatus('lab-a', running.vmid, 'starting');
+    body = await expectSame();
+    expect(body.vms.find((v) => v.id === `lab-a:${running.vmid}`)?.status).toBe('starting');
+    await ts.labdeck.sync.trigger({ kind: 'quick' });
+    await expectSame();
+  });
+
+  it('filters, sorts and student reads match the database path', async () => {
+    const get = async (path: string, cookie = admin) => (await ts.request<{ vms: Vm[] }>('GET', path, { cookie })).body.vms;
+    const some = (await fromDb())[3];
+    const cases: Array<[string, Parameters<typeof fromDb>]> = [
+      ['?cluster=lab-b', [{ cluster: 'lab-b' }]],
+      ['?status=running&sort=name&order=desc', [{ status: 'running' }, 'name', 'desc']],
+      [`?q=${encodeURIComponent(some.name.slice(0, 4).toUpperCase())}`, [{ q: some.name.slice(0, 4).toUpperCase() }]],
+      [`?q=${some.vmid}`, [{ q: String(some.vmid) }]],
+      ['?type=lxc&sort=node', [{ type: 'lxc' }, 'node']],
+      ['?category=windows&sort=ip', [{ category: 'windows' }, 'ip']],
+      ['?sort=lastUpdated&order=desc', [{}, 'lastUpdated', 'desc']],
+    ];
+    if (some.tags.length) cases.push([`?tag=${some.tags[0]}`, [{ tag: some.tags[0] }]]);
+    for (const [path, args] of cases) expect(await get(`/api/vms${path}`), path).toEqual(await fromDb(...args));
+
+    await ts.createUser('pupil', 'student');
+    const pupil = await ts.login('pupil');
+    expect(await get('/api/vms', pupil)).toEqual([]);
+  });
+
+  it('marks exactly the clusters without a recent successful pass as stale', async () => {
+    await ts.labdeck.db.updateTable('cluster_state').set({ last_success_at: Date.now() - 3_600_000 }).where('cluster_id', '=', 'lab-b').execute();
+    const body = await expectSame();
+    expect(body.vms.filter((v) => v.stale).every((v) => v.cluster === 'lab-b')).toBe(true);
+    expect(body.vms.filter((v) => v.cluster === 'lab-b').every((v) => v.stale)).toBe(true);
+    expect(body.vms.some((v) => v.cluster === 'lab-a' && !v.stale)).toBe(true);
+    const filtered = (await ts.request<{ vms: Vm[] }>('GET', '/api/vms?sort=name', { cookie: admin })).body.vms;
+    expect(filtered).toEqual(await fromDb({}, 'name'));
+    await ts.labdeck.sync.trigger({ kind: 'quick' });
+    expect((await expectSame()).vms.some((v) => v.stale)).toBe(false);
+  });
+
+  it('a model loaded while passes write loses no change between its snapshot and the feed', async () => {
+    const a = ts.sim.cluster('lab-a');
+    const model = new ReadModel({ db: ts.labdeck.db, feed: ts.labdeck.feed, clusterStates: () => ts.labdeck.inventory.clusterStates() });
+    for (const g of a.guests().filter((x) => !x.template).slice(0, 4)) a.powerOutside(g.vmid, g.status === 'running' ? 'stop' : 'start');
+    const pass = ts.labdeck.sync.trigger({ kind: 'full' });
+    await model.start();
+    await pass;
+    const b = ts.sim.cluster('lab-b');
+    b.destroyGuest(b.guests().find((g) => !g.template)!.vmid);
+    await ts.labdeck.sync.trigger({ kind: 'full' });
+    try {
+      expect(model.all().map((e) => e.vm)).toEqual((await fromDb()).map((vm) => ({ ...vm, stale: false })));
+      expect(model.revision()).toBe(await ts.labdeck.inventory.currentRevision());
+    } finally {
+      model.stop();
+    }
+  });
+});
