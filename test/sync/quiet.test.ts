@@ -1,11 +1,12 @@
 // A quick pass that would repeat a no-op (same answer bytes, same stored rows) skips its diff:
 // the inventory must come out exactly as if every pass had diffed, including the changes that
-// only the clock brings (a pending state that expires, a start time that drifts out of tolerance).
+// only the clock brings (a pending state that expires, a start time that drifts out of tolerance),
+// and the same live checks asked for while the answer contradicts a held status.
 import { afterEach, describe, expect, it } from 'vitest';
 import { openTestDb } from '../helpers/db.js';
 import { parseFileConfig } from '../../server/config.js';
 import { InventoryRepo } from '../../server/inventory/repository.js';
-import { PENDING_HOLD_MS } from '../../server/inventory/diff.js';
+import { LIVE_HOLD_MS, PENDING_HOLD_MS } from '../../server/inventory/diff.js';
 import { START_TOLERANCE_MS } from '../../server/inventory/noise.js';
 import { createPveClient, type PveClient } from '../../server/pve/client.js';
 import { runPass, type PassContext, type QuietPass } from '../../server/sync/pass.js';
@@ -40,10 +41,13 @@ describe('quick passes that skip a repeated no-op', () => {
     const clock = () => now;
     const skipping = await lane(clock, true);
     const diffing = await lane(clock, false);
+    let verify: number[] = [];
     const both = async (kind: 'full' | 'quick') => {
       const a = await runPass(skipping, kind);
       const b = await runPass(diffing, kind);
       expect(a.changed).toBe(b.changed);
+      expect(a.verify).toEqual(b.verify);
+      verify = a.verify;
       return a.changed;
     };
     const rows = async (repo: InventoryRepo) => (await repo.storedRows('lab')).map((r) => ({ ...r })).sort((x, y) => x.vmid - y.vmid);
@@ -72,6 +76,24 @@ describe('quick passes that skip a repeated no-op', () => {
     now += START_TOLERANCE_MS + 10_000;
     expect(await both('quick')).toBeGreaterThan(0);
     expect(await both('quick')).toBe(0);
+
+    // A status labdeck wrote that the unchanged answer contradicts: every pass asks for a live
+    // check (the first after the write diffs that row only, the next skips the diff), until the hold ends.
+    const other = sim.cluster('lab').guests().find((g) => !g.template && g.vmid !== stopped.vmid)!;
+    const opposite = other.status === 'stopped' ? 'running' : 'stopped';
+    await skipping.repo.setStatus('lab', other.vmid, opposite);
+    await diffing.repo.setStatus('lab', other.vmid, opposite);
+    now += 1000;
+    expect(await both('quick')).toBe(0);
+    expect(verify).toEqual([other.vmid]);
+    expect(skipping.quiet!.last?.verify).toEqual([other.vmid]);
+    now += 1000;
+    expect(await both('quick')).toBe(0);
+    expect(verify).toEqual([other.vmid]);
+    now += LIVE_HOLD_MS;
+    expect(await both('quick')).toBe(1);
+    expect(verify).toEqual([]);
+    expect((await skipping.repo.get('lab', other.vmid))!.status).not.toBe(opposite);
 
     expect(await rows(skipping.repo)).toEqual(await rows(diffing.repo));
   });
