@@ -44,8 +44,18 @@ export async function makeTestDatabase(kind: 'sqlite' | 'postgres'): Promise<Tes
     drop: async () => {
       const c = new pg.Client({ connectionString: admin });
       await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
+      try {
+        // pg's pool.end() resolves before its sockets finish closing, and a forced drop would kill
+        // them mid-close: an uncaught "terminating connection" in the test that closed the pool.
+        for (let i = 0; i < 100; i++) {
+          const r = await c.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [name]);
+          if (r.rows[0].n === 0) break;
+          await new Promise((res) => setTimeout(res, 50));
+        }
+        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await c.end();
+      }
     },
   };
 }

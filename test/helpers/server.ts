@@ -7,27 +7,7 @@ import { startSimulator, type SimOptions, type SimUser, type Simulator, type Sim
 import { startLabdeck, type Labdeck, type StartOptions } from '../../server/server.js';
 import type { Role } from '../../server/db/schema.js';
 import type { User } from '../../server/auth/users.js';
-import pg from 'pg';
 import { makeTestDatabase } from './db.js';
-
-/**
- * Waits until no session is left on a test PostgreSQL database: pg's pool.end() resolves before
- * its sockets finish closing, and a forced drop would then kill them mid-close (an uncaught error).
- */
-async function settlePostgres(url: string): Promise<void> {
-  const name = new URL(url).pathname.slice(1);
-  const admin = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
-  await admin.connect();
-  try {
-    for (let i = 0; i < 50; i++) {
-      const r = await admin.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [name]);
-      if (r.rows[0].n === 0) return;
-      await new Promise((res) => setTimeout(res, 50));
-    }
-  } finally {
-    await admin.end();
-  }
-}
 
 /** Password every user made by `createUser` gets unless told otherwise. */
 export const TEST_PASSWORD = 'password-1234';
@@ -159,7 +139,6 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     close: async () => {
       await labdeck.close();
       await sim.close();
-      if (db.kind === 'postgres') await settlePostgres(db.url);
       await db.drop();
     },
   };
