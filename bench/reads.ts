@@ -1,6 +1,7 @@
 // Side-by-side read benchmark of GET /api/vms at 20,000 guests: the read model against the database
 // path, each in its own labdeck process on the same seeded SQLite file (no sync loop, so only reads
-// are measured). `npx tsx bench/reads.ts [--guests 20000] [--seconds 5] [--rounds 1]`
+// are measured). `npx tsx bench/reads.ts [--guests 20000] [--seconds 5] [--rounds 1] [--modes model,db]
+// [--child-args '--cpu-prof --cpu-prof-dir=/tmp/prof']` (flags for the labdeck processes)
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -92,8 +93,8 @@ async function login(url: string, username: string): Promise<string> {
   return cookie;
 }
 
-async function measure(file: string, mode: string, seconds: number) {
-  const child = fork(fileURLToPath(import.meta.url), ['--serve', file, mode], { execArgv: ['--import', 'tsx'], stdio: 'inherit', env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' } });
+async function measure(file: string, mode: string, seconds: number, childArgs: string[]) {
+  const child = fork(fileURLToPath(import.meta.url), ['--serve', file, mode], { execArgv: ['--import', 'tsx', ...childArgs], stdio: 'inherit', env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' } });
   const { url, startMs } = await ask<{ url: string; startMs: number }>(child);
   const admin = await login(url, 'admin');
   const student = await login(url, 'student');
@@ -115,14 +116,16 @@ async function measure(file: string, mode: string, seconds: number) {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { serve: { type: 'boolean' }, guests: { type: 'string' }, seconds: { type: 'string' }, rounds: { type: 'string' } }, allowPositionals: true, strict: false });
+  const { values } = parseArgs({ options: { serve: { type: 'boolean' }, guests: { type: 'string' }, seconds: { type: 'string' }, rounds: { type: 'string' }, modes: { type: 'string' }, 'child-args': { type: 'string' } }, allowPositionals: true, strict: false });
   if (values.serve) return serve(process.argv[3], process.argv[4]);
   const dir = mkdtempSync(join(tmpdir(), 'labdeck-reads-'));
   const file = join(dir, 'bench.sqlite');
   try {
     await seed(file, Number(values.guests ?? 20000));
     for (let i = 0; i < Number(values.rounds ?? 1); i++) {
-      for (const mode of ['model', 'db']) console.log(JSON.stringify(await measure(file, mode, Number(values.seconds ?? 5))));
+      for (const mode of String(values.modes ?? 'model,db').split(',')) {
+        console.log(JSON.stringify(await measure(file, mode, Number(values.seconds ?? 5), values['child-args'] ? String(values['child-args']).split(' ') : [])));
+      }
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

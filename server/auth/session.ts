@@ -19,6 +19,9 @@ export interface SessionUser {
 
 interface SealedSession { uid: number; sv: number; iat: number }
 
+/** How many unsealed cookies are remembered (oldest forgotten first). */
+const UNSEALED_MAX = 10_000;
+
 export interface SessionsOptions {
   users: UsersRepo;
   secret: string;
@@ -32,6 +35,12 @@ export class Sessions {
   private readonly users: UsersRepo;
   private readonly secret: string;
   private readonly feed: AccessFeed;
+  /**
+   * Seal → its contents. Unsealing (key derivation, HMAC, decryption) was the largest CPU cost of
+   * a small read; a seal's contents never change, and expiry and revocation are still checked on
+   * every read below.
+   */
+  private readonly unsealed = new Map<string, Partial<SealedSession>>();
 
   constructor(opts: SessionsOptions) {
     this.users = opts.users;
@@ -51,11 +60,18 @@ export class Sessions {
   /** The signed-in user of a sealed cookie value, or null (expired, tampered, revoked, disabled). */
   async userFromSeal(seal: string | undefined): Promise<SessionUser | null> {
     if (!seal) return null;
-    let data: Partial<SealedSession>;
-    try {
-      data = await unsealData<Partial<SealedSession>>(seal, { password: this.secret, ttl: this.ttlSeconds });
-    } catch {
-      return null;
+    let data = this.unsealed.get(seal);
+    if (!data) {
+      try {
+        data = await unsealData<Partial<SealedSession>>(seal, { password: this.secret, ttl: this.ttlSeconds });
+      } catch {
+        return null;
+      }
+      // Only genuine seals are kept, so made-up cookies cannot fill the memory.
+      if (typeof data.uid === 'number') {
+        if (this.unsealed.size >= UNSEALED_MAX) this.unsealed.delete(this.unsealed.keys().next().value!);
+        this.unsealed.set(seal, data);
+      }
     }
     if (typeof data.uid !== 'number' || typeof data.sv !== 'number' || typeof data.iat !== 'number') return null;
     if (Date.now() - data.iat > this.ttlSeconds * 1000) return null;
