@@ -1,6 +1,8 @@
 // The in-memory read model of the live inventory: loaded once from the database, then kept current
 // from the ChangeFeed, so `GET /api/vms` answers without a query, and an admin's answer of every
 // VM is joined from JSON serialised once per change instead of stringifying 20,000 objects a read.
+import { gzip } from 'node:zlib';
+import { promisify } from 'node:util';
 import type { ChangeFeed, VmChanged, VmRemoved } from './changes.js';
 import { dialectOfDb, type Db } from '../db/index.js';
 import { toVm } from './row.js';
@@ -34,6 +36,7 @@ export interface ReadModelOptions {
   now?: () => number;
 }
 
+const gzipAsync = promisify(gzip);
 const STALE_FALSE = '"stale":false}';
 const STALE_TRUE = '"stale":true}';
 
@@ -82,7 +85,7 @@ export class ReadModel {
   /** Events that arrive while the snapshot loads, applied after it when newer. */
   private buffer: Array<['changed', VmChanged] | ['removed', VmRemoved]> | null = null;
   /** The last admin answer, as bytes, with the revision and staleness it was made for. */
-  private allCache: { key: string; body: Uint8Array<ArrayBuffer> } | null = null;
+  private allCache: { key: string; body: Uint8Array<ArrayBuffer>; gzip?: Promise<Uint8Array<ArrayBuffer>> } | null = null;
   private readonly likeIgnoresCase: boolean;
   private readonly staleAfterMs: number;
   private readonly now: () => number;
@@ -229,7 +232,7 @@ export class ReadModel {
    * The body `{"revision","vms"}` of every live VM in the default order, as bytes. Kept until the
    * next change or until a cluster's staleness flips, so repeated admin reads only send it.
    */
-  async allBody(): Promise<{ revision: number; body: Uint8Array<ArrayBuffer> }> {
+  async allBody(): Promise<{ revision: number; body: Uint8Array<ArrayBuffer>; gzip: () => Promise<Uint8Array<ArrayBuffer>> }> {
     const stale = await this.staleness();
     const list = this.all();
     const revision = this.rev;
@@ -239,6 +242,9 @@ export class ReadModel {
       const buf = Buffer.from(`{"revision":${revision},"vms":${this.jsonArray(list, stale)}}`);
       this.allCache = { key, body: new Uint8Array(buf.buffer as ArrayBuffer, buf.byteOffset, buf.byteLength) };
     }
-    return { revision, body: this.allCache.body };
+    const cache = this.allCache;
+    // Compressed once per body, off the main thread (level 1: ~20 ms and 1/17 of the size at 20,000).
+    const gz = () => (cache.gzip ??= gzipAsync(cache.body, { level: 1 }).then((b) => new Uint8Array(b.buffer as ArrayBuffer, b.byteOffset, b.byteLength)));
+    return { revision, body: cache.body, gzip: gz };
   }
 }

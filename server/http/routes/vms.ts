@@ -62,6 +62,16 @@ export function sortVms(vms: Vm[], key: (typeof sortKeys)[number] = 'vmid', orde
   return vms.sort(compareVms(key, order));
 }
 
+/** Does an Accept-Encoding header allow gzip (not `gzip;q=0`) (pure). */
+export function acceptsGzip(header: string | undefined): boolean {
+  return (header ?? '').split(',').some((part) => {
+    const [coding, ...params] = part.trim().toLowerCase().split(';').map((x) => x.trim());
+    if (coding !== 'gzip' && coding !== '*') return false;
+    const q = params.find((p) => p.startsWith('q='));
+    return q === undefined || Number(q.slice(2)) > 0;
+  });
+}
+
 const isTombstone = (vm: Vm) => Boolean((vm as Vm & { deleted?: boolean }).deleted);
 
 /** Finds the VM a caller means by vmid (and cluster): 404 unknown, 403 not theirs, 409 ambiguous. */
@@ -109,8 +119,11 @@ export function vmRoutes(deps: ApiDeps) {
       const filtered = Object.values(filter).some((x) => x !== undefined);
       // Everything in the default order: the cached body, sent as it is.
       if (keys === 'all' && !filtered && q.sort === undefined && q.order === undefined) {
-        const { body: all } = await reads.allBody();
-        return c.body(all, 200, { 'Content-Type': 'application/json' });
+        const all = await reads.allBody();
+        if (acceptsGzip(c.req.header('Accept-Encoding'))) {
+          return c.body(await all.gzip(), 200, { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip', Vary: 'Accept-Encoding' });
+        }
+        return c.body(all.body, 200, { 'Content-Type': 'application/json', Vary: 'Accept-Encoding' });
       }
       const stale = await reads.staleness();
       const revision = reads.revision();
