@@ -16,6 +16,7 @@ import { startLabdeck } from '../server/server.js';
 import { UsersRepo } from '../server/auth/users.js';
 import { ClassesRepo } from '../server/classes/repository.js';
 import type { InventoryRow } from '../server/inventory/row.js';
+import { request } from 'undici';
 import { runReadLoad } from './load.js';
 import { summarize } from './stats.js';
 
@@ -106,10 +107,24 @@ async function measure(file: string, mode: string, seconds: number, childArgs: s
     const s = summarize(r.latenciesMs);
     return { p50: +(s.p50 ?? 0).toFixed(2), p99: +(s.p99 ?? 0).toFixed(2), rps: Math.round(r.rps), errors: r.errors, kbPerReq: Math.round(r.bytes / Math.max(1, r.requests) / 1024) };
   };
+  /** One client at a time that accepts gzip (the load helper sends no Accept-Encoding). */
+  const gz = async (cookie: string) => {
+    const lat: number[] = [];
+    let bytes = 0;
+    const end = performance.now() + ms;
+    while (performance.now() < end) {
+      const t = performance.now();
+      const res = await request(`${url}/api/vms`, { headers: { cookie, 'accept-encoding': 'gzip' } });
+      bytes += (await res.body.arrayBuffer()).byteLength;
+      lat.push(performance.now() - t);
+    }
+    const s = summarize(lat);
+    return { p50: +(s.p50 ?? 0).toFixed(2), p99: +(s.p99 ?? 0).toFixed(2), n: lat.length, kbPerReq: Math.round(bytes / lat.length / 1024) };
+  };
   const out = {
     mode, startMs: Math.round(startMs),
     student1: await run(student, 1), student16: await run(student, 16),
-    admin1: await run(admin, 1), admin2: await run(admin, 2),
+    admin1: await run(admin, 1), admin2: await run(admin, 2), admin1gzip: await gz(admin),
     memory: await ask<{ rssMb: number; maxRssMb: number; heapMb: number; externalMb: number }>(child, 'memory'),
   };
   child.send('close');
