@@ -94,8 +94,10 @@ export async function runPass(ctx: PassContext, kind: 'full' | 'quick'): Promise
     if (!details) {
       // Usually nothing needs details: then this one read serves the diff too.
       targets = guestsNeedingDetails(current, listed, kind, at);
-      // Many (a first pass over a big cluster) take a while: show what the list says first.
-      if (targets.length && targets.length < EARLY_WRITE_AT) return { upserts: [], tombstones: [], events: [] };
+      // Details take a while (a booting guest's agent answers only after its ~3 s timeout): show what
+      // the list says first when many need them, or when any of them is new or changed status, so a
+      // start is on screen at once and its address follows.
+      if (targets.length && targets.length < EARLY_WRITE_AT && !statusNews(current, targets)) return { upserts: [], tombstones: [], events: [] };
     }
     const d = diffInventory({
       cluster: ctx.cluster, stored: current, fetched: listed, kind, now: at, details, holdStatus: held, listedUnreadable: snapshot.skippedVmids,
@@ -121,4 +123,10 @@ export async function runPass(ctx: PassContext, kind: 'full' | 'quick'): Promise
   }
   if (ctx.quiet && quiet) ctx.quiet.last = quiet;
   return outcome(changed, removed, statusChanged, verify);
+}
+
+/** True when a guest needing details is new or the list shows it in another status than stored. */
+function statusNews(stored: readonly InventoryRow[], targets: readonly ResourceRow[]): boolean {
+  const was = new Map(stored.map((r) => [r.vmid, r.status]));
+  return targets.some((t) => was.get(t.vmid) !== t.status);
 }
