@@ -7,18 +7,10 @@ import type { ChangeFeed, VmChanged, VmRemoved } from './changes.js';
 import { dialectOfDb, type Db } from '../db/index.js';
 import { toVm } from './row.js';
 import type { Vm } from './vm.js';
-import type { ClusterState } from './repository.js';
+import type { ClusterState, VmFilter } from './repository.js';
 
-/** The same filters as InventoryRepo.list, answered from memory. */
-export interface ReadFilter {
-  cluster?: string;
-  node?: string;
-  status?: string;
-  type?: 'qemu' | 'lxc';
-  category?: string;
-  tag?: string;
-  q?: string;
-}
+/** The same filters as InventoryRepo.list, answered from memory (keys are looked up with byKeys). */
+export type ReadFilter = Omit<VmFilter, 'keys'>;
 
 /** One live VM: the object (with `stale: false`) and its JSON, made on first use after a change. */
 export interface ReadEntry {
