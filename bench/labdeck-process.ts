@@ -19,8 +19,16 @@ let labdeck: Labdeck | null = null;
 const profiler = new Profiler();
 let startedAt = 0;
 let cpuAtStart: NodeJS.CpuUsage = process.cpuUsage();
-/** VM key → when the change feed announced its latest committed change (after COMMIT). */
-const announced = new Map<string, { at: number; revision: number }>();
+/** VM key → when the change feed announced its recent committed changes (after COMMIT), oldest first. */
+const announced = new Map<string, Array<{ at: number; revision: number }>>();
+const ANNOUNCED_KEPT = 16;
+
+function noteAnnounced(key: string, at: number, revision: number): void {
+  let list = announced.get(key);
+  if (!list) announced.set(key, (list = []));
+  list.push({ at, revision });
+  if (list.length > ANNOUNCED_KEPT) list.shift();
+}
 let announcedVms = 0;
 
 function running(): Labdeck {
@@ -63,12 +71,12 @@ serveIpc({
     // Prepended so the timestamp is taken before any other listener (the hub) does its work.
     labdeck.feed.prependListener('vm:changed', (e) => {
       const at = now();
-      for (const vm of e.vms) announced.set(vm.id, { at, revision: vm.revision });
+      for (const vm of e.vms) noteAnnounced(vm.id, at, vm.revision);
       announcedVms += e.vms.length;
     });
     labdeck.feed.prependListener('vm:removed', (e) => {
       const at = now();
-      for (const id of e.ids) announced.set(id, { at, revision: e.revision });
+      for (const id of e.ids) noteAnnounced(id, at, e.revision);
       announcedVms += e.ids.length;
     });
     return { url: labdeck.url, port: labdeck.port, seedMs, startMs: now() - startedAt };
@@ -148,9 +156,18 @@ serveIpc({
     return running().sync.status();
   },
 
-  /** When each VM's latest change was announced (after its commit). */
-  announced({ keys }: { keys: string[] }): Record<string, { at: number; revision: number } | null> {
-    return Object.fromEntries(keys.map((k) => [k, announced.get(k) ?? null]));
+  /**
+   * When each VM's change was announced (after its commit): the first announcement at or after
+   * `after` (a VM can be written twice for one change: status first, details such as its address
+   * later, and a client's first arrival pairs with the first), else the latest.
+   */
+  announced({ keys, after }: { keys: string[]; after?: number | Record<string, number> }): Record<string, { at: number; revision: number } | null> {
+    return Object.fromEntries(keys.map((k) => {
+      const list = announced.get(k) ?? [];
+      const from = typeof after === 'number' ? after : after?.[k];
+      const hit = from === undefined ? undefined : list.find((a) => a.at >= from);
+      return [k, hit ?? list[list.length - 1] ?? null];
+    }));
   },
 
   /** Session cookies for the given users, sealed exactly as a sign-in would seal them. */

@@ -214,7 +214,7 @@ async function benchSingleChanges(ctx: Ctx) {
     await waitFor(() => ctx.fleet.firstArrivals(vm, t0).size >= entitled.length, 5000, 5);
     await sleep(150);
     const arrivals = ctx.fleet.firstArrivals(vm, t0);
-    const ann = (await ctx.lab.call<Record<string, { at: number } | null>>('announced', { keys: [vm] }))[vm];
+    const ann = (await ctx.lab.call<Record<string, { at: number } | null>>('announced', { keys: [vm], after: t0 }))[vm];
     samples++;
     for (const u of entitled) {
       const at = arrivals.get(u);
@@ -250,7 +250,7 @@ async function benchBatch(ctx: Ctx) {
   const pairs = vms.flatMap((vm) => entitledOf(ctx, vm).map((u) => ({ vm, u })));
   const complete = await waitFor(() => pairs.every((p) => ctx.fleet.firstArrivals(p.vm, t0).has(p.u)), 30_000, 20);
   await sleep(300);
-  const ann = await ctx.lab.call<Record<string, { at: number } | null>>('announced', { keys: vms });
+  const ann = await ctx.lab.call<Record<string, { at: number } | null>>('announced', { keys: vms, after: t0 });
   const lat: number[] = [];
   const missed: string[] = [];
   let last = 0, missing = 0;
@@ -422,7 +422,7 @@ async function benchDeployed(ctx: Ctx) {
   for (const [u, b] of bytes1) byRole[b.role].push(perMin(b.read - (bytes0.get(u)?.read ?? 0)));
   const pollSummary = summarize(pollBytes.map(perMin));
 
-  const ann = await ctx.lab.call<Record<string, { at: number } | null>>('announced', { keys: made.map((m) => m.vm) });
+  const ann = await ctx.lab.call<Record<string, { at: number } | null>>('announced', { keys: made.map((m) => m.vm), after: Object.fromEntries(made.map((m) => [m.vm, m.at])) });
   const fresh = { lagged: [] as number[], live: [] as number[] };
   const pollStale = { lagged: [] as number[], live: [] as number[] };
   const pollAfterPush: number[] = [];
