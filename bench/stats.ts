@@ -83,17 +83,8 @@ export function now(): number {
   return performance.timeOrigin + performance.now();
 }
 
-/** A deterministic PRNG (mulberry32) so every run picks the same guests. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A deterministic PRNG so every run picks the same guests: the simulator's own generator. */
+export { prng as rng } from '../server/simulator/generator.js';
 
 /** k distinct items drawn from a list with the given PRNG (order of the draw). */
 export function sample<T>(items: readonly T[], k: number, random: () => number): T[] {

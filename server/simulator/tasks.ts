@@ -2,15 +2,8 @@
 // exit status that is "OK" or the error text; the work itself happens when the task ends.
 
 /** A task's public state, as GET /nodes/{node}/tasks/{upid}/status answers it. */
-export interface TaskStatus {
+export interface TaskStatus extends Upid {
   upid: string;
-  node: string;
-  pid: number;
-  pstart: number;
-  starttime: number;
-  type: string;
-  id: string;
-  user: string;
   status: 'running' | 'stopped';
   exitstatus?: string;
 }
