@@ -10,6 +10,7 @@ import { agentInterfaces, guestConfig, ipOf, lxcInterfaces, statusCurrent, isUp 
 import { SERVED_ENDPOINTS } from './schema/endpoints.js';
 import { type PveSchema, type RawParams, verifyParams } from './schema/validate.js';
 import { parseUpid } from './tasks.js';
+import { ConsoleHub, consoleHandlers } from './console/hub.js';
 
 /** A method definition from the schema subset. */
 export interface MethodInfo {
@@ -86,6 +87,8 @@ export interface ApiOptions {
   clusterName: string;
   /** The certificate's SHA-256 fingerprint, as GET /nodes reports it (empty without TLS). */
   fingerprint: string;
+  /** Whether termproxy accepts a login with an API token's ticket (PVE 9.0.4+; default true). */
+  termproxyTokenLogin?: boolean;
 }
 
 /** Builds the handler table for one cluster. */
@@ -213,13 +216,16 @@ function firstLine(text: string): string {
 /** One cluster's API, ready to answer parsed requests. */
 export class PveApi {
   private readonly table: Record<string, Handler>;
+  /** vncproxy/termproxy/vncwebsocket and what sits behind them (server/simulator/console). */
+  readonly consoles: ConsoleHub;
 
   constructor(
     readonly cluster: ClusterState,
     readonly auth: Authenticator,
     opts: ApiOptions,
   ) {
-    this.table = handlers(opts, auth);
+    this.consoles = new ConsoleHub(cluster, opts.termproxyTokenLogin ?? true);
+    this.table = { ...handlers(opts, auth), ...consoleHandlers(this.consoles) };
   }
 
   /** Answers one request. `path` is relative to /api2/json, `params` merges query and body. */

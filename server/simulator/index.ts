@@ -29,6 +29,11 @@ export interface SimClusterOptions {
   tokenPrivileges?: string[];
   users?: SimUser[];
   port?: number;
+  /**
+   * Whether termproxy (LXC consoles) accepts the ticket of an API token: true as PVE 9.0.4 and
+   * later (default), false as older releases, where only a user's password ticket logs in.
+   */
+  termproxyTokenLogin?: boolean;
 }
 /** Simulator-wide settings. */
 export interface SimOptions {
@@ -186,7 +191,7 @@ export async function startSimulator(opts: SimOptions): Promise<Simulator> {
         userid: u.userid, password: u.password, groups: u.groups ?? [], privileges: new Set(u.privileges ?? ALL_PRIVILEGES),
       }]));
       const auth = new Authenticator(tokenId, tokenSecret, new Set(c.tokenPrivileges ?? ALL_PRIVILEGES), users);
-      const api = new PveApi(state, auth, { agentTimeoutMs: opts.agentTimeoutMs ?? 3000, clusterName: c.name ?? c.id, fingerprint: fingerprint ?? '' });
+      const api = new PveApi(state, auth, { agentTimeoutMs: opts.agentTimeoutMs ?? 3000, clusterName: c.name ?? c.id, fingerprint: fingerprint ?? '', termproxyTokenLogin: c.termproxyTokenLogin });
       const listener = new PveListener(api, host, c.port ?? 0, tls, opts.unauthorizedDelayMs ?? 3000);
       const rc = new RunningCluster(state, listener, tokenId, tokenSecret, tls ? 'https' : 'http', fingerprint);
       running.push(rc);

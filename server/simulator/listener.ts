@@ -4,6 +4,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { ApiResponse, PveApi } from './api.js';
 import type { RawParams } from './schema/validate.js';
 
@@ -77,6 +78,7 @@ export class PveListener {
     const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => void this.onRequest(req, res);
     this.server = tls ? https.createServer({ key: tls.key, cert: tls.cert }, handler) : http.createServer(handler);
     this.server.keepAliveTimeout = 5000;
+    this.server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void this.onUpgrade(req, socket, head));
   }
 
   /** Starts listening (port 0 picks a free port, kept for later reopenings). */
@@ -127,6 +129,7 @@ export class PveListener {
 
   /** Stops for good. */
   async close(): Promise<void> {
+    this.api.consoles.close();
     await this.stopListening();
   }
 
@@ -169,6 +172,36 @@ export class PveListener {
     }
     if (answer.status === 401 && this.unauthorizedDelayMs > 0) await sleep(this.unauthorizedDelayMs);
     this.write(res, answer);
+  }
+
+  /**
+   * A WebSocket upgrade, as pveproxy takes it: only for paths ending in `websocket`, after the
+   * same checks as the GET (auth, parameters, privilege, the handler's ticket check); an error is
+   * answered as plain HTTP, success hands the socket to the console hub.
+   */
+  private async onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on('error', () => socket.destroy());
+    const url = new URL(req.url ?? '/', 'http://sim');
+    const path = url.pathname.startsWith(BASE) ? url.pathname.slice(BASE.length) : '';
+    const fault = this.fault;
+    if (req.method !== 'GET' || !/websocket$/.test(path) || fault.mode === 'hang') {
+      socket.destroy();
+      return;
+    }
+    this.stats.requests++;
+    this.stats.byPath[path] = (this.stats.byPath[path] ?? 0) + 1;
+    const params: RawParams = {};
+    for (const [k, v] of url.searchParams) addParam(params, k, v);
+    const answer = await this.api.handle('GET', path, req.headers, params, fault.tokenRevoked ?? false);
+    if (answer.status !== 200) {
+      if (answer.status === 401 && this.unauthorizedDelayMs > 0) await sleep(this.unauthorizedDelayMs);
+      const body = answer.body === null ? Buffer.alloc(0) : Buffer.from(answer.body);
+      socket.end(`HTTP/1.1 ${answer.status} ${answer.reason}\r\nServer: pve-api-daemon/3.0\r\nContent-Length: ${body.length}\r\n`
+        + `${body.length ? 'Content-Type: ' + JSON_TYPE + '\r\n' : ''}Connection: close\r\n\r\n${body.toString('utf8')}`);
+      return;
+    }
+    const port = Number((JSON.parse(String(answer.body)) as { data: { port: string } }).data.port);
+    this.api.consoles.upgrade(port, req, socket, head);
   }
 
   private write(res: http.ServerResponse, a: ApiResponse): void {

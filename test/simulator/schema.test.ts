@@ -98,6 +98,9 @@ describe('responses match the returns schema', () => {
       await g.snapshot.$get();
       if (kind === 'qemu') await node.qemu.$(running.vmid).agent['network-get-interfaces'].$get();
       else await node.lxc.$(running.vmid).interfaces.$get();
+      // Consoles: the proxy call, then vncwebsocket as a plain GET (the upgrade is in console.test.ts).
+      const proxy = kind === 'qemu' ? await node.qemu.$(running.vmid).vncproxy.$post({ websocket: true }) : await node.lxc.$(running.vmid).termproxy.$post();
+      await g.vncwebsocket.$get({ port: proxy.port, vncticket: proxy.ticket });
       const actions = kind === 'qemu' ? (['suspend', 'resume', 'reset', 'reboot', 'shutdown', 'start', 'stop'] as const) : (['suspend', 'resume', 'reboot', 'shutdown', 'start', 'stop'] as const);
       for (const a of actions) await waitTask(api, running.node, await (g.status as unknown as Record<string, { $post: () => Promise<string> }>)[a].$post());
       await waitTask(api, running.node, await g.snapshot.$post({ snapname: 'snap1' }));
