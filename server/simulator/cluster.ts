@@ -52,6 +52,8 @@ export class ClusterState {
   private readonly touched = new Set<number>();
   private lastFullRefresh = 0;
   private refreshTimer: NodeJS.Timeout | null = null;
+  /** How far the load samples of broadcasts run ahead of the clock (nextLoadSample). */
+  private loadShiftMs = 0;
   private nextPid = 2000 + Math.floor(Math.random() * 100000);
 
   constructor(readonly settings: ClusterSettings) {
@@ -93,7 +95,7 @@ export class ClusterState {
   refresh(): void {
     this.lastFullRefresh = Date.now();
     this.touched.clear();
-    this.stats = takeStats(this.guests.values(), (n) => this.isOnline(n), this.lastFullRefresh);
+    this.stats = takeStats(this.guests.values(), (n) => this.isOnline(n), this.lastFullRefresh, this.loadShiftMs);
     this.changed();
     // Build the big body here, off the request path, so that requests only send it.
     if (this.settings.pvestatdIntervalMs > 0) this.resourcesBody('vm', true);
@@ -106,7 +108,7 @@ export class ClusterState {
   private liveRefresh(): void {
     if (Date.now() - this.lastFullRefresh >= 1000) return this.refresh();
     if (!this.touched.size) return;
-    const fresh = takeStats([...this.touched].map((id) => this.guests.get(id)).filter((g): g is Guest => !!g), (n) => this.isOnline(n), Date.now());
+    const fresh = takeStats([...this.touched].map((id) => this.guests.get(id)).filter((g): g is Guest => !!g), (n) => this.isOnline(n), Date.now(), this.loadShiftMs);
     for (const [vmid, row] of fresh) this.stats.set(vmid, row);
     this.touched.clear();
     this.changed();
@@ -120,6 +122,12 @@ export class ClusterState {
     const json = JSON.stringify(guestEntry(g, stat));
     this.entryCache.set(g.vmid, { stat, node: g.node, lock: g.lock, pool: g.pool, tags, json });
     return json;
+  }
+
+  /** Broadcasts with the load one sample (a second) ahead, so a test need not wait for fresh jitter. */
+  nextLoadSample(): void {
+    this.loadShiftMs += 1000;
+    this.refreshNow();
   }
 
   /** Forces a broadcast now; the next periodic one follows a full interval later. */

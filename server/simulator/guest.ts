@@ -86,12 +86,12 @@ export function loadOf(g: Pick<Guest, 'vmid' | 'busy'>, now: number): { cpu: num
   };
 }
 
-/** The live usage numbers of a guest at `now` (zero when stopped). */
-export function usageOf(g: Guest, now: number) {
+/** The live usage numbers of a guest at `now` (zero when stopped); load samples may run `loadShiftMs` ahead. */
+export function usageOf(g: Guest, now: number, loadShiftMs = 0) {
   const up = uptimeOf(g, now);
   const running = g.status === 'running';
   const maxmem = g.memoryMiB * MiB;
-  const load = isUp(g) ? loadOf(g, now) : null;
+  const load = isUp(g) ? loadOf(g, now + loadShiftMs) : null;
   return {
     cpu: running && load ? Math.round(load.cpu * 1e4) / 1e4 : 0,
     mem: load ? Math.floor(maxmem * load.mem) : 0,

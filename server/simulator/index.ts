@@ -89,6 +89,8 @@ export interface SimCluster {
   destroyGuest(vmid: number): void;
   setNodeOnline(node: string, online: boolean): void;
   refreshNow(): void;
+  /** A pvestatd broadcast that takes the next load sample now instead of after a second (tests). */
+  nextLoadSample(): void;
   setFault(f: SimFault): Promise<void>;
   stats(): { requests: number; byPath: Record<string, number>; bytesOut: number };
   resetStats(): void;
@@ -138,6 +140,7 @@ class RunningCluster implements SimCluster {
   destroyGuest(vmid: number): void { this.state.destroyGuest(vmid); }
   setNodeOnline(node: string, online: boolean): void { this.state.setNodeOnline(node, online); }
   refreshNow(): void { this.state.refreshNow(); }
+  nextLoadSample(): void { this.state.nextLoadSample(); }
   setFault(f: SimFault): Promise<void> { return this.listener.setFault(f); }
   stats(): { requests: number; byPath: Record<string, number>; bytesOut: number } { return this.listener.getStats(); }
   resetStats(): void { this.listener.resetStats(); }

@@ -30,11 +30,11 @@ export interface NodeInfo {
 const GiB = 1024 ** 3;
 
 /** Takes the statistics snapshot of every guest on an online node (pvestatd's broadcast). */
-export function takeStats(guests: Iterable<Guest>, online: (node: string) => boolean, now: number): Map<number, StatRow> {
+export function takeStats(guests: Iterable<Guest>, online: (node: string) => boolean, now: number, loadShiftMs = 0): Map<number, StatRow> {
   const rows = new Map<number, StatRow>();
   for (const g of guests) {
     if (!online(g.node)) continue;
-    const u = usageOf(g, now);
+    const u = usageOf(g, now, loadShiftMs);
     rows.set(g.vmid, {
       name: g.name,
       status: g.template ? 'stopped' : g.status,

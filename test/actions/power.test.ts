@@ -2,6 +2,7 @@
 // revision, the task confirms it, a failing task is reported and reverted, bulk gives one result per VM.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { waitFor } from '../helpers/wait.js';
 import { dialects } from '../helpers/db.js';
 import type { Vm } from '../../server/inventory/vm.js';
 
@@ -14,16 +15,6 @@ function recorder(ts: TestServer) {
 /** Statuses in order with repeats collapsed (the fast lane may report the same state again). */
 const statusTrail = (seen: Array<{ id: string; status: string }>, id: string) =>
   seen.filter((s) => s.id === id).map((s) => s.status).filter((st, i, all) => i === 0 || all[i - 1] !== st);
-
-async function until<T>(fn: () => Promise<T | null | undefined | false>, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe.each(dialects)('power actions (tasks end within the 2 s budget) (%s)', (dialect) => {
   let ts: TestServer;
@@ -119,8 +110,8 @@ describe.each(dialects)('power actions (tasks end within the 2 s budget) (%s)', 
       expect(res.ok).toBe(true);
       expect([200, 202]).toContain(res.httpStatus);
     }
-    await until(async () => targets.every((v) => ts.cluster.guest(v.vmid)!.status === 'running'));
-    await until(async () => (await ts.labdeck.inventory.list({ keys: targets.map((t) => t.id) })).every((v) => v.status === 'running'));
+    await waitFor(async () => targets.every((v) => ts.cluster.guest(v.vmid)!.status === 'running'));
+    await waitFor(async () => (await ts.labdeck.inventory.list({ keys: targets.map((t) => t.id) })).every((v) => v.status === 'running'));
   });
 
   it('bulk on a selection reports each VM on its own (unknown, forbidden, ok)', async () => {
@@ -160,8 +151,8 @@ describe('power actions (a task longer than the budget)', () => {
     expect((await ts.labdeck.inventory.get('lab-a', vm.vmid))!.status).toBe('starting');
     const again = await ts.request('POST', `/api/vm/${vm.vmid}/start`, { cookie: admin });
     expect(again.status).toBe(409);
-    await until(async () => (await ts.labdeck.inventory.get('lab-a', vm.vmid))!.status === 'running');
-    const audit = await until(async () => {
+    await waitFor(async () => (await ts.labdeck.inventory.get('lab-a', vm.vmid))!.status === 'running');
+    const audit = await waitFor(async () => {
       const a = await ts.request('GET', `/api/audit?vmid=${vm.vmid}`, { cookie: admin });
       return a.body.entries.find((e: any) => e.action === 'vm.start' && e.outcome === 'ok');
     });

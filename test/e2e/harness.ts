@@ -1,14 +1,10 @@
-// A real labdeck stack for realtime and end-to-end tests: the simulator on loopback, labdeck on
-// port 0 with a temp SQLite database, short sync intervals, and a small seeded class
-// (teacher, three students; student1 has two VMs, student2 one; a pool of five VMs, all
+// The realtime and end-to-end stack: the full-stack test server (test/helpers/server.ts, so it
+// honours LABDECK_TEST_DIALECT) with short sync intervals, a lagging pvestatd, and a small seeded
+// class (teacher, three students; student1 has two VMs, student2 one; a pool of five VMs, all
 // assigned ones stopped at the start).
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startSimulator, type Simulator, type SimCluster } from '../../server/simulator/index.js';
-import { parseFileConfig, ClusterConfigSchema, type AppConfig } from '../../server/config.js';
-import { startLabdeck, type Labdeck } from '../../server/server.js';
-import * as v from 'valibot';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import type { Simulator, SimCluster } from '../../server/simulator/index.js';
+import type { Labdeck } from '../../server/server.js';
 
 export const PASSWORD = 'correct horse battery';
 
@@ -16,6 +12,8 @@ export interface Stack {
   sim: Simulator;
   cluster: SimCluster;
   lab: Labdeck;
+  /** The test server underneath (request helpers). */
+  server: TestServer;
   url: string;
   classId: number;
   userIds: Record<string, number>;
@@ -33,43 +31,32 @@ export interface StackOptions {
   staticRoot?: string | null;
 }
 
+/** The first five non-template QEMU guests, in vmid order. */
+const poolOf = (cluster: SimCluster) =>
+  cluster.guests().filter((g) => g.type === 'qemu' && !g.template).map((g) => g.vmid).sort((a, b) => a - b).slice(0, 5);
+
 /** Starts simulator + labdeck and seeds the class. */
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
-  const sim = await startSimulator({
+  const server = await startTestServer({
     clusters: [{ id: 'lab-a', name: 'Lab A', nodes: 2, guests: opts.guests ?? 12, seed: 7 }],
-    pvestatdIntervalMs: opts.pvestatdIntervalMs ?? 200,
-    unauthorizedDelayMs: 0,
-    ipDelayMs: 100,
-    taskDurationMs: { start: 150, stop: 100, shutdown: 150, reboot: 150 },
+    sim: {
+      pvestatdIntervalMs: opts.pvestatdIntervalMs ?? 200, ipDelayMs: 100, agentTimeoutMs: 3000,
+      taskDurationMs: { start: 150, stop: 100, shutdown: 150, reboot: 150 },
+    },
+    config: { sync: { fullIntervalSeconds: 30, quickIntervalSeconds: opts.quickIntervalSeconds ?? 1, fastIntervalMs: 200, staleAfterSeconds: 3, maxBackoffSeconds: 1 } },
+    clusterConfig: { timeoutMs: 1500 },
+    // The assigned VMs are stopped before labdeck's first pass, so no test starts with their change.
+    beforeStart: (sim) => {
+      const cluster = sim.cluster('lab-a');
+      const pool = poolOf(cluster);
+      for (const vmid of [pool[0], pool[1], pool[4]]) if (cluster.guest(vmid)!.status !== 'stopped') cluster.powerOutside(vmid, 'stop');
+      cluster.refreshNow();
+    },
+    // staticRoot undefined serves the built client (dist/client), as a real start does.
+    start: { staticRoot: opts.staticRoot, actionFollowMs: 500 },
   });
-  const cluster = sim.cluster('lab-a');
-  const pool = cluster.guests().filter((g) => g.type === 'qemu' && !g.template).map((g) => g.vmid).sort((a, b) => a - b).slice(0, 5);
-  for (const vmid of [pool[0], pool[1], pool[4]]) if (cluster.guest(vmid)!.status !== 'stopped') cluster.powerOutside(vmid, 'stop');
-  cluster.refreshNow();
-  const dir = mkdtempSync(join(tmpdir(), 'labdeck-web-'));
-  const file = parseFileConfig({
-    sync: { fullIntervalSeconds: 30, quickIntervalSeconds: opts.quickIntervalSeconds ?? 1, fastIntervalMs: 200, staleAfterSeconds: 3, maxBackoffSeconds: 1 },
-  });
-  const config: AppConfig = {
-    ...file, port: 0, host: '127.0.0.1', databaseUrl: join(dir, 'labdeck.db'),
-    sessionSecret: 'web-tests-session-secret-0123456789abcdef', demo: false, configPath: null,
-  };
-  const clusters = [v.parse(ClusterConfigSchema, {
-    id: cluster.id, name: 'Lab A', url: cluster.url, tokenId: cluster.tokenId, tokenSecret: cluster.tokenSecret,
-    verifyTls: false, probePorts: false, timeoutMs: 1500,
-  })];
-  let lab: Labdeck;
-  try {
-    lab = await startLabdeck(config, { port: 0, host: '127.0.0.1', clusters, quiet: true, staticRoot: opts.staticRoot, actionFollowMs: 500 });
-  } catch (err) {
-    await sim.close();
-    throw err;
-  }
-  const close = async () => {
-    await lab.close();
-    await sim.close();
-    rmSync(dir, { recursive: true, force: true });
-  };
+  const { sim, cluster, labdeck: lab } = server;
+  const pool = poolOf(cluster);
   try {
     await lab.sync.trigger({ kind: 'full' });
     const userIds: Record<string, number> = {};
@@ -87,36 +74,13 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     await repo.assign(classId, cluster.id, pool[1], userIds.student2);
     await repo.assign(classId, cluster.id, pool[4], userIds.student1);
     await lab.access.reload();
-
-    const login = async (username: string) => {
-      const res = await fetch(`${lab.url}/api/auth/login`, {
-        method: 'POST', headers: { 'content-type': 'application/json', origin: lab.url },
-        body: JSON.stringify({ username, password: PASSWORD }),
-      });
-      if (!res.ok) throw new Error(`login ${username}: ${res.status} ${await res.text()}`);
-      const cookie = res.headers.getSetCookie().find((c) => c.startsWith('labdeck_session='));
-      if (!cookie) throw new Error('no session cookie');
-      return cookie.split(';')[0];
+    return {
+      sim, cluster, lab, server, url: lab.url, classId, userIds, pool,
+      login: (username) => server.login(username, PASSWORD),
+      close: () => server.close(),
     };
-    return { sim, cluster, lab, url: lab.url, classId, userIds, pool, login, close };
   } catch (err) {
-    await close();
+    await server.close();
     throw err;
-  }
-}
-
-/** Polls until `check` returns a truthy value or the time is up. */
-export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 5000, what = 'condition'): Promise<NonNullable<T>> {
-  const until = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const got = await check();
-      if (got) return got as NonNullable<T>;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 50));
   }
 }

@@ -3,7 +3,8 @@
 // student's reaching the page or its socket, and catching up after being offline.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import type { Browser, Page, BrowserContext } from 'playwright-core';
-import { startStack, waitFor, type Stack } from './harness.js';
+import { startStack, type Stack } from './harness.js';
+import { waitFor } from '../helpers/wait.js';
 import { canRunE2e, launch, newPage, signIn, recordFrames, shot } from './browser.js';
 
 const card = (page: Page, vmid: number) => page.locator(`article[data-vm="lab-a:${vmid}"]`);

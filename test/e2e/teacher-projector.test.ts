@@ -1,7 +1,7 @@
 // End to end, teacher side, in real Chromium: the class page (roster beside pool, bulk start with
 // progress per VM, assign, invite link, audit trail), and a projector link that shows the class
 // live with nobody signed in, sees nothing else, and stops working when revoked.
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { startStack, PASSWORD, type Stack } from './harness.js';
 import { canRunE2e, launch, newPage, signIn, recordFrames, shot } from './browser.js';
@@ -14,6 +14,9 @@ describe.skipIf(!canRunE2e)('teacher class page and projector (Chromium)', () =>
   let teacher: Page;
   let projectorUrl = '';
   const errors: string[] = [];
+  // Every test's pages must raise no script or content-security-policy error (checked per test,
+  // so a test run alone checks it too).
+  afterEach(() => { expect(errors.splice(0)).toEqual([]); });
 
   beforeAll(async () => {
     [stack, browser] = await Promise.all([startStack(), launch()]);
@@ -105,9 +108,5 @@ describe.skipIf(!canRunE2e)('teacher class page and projector (Chromium)', () =>
     const res = await fetch(projectorUrl.replace('/projector/', '/api/projector/'));
     expect(res.status).toBe(404);
     await shot(page, 'projector-revoked');
-  });
-
-  it('raised no script or content-security-policy errors on any page', () => {
-    expect(errors).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
 // End to end in real Chromium: an admin adds a local account on the Users page, promotes it,
 // sets a new password and disables it; each change holds over the API.
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { startStack, type Stack } from './harness.js';
 import { canRunE2e, launch, newPage, signIn, shot } from './browser.js';
@@ -9,6 +9,9 @@ describe.skipIf(!canRunE2e)('user administration (Chromium)', () => {
   let stack: Stack;
   let browser: Browser;
   const errors: string[] = [];
+  // Every test's pages must raise no script or content-security-policy error (checked per test,
+  // so a test run alone checks it too).
+  afterEach(() => { expect(errors.splice(0)).toEqual([]); });
 
   beforeAll(async () => {
     [stack, browser] = await Promise.all([startStack(), launch()]);
@@ -51,9 +54,5 @@ describe.skipIf(!canRunE2e)('user administration (Chromium)', () => {
     expect((await login('newt', 'second-pass-2')).status).toBe(401);
     expect(await page.locator('tr[data-user="admin"]').textContent()).toMatch(/you/);
     await shot(page, 'user-admin', true);
-  });
-
-  it('raised no script or content-security-policy errors', () => {
-    expect(errors).toEqual([]);
   });
 });

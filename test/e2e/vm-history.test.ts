@@ -1,6 +1,6 @@
 // End to end in real Chromium: a student opens a VM's history on its card and sees one uptime bar
 // per day and the status change the sync loop just recorded.
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { startStack, type Stack } from './harness.js';
 import { canRunE2e, launch, newPage, signIn, shot } from './browser.js';
@@ -9,6 +9,9 @@ describe.skipIf(!canRunE2e)('VM history on the card (Chromium)', () => {
   let stack: Stack;
   let browser: Browser;
   const errors: string[] = [];
+  // Every test's pages must raise no script or content-security-policy error (checked per test,
+  // so a test run alone checks it too).
+  afterEach(() => { expect(errors.splice(0)).toEqual([]); });
 
   beforeAll(async () => {
     [stack, browser] = await Promise.all([startStack(), launch()]);
@@ -33,9 +36,5 @@ describe.skipIf(!canRunE2e)('VM history on the card (Chromium)', () => {
     await expect.poll(() => history.locator('.day').count()).toBeGreaterThanOrEqual(14);
     await expect.poll(() => history.locator('li').first().textContent()).toMatch(/Running/);
     await shot(page, 'vm-history');
-  });
-
-  it('raised no script or content-security-policy errors', () => {
-    expect(errors).toEqual([]);
   });
 });

@@ -14,7 +14,11 @@ export const TEST_PASSWORD = 'password-1234';
 
 export interface TestServerOptions {
   /** Simulated clusters (default one: 'lab-a', 1 node, 30 guests, seed 7). */
-  clusters?: Array<{ id: string; nodes?: number; guests?: number; seed?: number; users?: SimUser[]; login?: unknown }>;
+  clusters?: Array<{ id: string; name?: string; nodes?: number; guests?: number; seed?: number; users?: SimUser[]; login?: unknown }>;
+  /** Extra fields for every cluster's config entry (e.g. `{ timeoutMs: 1500 }`). */
+  clusterConfig?: Record<string, unknown>;
+  /** Runs once the simulator is up and before labdeck starts (to set the scene its first pass sees). */
+  beforeStart?: (sim: Simulator) => void | Promise<void>;
   /** Simulator settings (defaults: pvestatd 0, no 401 delay, 150 ms tasks, IPs at once, no activity). */
   sim?: Partial<Omit<SimOptions, 'clusters'>>;
   /** Default sqlite, or postgres when LABDECK_TEST_DIALECT=postgres. */
@@ -68,7 +72,7 @@ export function cookieFrom(headers: Headers): string | null {
 export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
   const clusterOpts = opts.clusters ?? [{ id: 'lab-a', nodes: 1, guests: 30, seed: 7 }];
   const sim = await startSimulator({
-    clusters: clusterOpts.map((c) => ({ id: c.id, nodes: c.nodes ?? 1, guests: c.guests ?? 30, seed: c.seed ?? 7, tokenSecret: randomUUID(), users: c.users })),
+    clusters: clusterOpts.map((c) => ({ id: c.id, name: c.name, nodes: c.nodes ?? 1, guests: c.guests ?? 30, seed: c.seed ?? 7, tokenSecret: randomUUID(), users: c.users })),
     pvestatdIntervalMs: 0,
     unauthorizedDelayMs: 0,
     ipDelayMs: 0,
@@ -77,6 +81,12 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     taskDurationMs: { start: 150, stop: 150, shutdown: 150, reboot: 150 },
     ...opts.sim,
   });
+  try {
+    await opts.beforeStart?.(sim);
+  } catch (err) {
+    await sim.close();
+    throw err;
+  }
   // LABDECK_TEST_DIALECT=postgres runs every server test on PostgreSQL (needs TEST_DATABASE_URL).
   const dialect = opts.dialect ?? (process.env.LABDECK_TEST_DIALECT === 'postgres' ? 'postgres' : 'sqlite');
   const db = await makeTestDatabase(dialect);
@@ -85,6 +95,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     ...opts.config,
     clusters: sim.clusters.map((c, i) => ({
       id: c.id, url: c.url, tokenId: c.tokenId, tokenSecret: c.tokenSecret, probePorts: false,
+      ...(clusterOpts[i].name ? { name: clusterOpts[i].name } : {}), ...opts.clusterConfig,
       ...(clusterOpts[i].login ? { login: clusterOpts[i].login } : {}),
     })),
   });

@@ -6,15 +6,8 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SMTPServer } from 'smtp-server';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { waitFor } from '../helpers/wait.js';
 import { signBody } from '../../server/ops/alert-channels.js';
-
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('alerts from a real sync loop', () => {
   let smtp: SMTPServer;
@@ -61,10 +54,10 @@ describe('alerts from a real sync loop', () => {
   it('sends one "down", nothing more while down, then one "recovered", and lists them for admins', async () => {
     const status = () => t.labdeck.sync.status().clusters[0];
     await t.cluster.setFault({ mode: 'down' });
-    await until('an alert', () => hooks.length >= 1 && mails.length >= 1);
+    await waitFor(() => hooks.length >= 1 && mails.length >= 1, 15_000, 'an alert');
     const failuresAtAlert = status().consecutiveFailures;
     // Stay down for several more failed passes: no second alert.
-    await until('more failed passes', () => status().consecutiveFailures >= failuresAtAlert + 3);
+    await waitFor(() => status().consecutiveFailures >= failuresAtAlert + 3, 15_000, 'more failed passes');
     await t.labdeck.ops.alerts!.idle();
     expect(hooks).toHaveLength(1);
     expect(mails).toHaveLength(1);
@@ -75,9 +68,10 @@ describe('alerts from a real sync loop', () => {
     expect(mails[0]).toMatch(/Subject: \[labdeck\] Cluster lab-a is DOWN/);
 
     await t.cluster.setFault({});
-    await until('recovery alert', () => hooks.length >= 2 && mails.length >= 2);
-    await until('a few good passes', async () => status().consecutiveFailures === 0 && status().recentPasses.length > 3);
-    await new Promise((r) => setTimeout(r, 500));
+    await waitFor(() => hooks.length >= 2 && mails.length >= 2, 15_000, 'recovery alert');
+    await waitFor(async () => status().consecutiveFailures === 0 && status().recentPasses.length > 3, 15_000, 'a few good passes');
+    // Barrier: one more pass after recovery, and every alert it may have caused sent.
+    await t.labdeck.sync.trigger({ kind: 'quick' });
     await t.labdeck.ops.alerts!.idle();
     expect(hooks.map((h) => JSON.parse(h.body).event)).toEqual(['cluster.down', 'cluster.recovered']);
     expect(mails).toHaveLength(2);

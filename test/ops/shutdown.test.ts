@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../server/simulator/index.js';
+import { waitFor } from '../helpers/wait.js';
 import { createDb, type Db } from '../../server/db/index.js';
 import { migrateToLatest } from '../../server/db/migrate.js';
 import { UsersRepo } from '../../server/auth/users.js';
@@ -25,12 +26,6 @@ async function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
-}
-
-/** Polls until `ok()` holds or the time is up (the caller's assertion then says what is wrong). */
-async function waitFor(ok: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!ok() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
 }
 
 interface Proc { child: ChildProcess; url: string; output: () => string; exited: Promise<{ code: number | null; at: number }> }

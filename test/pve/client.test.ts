@@ -1,6 +1,7 @@
 // The Proxmox client against the simulator over real HTTP(S): TLS per cluster, timeouts, typed
 // errors, writes never sent twice, ticket login with groups.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/wait.js';
 import { startSimulator, type Simulator } from '../../server/simulator/index.js';
 import { createPveClient } from '../../server/pve/client.js';
 import { PveError } from '../../server/pve/errors.js';
@@ -43,11 +44,10 @@ describe('PVE client over HTTPS', () => {
     const stopped = sim.cluster('tls').guests().find((g) => g.status === 'stopped' && !g.template)!;
     const upid = await client.power(stopped.node, stopped.type, stopped.vmid, 'start');
     expect(upid).toMatch(/^UPID:/);
-    let task = await client.taskStatus(stopped.node, upid);
-    for (let i = 0; i < 50 && task.status === 'running'; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-      task = await client.taskStatus(stopped.node, upid);
-    }
+    const task = await waitFor(async () => {
+      const t = await client.taskStatus(stopped.node, upid);
+      return t.status === 'running' ? null : t;
+    }, 3000, 'the start task to end');
     expect(task).toEqual({ status: 'stopped', exitstatus: 'OK' });
     expect((await client.statusCurrent(stopped.node, stopped.type, stopped.vmid)).status).toBe('running');
     await client.close();

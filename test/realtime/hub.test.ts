@@ -2,7 +2,8 @@
 // sessions and projector links cut off, and a reconnect that catches up loses nothing.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { io as connect, type Socket } from 'socket.io-client';
-import { startStack, waitFor, type Stack } from '../e2e/harness.js';
+import { startStack, type Stack } from '../e2e/harness.js';
+import { waitFor } from '../helpers/wait.js';
 import type { Vm } from '../../server/inventory/vm.js';
 
 interface Seen { changed: Array<{ revision: number; vms: Vm[] }>; removed: Array<{ revision: number; ids: string[]; reason?: string }> }
@@ -25,6 +26,15 @@ function open(opts: { cookie?: string; projector?: string }): { socket: Socket; 
     socket.once('connect_error', (e) => reject(e));
   });
   return { socket, seen, ready };
+}
+
+/**
+ * Barrier for "did not arrive": sends what the hub holds, then one ack round trip per socket.
+ * socket.io keeps order per socket, so whatever was sent to it before is in by then.
+ */
+async function delivered(...opened: Array<{ socket: Socket }>): Promise<void> {
+  stack.lab.realtime!.flush();
+  await Promise.all(opened.map((o) => o.socket.emitWithAck('hello', {})));
 }
 
 const ids = (seen: Seen) => new Set(seen.changed.flatMap((m) => m.vms.map((v) => v.id)));
@@ -66,7 +76,7 @@ describe('realtime hub', () => {
     await waitFor(() => ids(s1.seen).has(key(mine)), 5000, 'student1 to get their VM');
     await waitFor(() => ids(s2.seen).has(key(theirs)), 5000, 'student2 to get their VM');
     await waitFor(() => ids(teacher.seen).has(key(mine)) && ids(teacher.seen).has(key(theirs)), 5000, 'teacher to get both');
-    await new Promise((r) => setTimeout(r, 300));
+    await delivered(s1, s2);
     expect(ids(s2.seen).has(key(mine))).toBe(false);
     expect(ids(s1.seen).has(key(theirs))).toBe(false);
     for (const m of [...teacher.seen.changed, ...s1.seen.changed]) {
@@ -77,7 +87,7 @@ describe('realtime hub', () => {
     stack.cluster.powerOutside(outside.vmid, outside.status === 'running' ? 'stop' : 'start');
     // The admin's socket shows the change was pushed; the others would have had it in the same flush.
     await waitFor(() => ids(admin.seen).has(key(outside.vmid)), 5000, 'admin to get the outside VM');
-    await new Promise((r) => setTimeout(r, 300));
+    await delivered(teacher, s1);
     expect(ids(teacher.seen).has(key(outside.vmid))).toBe(false);
     expect(ids(s1.seen).has(key(outside.vmid))).toBe(false);
   });
@@ -187,7 +197,7 @@ describe('realtime hub', () => {
     stack.cluster.powerOutside(spare.vmid, spare.status === 'running' ? 'stop' : 'start');
     const copies = (seen: Seen) => seen.changed.flatMap((m) => m.vms).filter((v) => v.id === key(spare.vmid));
     await waitFor(() => copies(t.seen).length > 0 && copies(a.seen).length > 0, 5000, 'the change on both sockets');
-    await new Promise((r) => setTimeout(r, 500));
+    await delivered(t, a);
     const revisions = (seen: Seen) => copies(seen).map((v) => v.revision);
     expect(new Set(revisions(t.seen)).size).toBe(revisions(t.seen).length);
     expect(new Set(revisions(a.seen)).size).toBe(revisions(a.seen).length);

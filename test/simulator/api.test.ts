@@ -2,7 +2,8 @@
 // wire details a client meets (content type, reason phrases, 0/1 booleans, string nextid, 501).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Simulator } from '../../server/simulator/index.js';
-import { raw, startFast, tokenClient, until, waitTask } from './helpers.js';
+import { raw, startFast, tokenClient, waitTask } from './helpers.js';
+import { waitFor } from '../helpers/wait.js';
 
 describe.each(['http', 'https'] as const)('simulated API over %s', (protocol) => {
   let sim: Simulator;
@@ -139,6 +140,6 @@ describe('wire format', () => {
     expect(json.status).toBe(200);
     const badJson = await raw(c, 'POST', `/nodes/${g.node}/qemu/${g.vmid}/status/stop`, { headers: { 'Content-Type': 'application/json' }, body: '{' });
     expect(badJson.status).toBe(400);
-    await until(() => (c.guest(g.vmid)!.lock === null ? true : undefined));
+    await waitFor(() => (c.guest(g.vmid)!.lock === null ? true : undefined));
   });
 });

@@ -7,7 +7,8 @@ import { WebSocket } from 'ws';
 import type { SimCluster, Simulator } from '../../server/simulator/index.js';
 import { RfbClient, pixelAt } from '../../server/simulator/console/rfb-client.js';
 import { BANNER_RGB, COUNTER_RECT, COUNTER_RGB, KEY_ROW_Y } from '../../server/simulator/console/framebuffer.js';
-import { startFast, raw, until } from './helpers.js';
+import { startFast, raw } from './helpers.js';
+import { waitFor } from '../helpers/wait.js';
 
 const USER = { userid: 'console@pve', password: 'console-pass', privileges: ['VM.Console', 'VM.Audit'] };
 const NOBODY = { userid: 'viewer@pve', password: 'viewer-pass', privileges: ['VM.Audit'] };
@@ -180,7 +181,7 @@ describe('simulated consoles', () => {
     ws.send('1:100:30:');
     const typed = 'stty size\r';
     ws.send(`0:${Buffer.byteLength(typed)}:${typed}`);
-    await until(() => (out.includes('30 100') ? true : undefined));
+    await waitFor(() => out.includes('30 100'), 3000, 'the shell to echo');
     expect(out).toContain('stty size');
     ws.close();
   });

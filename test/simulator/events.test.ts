@@ -2,7 +2,8 @@
 // away), driven through the programmatic API and through the HTTP control API; demo activity.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Simulator } from '../../server/simulator/index.js';
-import { raw, startFast, tokenClient, until } from './helpers.js';
+import { raw, startFast, tokenClient } from './helpers.js';
+import { waitFor } from '../helpers/wait.js';
 
 type Row = { vmid: number; status: string; node: string; [k: string]: unknown };
 
@@ -154,7 +155,7 @@ describe('demo activity', () => {
     try {
       const c = sim.cluster('demo');
       const before = JSON.stringify(c.guests().map((g) => g.status));
-      await until(() => (JSON.stringify(c.guests().map((g) => g.status)) !== before ? true : undefined), 3000);
+      await waitFor(() => (JSON.stringify(c.guests().map((g) => g.status)) !== before ? true : undefined), 3000);
     } finally {
       await sim.close();
     }

@@ -2,7 +2,8 @@
 // accepted but unanswered requests (hang) and a revoked token, as the real client meets them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Simulator } from '../../server/simulator/index.js';
-import { raw, startFast, tokenClient, until } from './helpers.js';
+import { raw, startFast, tokenClient } from './helpers.js';
+import { waitFor } from '../helpers/wait.js';
 
 describe.each(['http', 'https'] as const)('faults over %s', (protocol) => {
   let sim: Simulator;
@@ -67,9 +68,10 @@ describe.each(['http', 'https'] as const)('faults over %s', (protocol) => {
     c.resetStats();
     const start = tokenClient(c, { queryTimeout: 100 }).nodes.$(g.node)[g.type].$(g.vmid).status.start.$post();
     await expect(start).rejects.toThrow(/FaILED to call POST/);
-    await new Promise((r) => setTimeout(r, 400));
+    // Barrier: the client's second POST reached the simulator.
+    await waitFor(() => (c.stats().byPath[`/nodes/${g.node}/${g.type}/${g.vmid}/status/start`] ?? 0) >= 2, 3000, 'the resent POST');
     expect(c.stats().byPath[`/nodes/${g.node}/${g.type}/${g.vmid}/status/start`]).toBe(2);
-    await until(() => (c.guest(g.vmid)!.status === 'running' ? true : undefined));
+    await waitFor(() => (c.guest(g.vmid)!.status === 'running' ? true : undefined));
     await c.setFault({});
   });
 

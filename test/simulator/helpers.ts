@@ -2,6 +2,7 @@
 // proxmox-api client (HTTP, or HTTPS without certificate verification via an undici Agent).
 import { proxmoxApi } from 'proxmox-api';
 import { Agent, fetch as undiciFetch } from 'undici';
+import { waitFor } from '../helpers/wait.js';
 import { startSimulator, type SimCluster, type SimOptions, type Simulator } from '../../server/simulator/index.js';
 
 /** Options for quick tests: no 401 delay, short tasks, short IP and agent delays, manual pvestatd. */
@@ -55,20 +56,9 @@ export async function raw(c: SimCluster, method: string, path: string, opts: { h
   return { status: res.status, statusText: res.statusText, contentType: res.headers.get('content-type'), text, json: text ? (JSON.parse(text) as { data: unknown; message?: string; errors?: Record<string, string> }) : null };
 }
 
-/** Polls until `check` returns a value other than undefined (or fails after `ms`). */
-export async function until<T>(check: () => Promise<T | undefined> | T | undefined, ms = 3000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /** Waits for a task to stop and returns its status. */
 export async function waitTask(api: ReturnType<typeof tokenClient>, node: string, upid: string) {
-  return until(async () => {
+  return waitFor(async () => {
     const s = (await api.nodes.$(node).tasks.$(upid).status.$get()) as { status: string; exitstatus?: string };
     return s.status === 'stopped' ? s : undefined;
   });

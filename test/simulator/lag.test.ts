@@ -2,7 +2,8 @@
 // status/current is live) and guest networking (the address appears some time after boot).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Simulator } from '../../server/simulator/index.js';
-import { raw, startFast, tokenClient, until, waitTask } from './helpers.js';
+import { raw, startFast, tokenClient, waitTask } from './helpers.js';
+import { waitFor } from '../helpers/wait.js';
 
 type Row = { vmid: number; status: string; name?: string; node: string; [k: string]: unknown };
 
@@ -22,7 +23,7 @@ describe('pvestatd lag', () => {
     expect((await api.nodes.$(g.node).qemu.$(g.vmid).status.current.$get()).status).toBe('running');
     const lagged = (await api.cluster.resources.$get({ type: 'vm' })).find((r) => r.vmid === g.vmid)!;
     expect(lagged.status).toBe('stopped');
-    await until(async () => ((await api.cluster.resources.$get({ type: 'vm' })).find((r) => r.vmid === g.vmid)!.status === 'running' ? true : undefined), 4000);
+    await waitFor(async () => ((await api.cluster.resources.$get({ type: 'vm' })).find((r) => r.vmid === g.vmid)!.status === 'running' ? true : undefined), 4000);
   });
 
   it('lists a new guest as a stub {id,vmid,node,type,status:"unknown"} until the next refresh', async () => {
@@ -68,7 +69,7 @@ describe('guest networking', () => {
     await expect(agent.$get()).rejects.toThrow('500 QEMU guest agent is not running');
     expect(Date.now() - t).toBeGreaterThanOrEqual(45);
     expect(c.guest(g.vmid)!.ip).toBeNull();
-    const ip = await until(() => c.guest(g.vmid)!.ip ?? undefined, 3000);
+    const ip = await waitFor(() => c.guest(g.vmid)!.ip ?? undefined, 3000);
     expect(ip).toMatch(/^127\.\d+\.\d+\.\d+$/);
     const res = (await agent.$get()) as { result: { 'ip-addresses': { 'ip-address': string }[] }[] };
     expect(res.result.flatMap((i) => i['ip-addresses'].map((a) => a['ip-address']))).toContain(ip);
@@ -95,7 +96,7 @@ describe('guest networking', () => {
     c.powerOutside(ct.vmid, 'start');
     const early = await api.nodes.$(ct.node).lxc.$(ct.vmid).interfaces.$get();
     expect(early.find((i) => i.name === 'eth0')!.inet).toBeUndefined();
-    await until(() => c.guest(ct.vmid)!.ip ?? undefined, 3000);
+    await waitFor(() => c.guest(ct.vmid)!.ip ?? undefined, 3000);
     const later = await api.nodes.$(ct.node).lxc.$(ct.vmid).interfaces.$get();
     expect(later.find((i) => i.name === 'eth0')!.inet).toBe(`${c.guest(ct.vmid)!.ip}/8`);
   });

@@ -37,15 +37,3 @@ export function makeManager(db: Db, sim: Simulator, sync: Record<string, unknown
   return { manager: createSyncManager({ db, feed, config, logger }), feed, logs: lines };
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls until `fn` returns truthy or the time is up. */
-export async function until<T>(fn: () => Promise<T> | T, timeoutMs = 5000, stepMs = 25): Promise<NonNullable<T>> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await sleep(stepMs);
-  }
-}

@@ -3,7 +3,7 @@
 // shows (stored and pushed) within a couple of seconds, because contradictions are checked live.
 import { afterEach, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { sleep, until } from './helpers.js';
+import { waitFor } from '../helpers/wait.js';
 
 const CLUSTER = 'lab-a';
 
@@ -38,6 +38,18 @@ async function labdeckStart(ts: TestServer): Promise<{ vmid: number; id: string;
   return { vmid: vm.vmid, id: vm.id, seen };
 }
 
+/** Barrier: the fast lane let go of the start, so only passes and their live checks touch the VM. */
+async function settled(ts: TestServer): Promise<void> {
+  await waitFor(() => ts.labdeck.sync.status().clusters[0].fastLane === 0, 5000, 'the fast lane to settle');
+}
+
+/** Barrier: at least `n` quick passes ran from start to end after this call. */
+async function quickPasses(ts: TestServer, n: number): Promise<void> {
+  const t0 = Date.now();
+  await waitFor(() => ts.labdeck.sync.status().clusters[0].recentPasses.filter((p) => p.kind === 'quick' && p.startedAt >= t0).length >= n,
+    n * 1000 + 5000, `${n} quick passes`);
+}
+
 /** What /cluster/resources says about a guest right now. */
 async function snapshotStatus(ts: TestServer, vmid: number): Promise<string | undefined> {
   const rows = await ts.labdeck.sync.client(CLUSTER)!.resources();
@@ -51,12 +63,17 @@ describe('held status after a power action, lagging snapshot', () => {
   it('a stop made outside labdeck 3 s after a labdeck start is stored and pushed within ~2 s', async () => {
     ts = await laggingServer();
     const { vmid, seen } = await labdeckStart(ts);
-    await sleep(3000);
+    // Instead of the clock, the state 3 s later stands for: the start has settled, and passes
+    // have checked the contradicting snapshot live and kept the hold.
+    await settled(ts);
+    ts.cluster.resetStats();
+    await waitFor(() => (ts!.cluster.stats().byPath[`/nodes/${ts!.cluster.guest(vmid)!.node}/qemu/${vmid}/status/current`] ?? 0) > 0, 5000, 'a live check');
+    await quickPasses(ts, 1);
     expect(await snapshotStatus(ts, vmid)).toBe('stopped');
     expect((await ts.labdeck.inventory.get(CLUSTER, vmid))!.status).toBe('running');
     const stoppedAt = Date.now();
     ts.cluster.powerOutside(vmid, 'stop');
-    await until(async () => (await ts!.labdeck.inventory.get(CLUSTER, vmid))?.status === 'stopped', 4000);
+    await waitFor(async () => (await ts!.labdeck.inventory.get(CLUSTER, vmid))?.status === 'stopped', 4000);
     const stored = Date.now() - stoppedAt;
     const pushed = seen.find((s) => s.at >= stoppedAt && s.status === 'stopped');
     expect(pushed).toBeDefined();
@@ -64,20 +81,20 @@ describe('held status after a power action, lagging snapshot', () => {
     expect(stored).toBeLessThan(2500);
     // The snapshot still lags (it said "stopped" all along); the live check decided.
     expect(await snapshotStatus(ts, vmid)).toBe('stopped');
-    await sleep(600);
+    await quickPasses(ts, 2);
     expect((await ts.labdeck.inventory.get(CLUSTER, vmid))!.status).toBe('stopped');
   });
 
   it('a labdeck start is never flipped back by the lagging snapshot, and each pass checks it live at most once', async () => {
     ts = await laggingServer();
     const { vmid, seen } = await labdeckStart(ts);
-    await sleep(1500);
+    await settled(ts);
     ts.cluster.resetStats();
-    await sleep(3000);
+    // 11 passes ended after the reset: with one running across each end, at most 13 ran in part.
+    await quickPasses(ts, 11);
     expect(await snapshotStatus(ts, vmid)).toBe('stopped');
     const live = ts.cluster.stats().byPath[`/nodes/${ts.cluster.guest(vmid)!.node}/qemu/${vmid}/status/current`] ?? 0;
-    // Checked live while the snapshot contradicts, but bounded: at most one read per pass (every
-    // 250 ms from the end of the last, so at most 12 in 3 s).
+    // Checked live while the snapshot contradicts, but bounded: at most one read per pass.
     expect(live).toBeGreaterThan(0);
     expect(live).toBeLessThanOrEqual(13);
     expect((await ts.labdeck.inventory.get(CLUSTER, vmid))!.status).toBe('running');

@@ -4,7 +4,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openTestDb } from '../helpers/db.js';
 import type { Db } from '../../server/db/index.js';
 import type { Simulator } from '../../server/simulator/index.js';
-import { makeManager, sleep, startSim, until, type Harness } from './helpers.js';
+import { makeManager, startSim, type Harness } from './helpers.js';
+import { waitFor } from '../helpers/wait.js';
 
 describe('sync loops', () => {
   let sim: Simulator;
@@ -23,16 +24,20 @@ describe('sync loops', () => {
     h = makeManager(db, sim, { quickIntervalSeconds: 0.2, fullIntervalSeconds: 60, maxBackoffSeconds: 1 }, { timeoutMs: 400 });
     await h.manager.start();
     expect(h.logs.some((l) => l.msg === 'Background VM inventory sync started')).toBe(true);
-    await until(() => h.manager.status().clusters.every((c) => c.lastFullAt !== null));
+    await waitFor(() => h.manager.status().clusters.every((c) => c.lastFullAt !== null));
     const badBefore = await h.manager.repo.list({ cluster: 'bad' });
     await sim.cluster('bad').setFault({ mode });
     sim.cluster('bad').destroyGuest(badBefore[0].vmid);
     const t0 = Date.now();
-    await sleep(2000);
-    const runs = await db.selectFrom('sync_runs').select(['cluster_id', 'started_at', 'error']).where('started_at', '>=', t0).orderBy('started_at').execute();
-    const good = runs.filter((r) => r.cluster_id === 'good');
+    const goodRuns = () => db.selectFrom('sync_runs').select(['cluster_id', 'started_at', 'error'])
+      .where('started_at', '>=', t0).where('cluster_id', '=', 'good').orderBy('started_at').execute();
+    // Barrier: the bad cluster has failed a pass (it hung or refused for its whole timeout), and
+    // the good one ran six passes meanwhile; the gaps below show none of them waited for it.
+    await waitFor(async () => h.manager.status().clusters.find((c) => c.id === 'bad')!.consecutiveFailures >= 1 && (await goodRuns()).length >= 6,
+      10_000, 'a failed bad pass and six good ones');
+    const good = await goodRuns();
     expect(good.every((r) => r.error === null)).toBe(true);
-    // 0.2 s quick interval over 2 s: about 10 passes; a blocked loop would manage far fewer.
+    // 0.2 s quick interval: a pass every ~0.2 s; a loop blocked by the other cluster would leave a gap.
     expect(good.length).toBeGreaterThanOrEqual(6);
     const gaps = good.slice(1).map((r, i) => r.started_at - good[i].started_at);
     expect(Math.max(...gaps)).toBeLessThan(700);
@@ -41,7 +46,7 @@ describe('sync loops', () => {
     expect(bad.lastError).toBeTruthy();
     expect(await h.manager.repo.list({ cluster: 'bad' })).toHaveLength(10);
     await sim.cluster('bad').setFault({});
-    await until(() => h.manager.status().clusters.find((c) => c.id === 'bad')!.consecutiveFailures === 0, 5000);
+    await waitFor(() => h.manager.status().clusters.find((c) => c.id === 'bad')!.consecutiveFailures === 0, 5000);
     expect(h.manager.status().clusters.find((c) => c.id === 'bad')).toMatchObject({ health: 'healthy', backoffMs: 0 });
     // The destroyed guest goes only with the next successful *full* pass.
     await h.manager.trigger({ cluster: 'bad', kind: 'full' });
@@ -63,7 +68,7 @@ describe('sync loops', () => {
     ({ db, close: closeDb } = await openTestDb('sqlite'));
     h = makeManager(db, sim, { fastIntervalMs: 100, quickIntervalSeconds: 0.2 });
     await h.manager.start();
-    await until(() => h.manager.status().clusters[0].lastFullAt !== null);
+    await waitFor(() => h.manager.status().clusters[0].lastFullAt !== null);
     const c = sim.cluster('lab');
     const vmid = c.createGuest({ name: 'fast-one', running: false });
     c.refreshNow();
@@ -75,13 +80,15 @@ describe('sync loops', () => {
     await h.manager.repo.setStatus('lab', vmid, 'starting');
     h.manager.watch('lab', vmid);
     // Quick passes keep running with a 30 s old snapshot saying "stopped": they must not undo it.
-    const vm = await until(async () => {
+    const vm = await waitFor(async () => {
       const v = await h.manager.repo.get('lab', vmid);
       return v?.status === 'running' && v.ip ? v : null;
     }, 5000);
     expect(Date.now() - t0).toBeLessThan(3000);
     expect(vm.ip).toBe(c.guest(vmid)!.ip);
-    await sleep(600);
+    // Barrier: two more quick passes over the lagging snapshot.
+    await h.manager.trigger({ kind: 'quick' });
+    await h.manager.trigger({ kind: 'quick' });
     expect((await h.manager.repo.get('lab', vmid))?.status).toBe('running');
     const statuses = (await db.selectFrom('vm_events').select('to_value').where('vmid', '=', vmid).where('kind', '=', 'status').orderBy('id').execute()).map((e) => e.to_value);
     expect(statuses).toEqual(['starting', 'running']);
@@ -95,15 +102,15 @@ describe('sync loops', () => {
     const vmid = c.createGuest({ name: 'agent-vm', running: false, type: 'qemu' });
     c.refreshNow();
     await h.manager.start();
-    await until(async () => (await h.manager.repo.get('lab', vmid))?.status === 'stopped');
+    await waitFor(async () => (await h.manager.repo.get('lab', vmid))?.status === 'stopped');
     const g = c.guest(vmid)!;
     await h.manager.client('lab')!.power(g.node, 'qemu', vmid, 'start');
-    await sleep(100);
+    await waitFor(() => c.guest(vmid)!.status === 'running', 3000, 'the start task to end');
     // What the power action does once its task ended: write the outcome, then hand over to the fast lane.
     const vm = await h.manager.repo.setStatus('lab', vmid, 'running');
     expect(vm).toMatchObject({ status: 'running', ip: null, ipReason: 'not-checked' });
     h.manager.watch('lab', vmid);
-    const withIp = await until(async () => (await h.manager.repo.get('lab', vmid))?.ip ?? null, 4000);
+    const withIp = await waitFor(async () => (await h.manager.repo.get('lab', vmid))?.ip ?? null, 4000);
     expect(withIp).toBe(c.guest(vmid)!.ip);
     expect((await h.manager.repo.get('lab', vmid))?.status).toBe('running');
   });
@@ -116,7 +123,8 @@ describe('stopping', () => {
     const h = makeManager(db, sim, {}, { timeoutMs: 20_000 });
     await sim.cluster('stuck').setFault({ mode: 'hang' });
     await h.manager.start();
-    await sleep(200);
+    // Barrier: the first pass is in flight (its request reached the hanging cluster).
+    await waitFor(() => (sim.cluster('stuck').stats().byPath['/cluster/resources'] ?? 0) > 0, 3000, 'a hanging request');
     const t0 = Date.now();
     await h.manager.stop(300);
     expect(Date.now() - t0).toBeLessThan(2000);

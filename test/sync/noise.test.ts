@@ -7,7 +7,7 @@ import type { Simulator } from '../../server/simulator/index.js';
 import type { VmChanged } from '../../server/inventory/changes.js';
 import { parseFileConfig } from '../../server/config.js';
 import { createPveClient } from '../../server/pve/client.js';
-import { makeManager, sleep, startSim, type Harness } from './helpers.js';
+import { makeManager, startSim, type Harness } from './helpers.js';
 
 describe('load noise', () => {
   let sim: Simulator;
@@ -51,8 +51,8 @@ describe('load noise', () => {
     let before = await readLoad();
     expect(before.size).toBeGreaterThan(20);
     for (let i = 0; i < 3; i++) {
-      // Load samples change every second: each quick pass below sees a fresh pvestatd snapshot.
-      await sleep(1100);
+      // Load samples change every second: take the next one now, so each quick pass below sees a fresh snapshot.
+      sim.cluster('lab').nextLoadSample();
       const now = await readLoad();
       expect([...now].filter(([vmid, load]) => before.get(vmid) !== load).length).toBeGreaterThan(before.size / 2);
       before = now;
@@ -72,7 +72,7 @@ describe('load noise', () => {
     const changed: VmChanged[] = [];
     h.feed.on('vm:changed', (e) => changed.push(e));
     lab.setLoad(target.vmid, 'busy');
-    await sleep(1100);
+    lab.nextLoadSample();
     await h.manager.trigger({ kind: 'quick' });
     expect(changed.flatMap((e) => e.vms.map((v) => v.vmid))).toEqual([target.vmid]);
     expect((await h.manager.repo.get('lab', target.vmid))!.cpu).toBeGreaterThanOrEqual(0.3);
