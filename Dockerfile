@@ -1,10 +1,11 @@
-# labdeck: multi-stage image. The server runs its TypeScript sources through tsx (a production
-# dependency), so the image runs exactly the code the tests run; the client is built by vite.
+# labdeck: multi-stage image. `npm run build` compiles the client (vite) and the server (esbuild
+# bundle of server/, migrations/ and the shared contract into dist/server); the runtime runs that
+# JavaScript with plain node: no TypeScript loader, no sources, no dev dependencies.
 # Build:  docker build -t labdeck .
 # Run:    docker run -p 8080:8080 -v labdeck-data:/data -e SESSION_SECRET=... \
 #           -e LABDECK_CONFIG=/config/labdeck.json -v ./labdeck.json:/config/labdeck.json:ro labdeck
 
-# 1. Build the client with every dependency.
+# 1. Build the client and the server with every dependency.
 FROM node:22-slim AS build
 WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ \
@@ -31,16 +32,15 @@ ENV NODE_ENV=production \
     DATABASE_URL=/data/labdeck.db
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
-COPY package.json package-lock.json tsconfig.json ./
-COPY server ./server
-COPY migrations ./migrations
+COPY package.json package-lock.json ./
 COPY --from=build /app/dist/client ./dist/client
+COPY --from=build /app/dist/server ./dist/server
 RUN mkdir -p /data && chown node:node /data \
- && printf '#!/bin/sh\nexec /app/node_modules/.bin/tsx --tsconfig /app/tsconfig.json /app/server/cli/main.ts "$@"\n' > /usr/local/bin/labdeck \
+ && printf '#!/bin/sh\nexec node /app/dist/server/cli/main.js "$@"\n' > /usr/local/bin/labdeck \
  && chmod 0755 /usr/local/bin/labdeck
 USER node
 VOLUME ["/data"]
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-CMD ["node", "--import", "tsx", "server/main.ts"]
+CMD ["node", "dist/server/main.js"]

@@ -4,6 +4,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Server as HttpServer } from 'node:http';
 import { existsSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createAdaptorServer } from '@hono/node-server';
 import type { Hono } from 'hono';
@@ -14,7 +15,7 @@ import { ChangeFeed } from './inventory/changes.js';
 import type { InventoryRepo } from './inventory/repository.js';
 import { ReadModel } from './inventory/read-model.js';
 import { createSyncManager, type SyncManager } from './sync/manager.js';
-import { startDemoClusters, type DemoOptions } from './demo.js';
+import type { DemoOptions } from './demo.js';
 import type { Simulator } from './simulator/index.js';
 import { AccessFeed } from './auth/access-feed.js';
 import { Access } from './auth/permissions.js';
@@ -95,7 +96,10 @@ export interface Labdeck {
 /** What an extension started and how to stop it. */
 type Closer = () => Promise<void> | void;
 
-const defaultStaticRoot = fileURLToPath(new URL('../dist/client/', import.meta.url));
+// The client build is <root>/dist/client both from the sources (server/server.ts) and from the
+// production build (dist/server/*.js, see scripts/build-server.mjs).
+const here = dirname(fileURLToPath(import.meta.url));
+const defaultStaticRoot = basename(dirname(here)) === 'dist' ? join(here, '..', 'client') + '/' : join(here, '..', 'dist', 'client') + '/';
 
 /** Starts labdeck; resolves once the HTTP server listens and the sync loop runs. */
 export async function startLabdeck(config: AppConfig, opts: StartOptions = {}): Promise<Labdeck> {
@@ -113,6 +117,8 @@ export async function startLabdeck(config: AppConfig, opts: StartOptions = {}): 
     let clusters = opts.clusters ?? config.clusters;
     let simulator: Simulator | null = null;
     if (config.demo && !opts.clusters && clusters.length === 0) {
+      // Loaded only here: a production server never holds the simulator's code or schema.
+      const { startDemoClusters } = await import('./demo.js');
       const demo = await startDemoClusters(opts.demo);
       simulator = demo.simulator;
       closers.push(() => demo.simulator.close());

@@ -2,7 +2,6 @@
 // server takes (auth, CSRF, parameter verification, node proxying, privileges) and renders
 // the answer in PVE's wire format.
 import type { IncomingHttpHeaders } from 'node:http';
-import { readFileSync } from 'node:fs';
 import { type Authenticator, type Principal, checkPermission, permissionsOf } from './auth.js';
 import type { ClusterState, PowerAction } from './cluster.js';
 import { PveError, fail, paramError } from './errors.js';
@@ -11,6 +10,8 @@ import { SERVED_ENDPOINTS } from './schema/endpoints.js';
 import { type PveSchema, type RawParams, verifyParams } from './schema/validate.js';
 import { parseUpid } from './tasks.js';
 import { ConsoleHub, consoleHandlers } from './console/hub.js';
+// A JSON module (not a file read at run time), so the production build carries it in the chunk.
+import schemaSubset from './schema/pve-schema-subset.json' with { type: 'json' };
 
 /** A method definition from the schema subset. */
 export interface MethodInfo {
@@ -21,9 +22,7 @@ export interface MethodInfo {
 }
 
 /** The committed schema subset: path template → method → definition. */
-export const SCHEMA: Record<string, Record<string, MethodInfo>> = JSON.parse(
-  readFileSync(new URL('./schema/pve-schema-subset.json', import.meta.url), 'utf8'),
-);
+export const SCHEMA: Record<string, Record<string, MethodInfo>> = schemaSubset as Record<string, Record<string, MethodInfo>>;
 
 /** A finished answer: status, reason phrase, and the JSON body (null = empty body, no content type). */
 export interface ApiResponse {

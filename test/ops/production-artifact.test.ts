@@ -1,8 +1,9 @@
 // The production artifact, as the Dockerfile's final stage assembles it but without a Docker
 // engine: its files copied to a temp dir, a clean `npm ci --omit=dev` (offline-preferred, from the
 // npm cache), then started with the image's ENV and CMD and probed with the image's HEALTHCHECK.
+// The image holds the compiled server (dist/server, from `npm run build`), never the sources.
 import { execFile, spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,6 +70,11 @@ describe('the production artifact (what the Docker image runs)', () => {
 
   beforeAll(async () => {
     stage = readFinalStage(readFileSync(join(root, 'Dockerfile'), 'utf8'));
+    // `npm test` builds first; a lone run of this file builds the server itself (the client is optional).
+    if (!existsSync(join(root, 'dist', 'server', 'main.js'))) {
+      const build = await run(process.execPath, ['scripts/build-server.mjs'], root, process.env, 120_000);
+      if (build.code !== 0) throw new Error(`server build failed:\n${build.out}`);
+    }
     dir = mkdtempSync(join(tmpdir(), 'labdeck-artifact-'));
     const app = join(dir, 'app');
     for (const copy of stage.copies) {
@@ -77,7 +83,7 @@ describe('the production artifact (what the Docker image runs)', () => {
         // Files from the build stage are what `npm run build` leaves in the repo (npm test builds first).
         const from = copy.from === 'build' ? join(root, src.replace(/^\/app\//, '')) : join(root, src);
         const to = copy.dest.endsWith('/') ? join(app, copy.dest, src.split('/').at(-1)!) : join(app, copy.dest);
-        if (copy.from === 'build' && !existsSync(from)) continue;
+        if (copy.from === 'build' && src.endsWith('/dist/client') && !existsSync(from)) continue;
         cpSync(from, to, { recursive: true });
       }
     }
@@ -107,17 +113,63 @@ describe('the production artifact (what the Docker image runs)', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('installs with production dependencies only', () => {
+  it('installs with production dependencies only and holds compiled JavaScript, no sources', () => {
     expect(install.code, install.out).toBe(0);
     const app = join(dir, 'app');
-    expect(existsSync(join(app, 'node_modules', 'tsx'))).toBe(true);
     expect(existsSync(join(app, 'node_modules', 'better-sqlite3', 'build', 'Release', 'better_sqlite3.node'))).toBe(true);
     // (typescript itself is there: valibot lists it as a peer dependency, which npm installs.)
-    for (const dev of ['vitest', 'vite', 'playwright-core', 'smtp-server', 'socket.io-client', 'pino-pretty']) {
+    for (const dev of ['tsx', 'esbuild', 'vitest', 'vite', 'playwright-core', 'smtp-server', 'socket.io-client', 'pino-pretty']) {
       expect(existsSync(join(app, 'node_modules', dev)), dev).toBe(false);
     }
     expect(stage.env).toMatchObject({ HOST: '0.0.0.0', PORT: '8080', DATABASE_URL: '/data/labdeck.db' });
+    // Plain node runs a built file: no loader flag, no TypeScript anywhere outside node_modules.
+    expect(stage.cmd).toEqual(['node', 'dist/server/main.js']);
+    expect(stage.cli[0]).toBe('node');
+    expect(stage.cli.slice(1).every((a) => !a.startsWith('-') && !a.endsWith('.ts'))).toBe(true);
+    const files = readdirSync(app, { recursive: true, encoding: 'utf8' }).filter((f) => !f.startsWith('node_modules'));
+    expect(files.filter((f) => /\.[cm]?ts$/.test(f))).toEqual([]);
+    expect(files).toContain(join('dist', 'server', 'main.js'));
   });
+
+  /** Starts the image's CMD with its ENV (plus `env`) and waits until its HEALTHCHECK passes. */
+  async function startImage(env: NodeJS.ProcessEnv): Promise<{ stop: () => Promise<number | null>; output: () => string }> {
+    const app = join(dir, 'app');
+    const [cmd, ...args] = stage.cmd;
+    const child = spawn(cmd === 'node' ? process.execPath : cmd, args, { cwd: app, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    const stop = async () => {
+      child.kill('SIGTERM');
+      return exited;
+    };
+    const [hcmd, ...hargs] = stage.healthcheck;
+    let healthy = false;
+    for (let i = 0; i < 100 && !healthy && child.exitCode === null; i++) {
+      const probe = await run(hcmd === 'node' ? process.execPath : hcmd, hargs, app, env, 10_000);
+      healthy = probe.code === 0;
+      if (!healthy) await new Promise((r) => setTimeout(r, 300));
+    }
+    if (!healthy) {
+      await stop();
+      throw new Error(`the image's health check never passed:\n${out}`);
+    }
+    return { stop, output: () => out };
+  }
+
+  /** The image's environment on a free loopback port with its database in the temp dir. */
+  async function imageEnv(extra: Record<string, string>): Promise<{ env: NodeJS.ProcessEnv; port: number }> {
+    const port = await freePort();
+    return {
+      port,
+      env: {
+        PATH: process.env.PATH ?? '', HOME: dir, ...stage.env,
+        // The image listens on 0.0.0.0:8080 with /data mounted; the test stays on loopback and a temp dir.
+        HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info', ...extra,
+      },
+    };
+  }
 
   it('starts the way the image does, passes its health check, and stops on SIGTERM', async () => {
     const app = join(dir, 'app');
@@ -125,28 +177,12 @@ describe('the production artifact (what the Docker image runs)', () => {
     writeFileSync(join(dir, 'labdeck.json'), JSON.stringify({
       clusters: [{ id: c.id, url: c.url, tokenId: c.tokenId, tokenSecret: c.tokenSecret, probePorts: false }],
     }));
-    const port = await freePort();
-    const env = {
-      PATH: process.env.PATH ?? '', HOME: dir, ...stage.env,
-      // The image listens on 0.0.0.0:8080 with /data mounted; the test stays on loopback and a temp dir.
-      HOST: '127.0.0.1', PORT: String(port), DATABASE_URL: join(dir, 'data', 'labdeck.db'),
-      LABDECK_CONFIG: join(dir, 'labdeck.json'), SESSION_SECRET: 'x'.repeat(40), LOG_LEVEL: 'info',
-    };
-    const [cmd, ...args] = stage.cmd;
-    const child = spawn(cmd === 'node' ? process.execPath : cmd, args, { cwd: app, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    const { env, port } = await imageEnv({
+      DATABASE_URL: join(dir, 'data', 'labdeck.db'), LABDECK_CONFIG: join(dir, 'labdeck.json'), SESSION_SECRET: 'x'.repeat(40),
+    });
+    const server = await startImage(env);
+    let code: number | null;
     try {
-      const [hcmd, ...hargs] = stage.healthcheck;
-      let healthy = false;
-      for (let i = 0; i < 100 && !healthy && child.exitCode === null; i++) {
-        const probe = await run(hcmd === 'node' ? process.execPath : hcmd, hargs, app, env, 10_000);
-        healthy = probe.code === 0;
-        if (!healthy) await new Promise((r) => setTimeout(r, 300));
-      }
-      expect(healthy, out).toBe(true);
       const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
       expect([200, 503]).toContain(ready.status);
       if (existsSync(join(app, 'dist', 'client', 'index.html'))) {
@@ -155,16 +191,43 @@ describe('the production artifact (what the Docker image runs)', () => {
         expect(await page.text()).toMatch(/<html/i);
       }
     } finally {
-      child.kill('SIGTERM');
+      code = await server.stop();
     }
-    expect(await exited, out).toBe(0);
+    expect(code, server.output()).toBe(0);
     expect(existsSync(join(dir, 'data', 'labdeck.db'))).toBe(true);
 
     // The admin CLI as the image installs it, from another working directory.
     const [cli, ...cliArgs] = stage.cli.map((a) => a.replace(/^\/app\//, `${app}/`));
     writeFileSync(join(dir, 'pw'), 'artifact-pass-1\n');
-    const add = await run(cli, [...cliArgs, 'user', 'add', 'root', '--role', 'admin', '--password-file', 'pw'], dir, env, 60_000);
+    const add = await run(cli === 'node' ? process.execPath : cli, [...cliArgs, 'user', 'add', 'root', '--role', 'admin', '--password-file', 'pw'], dir, env, 60_000);
     expect(add.out).toMatch(/Created admin root/);
     expect(add.code).toBe(0);
+  }, 90_000);
+
+  it('runs demo mode from the build: the simulator loads on demand and a student sees their VM', async () => {
+    const { env, port } = await imageEnv({ DATABASE_URL: join(dir, 'demo', 'labdeck.db') });
+    const server = await startImage(env);
+    let code: number | null;
+    try {
+      const url = `http://127.0.0.1:${port}`;
+      // Ready means every simulated cluster finished its first pass.
+      const deadline = Date.now() + 60_000;
+      while ((await fetch(`${url}/readyz`)).status !== 200) {
+        if (Date.now() > deadline) throw new Error(`demo mode never became ready:\n${server.output()}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(server.output()).toContain('labdeck demo mode');
+      const login = await fetch(`${url}/api/auth/login`, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'student03', password: 'demo' }),
+      });
+      expect(login.status).toBe(200);
+      const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0];
+      const mine = await (await fetch(`${url}/api/vms`, { headers: { cookie } })).json() as { vms: Array<{ cluster: string }> };
+      expect(mine.vms).toHaveLength(1);
+      expect(mine.vms[0].cluster).toBe('lab-a');
+    } finally {
+      code = await server.stop();
+    }
+    expect(code, server.output()).toBe(0);
   }, 90_000);
 });
