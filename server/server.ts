@@ -147,7 +147,7 @@ export async function startLabdeck(config: AppConfig, opts: StartOptions = {}): 
     const access = new Access(db, accessFeed, feed);
     const audit = new AuditLog(db);
     const classesRepo = new ClassesRepo(db);
-    const classes = new ClassesService(classesRepo, users, access, audit, inventory);
+    const classes = new ClassesService(classesRepo, users, access, audit, inventory, () => clusters.map((c) => c.id));
     const power = new PowerActions({ backend: sync, inventory, audit, followMs: opts.actionFollowMs });
     closers.push(() => power.close());
 

@@ -7,6 +7,7 @@ import type { ChangeFeed } from '../inventory/changes.js';
 import { vmKey } from '../inventory/vm.js';
 import type { AccessFeed, AccessChanged } from './access-feed.js';
 import { hashToken } from './tokens.js';
+import { scopeHoldsVm, type ScopeRule } from '../classes/scope.js';
 
 /** The least a permission check needs to know about the caller. */
 export interface Principal { id: number; role: Role }
@@ -18,6 +19,8 @@ export interface PoolEntry {
   cluster: string | null;
   vmid: number | null;
   value: string | null;
+  /** Added by an admin (or before scopes existed): holds its VMs whatever the class's scope. */
+  approved: boolean;
 }
 
 export interface ClassAccess {
@@ -30,10 +33,12 @@ export interface ClassAccess {
   pool: PoolEntry[];
   /** VM key → assigned student. */
   assignments: Map<string, number>;
+  /** What the class may draw from (admin-defined); a teacher's pool entries hold only VMs inside it. */
+  scope: ScopeRule[];
 }
 
 /** Tags and Proxmox pool of a VM: what tag- and pool-based class pools match on. */
-export interface VmAttrs { tags: string[]; pool: string | null }
+export interface VmAttrs { tags: string[]; pool: string | null; template?: boolean }
 
 export interface AccessSnapshot {
   classes: Map<number, ClassAccess>;
@@ -44,7 +49,7 @@ export interface AccessSnapshot {
   /** VM key → [classId, userId] assignments. */
   assignmentsOfVm: Map<string, Array<{ classId: number; userId: number }>>;
   /** Indexes of pool entries. */
-  poolByVm: Map<string, Set<number>>;
+  poolByVm: Map<string, PoolEntry[]>;
   poolByTag: Map<string, PoolEntry[]>;
   poolByPool: Map<string, PoolEntry[]>;
   /** token hash → class and expiry of live projector links. */
@@ -62,16 +67,21 @@ export function buildSnapshot(rows: {
   classes: Array<{ id: number; name: string }>;
   teachers: Array<{ class_id: number; user_id: number; is_owner: number }>;
   members: Array<{ class_id: number; user_id: number }>;
-  pool: Array<{ id: number; class_id: number; kind: 'vm' | 'tag' | 'pool'; cluster_id: string | null; vmid: number | null; value: string | null }>;
+  pool: Array<{ id: number; class_id: number; kind: 'vm' | 'tag' | 'pool'; cluster_id: string | null; vmid: number | null; value: string | null; approved?: number }>;
   assignments: Array<{ class_id: number; cluster_id: string; vmid: number; user_id: number }>;
   projectors: Array<{ class_id: number; token_hash: string; expires_at: number }>;
+  scope?: Array<{ class_id: number; cluster_id: string; kind: string; value: string | null; vmid_min: number | null; vmid_max: number | null }>;
 }): AccessSnapshot {
   const snap: AccessSnapshot = {
     classes: new Map(), teacherClasses: new Map(), memberClasses: new Map(), assignedToUser: new Map(),
     assignmentsOfVm: new Map(), poolByVm: new Map(), poolByTag: new Map(), poolByPool: new Map(), projectors: new Map(),
   };
   for (const c of rows.classes) {
-    snap.classes.set(c.id, { id: c.id, name: c.name, teachers: new Set(), owners: new Set(), members: new Set(), pool: [], assignments: new Map() });
+    snap.classes.set(c.id, { id: c.id, name: c.name, teachers: new Set(), owners: new Set(), members: new Set(), pool: [], assignments: new Map(), scope: [] });
+  }
+  for (const r of rows.scope ?? []) {
+    const rule = scopeRuleOf(r);
+    if (rule) snap.classes.get(r.class_id)?.scope.push(rule);
   }
   for (const t of rows.teachers) {
     const c = snap.classes.get(t.class_id);
@@ -89,10 +99,12 @@ export function buildSnapshot(rows: {
   for (const p of rows.pool) {
     const c = snap.classes.get(p.class_id);
     if (!c) continue;
-    const entry: PoolEntry = { id: p.id, classId: p.class_id, kind: p.kind, cluster: p.cluster_id, vmid: p.vmid, value: p.value };
+    const entry: PoolEntry = { id: p.id, classId: p.class_id, kind: p.kind, cluster: p.cluster_id, vmid: p.vmid, value: p.value, approved: Boolean(p.approved) };
     c.pool.push(entry);
-    if (p.kind === 'vm' && p.cluster_id && p.vmid !== null) addTo(snap.poolByVm, vmKey(p.cluster_id, p.vmid), p.class_id);
-    else if (p.value) {
+    if (p.kind === 'vm' && p.cluster_id && p.vmid !== null) {
+      const key = vmKey(p.cluster_id, p.vmid);
+      snap.poolByVm.set(key, [...(snap.poolByVm.get(key) ?? []), entry]);
+    } else if (p.value) {
       const index = p.kind === 'tag' ? snap.poolByTag : snap.poolByPool;
       index.set(p.value, [...(index.get(p.value) ?? []), entry]);
     }
@@ -109,20 +121,38 @@ export function buildSnapshot(rows: {
   return snap;
 }
 
-/** Whether one pool entry holds the VM. */
+/** A scope row as a rule (rows of an unknown kind are ignored, never widened). */
+export function scopeRuleOf(r: { cluster_id: string; kind: string; value: string | null; vmid_min: number | null; vmid_max: number | null }): ScopeRule | null {
+  if (r.kind === 'cluster') return { cluster: r.cluster_id, kind: 'cluster' };
+  if (r.kind === 'pool' && r.value) return { cluster: r.cluster_id, kind: 'pool', pool: r.value };
+  if (r.kind === 'tag' && r.value) return { cluster: r.cluster_id, kind: 'tag', tag: r.value };
+  if (r.kind === 'range' && r.vmid_min !== null && r.vmid_max !== null) return { cluster: r.cluster_id, kind: 'range', min: r.vmid_min, max: r.vmid_max };
+  return null;
+}
+
+/** Whether one pool entry names the VM (tag and pool entries never name templates). */
 export function poolEntryMatches(e: PoolEntry, cluster: string, vmid: number, attrs: VmAttrs | undefined): boolean {
-  if (e.cluster !== null && e.cluster !== cluster) return false;
+  if (e.cluster === null || e.cluster !== cluster) return false;
   if (e.kind === 'vm') return e.vmid === vmid;
-  if (!attrs || !e.value) return false;
+  if (!attrs || !e.value || attrs.template) return false;
   return e.kind === 'tag' ? attrs.tags.includes(e.value) : attrs.pool === e.value;
+}
+
+/** Whether the entry brings the VM into its class: it names it, and an admin approved it or the VM is in the class's scope. */
+export function poolEntryHolds(snap: AccessSnapshot, e: PoolEntry, cluster: string, vmid: number, attrs: VmAttrs | undefined): boolean {
+  if (!poolEntryMatches(e, cluster, vmid, attrs)) return false;
+  if (e.approved) return true;
+  const c = snap.classes.get(e.classId);
+  return c !== undefined && scopeHoldsVm(c.scope, cluster, vmid, attrs);
 }
 
 /** Classes whose pool holds the VM (by id, tag or Proxmox pool). */
 export function poolClassesOfVm(snap: AccessSnapshot, cluster: string, vmid: number, attrs: VmAttrs | undefined): Set<number> {
-  const out = new Set(snap.poolByVm.get(vmKey(cluster, vmid)) ?? []);
+  const out = new Set<number>();
+  for (const e of snap.poolByVm.get(vmKey(cluster, vmid)) ?? []) if (poolEntryHolds(snap, e, cluster, vmid, attrs)) out.add(e.classId);
   if (attrs) {
-    for (const tag of attrs.tags) for (const e of snap.poolByTag.get(tag) ?? []) if (poolEntryMatches(e, cluster, vmid, attrs)) out.add(e.classId);
-    if (attrs.pool) for (const e of snap.poolByPool.get(attrs.pool) ?? []) if (poolEntryMatches(e, cluster, vmid, attrs)) out.add(e.classId);
+    for (const tag of attrs.tags) for (const e of snap.poolByTag.get(tag) ?? []) if (poolEntryHolds(snap, e, cluster, vmid, attrs)) out.add(e.classId);
+    if (attrs.pool) for (const e of snap.poolByPool.get(attrs.pool) ?? []) if (poolEntryHolds(snap, e, cluster, vmid, attrs)) out.add(e.classId);
   }
   return out;
 }
@@ -160,13 +190,17 @@ export function vmKeysOfClassIn(snap: AccessSnapshot, attrsOf: ReadonlyMap<strin
   const out = new Set<string>();
   if (!c) return out;
   for (const key of c.assignments.keys()) out.add(key);
-  const byAttr = c.pool.filter((e) => e.kind !== 'vm');
-  for (const e of c.pool) if (e.kind === 'vm' && e.cluster && e.vmid !== null) out.add(vmKey(e.cluster, e.vmid));
+  const byAttr = c.pool.filter((e) => e.kind !== 'vm' && e.cluster !== null);
+  for (const e of c.pool) {
+    if (e.kind !== 'vm' || !e.cluster || e.vmid === null) continue;
+    const key = vmKey(e.cluster, e.vmid);
+    if (poolEntryHolds(snap, e, e.cluster, e.vmid, attrsOf.get(key))) out.add(key);
+  }
   if (byAttr.length) {
     for (const [key, attrs] of attrsOf) {
       const i = key.lastIndexOf(':');
       const cluster = key.slice(0, i), vmid = Number(key.slice(i + 1));
-      if (byAttr.some((e) => poolEntryMatches(e, cluster, vmid, attrs))) out.add(key);
+      if (byAttr.some((e) => poolEntryHolds(snap, e, cluster, vmid, attrs))) out.add(key);
     }
   }
   return out;
@@ -211,7 +245,7 @@ export class Access {
   constructor(private readonly db: Db, readonly feed: AccessFeed, changes?: ChangeFeed) {
     // Registered before the realtime hub attaches, so rooms are computed from fresh tags.
     changes?.on('vm:changed', ({ vms }) => {
-      for (const vm of vms) this.attrs.set(vm.id, { tags: vm.tags, pool: vm.pool });
+      for (const vm of vms) this.attrs.set(vm.id, { tags: vm.tags, pool: vm.pool, template: vm.template });
     });
   }
 
@@ -227,21 +261,22 @@ export class Access {
     // Reloads can overlap (two teachers at once); one that started earlier must not win.
     const mine = ++this.started;
     const now = Date.now();
-    const [classes, teachers, members, pool, assignments, projectors, vms] = await Promise.all([
+    const [classes, teachers, members, pool, assignments, projectors, scope, vms] = await Promise.all([
       this.db.selectFrom('classes').select(['id', 'name']).execute(),
       this.db.selectFrom('class_teachers').selectAll().execute(),
       this.db.selectFrom('class_members').select(['class_id', 'user_id']).execute(),
-      this.db.selectFrom('class_pool').select(['id', 'class_id', 'kind', 'cluster_id', 'vmid', 'value']).execute(),
+      this.db.selectFrom('class_pool').select(['id', 'class_id', 'kind', 'cluster_id', 'vmid', 'value', 'approved']).execute(),
       this.db.selectFrom('vm_assignments').select(['class_id', 'cluster_id', 'vmid', 'user_id']).execute(),
       this.db.selectFrom('projector_links').select(['class_id', 'token_hash', 'expires_at'])
         .where('revoked', '=', 0).where('expires_at', '>', now).execute(),
-      this.attrsLoaded ? Promise.resolve([]) : this.db.selectFrom('vm_inventory').select(['cluster_id', 'vmid', 'tags', 'pool']).execute(),
+      this.db.selectFrom('class_scope').select(['class_id', 'cluster_id', 'kind', 'value', 'vmid_min', 'vmid_max']).orderBy('id').execute(),
+      this.attrsLoaded ? Promise.resolve([]) : this.db.selectFrom('vm_inventory').select(['cluster_id', 'vmid', 'tags', 'pool', 'is_template']).execute(),
     ]);
     this.attrsLoaded = true;
-    for (const v of vms) this.attrs.set(vmKey(v.cluster_id, v.vmid), { tags: v.tags ? v.tags.split(';').filter(Boolean) : [], pool: v.pool });
+    for (const v of vms) this.attrs.set(vmKey(v.cluster_id, v.vmid), { tags: v.tags ? v.tags.split(';').filter(Boolean) : [], pool: v.pool, template: Boolean(v.is_template) });
     if (mine < this.applied) return;
     this.applied = mine;
-    this.snap = buildSnapshot({ classes, teachers, members, pool, assignments, projectors });
+    this.snap = buildSnapshot({ classes, teachers, members, pool, assignments, projectors, scope });
   }
 
   /** Reloads, then announces the change (the hub recomputes rooms of those users and classes). */
@@ -277,6 +312,27 @@ export class Access {
   /** Whether the class pool holds the VM (assignments aside). */
   poolHoldsVm(classId: number, cluster: string, vmid: number): boolean {
     return poolClassesOfVm(this.snap, cluster, vmid, this.attrsOf(cluster, vmid)).has(classId);
+  }
+
+  /** Classes whose pool holds the VM (assignments aside). */
+  poolClassesOf(cluster: string, vmid: number): Set<number> {
+    return poolClassesOfVm(this.snap, cluster, vmid, this.attrsOf(cluster, vmid));
+  }
+
+  /** The admin-defined scope of a class (empty when it has none or does not exist). */
+  scopeOf(classId: number): ScopeRule[] {
+    return this.snap.classes.get(classId)?.scope ?? [];
+  }
+
+  /** Keys of known VMs a pool entry would name (before any scope or approval is applied). */
+  vmKeysNamedBy(e: Omit<PoolEntry, 'id' | 'classId' | 'approved'>): string[] {
+    const probe: PoolEntry = { ...e, id: 0, classId: 0, approved: true };
+    const out: string[] = [];
+    for (const [key, attrs] of this.attrs) {
+      const i = key.lastIndexOf(':');
+      if (poolEntryMatches(probe, key.slice(0, i), Number(key.slice(i + 1)), attrs)) out.push(key);
+    }
+    return out;
   }
 
   roomsForUser(user: Principal): string[] { return roomsForUserIn(this.snap, user); }

@@ -74,6 +74,16 @@ export class UsersRepo {
     return row ? toRecord(row) : null;
   }
 
+  /** The users among these names (unknown names are simply absent); a few queries for any number. */
+  async listByUsernames(names: readonly string[]): Promise<User[]> {
+    const out: User[] = [];
+    for (let i = 0; i < names.length; i += 500) {
+      const rows = await this.db.selectFrom('users').selectAll().where('username', 'in', names.slice(i, i + 500)).execute();
+      for (const r of rows) out.push(publicUser(toRecord(r)));
+    }
+    return out;
+  }
+
   /** One user by name. */
   async getByUsername(username: string): Promise<UserRecord | null> {
     const row = await this.db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();

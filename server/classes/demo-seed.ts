@@ -1,5 +1,6 @@
 // Demo mode's people and class: admin, teacher, student01..student24 (password "demo") and
-// "Demo class" owned by teacher with every student enrolled and one VM each. Idempotent.
+// "Demo class" owned by teacher with every student enrolled and one VM each, its scope the whole of
+// the first cluster (lab-a) and nothing of the others. Idempotent.
 import type { UsersRepo } from '../auth/users.js';
 import type { Role } from '../db/schema.js';
 import type { ClassesRepo } from './repository.js';
@@ -17,12 +18,14 @@ export async function seedDemo(users: UsersRepo, classes: ClassesRepo, vms: Arra
   const students = [];
   for (const [i, name] of DEMO_STUDENTS.entries()) students.push(await ensure(name, 'student', `Student ${i + 1}`));
   const classId = (await classes.findOwnedByName(teacher.id, DEMO_CLASS)) ?? (await classes.create(DEMO_CLASS, teacher.id));
+  // Given once: an admin who changes the demo class's scope keeps their change across restarts.
+  if (vms.length && (await classes.scopeSize(classId)) === 0) await classes.setScope(classId, [{ cluster: vms[0].cluster, kind: 'cluster' }], null);
   const assigned = new Set((await classes.assignments(classId)).map((a) => a.userId));
   for (const [i, s] of students.entries()) {
     await classes.addMember(classId, s.id);
     const vm = vms[i];
     if (!vm) continue;
-    await classes.addPoolEntry(classId, { kind: 'vm', cluster: vm.cluster, vmid: vm.vmid, value: null });
+    await classes.addPoolEntry(classId, { kind: 'vm', cluster: vm.cluster, vmid: vm.vmid, value: null, approved: true });
     if (!assigned.has(s.id)) await classes.assign(classId, vm.cluster, vm.vmid, s.id);
   }
   return classId;

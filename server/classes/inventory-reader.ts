@@ -5,6 +5,6 @@ import type { SyncManager } from '../sync/manager.js';
 
 export type VmListFilter = VmFilter;
 
-export type InventoryReader = Pick<InventoryRepo, 'list' | 'since' | 'get' | 'findByVmid' | 'currentRevision' | 'setStatus' | 'summary'>;
+export type InventoryReader = Pick<InventoryRepo, 'list' | 'since' | 'get' | 'findByVmid' | 'findByVmids' | 'currentRevision' | 'setStatus' | 'summary'>;
 
 export type SyncControl = Pick<SyncManager, 'trigger' | 'watch' | 'status' | 'client' | 'clusterIds'>;

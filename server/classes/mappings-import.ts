@@ -21,6 +21,8 @@ export interface MappingsReport {
   ambiguous: Array<{ username: string; vmid: number; clusters: string[] }>;
   /** Assigned in this class to someone else; left as it was. */
   takenByOther: Array<{ username: string; cluster: string; vmid: number; assignedTo: string }>;
+  /** The class may not take the VM (outside its scope, a template, held by another class). */
+  refused: Array<{ username: string; cluster: string; vmid: number; reason: string }>;
 }
 
 export interface MappingsPlan {
@@ -40,12 +42,14 @@ export interface MappingsContext {
   /** `${cluster}:${vmid}` → user id assigned in this class. */
   assignments: Map<string, number>;
   inPool: (cluster: string, vmid: number) => boolean;
+  /** Why the class may not take a VM that is not in its pool yet, or null when it may. */
+  refusal?: (cluster: string, vmid: number) => string | null;
   usernameOf: (id: number) => string;
 }
 
 /** Plans an import; the same input against the result of applying it plans nothing new. */
 export function planMappingsImport(mappings: Mappings, ctx: MappingsContext): MappingsPlan {
-  const report: MappingsReport = { assigned: [], alreadyAssigned: [], unknownUsers: [], notStudents: [], unknownVms: [], ambiguous: [], takenByOther: [] };
+  const report: MappingsReport = { assigned: [], alreadyAssigned: [], unknownUsers: [], notStudents: [], unknownVms: [], ambiguous: [], takenByOther: [], refused: [] };
   const enrol = new Set<number>();
   const pool: MappingsPlan['pool'] = [];
   const assign: MappingsPlan['assign'] = [];
@@ -64,8 +68,11 @@ export function planMappingsImport(mappings: Mappings, ctx: MappingsContext): Ma
       const holder = planned.get(key);
       if (holder === user.id) { report.alreadyAssigned.push({ username, cluster, vmid }); continue; }
       if (holder !== undefined) { report.takenByOther.push({ username, cluster, vmid, assignedTo: ctx.usernameOf(holder) }); continue; }
+      const inPool = ctx.inPool(cluster, vmid);
+      const reason = inPool ? null : ctx.refusal?.(cluster, vmid) ?? null;
+      if (reason) { report.refused.push({ username, cluster, vmid, reason }); continue; }
       if (!ctx.members.has(user.id)) enrol.add(user.id);
-      if (!ctx.inPool(cluster, vmid) && !pool.some((p) => p.cluster === cluster && p.vmid === vmid)) pool.push({ cluster, vmid });
+      if (!inPool && !pool.some((p) => p.cluster === cluster && p.vmid === vmid)) pool.push({ cluster, vmid });
       assign.push({ cluster, vmid, userId: user.id });
       planned.set(key, user.id);
       report.assigned.push({ username, cluster, vmid });

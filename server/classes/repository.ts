@@ -2,6 +2,7 @@
 // No rules here (the service decides who may do what); tokens are stored only as hashes.
 import type { Db } from '../db/index.js';
 import { hashToken, newToken } from '../auth/tokens.js';
+import type { ScopeRule } from './scope.js';
 
 export interface ClassPerson { id: number; username: string; displayName: string }
 export interface ClassTeacher extends ClassPerson { owner: boolean }
@@ -13,6 +14,8 @@ export interface PoolEntryView {
   vmid: number | null;
   value: string | null;
   addedAt: number;
+  /** An admin added it: it holds its VMs whatever the class's scope. */
+  approved: boolean;
 }
 
 export interface AssignmentView { cluster: string; vmid: number; userId: number; assignedAt: number }
@@ -78,7 +81,7 @@ export class ClassesRepo {
       for (const t of ['class_teachers', 'class_members', 'vm_assignments'] as const) {
         for (const r of await tx.selectFrom(t).select('user_id').where('class_id', '=', id).execute()) users.add(r.user_id);
       }
-      for (const t of ['class_teachers', 'class_members', 'vm_assignments', 'class_pool', 'invites', 'projector_links'] as const) {
+      for (const t of ['class_teachers', 'class_members', 'vm_assignments', 'class_pool', 'invites', 'projector_links', 'class_scope', 'class_removals'] as const) {
         await tx.deleteFrom(t).where('class_id', '=', id).execute();
       }
       await tx.deleteFrom('classes').where('id', '=', id).execute();
@@ -122,17 +125,40 @@ export class ClassesRepo {
   /** Pool entries of a class. */
   async pool(classId: number): Promise<PoolEntryView[]> {
     const rows = await this.db.selectFrom('class_pool').selectAll().where('class_id', '=', classId).orderBy('id').execute();
-    return rows.map((r) => ({ id: r.id, kind: r.kind, cluster: r.cluster_id, vmid: r.vmid, value: r.value, addedAt: r.added_at }));
+    return rows.map((r) => ({ id: r.id, kind: r.kind, cluster: r.cluster_id, vmid: r.vmid, value: r.value, addedAt: r.added_at, approved: Boolean(r.approved) }));
   }
 
-  /** Adds a pool entry unless an equal one exists; returns the entry's id. */
-  async addPoolEntry(classId: number, e: { kind: 'vm' | 'tag' | 'pool'; cluster: string | null; vmid: number | null; value: string | null }): Promise<number> {
+  /** Adds a pool entry unless an equal one exists (an admin's repeat approves it); returns the entry's id. */
+  async addPoolEntry(classId: number, e: { kind: 'vm' | 'tag' | 'pool'; cluster: string; vmid: number | null; value: string | null; approved?: boolean }): Promise<number> {
     const existing = (await this.pool(classId)).find((p) => p.kind === e.kind && p.cluster === e.cluster && p.vmid === e.vmid && p.value === e.value);
-    if (existing) return existing.id;
+    if (existing) {
+      if (e.approved && !existing.approved) await this.db.updateTable('class_pool').set({ approved: 1 }).where('id', '=', existing.id).execute();
+      return existing.id;
+    }
     const row = await this.db.insertInto('class_pool').values({
-      class_id: classId, kind: e.kind, cluster_id: e.cluster, vmid: e.vmid, value: e.value, added_at: Date.now(),
+      class_id: classId, kind: e.kind, cluster_id: e.cluster, vmid: e.vmid, value: e.value, added_at: Date.now(), approved: e.approved ? 1 : 0,
     }).returning('id').executeTakeFirstOrThrow();
     return row.id;
+  }
+
+  /** Replaces a class's scope with these rules (one transaction). */
+  async setScope(classId: number, rules: readonly ScopeRule[], by: number | null): Promise<void> {
+    const now = Date.now();
+    await this.db.transaction().execute(async (tx) => {
+      await tx.deleteFrom('class_scope').where('class_id', '=', classId).execute();
+      if (rules.length === 0) return;
+      await tx.insertInto('class_scope').values(rules.map((r) => ({
+        class_id: classId, cluster_id: r.cluster, kind: r.kind, created_by: by, created_at: now,
+        value: r.kind === 'pool' ? r.pool : r.kind === 'tag' ? r.tag : null,
+        vmid_min: r.kind === 'range' ? r.min : null, vmid_max: r.kind === 'range' ? r.max : null,
+      }))).execute();
+    });
+  }
+
+  /** How many scope rules a class has (demo seeding gives a scope only once). */
+  async scopeSize(classId: number): Promise<number> {
+    const r = await this.db.selectFrom('class_scope').select((eb) => eb.fn.countAll<number>().as('n')).where('class_id', '=', classId).executeTakeFirst();
+    return Number(r?.n ?? 0);
   }
 
   /** Removes a pool entry; a VM entry also drops that VM's assignment in this class. False when absent. */

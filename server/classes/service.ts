@@ -7,12 +7,13 @@ import type { Access } from '../auth/permissions.js';
 import type { AuditLog } from '../auth/audit-log.js';
 import type { SessionUser } from '../auth/session.js';
 import type { UsersRepo } from '../auth/users.js';
-import { conflict, forbidden, notFound } from '../http/errors.js';
+import { badRequest, conflict, forbidden, notFound } from '../http/errors.js';
 import type { ClassesRepo, ClassSummary, PoolEntryView, AssignmentView, ClassPerson, LinkView } from './repository.js';
 import type { InventoryReader } from './inventory-reader.js';
 import { planAutoAssign } from './auto-assign.js';
 import { planMappingsImport, type Mappings, type MappingsReport } from './mappings-import.js';
 import { toProjectorVm, type ProjectorStudent, type ProjectorVm } from './projector-vm.js';
+import { decideScope, describeRule, describeScope, type ScopeDecision, type ScopeRule, type ScopeTarget } from './scope.js';
 
 export interface ClassDetail extends ClassSummary {
   students: Array<ClassPerson & { vms: string[] }>;
@@ -20,7 +21,17 @@ export interface ClassDetail extends ClassSummary {
   assignments: AssignmentView[];
   /** Pool VMs (resolved from entries) and assigned VMs, as the inventory has them. */
   vms: Vm[];
+  /** What an admin lets this class draw from, and the same in words. */
+  scope: ScopeRule[];
+  scopeText: string;
+  /** VMs of this class that other classes hold too (an admin shared them). */
+  shared: Array<{ vm: string; classes: Array<{ id: number; name: string }> }>;
 }
+
+/** Most VM ids one mappings.json import may list (a bigger file is split by the admin). */
+export const MAX_IMPORT_VMIDS = 5000;
+/** Most usernames in one import. */
+export const MAX_IMPORT_USERS = 2000;
 
 export interface ProjectorView {
   class: { id: number; name: string };
@@ -32,8 +43,8 @@ export interface ProjectorView {
 
 export type PoolInput =
   | { kind: 'vm'; vmid: number; cluster?: string }
-  | { kind: 'tag'; tag: string; cluster?: string }
-  | { kind: 'pool'; pool: string; cluster?: string };
+  | { kind: 'tag'; tag: string; cluster: string }
+  | { kind: 'pool'; pool: string; cluster: string };
 
 export class ClassesService {
   constructor(
@@ -42,7 +53,53 @@ export class ClassesService {
     private readonly access: Access,
     private readonly audit: AuditLog,
     private readonly inventory: InventoryReader,
+    /** Ids of the configured clusters (a scope rule must name one). */
+    private readonly clusterIds: () => string[] = () => [],
   ) {}
+
+  /**
+   * Whether the class's scope lets it take the target (a VM, a tag, a pool; a template only with
+   * `use: 'clone-source'`). Pure decision over the current scope; no side effects.
+   */
+  checkScope(classId: number, target: ScopeTarget): ScopeDecision {
+    return decideScope(this.access.scopeOf(classId), target);
+  }
+
+  /** Throws 403 (with what the scope allows) unless the class's scope lets it take the target. */
+  requireScope(classId: number, target: ScopeTarget): void {
+    const d = this.checkScope(classId, target);
+    if (!d.allowed) throw forbidden(d.reason);
+  }
+
+  /** The scope of a class (its teachers and admins may read it). */
+  async scope(user: SessionUser, id: number): Promise<{ scope: ScopeRule[]; scopeText: string }> {
+    await this.manageable(user, id);
+    const scope = this.access.scopeOf(id);
+    return { scope, scopeText: describeScope(scope) };
+  }
+
+  /** Replaces the scope of a class (admins only); VMs that leave it leave the class's sockets at once. */
+  async setScope(user: SessionUser, id: number, rules: ScopeRule[]): Promise<{ scope: ScopeRule[]; scopeText: string }> {
+    await this.exists(id);
+    this.must(user.role === 'admin', 'only an admin decides what a class may draw from');
+    const known = new Set(this.clusterIds());
+    rules.forEach((r, i) => {
+      if (known.size && !known.has(r.cluster)) throw badRequest(`cluster ${r.cluster} is not configured (known: ${[...known].join(', ')})`, `rules[${i}].cluster`);
+      if (r.kind === 'range' && r.min > r.max) throw badRequest('min must not be above max', `rules[${i}].min`);
+    });
+    const c = await this.repo.get(id);
+    await this.repo.setScope(id, rules, user.id);
+    await this.access.changed({ userIds: [...(c?.teachers.map((t) => t.id) ?? []), ...(await this.repo.members(id)).map((m) => m.id)], classIds: [id] });
+    await this.log(user, 'class.scope.set', id, rules.length ? rules.map(describeRule).join('; ') : 'none');
+    return this.scope(user, id);
+  }
+
+  /** Other classes whose pool holds the VM (by name, for a 409 that says who has it). */
+  private otherHolders(id: number, cluster: string, vmid: number): Array<{ id: number; name: string }> {
+    const snap = this.access.snapshot();
+    return [...this.access.poolClassesOf(cluster, vmid)].filter((c) => c !== id)
+      .map((c) => ({ id: c, name: snap.classes.get(c)?.name ?? String(c) }));
+  }
 
   private must(ok: boolean, message?: string): void {
     if (!ok) throw forbidden(message);
@@ -77,7 +134,9 @@ export class ClassesService {
     const [members, pool, assignments] = await Promise.all([this.repo.members(id), this.repo.pool(id), this.repo.assignments(id)]);
     const keys = [...this.access.vmKeysOfClass(id)];
     const vms = keys.length ? await this.inventory.list({ keys }) : [];
-    return { ...c, students: this.withVms(members, assignments), pool, assignments, vms };
+    const shared = vms.map((vm) => ({ vm: vm.id, classes: this.otherHolders(id, vm.cluster, vm.vmid) })).filter((x) => x.classes.length > 0);
+    const scope = this.access.scopeOf(id);
+    return { ...c, students: this.withVms(members, assignments), pool, assignments, vms, scope, scopeText: describeScope(scope), shared };
   }
 
   private withVms(members: ClassPerson[], assignments: AssignmentView[]) {
@@ -200,6 +259,22 @@ export class ClassesService {
     await this.log(user, 'class.student.remove', id, m.username);
   }
 
+  /**
+   * resolveVm for a class's teacher: only VMs they already see or the class's scope holds count,
+   * so a VM outside both answers exactly like one that does not exist (no probing which
+   * cluster/vmid pairs exist); admins resolve everything.
+   */
+  private async resolveForClass(user: SessionUser, classId: number, vmid: number, cluster?: string): Promise<Vm> {
+    if (user.role === 'admin') return this.resolveVm(vmid, cluster);
+    const scope = this.access.scopeOf(classId);
+    const found = cluster ? [await this.inventory.get(cluster, vmid)] : await this.inventory.findByVmid(vmid);
+    const usable = found.filter((v): v is Vm => v !== null && !isDeleted(v) && (this.access.canSeeVm(user, v.cluster, v.vmid)
+      || decideScope(scope, { cluster: v.cluster, vmid: v.vmid, tags: v.tags, pool: v.pool }).allowed));
+    if (usable.length === 0) throw forbidden(`VM ${cluster ? `${cluster}:` : ''}${vmid} is not available to this class; ${describeScope(scope)}`);
+    if (usable.length > 1) throw conflict(`VM ${vmid} exists on clusters ${usable.map((v) => v.cluster).join(', ')}: give the cluster`);
+    return usable[0];
+  }
+
   /** One VM by vmid (and cluster when given or ambiguous). */
   async resolveVm(vmid: number, cluster?: string): Promise<Vm> {
     if (cluster) {
@@ -213,19 +288,46 @@ export class ClassesService {
     return found[0];
   }
 
-  /** Adds VMs to the pool: one VM, or every VM with a Proxmox tag or in a Proxmox pool. */
+  /**
+   * Adds VMs to the pool: one VM, or every VM with a Proxmox tag or in a Proxmox pool of one
+   * cluster. A teacher stays inside the class's scope (403 says what it allows) and cannot take a
+   * VM another class holds (409 names it); an admin's entry is approved and may share a VM.
+   */
   async addPool(user: SessionUser, id: number, input: PoolInput): Promise<PoolEntryView> {
     await this.manageable(user, id);
-    let entry: { kind: 'vm' | 'tag' | 'pool'; cluster: string | null; vmid: number | null; value: string | null };
+    const admin = user.role === 'admin';
+    let entry: { kind: 'vm' | 'tag' | 'pool'; cluster: string; vmid: number | null; value: string | null; approved: boolean };
     if (input.kind === 'vm') {
-      const vm = await this.resolveVm(input.vmid, input.cluster);
-      entry = { kind: 'vm', cluster: vm.cluster, vmid: vm.vmid, value: null };
+      const vm = await this.resolveForClass(user, id, input.vmid, input.cluster);
+      if (!admin) this.requireScope(id, { cluster: vm.cluster, vmid: vm.vmid, tags: vm.tags, pool: vm.pool, template: vm.template });
+      entry = { kind: 'vm', cluster: vm.cluster, vmid: vm.vmid, value: null, approved: admin };
     } else {
-      entry = { kind: input.kind, cluster: input.cluster ?? null, vmid: null, value: input.kind === 'tag' ? input.tag : input.pool };
+      const value = input.kind === 'tag' ? input.tag : input.pool;
+      if (!admin) this.requireScope(id, input.kind === 'tag' ? { cluster: input.cluster, tag: value } : { cluster: input.cluster, pool: value });
+      entry = { kind: input.kind, cluster: input.cluster, vmid: null, value, approved: admin };
+    }
+    if (!admin) {
+      const named = entry.kind === 'vm' ? [vmKey(entry.cluster, entry.vmid!)] : this.access.vmKeysNamedBy(entry);
+      const holders = new Map<number, { name: string; vms: string[] }>();
+      for (const key of named) {
+        const i = key.lastIndexOf(':');
+        for (const h of this.otherHolders(id, key.slice(0, i), Number(key.slice(i + 1)))) {
+          const x = holders.get(h.id) ?? { name: h.name, vms: [] };
+          x.vms.push(key);
+          holders.set(h.id, x);
+        }
+      }
+      if (holders.size) {
+        const list = [...holders.values()];
+        const first = list[0];
+        throw conflict(`${first.vms.length === 1 ? `VM ${first.vms[0]} is` : `${first.vms.length} of these VMs are`} held by class "${first.name}"`
+          + `${list.length > 1 ? ` (and ${list.length - 1} more class${list.length > 2 ? 'es' : ''})` : ''}; sharing a VM between classes is an admin's decision`);
+      }
     }
     const entryId = await this.repo.addPoolEntry(id, entry);
     await this.access.changed({ userIds: [], classIds: [id] });
-    await this.log(user, 'class.pool.add', id, `${entry.kind} ${entry.value ?? entry.vmid}`, entry.kind === 'vm' ? { cluster: entry.cluster!, vmid: entry.vmid! } : {});
+    await this.log(user, 'class.pool.add', id, `${entry.kind} ${entry.value ?? entry.vmid} on ${entry.cluster}${entry.approved ? ' (admin)' : ''}`,
+      entry.kind === 'vm' ? { cluster: entry.cluster, vmid: entry.vmid! } : {});
     return (await this.repo.pool(id)).find((p) => p.id === entryId)!;
   }
 
@@ -242,7 +344,8 @@ export class ClassesService {
   /** Assigns a pool VM to an enrolled student (replacing an earlier assignee). */
   async assign(user: SessionUser, id: number, a: { vmid: number; cluster?: string; userId?: number; username?: string }): Promise<AssignmentView[]> {
     await this.manageable(user, id);
-    const vm = await this.resolveVm(a.vmid, a.cluster);
+    const vm = await this.resolveForClass(user, id, a.vmid, a.cluster);
+    if (vm.template) throw conflict(`VM ${vm.id} is a template; templates are cloned from, never handed out`);
     if (!this.access.poolHoldsVm(id, vm.cluster, vm.vmid)) throw conflict(`VM ${vm.id} is not in this class's pool`);
     const members = await this.repo.members(id);
     const student = members.find((m) => (a.userId !== undefined ? m.id === a.userId : m.username === a.username));
@@ -278,33 +381,58 @@ export class ClassesService {
     return plan;
   }
 
-  /** Imports a legacy mappings.json into this class; repeating it changes nothing. */
+  /**
+   * Imports a legacy mappings.json into this class; repeating it changes nothing. Bounded: at most
+   * MAX_IMPORT_USERS names and MAX_IMPORT_VMIDS vmids, looked up in a few queries for all keys; a
+   * teacher's import takes only VMs inside the class's scope that no other class holds.
+   */
   async importMappings(user: SessionUser, id: number, mappings: Mappings, cluster?: string): Promise<MappingsReport> {
     await this.manageable(user, id);
-    const allUsers = await this.users.list();
+    const names = Object.keys(mappings);
+    if (names.length > MAX_IMPORT_USERS) throw badRequest(`the file names ${names.length} users; at most ${MAX_IMPORT_USERS} per import (split the file)`, 'body');
+    const listed = Object.values(mappings).reduce((n, l) => n + l.length, 0);
+    if (listed > MAX_IMPORT_VMIDS) throw badRequest(`the file lists ${listed} VM ids; at most ${MAX_IMPORT_VMIDS} per import (split the file)`, 'body');
+    const found = await this.users.listByUsernames(names);
     const vmids = [...new Set(Object.values(mappings).flat())];
+    const vms = (await this.inventory.findByVmids(vmids)).filter((v) => !isDeleted(v));
     const clustersOfVmid = new Map<number, string[]>();
-    for (const vmid of vmids) {
-      clustersOfVmid.set(vmid, (await this.inventory.findByVmid(vmid)).filter((v) => !isDeleted(v)).map((v) => v.cluster));
+    const byKey = new Map<string, Vm>();
+    for (const v of vms) {
+      clustersOfVmid.set(v.vmid, [...(clustersOfVmid.get(v.vmid) ?? []), v.cluster]);
+      byKey.set(v.id, v);
     }
+    const scope = this.access.scopeOf(id);
+    const refusal = (c: string, vmid: number): string | null => {
+      const vm = byKey.get(vmKey(c, vmid));
+      if (vm?.template) return 'a template';
+      if (user.role === 'admin') return null;
+      const d = decideScope(scope, { cluster: c, vmid, tags: vm?.tags ?? [], pool: vm?.pool ?? null });
+      if (!d.allowed) return 'outside this class\'s scope';
+      const held = this.otherHolders(id, c, vmid);
+      return held.length ? `held by class "${held[0].name}"` : null;
+    };
     const assignments = await this.repo.assignments(id);
+    const members = await this.repo.members(id);
+    const nameOf = new Map([...found.map((u) => [u.id, u.username] as const), ...members.map((m) => [m.id, m.username] as const)]);
     const plan = planMappingsImport(mappings, {
-      users: new Map(allUsers.filter((u) => !u.disabled).map((u) => [u.username, u])),
+      users: new Map(found.filter((u) => !u.disabled).map((u) => [u.username, u])),
       clustersOfVmid, cluster,
-      members: new Set((await this.repo.members(id)).map((m) => m.id)),
+      members: new Set(members.map((m) => m.id)),
       assignments: new Map(assignments.map((a) => [vmKey(a.cluster, a.vmid), a.userId])),
       inPool: (c, v) => this.access.poolHoldsVm(id, c, v),
-      usernameOf: (uid) => allUsers.find((u) => u.id === uid)?.username ?? String(uid),
+      refusal,
+      usernameOf: (uid) => nameOf.get(uid) ?? String(uid),
     });
     for (const uid of plan.enrol) await this.repo.addMember(id, uid);
-    for (const p of plan.pool) await this.repo.addPoolEntry(id, { kind: 'vm', cluster: p.cluster, vmid: p.vmid, value: null });
+    for (const p of plan.pool) await this.repo.addPoolEntry(id, { kind: 'vm', cluster: p.cluster, vmid: p.vmid, value: null, approved: user.role === 'admin' });
     for (const a of plan.assign) await this.repo.assign(id, a.cluster, a.vmid, a.userId);
-    if (plan.assign.length || plan.enrol.length) {
+    if (plan.assign.length || plan.enrol.length || plan.pool.length) {
       await this.access.changed({ userIds: [...new Set([...plan.enrol, ...plan.assign.map((a) => a.userId)])], classIds: [id] });
     }
-    await this.log(user, 'class.import-mappings', id, `${plan.report.assigned.length} assigned, ${plan.report.alreadyAssigned.length} already, `
-      + `${plan.report.unknownUsers.length + plan.report.unknownVms.length + plan.report.ambiguous.length + plan.report.takenByOther.length + plan.report.notStudents.length} not matched`);
-    return plan.report;
+    const r = plan.report;
+    await this.log(user, 'class.import-mappings', id, `${r.assigned.length} assigned, ${r.alreadyAssigned.length} already, `
+      + `${r.unknownUsers.length + r.unknownVms.length + r.ambiguous.length + r.takenByOther.length + r.notStudents.length + r.refused.length} not matched`);
+    return r;
   }
 
   /** A new projector link (read-only view of the class without a session). */

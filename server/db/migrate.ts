@@ -4,12 +4,14 @@ import type { Db } from './index.js';
 import * as m001 from '../../migrations/001_inventory.js';
 import * as m010 from '../../migrations/010_access.js';
 import * as m020 from '../../migrations/020_alerts.js';
+import * as m030 from '../../migrations/030_class_scope.js';
 
 /** Every migration, by name; names sort in the order they run. */
 const migrations: Record<string, Migration> = {
   '001_inventory': m001,
   '010_access': m010,
   '020_alerts': m020,
+  '030_class_scope': m030,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
@@ -21,6 +23,12 @@ export async function migrateToLatest(db: Db): Promise<void> {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
     throw new Error(`migration ${failed} failed: ${(error as Error).message ?? String(error)}`);
   }
+}
+
+/** Brings the schema up to (and including) one migration: tests of a later migration's data step. */
+export async function migrateTo(db: Db, name: string): Promise<void> {
+  const { error } = await new Migrator({ db, provider }).migrateTo(name);
+  if (error) throw error;
 }
 
 /** Names of the migrations known to this build (for /readyz). */

@@ -102,7 +102,27 @@ export interface ClassPoolTable {
   vmid: number | null;
   value: string | null;
   added_at: number;
+  /** 1 when an admin added it (or it predates scopes): it holds its VMs whatever the class's scope. */
+  approved: Generated<number>;
 }
+
+// --- 030_class_scope: what a class may draw from, removals that stick ---
+export type ScopeKind = 'cluster' | 'pool' | 'tag' | 'range';
+
+export interface ClassScopeTable {
+  id: Generated<number>;
+  class_id: number;
+  cluster_id: string;
+  kind: ScopeKind;
+  /** Pool or tag name. */
+  value: string | null;
+  vmid_min: number | null;
+  vmid_max: number | null;
+  created_by: number | null;
+  created_at: number;
+}
+
+export interface ClassRemovalsTable { class_id: number; user_id: number; removed_at: number }
 
 export interface VmAssignmentsTable { class_id: number; cluster_id: string; vmid: number; user_id: number; assigned_at: number }
 
@@ -115,6 +135,8 @@ export interface LinkTable {
   expires_at: number;
   revoked: Generated<number>;
   uses: Generated<number>;
+  /** Invites only (030): how many enrolments the link allows; null = no limit. */
+  max_uses?: number | null;
 }
 
 export interface AuditLogTable {
@@ -159,4 +181,6 @@ export interface Database {
   projector_links: LinkTable;
   audit_log: AuditLogTable;
   alert_events: AlertEventsTable;
+  class_scope: ClassScopeTable;
+  class_removals: ClassRemovalsTable;
 }

@@ -194,6 +194,19 @@ export class InventoryRepo {
     return rows.map((r) => toVm(r, stale(r.cluster_id)));
   }
 
+  /** Every live VM with one of these vmids, on any cluster (a few queries for any number of ids). */
+  async findByVmids(vmids: readonly number[]): Promise<Vm[]> {
+    if (vmids.length === 0) return [];
+    const stale = await this.staleness();
+    const out: Vm[] = [];
+    for (let i = 0; i < vmids.length; i += 500) {
+      const rows = await this.db.selectFrom('vm_inventory').selectAll()
+        .where('vmid', 'in', vmids.slice(i, i + 500)).where('deleted', '=', 0).orderBy('cluster_id').orderBy('vmid').execute();
+      for (const r of rows) out.push(toVm(r, stale(r.cluster_id)));
+    }
+    return out;
+  }
+
   /** Counts of live VMs per cluster and status. */
   async summary(): Promise<{ byCluster: Record<string, Record<string, number>>; total: number }> {
     const rows = await this.db.selectFrom('vm_inventory')

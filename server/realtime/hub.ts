@@ -132,7 +132,7 @@ export function attachRealtime(host: RealtimeHost, opts: RealtimeOptions = {}): 
 
   const index = () => (groupsByRoom ??= indexGroups(groups.values()));
 
-  const sig = (vm: Vm) => `${vm.tags.join(';')}|${vm.pool ?? ''}`;
+  const sig = (vm: Vm) => `${vm.tags.join(';')}|${vm.pool ?? ''}|${vm.template ? 't' : ''}`;
   // Rooms are cached per VM; any reload of the access snapshot makes a new one and voids the cache.
   let cachedFor = access.snapshot();
   function checkSnapshot(): void {

@@ -9,16 +9,17 @@ import { roleForGroups } from '../../server/http/routes/auth.js';
 import { failureFor, taskSucceeded } from '../../server/actions/power.js';
 
 // Users: 1 admin, 2 teacher of class 10 (owner), 3 co-teacher of 10, 4 teacher of 20, 5 student in 10 with a:100,
-// 6 student in 20 with a:200. Class 10 pool: a:100, a:101, tag "web"; class 20 pool: Proxmox pool "p2".
+// 6 student in 20 with a:200. Class 10 pool: a:100, a:101, tag "web" on b; class 20 pool: Proxmox pool "p2" on a.
+// All entries admin-approved (they hold whatever the scope); the scope cases are further down.
 const snap = buildSnapshot({
   classes: [{ id: 10, name: 'Ten' }, { id: 20, name: 'Twenty' }],
   teachers: [{ class_id: 10, user_id: 2, is_owner: 1 }, { class_id: 10, user_id: 3, is_owner: 0 }, { class_id: 20, user_id: 4, is_owner: 1 }],
   members: [{ class_id: 10, user_id: 5 }, { class_id: 20, user_id: 6 }],
   pool: [
-    { id: 1, class_id: 10, kind: 'vm', cluster_id: 'a', vmid: 100, value: null },
-    { id: 2, class_id: 10, kind: 'vm', cluster_id: 'a', vmid: 101, value: null },
-    { id: 3, class_id: 10, kind: 'tag', cluster_id: null, vmid: null, value: 'web' },
-    { id: 4, class_id: 20, kind: 'pool', cluster_id: 'a', vmid: null, value: 'p2' },
+    { id: 1, class_id: 10, kind: 'vm', cluster_id: 'a', vmid: 100, value: null, approved: 1 },
+    { id: 2, class_id: 10, kind: 'vm', cluster_id: 'a', vmid: 101, value: null, approved: 1 },
+    { id: 3, class_id: 10, kind: 'tag', cluster_id: 'b', vmid: null, value: 'web', approved: 1 },
+    { id: 4, class_id: 20, kind: 'pool', cluster_id: 'a', vmid: null, value: 'p2', approved: 1 },
   ],
   assignments: [{ class_id: 10, cluster_id: 'a', vmid: 100, user_id: 5 }, { class_id: 20, cluster_id: 'a', vmid: 200, user_id: 6 }],
   projectors: [],

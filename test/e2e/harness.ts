@@ -69,7 +69,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const repo = lab.classesRepo;
     const classId = await repo.create('Networks 101', userIds.teacher);
     for (const s of ['student1', 'student2', 'student3']) await repo.addMember(classId, userIds[s]);
-    for (const vmid of pool) await repo.addPoolEntry(classId, { kind: 'vm', cluster: cluster.id, vmid, value: null });
+    // As an admin would set it up: the class may draw from the whole cluster, its pool is approved.
+    await repo.setScope(classId, [{ cluster: cluster.id, kind: 'cluster' }], null);
+    for (const vmid of pool) await repo.addPoolEntry(classId, { kind: 'vm', cluster: cluster.id, vmid, value: null, approved: true });
     await repo.assign(classId, cluster.id, pool[0], userIds.student1);
     await repo.assign(classId, cluster.id, pool[1], userIds.student2);
     await repo.assign(classId, cluster.id, pool[4], userIds.student1);

@@ -8,6 +8,7 @@ import { startLabdeck, type Labdeck, type StartOptions } from '../../server/serv
 import type { Role } from '../../server/db/schema.js';
 import type { User } from '../../server/auth/users.js';
 import { makeTestDatabase } from './db.js';
+import type { ScopeRule } from '../../server/classes/scope.js';
 
 /** Password every user made by `createUser` gets unless told otherwise. */
 export const TEST_PASSWORD = 'password-1234';
@@ -58,6 +59,8 @@ export interface TestServer {
   request<T = any>(method: string, path: string, opts?: RequestOptions): Promise<ApiResponse<T>>;
   /** Waits until a sync pass has stored every guest of every cluster. */
   synced(): Promise<void>;
+  /** Gives a class a scope as an admin would (default: the whole of the first cluster). */
+  grantScope(classId: number, rules?: ScopeRule[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -147,6 +150,10 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     },
     request,
     synced,
+    grantScope: async (classId, rules = [{ cluster: sim.clusters[0].id, kind: 'cluster' }]) => {
+      await labdeck.classesRepo.setScope(classId, rules, null);
+      await labdeck.access.changed({ userIds: [], classIds: [classId] });
+    },
     close: async () => {
       await labdeck.close();
       await sim.close();

@@ -1,7 +1,11 @@
 // Every route × admin / teacher of the class / other teacher / assigned student / other student /
-// anonymous, against the real server and simulator, with the expected answer in every cell.
+// anonymous, against the real server and simulator, with the expected answer in every cell; then
+// the class-scope cases on HTTP and socket.io, on SQLite and PostgreSQL.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { io as connect, type Socket } from 'socket.io-client';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { dialects } from '../helpers/db.js';
+import type { Vm } from '../../server/inventory/vm.js';
 
 type Who = 'admin' | 'teacher' | 'otherTeacher' | 'student' | 'otherStudent' | 'anonymous';
 const who: Who[] = ['admin', 'teacher', 'otherTeacher', 'student', 'otherStudent', 'anonymous'];
@@ -58,6 +62,9 @@ describe('authorisation matrix', () => {
     ctx.B = (await ts.request('POST', '/api/classes', { cookie: oc, body: { name: 'Class B' } })).body.class.id;
     await asAdmin('POST', `/api/classes/${ctx.A}/students`, { username: 'student' });
     await asAdmin('POST', `/api/classes/${ctx.B}/students`, { username: 'otherstudent' });
+    // An admin gives each class its scope: A may draw from X..W, B only Z.
+    await asAdmin('PUT', `/api/classes/${ctx.A}/scope`, { rules: [{ kind: 'range', cluster: 'lab-a', min: ctx.X, max: ctx.W }] });
+    await asAdmin('PUT', `/api/classes/${ctx.B}/scope`, { rules: [{ kind: 'range', cluster: 'lab-a', min: ctx.Z, max: ctx.Z }] });
     for (const vmid of [ctx.X, ctx.X2]) await asAdmin('POST', `/api/classes/${ctx.A}/pool`, { vmid });
     await asAdmin('POST', `/api/classes/${ctx.B}/pool`, { vmid: ctx.Z });
     await asAdmin('POST', `/api/classes/${ctx.A}/assignments`, { vmid: ctx.X, username: 'student' });
@@ -118,6 +125,9 @@ describe('authorisation matrix', () => {
       }, expect: classManagers(200) },
     { name: 'POST /api/classes/A/auto-assign', method: 'POST', path: (c) => `/api/classes/${c.A}/auto-assign`, expect: classManagers(200) },
     { name: 'POST /api/classes/A/import-mappings', method: 'POST', path: (c) => `/api/classes/${c.A}/import-mappings`, body: (c) => ({ student: [c.X] }), expect: classManagers(200) },
+    { name: 'GET /api/classes/A/scope', method: 'GET', path: (c) => `/api/classes/${c.A}/scope`, expect: classManagers(200) },
+    { name: 'PUT /api/classes/A/scope', method: 'PUT', path: (c) => `/api/classes/${c.A}/scope`,
+      body: (c) => ({ rules: [{ kind: 'range', cluster: 'lab-a', min: c.X, max: c.W }] }), expect: adminOnly(200) },
     { name: 'GET /api/classes/A/projector-links', method: 'GET', path: (c) => `/api/classes/${c.A}/projector-links`, expect: classManagers(200) },
     { name: 'POST /api/classes/A/projector-links', method: 'POST', path: (c) => `/api/classes/${c.A}/projector-links`, expect: classManagers(201) },
     { name: 'DELETE /api/classes/A/projector-links/:token', method: 'DELETE', path: (c) => `/api/classes/${c.A}/projector-links/${c.s.token}`,
@@ -159,4 +169,186 @@ describe('authorisation matrix', () => {
     });
   }
 
+});
+
+// Class scope: what an admin lets a class draw from. Two clusters; class A may use all of lab-a,
+// class B all of lab-b and holds one lab-a VM an admin gave it (H). Over HTTP and socket.io, on
+// every database the tests have.
+type ScopeWho = 'admin' | 'teacher' | 'otherTeacher' | 'student' | 'anonymous';
+const scopeWho: ScopeWho[] = ['admin', 'teacher', 'otherTeacher', 'student', 'anonymous'];
+
+describe.each(dialects)('class scope matrix (%s)', (dialect) => {
+  let ts: TestServer;
+  const cookies: Partial<Record<ScopeWho, string>> = {};
+  let A = 0, B = 0;
+  /** lab-a: free VMs for the teacher, H held by B, a template; lab-b: VMs outside A's scope. */
+  let freeA: Vm[] = [], freeB: Vm[] = [], H: Vm, T: Vm, tagA = '';
+  const sockets: Socket[] = [];
+  const asAdmin = async (method: string, path: string, body?: unknown) => {
+    const r = await ts.request(method, path, { cookie: cookies.admin, body });
+    if (r.status >= 300) throw new Error(`setup ${method} ${path}: ${r.status} ${r.text}`);
+    return r.body;
+  };
+  const openSocket = async (cookie: string) => {
+    const socket = connect(ts.url, { path: '/socket.io', transports: ['websocket'], reconnection: false, forceNew: true, extraHeaders: { cookie } });
+    sockets.push(socket);
+    const seen = { changed: [] as string[], removed: [] as Array<{ ids: string[]; reason?: string }> };
+    socket.on('vm:changed', (m: { vms: Vm[] }) => seen.changed.push(...m.vms.map((v) => v.id)));
+    socket.on('vm:removed', (m: { ids: string[]; reason?: string }) => seen.removed.push(m));
+    await new Promise<void>((resolve, reject) => { socket.once('connect', () => resolve()); socket.once('connect_error', reject); });
+    return { socket, seen };
+  };
+  const until = async (what: string, ok: () => boolean | Promise<boolean>) => {
+    const deadline = Date.now() + 5000;
+    while (!(await ok())) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setImmediate(r));
+    }
+  };
+
+  beforeAll(async () => {
+    ts = await startTestServer({ dialect, clusters: [{ id: 'lab-a', guests: 30, seed: 7 }, { id: 'lab-b', guests: 20, seed: 8 }] });
+    await ts.synced();
+    for (const [name, role] of [['admin', 'admin'], ['teacher', 'teacher'], ['otherTeacher', 'teacher'], ['student', 'student'], ['newTeacher', 'teacher']] as const) {
+      await ts.createUser(name.toLowerCase(), role);
+    }
+    for (const w of scopeWho) if (w !== 'anonymous') cookies[w] = await ts.login(w.toLowerCase());
+    const all = await ts.labdeck.inventory.list();
+    const plain = (c: string) => all.filter((v) => v.cluster === c && !v.template && v.type === 'qemu').sort((a, b) => a.vmid - b.vmid);
+    [H, ...freeA] = plain('lab-a');
+    freeB = plain('lab-b');
+    T = all.find((v) => v.cluster === 'lab-a' && v.template)!;
+    tagA = freeA.flatMap((v) => v.tags).find((t) => !H.tags.includes(t))!;
+    expect(T, 'the simulator makes templates').toBeDefined();
+    expect(tagA, 'a lab-a tag H does not carry').toBeTruthy();
+    A = (await ts.request('POST', '/api/classes', { cookie: cookies.teacher, body: { name: 'Class A' } })).body.class.id;
+    B = (await ts.request('POST', '/api/classes', { cookie: cookies.otherTeacher, body: { name: 'Class B' } })).body.class.id;
+    await asAdmin('POST', `/api/classes/${A}/students`, { username: 'student' });
+    await asAdmin('PUT', `/api/classes/${A}/scope`, { rules: [{ kind: 'cluster', cluster: 'lab-a' }] });
+    await asAdmin('PUT', `/api/classes/${B}/scope`, { rules: [{ kind: 'cluster', cluster: 'lab-b' }] });
+    await asAdmin('POST', `/api/classes/${B}/pool`, { vmid: H.vmid, cluster: 'lab-a' });
+  });
+  afterAll(async () => {
+    for (const s of sockets) s.disconnect();
+    await ts?.close();
+  });
+
+  let next = 0;
+  const rows: Array<{ name: string; body: () => unknown; expect: Record<ScopeWho, number>; message?: Partial<Record<ScopeWho, RegExp>> }> = [
+    { name: 'a lab-a VM (in scope)', body: () => ({ vmid: freeA[next++ % 10].vmid, cluster: 'lab-a' }),
+      expect: { admin: 201, teacher: 201, otherTeacher: 403, student: 403, anonymous: 401 } },
+    { name: 'a lab-b VM (out of scope)', body: () => ({ vmid: freeB[0].vmid, cluster: 'lab-b' }),
+      expect: { admin: 201, teacher: 403, otherTeacher: 403, student: 403, anonymous: 401 }, message: { teacher: /this class may use: all of lab-a/ } },
+    { name: 'a lab-b vmid that does not exist (answered like one out of scope)', body: () => ({ vmid: 99_999, cluster: 'lab-b' }),
+      expect: { admin: 404, teacher: 403, otherTeacher: 403, student: 403, anonymous: 401 }, message: { teacher: /this class may use: all of lab-a/ } },
+    { name: 'VM H held by class B', body: () => ({ vmid: H.vmid, cluster: 'lab-a' }),
+      expect: { admin: 201, teacher: 409, otherTeacher: 403, student: 403, anonymous: 401 }, message: { teacher: /held by class "Class B"/ } },
+    { name: 'a template', body: () => ({ vmid: T.vmid, cluster: 'lab-a' }),
+      expect: { admin: 201, teacher: 403, otherTeacher: 403, student: 403, anonymous: 401 }, message: { teacher: /template/ } },
+    { name: 'a tag without a cluster', body: () => ({ tag: tagA }),
+      expect: { admin: 400, teacher: 400, otherTeacher: 400, student: 400, anonymous: 401 }, message: { teacher: /cluster/ } },
+    { name: 'a lab-b tag (out of scope)', body: () => ({ tag: tagA, cluster: 'lab-b' }),
+      expect: { admin: 201, teacher: 403, otherTeacher: 403, student: 403, anonymous: 401 } },
+  ];
+  for (const row of rows) {
+    describe(`POST /api/classes/A/pool: ${row.name}`, () => {
+      for (const w of scopeWho) {
+        it(`${w} → ${row.expect[w]}`, async () => {
+          const r = await ts.request('POST', `/api/classes/${A}/pool`, { cookie: cookies[w] ?? null, body: row.body() });
+          expect(r.status, r.text.slice(0, 300)).toBe(row.expect[w]);
+          if (row.message?.[w]) expect(r.body.error.message).toMatch(row.message[w]!);
+          if (r.status === 400) expect(r.body.error.field).toBe('cluster');
+          if (r.status === 201) expect(r.body.entry.approved).toBe(w === 'admin');
+          // Whatever the admin added is undone, so each cell starts from the same state.
+          if (r.status === 201 && w === 'admin') await asAdmin('DELETE', `/api/classes/${A}/pool/${r.body.entry.id}`);
+        });
+      }
+    });
+  }
+
+  it('the attack: a teacher takes another class\'s VM and a tag across clusters; both refused, and nothing changed', async () => {
+    const stolen = await ts.request('POST', `/api/classes/${A}/pool`, { cookie: cookies.teacher, body: { vmid: H.vmid } });
+    expect(stolen.status).toBe(409);
+    const everywhere = await ts.request('POST', `/api/classes/${A}/pool`, { cookie: cookies.teacher, body: { tag: tagA } });
+    expect(everywhere.status).toBe(400);
+    expect((await ts.request('POST', `/api/vm/${H.vmid}/stop?cluster=lab-a`, { cookie: cookies.teacher })).status).toBe(403);
+    const visible = (await ts.request('GET', '/api/vms', { cookie: cookies.teacher })).body.vms as Vm[];
+    expect(visible.filter((v) => v.cluster === 'lab-b' || v.id === H.id)).toEqual([]);
+  });
+
+  it('a teacher\'s tag inside the scope holds the lab-a VMs with it, never templates or lab-b ones', async () => {
+    const r = await ts.request('POST', `/api/classes/${A}/pool`, { cookie: cookies.teacher, body: { tag: tagA, cluster: 'lab-a' } });
+    expect(r.status).toBe(201);
+    const listed = (await ts.request('GET', `/api/vms?class=${A}`, { cookie: cookies.teacher })).body.vms as Vm[];
+    const want = (await ts.labdeck.inventory.list({ tag: tagA, cluster: 'lab-a' })).filter((v) => !v.template).map((v) => v.id);
+    expect(listed.map((v) => v.id)).toEqual(expect.arrayContaining(want));
+    expect(listed.some((v) => v.cluster === 'lab-b' || v.template)).toBe(false);
+    await ts.request('DELETE', `/api/classes/${A}/pool/${r.body.entry.id}`, { cookie: cookies.teacher });
+  });
+
+  it('admin approval: an admin gives class A a lab-b VM; its teacher sees, powers and assigns it, and its socket gets it', async () => {
+    const vm = freeB[3];
+    const t = await openSocket(cookies.teacher!);
+    expect((await ts.request('GET', `/api/vm/${vm.vmid}/status?cluster=lab-b`, { cookie: cookies.teacher })).status).toBe(403);
+    const entry = (await asAdmin('POST', `/api/classes/${A}/pool`, { vmid: vm.vmid, cluster: 'lab-b' })).entry;
+    expect(entry).toMatchObject({ approved: true, cluster: 'lab-b', vmid: vm.vmid });
+    expect((await ts.request('GET', `/api/vm/${vm.vmid}/status?cluster=lab-b`, { cookie: cookies.teacher })).status).toBe(200);
+    const assigned = await ts.request('POST', `/api/classes/${A}/assignments`, { cookie: cookies.teacher, body: { vmid: vm.vmid, cluster: 'lab-b', username: 'student' } });
+    expect(assigned.status).toBe(200);
+    ts.sim.clusters[1].powerOutside(vm.vmid, ts.sim.clusters[1].guest(vm.vmid)!.status === 'running' ? 'stop' : 'start');
+    await ts.labdeck.sync.trigger({ cluster: 'lab-b', kind: 'quick' });
+    await until('the lab-b VM on the teacher\'s socket', () => t.seen.changed.includes(vm.id));
+    await asAdmin('DELETE', `/api/classes/${A}/pool/${entry.id}`);
+  });
+
+  it('sharing is an admin\'s decision, visible in both classes', async () => {
+    const e = (await asAdmin('POST', `/api/classes/${A}/pool`, { vmid: H.vmid, cluster: 'lab-a' })).entry;
+    const a = (await ts.request('GET', `/api/classes/${A}`, { cookie: cookies.teacher })).body.class;
+    const b = (await ts.request('GET', `/api/classes/${B}`, { cookie: cookies.otherTeacher })).body.class;
+    expect(a.shared).toContainEqual({ vm: H.id, classes: [{ id: B, name: 'Class B' }] });
+    expect(b.shared).toContainEqual({ vm: H.id, classes: [{ id: A, name: 'Class A' }] });
+    await asAdmin('DELETE', `/api/classes/${A}/pool/${e.id}`);
+  });
+
+  it('a VM that leaves the scope leaves the teacher\'s socket at once, and HTTP agrees', async () => {
+    const vm = freeA[12];
+    const added = await ts.request('POST', `/api/classes/${A}/pool`, { cookie: cookies.teacher, body: { vmid: vm.vmid, cluster: 'lab-a' } });
+    expect(added.status).toBe(201);
+    const t = await openSocket(cookies.teacher!);
+    expect((await ts.request('GET', `/api/vm/${vm.vmid}/status?cluster=lab-a`, { cookie: cookies.teacher })).status).toBe(200);
+    const narrowed = await ts.request('PUT', `/api/classes/${A}/scope`, { cookie: cookies.admin, body: { rules: [{ kind: 'range', cluster: 'lab-a', min: freeA[0].vmid, max: freeA[10].vmid }] } });
+    expect(narrowed.status).toBe(200);
+    expect(narrowed.body.scopeText).toBe(`this class may use: lab-a vmids ${freeA[0].vmid}-${freeA[10].vmid}`);
+    await until('the VM removed from the teacher\'s socket', () => t.seen.removed.some((m) => m.ids.includes(vm.id) && m.reason === 'access'));
+    expect((await ts.request('GET', `/api/vm/${vm.vmid}/status?cluster=lab-a`, { cookie: cookies.teacher })).status).toBe(403);
+    await asAdmin('PUT', `/api/classes/${A}/scope`, { rules: [{ kind: 'cluster', cluster: 'lab-a' }] });
+    await until('the VM back on the teacher\'s socket', () => t.seen.changed.includes(vm.id));
+  });
+
+  it('a teacher cannot change a scope; a new teacher\'s class has none until an admin gives one', async () => {
+    const put = await ts.request('PUT', `/api/classes/${A}/scope`, { cookie: cookies.teacher, body: { rules: [{ kind: 'cluster', cluster: 'lab-b' }] } });
+    expect(put.status).toBe(403);
+    const nt = await ts.login('newteacher');
+    const mine = (await ts.request('POST', '/api/classes', { cookie: nt, body: { name: 'New course' } })).body.class.id;
+    const r = await ts.request('POST', `/api/classes/${mine}/pool`, { cookie: nt, body: { vmid: freeA[20].vmid, cluster: 'lab-a' } });
+    expect(r.status).toBe(403);
+    expect(r.body.error.message).toMatch(/no scope yet/);
+    expect((await ts.request('GET', `/api/classes/${mine}/scope`, { cookie: nt })).body.scope).toEqual([]);
+    const bad = await ts.request('PUT', `/api/classes/${mine}/scope`, { cookie: cookies.admin, body: { rules: [{ kind: 'cluster', cluster: 'lab-z' }] } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.field).toBe('rules[0].cluster');
+  });
+
+  it('the mappings.json import takes only in-scope VMs for a teacher, and a huge file is refused at once', async () => {
+    const report = (await ts.request('POST', `/api/classes/${A}/import-mappings?cluster=lab-b`, { cookie: cookies.teacher, body: { student: [freeB[5].vmid] } })).body.report;
+    expect(report.assigned).toEqual([]);
+    expect(report.refused).toEqual([{ username: 'student', cluster: 'lab-b', vmid: freeB[5].vmid, reason: 'outside this class\'s scope' }]);
+    const held = (await ts.request('POST', `/api/classes/${A}/import-mappings?cluster=lab-a`, { cookie: cookies.teacher, body: { student: [H.vmid] } })).body.report;
+    expect(held.refused[0].reason).toBe('held by class "Class B"');
+    const huge = { student: Array.from({ length: 1000 }, (_, i) => 100 + i) } as Record<string, number[]>;
+    for (let u = 0; u < 102; u++) huge[`ghost${u}`] = huge.student;
+    const r = await ts.request('POST', `/api/classes/${A}/import-mappings`, { cookie: cookies.teacher, body: huge });
+    expect(r.status).toBe(400);
+    expect(r.body.error.message).toMatch(/at most 5000/);
+  });
 });

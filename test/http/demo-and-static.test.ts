@@ -46,6 +46,19 @@ describe('demo mode', () => {
       const mine = await (await fetch(`${first.url}/api/vms`, { headers: { cookie: cookieFrom(login.headers)! } })).json();
       expect(mine.vms).toHaveLength(1);
       expect(mine.vms[0].cluster).toBe('lab-a');
+      // The demo class may draw from all of lab-a and nothing of lab-b.
+      const t = await fetch(`${first.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'teacher', password: 'demo' }) });
+      const headers = { cookie: cookieFrom(t.headers)!, 'content-type': 'application/json' };
+      const inv = await first.inventory.list();
+      const free = (c: string) => inv.find((v) => v.cluster === c && !v.template && first.access.poolClassesOf(v.cluster, v.vmid).size === 0)!;
+      const add = (vm: { cluster: string; vmid: number }) => fetch(`${first.url}/api/classes/${first.demo!.classId}/pool`, { method: 'POST', headers, body: JSON.stringify({ vmid: vm.vmid, cluster: vm.cluster }) });
+      const added = await add(free('lab-a'));
+      expect(added.status).toBe(201);
+      const { entry } = await added.json();
+      await fetch(`${first.url}/api/classes/${first.demo!.classId}/pool/${entry.id}`, { method: 'DELETE', headers });
+      const refused = await add(free('lab-b'));
+      expect(refused.status).toBe(403);
+      expect((await refused.json()).error.message).toContain('this class may use: all of lab-a');
     } finally {
       await first.close();
     }

@@ -17,6 +17,7 @@ import type { LiveLink } from '../lib/live.js';
 import type { User } from '../lib/session.js';
 import type { Vm } from '../../../server/inventory/vm.js';
 import './class-settings.js';
+import './class-scope.js';
 
 interface Progress { state: 'queued' | 'sent' | 'failed'; action: PowerAction; message: string }
 
@@ -253,17 +254,21 @@ export class ClassPage extends LitElement {
       this.error = 'A VM id is a number, like 104.';
       return;
     }
+    const cluster = String(data.get('cluster') ?? '') || undefined;
+    if (kind !== 'vm' && !cluster) {
+      this.error = 'Choose the cluster: a tag or a pool name alone could mean VMs on every cluster.';
+      return;
+    }
     await this.guard(async () => {
-      const cluster = String(data.get('cluster') ?? '') || undefined;
       await addToPool(this.detail!.id, kind === 'vm' ? { kind, vmid: Number(value), cluster } : { kind, value, cluster });
       form.reset();
       announce('Added to the pool.');
     });
   }
 
-  /** Clusters this user can see VMs on (for the pool form). */
+  /** Clusters of the class's scope and those this user can see VMs on (for the pool form). */
   private clusters(): string[] {
-    const set = new Set<string>();
+    const set = new Set<string>(this.detail?.scope.map((r) => r.cluster) ?? []);
     for (const vm of this.link?.store.vms.values() ?? []) set.add(vm.cluster);
     return [...set].sort();
   }
@@ -279,7 +284,7 @@ export class ClassPage extends LitElement {
       <form class="row" @submit=${this.addPoolEntry}>
         <select name="kind" aria-label="Add by"><option value="vm">VM id</option><option value="tag">Proxmox tag</option><option value="pool">Proxmox pool</option></select>
         <input name="value" aria-label="VM id, tag or pool name" placeholder="104, class-1, lab-pool" maxlength="64" required>
-        <select name="cluster" aria-label="Cluster"><option value="">any cluster</option>${this.clusters().map((c) => html`<option>${c}</option>`)}</select>
+        <select name="cluster" aria-label="Cluster"><option value="">cluster (needed for a tag or pool)</option>${this.clusters().map((c) => html`<option>${c}</option>`)}</select>
         <button type="submit" ?disabled=${this.busy}>Add to pool</button>
       </form>
     </details>`;
@@ -357,6 +362,7 @@ export class ClassPage extends LitElement {
     return html`<h1>${this.detail.name}</h1>
       ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : nothing}
       ${this.renderLinks()}
+      <ld-class-scope .detail=${this.detail} .user=${this.user} .clusters=${this.clusters()} @class-changed=${() => this.load()}></ld-class-scope>
       <ld-class-settings .detail=${this.detail} .user=${this.user} @class-changed=${() => this.load()}></ld-class-settings>
       <div class="layout">${this.renderRoster(vms)}${this.renderPool(vms)}</div>
       ${this.renderAudit()}`;

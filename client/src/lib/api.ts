@@ -50,6 +50,11 @@ export function apiPatch<T>(path: string, body: unknown): Promise<T> {
   return request<T>('PATCH', path, body);
 }
 
+/** PUT (replace) a resource with a JSON body. */
+export function apiPut<T>(path: string, body: unknown): Promise<T> {
+  return request<T>('PUT', path, body);
+}
+
 /** DELETE a resource. */
 export function apiDelete<T>(path: string): Promise<T> {
   return request<T>('DELETE', path);

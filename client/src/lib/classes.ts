@@ -1,12 +1,15 @@
 // Class data as the client uses it, and the calls that read and change it. Server answers are
 // normalised here, in one place, so views never depend on the exact wire shape.
-import { apiGet, apiPost, apiPatch, apiDelete, qs } from './api.js';
+import { apiGet, apiPost, apiPatch, apiPut, apiDelete, qs } from './api.js';
+import type { ScopeRule } from '../../../server/classes/scope.js';
+
+export type { ScopeRule };
 import type { Vm } from '../../../server/inventory/vm.js';
 
 export interface Person { id: number; username: string; displayName: string; /** Teachers only: the class's owner. */ owner?: boolean }
 export interface Assignment { cluster: string; vmid: number; userId: number; key: string }
 export interface ClassSummary { id: number; name: string; students: number; vms: number }
-export interface PoolEntryView { id: number; kind: 'vm' | 'tag' | 'pool'; cluster: string | null; vmid: number | null; value: string | null }
+export interface PoolEntryView { id: number; kind: 'vm' | 'tag' | 'pool'; cluster: string | null; vmid: number | null; value: string | null; /** An admin added it. */ approved: boolean }
 export interface ClassDetail {
   id: number;
   name: string;
@@ -16,6 +19,11 @@ export interface ClassDetail {
   /** Keys of every VM the class holds (pool resolved, plus assignments). */
   vmKeys: string[];
   assignments: Assignment[];
+  /** What an admin lets the class draw from, and the same in words. */
+  scope: ScopeRule[];
+  scopeText: string;
+  /** VMs other classes hold too (shared by an admin). */
+  shared: Array<{ vm: string; classes: Array<{ id: number; name: string }> }>;
 }
 export interface LinkInfo { token?: string; id?: number; url: string; expiresAt: number }
 export interface AuditEntry { id: number; at: number; username: string | null; action: string; target: string; outcome: string; detail: string | null; classId: number | null; vmKey: string | null }
@@ -42,7 +50,10 @@ export function toClassDetail(res: Raw): ClassDetail {
     name: String(c.name),
     teachers: ((res.teachers ?? c.teachers ?? []) as Raw[]).map(person),
     students: ((res.students ?? c.students ?? res.members ?? c.members ?? []) as Raw[]).map(person),
-    pool: ((res.pool ?? c.pool ?? []) as Raw[]).map((p) => ({ id: Number(p.id), kind: p.kind, cluster: p.cluster ?? p.clusterId ?? null, vmid: p.vmid ?? null, value: p.value ?? null })),
+    pool: ((res.pool ?? c.pool ?? []) as Raw[]).map((p) => ({ id: Number(p.id), kind: p.kind, cluster: p.cluster ?? p.clusterId ?? null, vmid: p.vmid ?? null, value: p.value ?? null, approved: Boolean(p.approved) })),
+    scope: (c.scope ?? []) as ScopeRule[],
+    scopeText: String(c.scopeText ?? ''),
+    shared: (c.shared ?? []) as ClassDetail['shared'],
     vmKeys: [...new Set([...vmKeys, ...assignments.map((a) => a.key)])],
     assignments,
   };
@@ -68,6 +79,11 @@ export async function createClass(name: string): Promise<number> {
 /** Renames a class. */
 export async function renameClass(classId: number, name: string): Promise<void> {
   await apiPatch(`/api/classes/${classId}`, { name });
+}
+
+/** Replaces a class's scope (admins); VMs that leave it leave the class at once. */
+export async function setClassScope(classId: number, rules: ScopeRule[]): Promise<void> {
+  await apiPut(`/api/classes/${classId}/scope`, { rules });
 }
 
 /** Deletes a class (its students lose its VMs). */

@@ -15,11 +15,21 @@ const Token = v.object({ token: v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{20,10
 const Tag = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}$/, 'must be a Proxmox tag'));
 const PoolName = v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'must be a Proxmox pool name'));
 
-const PoolBody = v.union([
-  v.strictObject({ vmid: Vmid, cluster: v.optional(ClusterId) }),
-  v.strictObject({ tag: Tag, cluster: v.optional(ClusterId) }),
-  v.strictObject({ pool: PoolName, cluster: v.optional(ClusterId) }),
-], 'give one of vmid, tag or pool (and optionally cluster)');
+const PoolBody = v.pipe(
+  v.strictObject({ vmid: v.optional(Vmid), tag: v.optional(Tag), pool: v.optional(PoolName), cluster: v.optional(ClusterId) }),
+  v.check((b) => [b.vmid, b.tag, b.pool].filter((x) => x !== undefined).length === 1, 'give exactly one of vmid, tag or pool'),
+  // A tag or a pool name alone is ambiguous across clusters; a vmid is resolved (409 when ambiguous).
+  v.forward(v.partialCheck([['vmid'], ['cluster']], (b) => b.vmid !== undefined || b.cluster !== undefined,
+    'is required with a tag or pool (a tag or pool alone is ambiguous across clusters)'), ['cluster']),
+);
+
+const ScopeRuleBody = v.variant('kind', [
+  v.strictObject({ kind: v.literal('cluster'), cluster: ClusterId }),
+  v.strictObject({ kind: v.literal('pool'), cluster: ClusterId, pool: PoolName }),
+  v.strictObject({ kind: v.literal('tag'), cluster: ClusterId, tag: Tag }),
+  v.strictObject({ kind: v.literal('range'), cluster: ClusterId, min: Vmid, max: Vmid }),
+]);
+const ScopeBody = v.strictObject({ rules: v.pipe(v.array(ScopeRuleBody), v.maxLength(200)) });
 
 const AssignBody = v.pipe(
   v.strictObject({ vmid: Vmid, cluster: v.optional(ClusterId), userId: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))), username: v.optional(Username) }),
@@ -124,10 +134,23 @@ export function classRoutes(deps: ApiDeps) {
     const user = requireUser(c);
     const { id } = params(c, ClassId);
     const b = await body(c, PoolBody);
-    const input = 'vmid' in b ? { kind: 'vm' as const, vmid: b.vmid, cluster: b.cluster }
-      : 'tag' in b ? { kind: 'tag' as const, tag: b.tag, cluster: b.cluster }
-      : { kind: 'pool' as const, pool: b.pool, cluster: b.cluster };
+    const input = b.vmid !== undefined ? { kind: 'vm' as const, vmid: b.vmid, cluster: b.cluster }
+      : b.tag !== undefined ? { kind: 'tag' as const, tag: b.tag, cluster: b.cluster! }
+      : { kind: 'pool' as const, pool: b.pool!, cluster: b.cluster! };
     return c.json({ entry: await svc.addPool(user, id, input) }, 201);
+  });
+
+  app.get('/classes/:id/scope', async (c) => {
+    const user = requireUser(c);
+    const { id } = params(c, ClassId);
+    return c.json(await svc.scope(user, id));
+  });
+
+  app.put('/classes/:id/scope', async (c) => {
+    const user = requireUser(c);
+    const { id } = params(c, ClassId);
+    const { rules } = await body(c, ScopeBody);
+    return c.json(await svc.setScope(user, id, rules));
   });
 
   app.delete('/classes/:id/pool/:entryId', async (c) => {
