@@ -68,7 +68,7 @@ describe('demo mode', () => {
     } finally {
       await second.close();
     }
-  });
+  }, 90_000); // two demo starts (160 guests each) on a shared machine
 });
 
 describe('serving the client', () => {
