@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { io as connect, type Socket } from 'socket.io-client';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { dialects } from '../helpers/db.js';
+import { waitFor } from '../helpers/wait.js';
 import type { Vm } from '../../server/inventory/vm.js';
 
 type Who = 'admin' | 'teacher' | 'otherTeacher' | 'student' | 'otherStudent' | 'anonymous';
@@ -198,13 +199,7 @@ describe.each(dialects)('class scope matrix (%s)', (dialect) => {
     await new Promise<void>((resolve, reject) => { socket.once('connect', () => resolve()); socket.once('connect_error', reject); });
     return { socket, seen };
   };
-  const until = async (what: string, ok: () => boolean | Promise<boolean>) => {
-    const deadline = Date.now() + 5000;
-    while (!(await ok())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setImmediate(r));
-    }
-  };
+  const until = (what: string, ok: () => boolean | Promise<boolean>) => waitFor(ok, 5000, what);
 
   beforeAll(async () => {
     ts = await startTestServer({ dialect, clusters: [{ id: 'lab-a', guests: 30, seed: 7 }, { id: 'lab-b', guests: 20, seed: 8 }] });
