@@ -21,6 +21,15 @@ export const ClusterConfigSchema = v.strictObject({
     groupRoles: v.optional(v.record(v.string(), v.picklist(['admin', 'teacher', 'student'])), {}),
     defaultRole: v.optional(v.nullable(v.picklist(['teacher', 'student'])), null),
   })),
+  /**
+   * A Proxmox user whose password ticket opens consoles instead of the API token: needed for LXC
+   * terminals on clusters before Proxmox VE 9.0.4 (libpve-access-control), whose termproxy
+   * refuses a token's ticket. It needs VM.Console on the guests' paths.
+   */
+  console: v.optional(v.strictObject({
+    username: v.pipe(v.string(), v.regex(/^[^@!\s:]+@[A-Za-z][A-Za-z0-9._-]*$/, 'must look like user@realm (no API token)')),
+    password: v.pipe(v.string(), v.minLength(1, 'must not be empty'), v.maxLength(1024)),
+  })),
   /** Per-call timeout towards this cluster. */
   timeoutMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(100), v.maxValue(120_000)), 10_000),
 });

@@ -34,6 +34,9 @@ import { log } from './log.js';
 import { attachRealtime, type Realtime } from './realtime/hub.js';
 import { createOps, type Ops } from './ops/attach.js';
 import { resolveVisibleVm } from './http/routes/vms.js';
+import { ConsoleRelay } from './console/relay.js';
+import { ConsoleTokenRepo } from './console/token-repo.js';
+import { consoleRoutes } from './console/routes.js';
 
 export interface StartOptions {
   /** Overrides config.port / config.host (tests pass 0 and 127.0.0.1). */
@@ -54,6 +57,8 @@ export interface StartOptions {
   noSync?: boolean;
   /** Answer `GET /api/vms` from the in-memory read model (default true; false reads the database). */
   readModel?: boolean;
+  /** How long a console link waits for its connection (default 30 000 ms). */
+  consoleTokenTtlMs?: number;
 }
 
 export interface DemoInfo {
@@ -89,6 +94,8 @@ export interface Labdeck {
   realtime: Realtime | null;
   /** Health, readiness, metrics, alerts, retention (server/ops). */
   ops: Ops;
+  /** Browser consoles relayed to Proxmox (server/console). */
+  console: ConsoleRelay;
   /** Stops everything this call started (idempotent). */
   close(): Promise<void>;
 }
@@ -173,6 +180,9 @@ export async function startLabdeck(config: AppConfig, opts: StartOptions = {}): 
     });
     // ── Extension point: routes of other modules (mounted before the client fallback). ──
     app.route('/', ops.routes((user, vmid, cluster) => resolveVisibleVm(deps, user, vmid, cluster)));
+    const consoleTokens = new ConsoleTokenRepo(db);
+    const consoleRelay = new ConsoleRelay({ config: cfg, sessions, access, accessFeed, audit, changes: feed, tokens: consoleTokens, inventory });
+    app.route('/', consoleRoutes(deps, { tokens: consoleTokens, relay: consoleRelay, ttlMs: opts.consoleTokenTtlMs ?? 30_000 }));
     finishApp(app, staticRoot);
 
     const httpServer = createAdaptorServer({ fetch: app.fetch }) as HttpServer;
@@ -200,7 +210,7 @@ export async function startLabdeck(config: AppConfig, opts: StartOptions = {}): 
     const labdeck: Labdeck = {
       url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${addr.port}`,
       port: addr.port, config: cfg, db, feed, accessFeed, sync, inventory, reads, access, sessions, users, audit, classes,
-      classesRepo, power, httpServer, app, demo, realtime: null, ops,
+      classesRepo, power, httpServer, app, demo, realtime: null, ops, console: consoleRelay,
       close: async () => {
         if (closed) return;
         closed = true;
@@ -213,6 +223,13 @@ export async function startLabdeck(config: AppConfig, opts: StartOptions = {}): 
     const realtime = attachRealtime(labdeck);
     labdeck.realtime = realtime;
     closers.push(() => realtime.close());
+    consoleRelay.attach(httpServer);
+    consoleRelay.onWatchers = (cluster, vmid, watchers) => {
+      const students = (access.snapshot().assignmentsOfVm.get(`${cluster}:${vmid}`) ?? []).map((a) => a.userId);
+      const rooms = [...new Set([...students, ...watchers.map((w) => w.userId)])].map((id) => `user:${id}`);
+      if (rooms.length) realtime.io.to(rooms).emit('console:watchers', { cluster, vmid, watchers: watchers.map(({ name, mode }) => ({ name, mode })) });
+    };
+    closers.push(() => consoleRelay.close());
     await ops.start(realtime);
     closers.push(() => ops.close());
 

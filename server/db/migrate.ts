@@ -5,6 +5,7 @@ import * as m001 from '../../migrations/001_inventory.js';
 import * as m010 from '../../migrations/010_access.js';
 import * as m020 from '../../migrations/020_alerts.js';
 import * as m030 from '../../migrations/030_class_scope.js';
+import * as m040 from '../../migrations/040_console.js';
 
 /** Every migration, by name; names sort in the order they run. */
 const migrations: Record<string, Migration> = {
@@ -12,6 +13,7 @@ const migrations: Record<string, Migration> = {
   '010_access': m010,
   '020_alerts': m020,
   '030_class_scope': m030,
+  '040_console': m040,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

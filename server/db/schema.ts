@@ -139,6 +139,18 @@ export interface LinkTable {
   max_uses?: number | null;
 }
 
+export interface ConsoleTokensTable {
+  token_hash: string;
+  user_id: number;
+  cluster_id: string;
+  vmid: number;
+  /** 'control' | 'view'. */
+  mode: string;
+  created_at: number;
+  expires_at: number;
+  used: Generated<number>;
+}
+
 export interface AuditLogTable {
   id: Generated<number>;
   at: number;
@@ -183,4 +195,5 @@ export interface Database {
   alert_events: AlertEventsTable;
   class_scope: ClassScopeTable;
   class_removals: ClassRemovalsTable;
+  console_tokens: ConsoleTokensTable;
 }

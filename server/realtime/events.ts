@@ -31,6 +31,8 @@ export interface ServerToClient {
   'sync:alert': (alert: SyncAlertPush) => void;
   /** This viewer's classes, rosters or assignments changed: views that show them reload. */
   'access:changed': (msg: { classIds: number[] }) => void;
+  /** Who else (a teacher, an admin) has this VM's console open; sent to its students and the viewers. */
+  'console:watchers': (msg: { cluster: string; vmid: number; watchers: Array<{ name: string; mode: 'control' | 'view' }> }) => void;
   /** The server is shutting down (sent by server/ops/shutdown.ts); browsers reconnect when it is back. */
   'server:shutdown': (msg: { at: number; reason: string }) => void;
 }

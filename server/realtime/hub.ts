@@ -110,6 +110,8 @@ export function attachRealtime(host: RealtimeHost, opts: RealtimeOptions = {}): 
     path: '/socket.io',
     serveClient: false,
     maxHttpBufferSize: 16 * 1024,
+    // Other upgrades on this server (the console relay, server/console) are answered by their owners.
+    destroyUpgrade: false,
     allowRequest: (req, cb) => {
       const ok = sameOrigin(req);
       cb(ok ? null : 'origin not allowed', ok);

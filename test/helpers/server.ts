@@ -15,7 +15,7 @@ export const TEST_PASSWORD = 'password-1234';
 
 export interface TestServerOptions {
   /** Simulated clusters (default one: 'lab-a', 1 node, 30 guests, seed 7). */
-  clusters?: Array<{ id: string; name?: string; nodes?: number; guests?: number; seed?: number; users?: SimUser[]; login?: unknown }>;
+  clusters?: Array<{ id: string; name?: string; nodes?: number; guests?: number; seed?: number; users?: SimUser[]; login?: unknown; console?: unknown; termproxyTokenLogin?: boolean }>;
   /** Extra fields for every cluster's config entry (e.g. `{ timeoutMs: 1500 }`). */
   clusterConfig?: Record<string, unknown>;
   /** Runs once the simulator is up and before labdeck starts (to set the scene its first pass sees). */
@@ -75,7 +75,7 @@ export function cookieFrom(headers: Headers): string | null {
 export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
   const clusterOpts = opts.clusters ?? [{ id: 'lab-a', nodes: 1, guests: 30, seed: 7 }];
   const sim = await startSimulator({
-    clusters: clusterOpts.map((c) => ({ id: c.id, name: c.name, nodes: c.nodes ?? 1, guests: c.guests ?? 30, seed: c.seed ?? 7, tokenSecret: randomUUID(), users: c.users })),
+    clusters: clusterOpts.map((c) => ({ id: c.id, name: c.name, nodes: c.nodes ?? 1, guests: c.guests ?? 30, seed: c.seed ?? 7, tokenSecret: randomUUID(), users: c.users, termproxyTokenLogin: c.termproxyTokenLogin })),
     pvestatdIntervalMs: 0,
     unauthorizedDelayMs: 0,
     ipDelayMs: 0,
@@ -100,6 +100,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
       id: c.id, url: c.url, tokenId: c.tokenId, tokenSecret: c.tokenSecret, probePorts: false,
       ...(clusterOpts[i].name ? { name: clusterOpts[i].name } : {}), ...opts.clusterConfig,
       ...(clusterOpts[i].login ? { login: clusterOpts[i].login } : {}),
+      ...(clusterOpts[i].console ? { console: clusterOpts[i].console } : {}),
     })),
   });
   const config: AppConfig = {

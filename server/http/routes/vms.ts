@@ -186,10 +186,10 @@ export function vmRoutes(deps: ApiDeps) {
     return c.json({ id: vm.id, host: vm.ip, port: 22, username: user.username, command: `ssh ${user.username}@${vm.ip}`, available: vm.sshAvailable });
   });
 
-  app.post('/vm/:vmid/:action', async (c) => {
+  app.post('/vm/:vmid/:action', async (c, next) => {
+    // Not a power action: another module's route (the console) or, in the end, the API's 404.
+    if (!(actionNames as readonly string[]).includes(c.req.param('action'))) return next();
     const user = requireUser(c);
-    // An unknown action is an unknown route (404), not a bad parameter.
-    if (!(actionNames as readonly string[]).includes(c.req.param('action'))) throw notFound(`no route POST ${c.req.path}`);
     const { vmid, action } = params(c, v.object({ vmid: VmidString, action: v.picklist(actionNames) }));
     const { cluster } = query(c, ClusterQuery);
     let vm: Vm;
