@@ -8,7 +8,7 @@ import { io as connect, type Socket } from 'socket.io-client';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { RfbClient, pixelAt } from '../../server/simulator/console/rfb-client.js';
 import { BANNER_RGB, COUNTER_RECT, COUNTER_RGB } from '../../server/simulator/console/framebuffer.js';
-import { waitFor } from '../e2e/harness.js';
+import { waitFor } from '../helpers/wait.js';
 
 const FULL = { x: 0, y: 0, w: 640, h: 400 };
 const TTL_MS = 2000;
