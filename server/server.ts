@@ -19,6 +19,7 @@ import type { DemoOptions } from './demo.js';
 import type { Simulator } from './simulator/index.js';
 import { AccessFeed } from './auth/access-feed.js';
 import { Access } from './auth/permissions.js';
+import { linkKey } from './auth/tokens.js';
 import { AuditLog } from './auth/audit-log.js';
 import { Sessions } from './auth/session.js';
 import { LoginThrottle, defaultThrottleLimits, type ThrottleLimits } from './auth/throttle.js';
@@ -153,7 +154,7 @@ export async function startLabdeck(config: AppConfig, opts: StartOptions = {}): 
     // Created before any hub attaches, so its tag cache is updated before rooms are computed.
     const access = new Access(db, accessFeed, feed);
     const audit = new AuditLog(db);
-    const classesRepo = new ClassesRepo(db);
+    const classesRepo = new ClassesRepo(db, linkKey(cfg.sessionSecret));
     const classes = new ClassesService(classesRepo, users, access, audit, inventory, () => clusters.map((c) => c.id));
     const power = new PowerActions({ backend: sync, inventory, audit, followMs: opts.actionFollowMs });
     closers.push(() => power.close());

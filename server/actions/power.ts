@@ -76,13 +76,16 @@ export class PowerActions {
     this.backgroundMs = opts.backgroundMs ?? 15 * 60_000;
   }
 
-  /** Runs one action on a VM the caller may act on; waits up to `followMs` (or the given budget). */
-  async run(actor: Actor, vm: Vm, action: ActionName, followMs = this.followMs): Promise<ActionResult> {
+  /**
+   * Runs one action on a VM the caller may act on; waits up to `followMs` (or the given budget).
+   * `classId` is the class the action is recorded under, so the class's audit trail finds it.
+   */
+  async run(actor: Actor, vm: Vm, action: ActionName, followMs = this.followMs, classId: number | null = null): Promise<ActionResult> {
     const started = Date.now();
     const client = this.opts.backend.client(vm.cluster);
     if (!client) throw new HttpError(503, 'unavailable', `cluster ${vm.cluster} is not configured`);
     if (this.inFlight.has(vm.id)) throw new HttpError(409, 'conflict', `an action is already running on VM ${vm.vmid}`);
-    const auditId = await this.opts.audit.record({ actor, action: `vm.${action}`, target: 'vm', cluster: vm.cluster, vmid: vm.vmid, outcome: 'pending' });
+    const auditId = await this.opts.audit.record({ actor, action: `vm.${action}`, target: 'vm', cluster: vm.cluster, vmid: vm.vmid, classId, outcome: 'pending' });
     let upid: string;
     this.inFlight.set(vm.id, '');
     try {

@@ -356,6 +356,21 @@ export class Access {
   canSeeClass(user: Principal, classId: number): boolean { return canSeeClassIn(this.snap, user, classId); }
   canManageClass(user: Principal, classId: number): boolean { return canManageClassIn(this.snap, user, classId); }
 
+  /**
+   * The class an action on a VM belongs to, for the audit log: the class the student has it
+   * assigned in, else a class the user teaches that holds it, else (admins) any class holding it;
+   * the lowest id when several fit. Null when no class holds the VM.
+   */
+  actionClass(user: Principal, cluster: string, vmid: number): number | null {
+    const holding = [...classesOfVm(this.snap, cluster, vmid, this.attrsOf(cluster, vmid))].sort((a, b) => a - b);
+    const assigned = (this.snap.assignmentsOfVm.get(vmKey(cluster, vmid)) ?? []).filter((a) => a.userId === user.id).map((a) => a.classId).sort((a, b) => a - b);
+    if (assigned.length) return assigned[0];
+    const taught = this.snap.teacherClasses.get(user.id);
+    const mine = holding.find((c) => taught?.has(c));
+    if (mine !== undefined) return mine;
+    return user.role === 'admin' ? holding[0] ?? null : null;
+  }
+
   /** Classes the user teaches (admins: all). */
   classIdsFor(user: Principal): number[] {
     if (user.role === 'admin') return [...this.snap.classes.keys()];

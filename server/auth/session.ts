@@ -86,6 +86,28 @@ export class Sessions {
     return this.userFromSeal(parseCookie(cookieHeader, SESSION_COOKIE)[SESSION_COOKIE]);
   }
 
+  /**
+   * Why a cookie no longer signs anyone in, so the sign-in page can say so: `unreadable` (sealed
+   * under another secret: labdeck restarted with a new one, or tampered), `expired`, `disabled`,
+   * `revoked` (signed out elsewhere, password or role changed), or `none` (no cookie).
+   */
+  async endReason(cookieHeader: string | undefined): Promise<'none' | 'unreadable' | 'expired' | 'disabled' | 'revoked'> {
+    const seal = cookieHeader ? parseCookie(cookieHeader, SESSION_COOKIE)[SESSION_COOKIE] : undefined;
+    if (!seal) return 'none';
+    let data: Partial<SealedSession>;
+    try {
+      data = this.unsealed.get(seal) ?? await unsealData<Partial<SealedSession>>(seal, { password: this.secret, ttl: this.ttlSeconds });
+    } catch {
+      return 'unreadable';
+    }
+    if (typeof data.uid !== 'number' || typeof data.iat !== 'number') return 'unreadable';
+    if (Date.now() - data.iat > this.ttlSeconds * 1000) return 'expired';
+    const u = await this.users.get(data.uid);
+    if (!u) return 'revoked';
+    if (u.disabled) return 'disabled';
+    return 'revoked';
+  }
+
   /** Ends every session of the user and tells listeners (sockets get disconnected). */
   async revokeAll(userId: number): Promise<void> {
     await this.users.bumpSessionVersion(userId);

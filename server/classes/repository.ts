@@ -1,7 +1,7 @@
 // SQL for classes: teachers, students, VM pool entries, assignments, invite and projector links.
 // No rules here (the service decides who may do what); tokens are stored only as hashes.
 import type { Db } from '../db/index.js';
-import { hashToken, newToken } from '../auth/tokens.js';
+import { hashToken, newToken, sealToken, unsealToken } from '../auth/tokens.js';
 import type { ScopeRule } from './scope.js';
 
 export interface ClassPerson { id: number; username: string; displayName: string }
@@ -22,10 +22,15 @@ export interface AssignmentView { cluster: string; vmid: number; userId: number;
 
 export interface ClassSummary { id: number; name: string; createdAt: number; teachers: ClassTeacher[]; studentCount: number }
 
-export interface LinkView { id: number; createdAt: number; expiresAt: number; revoked: boolean; uses: number }
+export interface LinkView {
+  id: number; createdAt: number; expiresAt: number; revoked: boolean; uses: number;
+  /** The raw token while the server can still open its sealed copy (not for links made before that, or under another secret). */
+  token: string | null;
+}
 
 export class ClassesRepo {
-  constructor(private readonly db: Db) {}
+  /** `linkKey` seals link tokens so they can be shown again; without it they are shown once only. */
+  constructor(private readonly db: Db, private readonly linkKey?: Buffer) {}
 
   /** Classes by id (all when ids is undefined), with their teachers and student counts. */
   async list(ids?: number[]): Promise<ClassSummary[]> {
@@ -198,20 +203,22 @@ export class ClassesRepo {
     return prev.user_id;
   }
 
-  /** Creates an invite or projector link; the raw token is returned once and never stored. */
+  /** Creates an invite or projector link; the raw token is stored only hashed, plus sealed when there is a key. */
   async createLink(table: 'invites' | 'projector_links', classId: number, createdBy: number, ttlMs: number): Promise<{ id: number; token: string; expiresAt: number }> {
     const token = newToken();
     const now = Date.now();
     const row = await this.db.insertInto(table).values({
       class_id: classId, token_hash: hashToken(token), created_by: createdBy, created_at: now, expires_at: now + ttlMs,
+      token_sealed: this.linkKey ? sealToken(token, this.linkKey) : null,
     }).returning('id').executeTakeFirstOrThrow();
     return { id: row.id, token, expiresAt: now + ttlMs };
   }
 
-  /** Links of a class (never their tokens). */
+  /** Links of a class, newest first, with the token where its sealed copy opens. */
   async links(table: 'invites' | 'projector_links', classId: number): Promise<LinkView[]> {
     const rows = await this.db.selectFrom(table).selectAll().where('class_id', '=', classId).orderBy('id', 'desc').execute();
-    return rows.map((r) => ({ id: r.id, createdAt: r.created_at, expiresAt: r.expires_at, revoked: Boolean(r.revoked), uses: r.uses }));
+    return rows.map((r) => ({ id: r.id, createdAt: r.created_at, expiresAt: r.expires_at, revoked: Boolean(r.revoked), uses: r.uses,
+      token: r.token_sealed && this.linkKey && !r.revoked ? unsealToken(r.token_sealed, this.linkKey) : null }));
   }
 
   /** Revokes a link by id or token; returns its token hash, or null when the class has no such link. */

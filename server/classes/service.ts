@@ -436,12 +436,12 @@ export class ClassesService {
   }
 
   /** A new projector link (read-only view of the class without a session). */
-  async createProjectorLink(user: SessionUser, id: number, ttlHours: number): Promise<{ token: string; path: string; expiresAt: number }> {
+  async createProjectorLink(user: SessionUser, id: number, ttlHours: number): Promise<{ id: number; token: string; path: string; expiresAt: number }> {
     await this.manageable(user, id);
     const link = await this.repo.createLink('projector_links', id, user.id, ttlHours * 3_600_000);
     await this.access.changed({ userIds: [], classIds: [id] });
     await this.log(user, 'class.projector.create', id);
-    return { token: link.token, path: `/projector/${link.token}`, expiresAt: link.expiresAt };
+    return { id: link.id, token: link.token, path: `/projector/${link.token}`, expiresAt: link.expiresAt };
   }
 
   async listProjectorLinks(user: SessionUser, id: number): Promise<LinkView[]> {
@@ -449,13 +449,13 @@ export class ClassesService {
     return this.repo.links('projector_links', id);
   }
 
-  /** Revokes a projector link; its sockets are disconnected by the hub. */
-  async revokeProjectorLink(user: SessionUser, id: number, token: string): Promise<void> {
+  /** Revokes a projector link (by its id or token); its sockets are disconnected by the hub. */
+  async revokeProjectorLink(user: SessionUser, id: number, link: { id: number } | { token: string }): Promise<void> {
     await this.manageable(user, id);
-    const tokenHash = await this.repo.revokeLink('projector_links', id, { token });
+    const tokenHash = await this.repo.revokeLink('projector_links', id, link);
     if (!tokenHash) throw notFound('no such projector link for this class');
     await this.access.reload();
-    this.access.feed.emit('projector:revoked', { token, tokenHash, classId: id });
+    this.access.feed.emit('projector:revoked', { ...('token' in link ? { token: link.token } : {}), tokenHash, classId: id });
     await this.log(user, 'class.projector.revoke', id);
   }
 

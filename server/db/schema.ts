@@ -137,6 +137,8 @@ export interface LinkTable {
   uses: Generated<number>;
   /** Invites only (030): how many enrolments the link allows; null = no limit. */
   max_uses?: number | null;
+  /** The token sealed with the server's key (AES-GCM), so its teachers can copy the link again; null for older links. */
+  token_sealed: string | null;
 }
 
 export interface ConsoleTokensTable {

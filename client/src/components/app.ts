@@ -1,10 +1,11 @@
-// The app shell: who is signed in, routing, the live link, header with navigation and the
-// connection indicator, and the screen-reader live region.
+// The app shell: who is signed in, routing (with "not allowed" for pages above the user's role),
+// the live link, header with a skip link, navigation and the connection indicator, tab titles,
+// and the screen-reader live region.
 import { LitElement, html, css, nothing } from 'lit';
 import { customElement, state } from 'lit/decorators.js';
 import { base } from '../lib/styles.js';
 import { parseRoute, navigate, type Route } from '../lib/router.js';
-import { currentUser, signOut, homeFor, cookieSettled, type User } from '../lib/session.js';
+import { currentUser, signOut, homeFor, cookieSettled, endedReason, endedText, type User } from '../lib/session.js';
 import { LiveLink } from '../lib/live.js';
 import { apiGet } from '../lib/api.js';
 import { setAnnouncer, announce } from '../lib/announce.js';
@@ -35,6 +36,9 @@ export class LabdeckApp extends LitElement {
   static override styles = [base, css`
     :host { min-height: 100vh; display: flex; flex-direction: column; }
     header { display: flex; align-items: center; gap: 1rem; padding: .5rem 1rem; background: var(--surface); border-bottom: 1px solid var(--border); flex-wrap: wrap; }
+    .skip { position: absolute; left: .5rem; top: -3rem; z-index: 10; background: var(--surface); padding: .4rem .7rem; border-radius: 6px; border: 2px solid var(--focus); }
+    .skip:focus { top: .5rem; }
+    main:focus { outline: none; }
     .brand { font-weight: 700; font-size: 1.1rem; color: var(--text); text-decoration: none; }
     nav { display: flex; gap: .25rem; flex-wrap: wrap; }
     nav a { padding: .35rem .6rem; border-radius: 6px; text-decoration: none; color: var(--text); }
@@ -43,7 +47,18 @@ export class LabdeckApp extends LitElement {
     .who { color: var(--muted); font-size: .9rem; }
     a.who:hover { color: var(--text); }
     .status-line { position: fixed; bottom: .75rem; left: 50%; transform: translateX(-50%); background: var(--surface); border: 1px solid var(--border); border-radius: 6px; padding: .4rem .8rem; box-shadow: 0 2px 8px rgb(0 0 0 / 15%); max-width: 90vw; }
-    @media (max-width: 600px) { header { gap: .5rem; } main { padding: .6rem; } }
+    /* A phone gets one header row: the navigation scrolls sideways, the role and last-update text go. */
+    @media (max-width: 600px) {
+      header { gap: .4rem; padding: .35rem .5rem; flex-wrap: nowrap; }
+      nav { flex-wrap: nowrap; overflow-x: auto; min-width: 0; flex: 1 1 auto; }
+      nav a { white-space: nowrap; padding: .3rem .45rem; }
+      .spacer { display: none; }
+      .brand { font-size: 1rem; }
+      .role { display: none; }
+      .who { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; max-width: 6rem; }
+      header button { padding: .25rem .5rem; min-height: 2rem; white-space: nowrap; }
+      main { padding: .6rem; }
+    }
   `];
 
   @state() private route: Route = parseRoute(location.pathname);
@@ -127,7 +142,7 @@ export class LabdeckApp extends LitElement {
     this.link?.stop();
     this.link = undefined;
     navigate('/login', true);
-    announce('Your session has ended. Please sign in again.');
+    announce(endedText(endedReason) ?? 'Your session has ended. Please sign in again.');
   }
 
   private say(text: string): void {
@@ -169,6 +184,7 @@ export class LabdeckApp extends LitElement {
     const u = this.user!;
     const r = this.route.name;
     return html`<header>
+      <a class="skip" href="#main" @click=${this.skipToMain}>Skip to content</a>
       <a class="brand" href=${homeFor(u)}>labdeck</a>
       <nav aria-label="Main">
         ${u.role === 'student' ? this.navLink('/my', 'My VMs', r === 'my') : nothing}
@@ -179,14 +195,43 @@ export class LabdeckApp extends LitElement {
       </nav>
       <span class="spacer"></span>
       <ld-connection .link=${this.link}></ld-connection>
-      <a class="who" href="/account" title="Your account and password" aria-current=${r === 'account' ? 'page' : 'false'}>${u.displayName} (${u.role})</a>
+      <a class="who" href="/account" title="Your account and password" aria-current=${r === 'account' ? 'page' : 'false'}>${u.displayName}<span class="role"> (${u.role})</span></a>
       <button @click=${this.onSignOut}>Sign out</button>
     </header>`;
+  }
+
+  /** The skip link: focus moves to the page's content (ids do not cross the shadow root). */
+  private skipToMain(e: Event): void {
+    e.preventDefault();
+    e.stopPropagation();
+    this.renderRoot.querySelector<HTMLElement>('main')?.focus();
+  }
+
+  private notAllowed(what: string) {
+    return html`<div class="card" data-not-allowed><h1>Not allowed</h1><p>${what} Your account (${this.user!.username}) is a ${this.user!.role} account.
+      <a href=${homeFor(this.user!)}>Go to your page</a>, or ask an admin if you need more.</p></div>`;
+  }
+
+  /** The tab title of a page (the class page and VM details set their own). */
+  private titleFor(r: Route): string | null {
+    const t: Partial<Record<Route['name'], string>> = {
+      my: 'My VMs', classes: 'Classes', sync: 'Sync monitor', vms: 'All VMs', users: 'Users', account: 'Your account',
+      invite: 'Join a class', 'not-found': 'Not found',
+    };
+    return t[r.name] ?? null;
+  }
+
+  override updated(): void {
+    const title = this.user ? this.titleFor(this.route) : null;
+    if (title) document.title = `${title} · labdeck`;
   }
 
   private renderView() {
     const r = this.route;
     const u = this.user!;
+    const admin = u.role === 'admin';
+    if ((r.name === 'sync' || r.name === 'vms' || r.name === 'users') && !admin) return this.notAllowed('Only admins see this page.');
+    if ((r.name === 'classes' || r.name === 'class') && u.role === 'student') return this.notAllowed('Class pages are for teachers. Your VMs are under My VMs.');
     switch (r.name) {
       case 'my': return html`<ld-my-vms .link=${this.link} .user=${u}></ld-my-vms>`;
       case 'classes': return html`<ld-class-list .user=${u}></ld-class-list>`;
@@ -195,7 +240,7 @@ export class LabdeckApp extends LitElement {
       case 'vms': return html`<ld-vm-table .link=${this.link}></ld-vm-table>`;
       case 'invite': return html`<ld-invite .token=${r.token} .user=${u}></ld-invite>`;
       case 'account': return html`<ld-account .user=${u}></ld-account>`;
-      case 'users': return u.role === 'admin' ? html`<ld-user-admin .me=${u}></ld-user-admin>` : html`<div class="card"><h1>Not allowed</h1><p>Only admins manage users.</p></div>`;
+      case 'users': return html`<ld-user-admin .me=${u}></ld-user-admin>`;
       case 'home': case 'login': return nothing;
       default: return html`<div class="card"><h1>Not found</h1><p>There is no page at this address. <a href="/">Go home</a>.</p></div>`;
     }
@@ -208,7 +253,7 @@ export class LabdeckApp extends LitElement {
     if (!this.checked) return html`<main><p class="muted">Loading…</p></main>`;
     if (this.loadError && !this.user) return html`<main><div class="card error" role="alert">Cannot reach labdeck: ${this.loadError}</div></main>`;
     if (!this.user) return html`<main><ld-sign-in @signed-in=${this.onSignedIn}></ld-sign-in></main>${live}`;
-    return html`${this.renderHeader()}<main>${this.renderView()}</main>${live}`;
+    return html`${this.renderHeader()}<main id="main" tabindex="-1">${this.renderView()}</main>${live}`;
   }
 }
 

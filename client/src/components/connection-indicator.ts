@@ -18,6 +18,7 @@ export class ConnectionIndicator extends LitElement {
   static override styles = [base, css`
     :host { display: inline-block; font-size: .9rem; }
     .when { color: var(--muted); margin-left: .4rem; }
+    @media (max-width: 600px) { .when { display: none; } }
   `];
 
   @property({ attribute: false }) link?: LiveLink;

@@ -29,6 +29,6 @@ export class MyVms extends LitElement {
     return html`<h1>My VMs</h1>
       ${!store?.loaded ? html`<p class="muted">Loading…</p>`
         : vms.length === 0 ? html`<div class="card"><p>No VM is assigned to you yet. Ask your teacher.</p></div>`
-        : html`<div class="grid">${repeat(vms, (vm) => vm.id, (vm) => html`<ld-vm-card .vm=${vm} .username=${this.user?.username ?? 'student'}></ld-vm-card>`)}</div>`}`;
+        : html`<div class="grid">${repeat(vms, (vm) => vm.id, (vm) => html`<ld-vm-card .vm=${vm} .username=${this.user?.username ?? 'student'} ?offline=${this.link?.state !== 'live'}></ld-vm-card>`)}</div>`}`;
   }
 }

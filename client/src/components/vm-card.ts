@@ -1,16 +1,14 @@
 // One VM as a student sees it: status in colour and words, IP or why not, how to connect,
-// power buttons with a pending state, and cpu/memory bars.
+// power buttons (disabled while offline), and cpu/memory bars.
 import { LitElement, html, css, nothing } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import { base } from '../lib/styles.js';
-import { statusInfo, isPending, ipText, percent, bytes, sshCommand, ago } from '../lib/format.js';
-import { powerAction, type PowerAction } from '../lib/actions.js';
+import { statusInfo, ipText, percent, bytes, sshCommand, ago } from '../lib/format.js';
 import { announce } from '../lib/announce.js';
 import { qs } from '../lib/api.js';
 import type { Vm } from '../../../server/inventory/vm.js';
 import './vm-history.js';
-
-const TARGET: Record<PowerAction, string> = { start: 'running', stop: 'stopped', shutdown: 'stopped', reboot: 'running' };
+import './power-buttons.js';
 
 @customElement('ld-vm-card')
 export class VmCard extends LitElement {
@@ -33,37 +31,10 @@ export class VmCard extends LitElement {
   @property({ attribute: false }) vm!: Vm;
   /** The signed-in user's name, for the SSH command. */
   @property() username = 'student';
-  @state() private busy: PowerAction | null = null;
+  /** The live link is down: power buttons wait for it. */
+  @property({ type: Boolean }) offline = false;
   @state() private error = '';
   @state() private copied = false;
-
-  /** The action this card asked for, until the VM settles (a task failing later reverts the state). */
-  private sent: { action: PowerAction; target: string } | null = null;
-
-  override willUpdate(changed: Map<string, unknown>): void {
-    if (!changed.has('vm') || !this.sent || this.busy) return;
-    const status = this.vm.status;
-    if (isPending(status)) return;
-    if (status !== this.sent.target) {
-      this.error = `The ${this.sent.action} of ${this.vm.name} did not complete: it is ${statusInfo(status).label.toLowerCase()}.${this.vm.syncError ? ` ${this.vm.syncError}` : ''}`;
-      announce(this.error);
-    }
-    this.sent = null;
-  }
-
-  private async act(action: PowerAction): Promise<void> {
-    this.busy = action;
-    this.error = '';
-    try {
-      await powerAction(this.vm, action);
-      this.sent = isPending(this.vm.status) || this.vm.status !== TARGET[action] ? { action, target: TARGET[action] } : null;
-    } catch (err) {
-      this.error = `Could not ${action} ${this.vm.name}: ${(err as Error).message}`;
-      announce(this.error);
-    } finally {
-      this.busy = null;
-    }
-  }
 
   private async copySsh(cmd: string): Promise<void> {
     try {
@@ -79,7 +50,6 @@ export class VmCard extends LitElement {
   override render() {
     const vm = this.vm;
     const s = statusInfo(vm.status);
-    const pending = isPending(vm.status) || this.busy !== null;
     const running = vm.status === 'running';
     const ssh = sshCommand(vm, this.username);
     const showRdp = vm.type === 'qemu' && (vm.category === 'windows' || vm.rdpAvailable === true);
@@ -107,12 +77,8 @@ export class VmCard extends LitElement {
         ${ssh && showSsh ? html`<div class="ssh"><code>${ssh}</code><button @click=${() => this.copySsh(ssh)} aria-label="Copy SSH command">${this.copied ? 'Copied' : 'Copy'}</button></div>
           ${vm.sshAvailable === false ? html`<span class="muted small">SSH is not answering yet</span>` : nothing}` : nothing}
       </div>` : nothing}
-      <div class="row">
-        ${running || vm.status === 'shutting-down' || vm.status === 'stopping' || vm.status === 'rebooting'
-          ? html`<button @click=${() => this.act('shutdown')} ?disabled=${pending}>${this.busy === 'shutdown' ? 'Shutting down…' : 'Shut down'}</button>
-                 <button class="danger" @click=${() => this.act('stop')} ?disabled=${this.busy !== null} title="Power off at once, like pulling the plug">${this.busy === 'stop' ? 'Stopping…' : 'Force stop'}</button>`
-          : html`<button class="primary" @click=${() => this.act('start')} ?disabled=${pending || vm.template}>${this.busy === 'start' ? 'Starting…' : 'Start'}</button>`}
-      </div>
+      <ld-power-buttons .vm=${vm} ?offline=${this.offline}></ld-power-buttons>
+      ${this.offline ? html`<div class="muted small">Power buttons wait until labdeck is connected again.</div>` : nothing}
       ${this.error ? html`<div class="error" role="alert">${this.error}</div>` : nothing}
       ${vm.syncError ? html`<div class="error">${vm.syncError}</div>` : nothing}
       <ld-vm-history .vmid=${vm.vmid} .cluster=${vm.cluster}></ld-vm-history>

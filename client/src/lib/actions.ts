@@ -1,32 +1,34 @@
-// Power actions from the client: one VM, or many with a result per VM.
+// Power actions from the client: one VM, or many through the server's bulk route (`POST
+// /api/vms/actions`: a selection, or a whole class by its id), with a result per VM.
 import { apiPost, qs } from './api.js';
 import type { Vm } from '../../../server/inventory/vm.js';
 
 export type PowerAction = 'start' | 'stop' | 'shutdown' | 'reboot';
+
+/** The state each action ends in. */
+export const TARGET_STATUS: Record<PowerAction, 'running' | 'stopped'> = { start: 'running', stop: 'stopped', shutdown: 'stopped', reboot: 'running' };
 
 /** Asks the server to act on one VM; resolves when the server accepted (200 or 202). */
 export async function powerAction(vm: Pick<Vm, 'cluster' | 'vmid'>, action: PowerAction): Promise<void> {
   await apiPost(`/api/vm/${vm.vmid}/${action}${qs({ cluster: vm.cluster })}`);
 }
 
-/** Acts on many VMs with bounded concurrency, reporting each outcome as it lands. */
-export async function powerMany(
-  vms: Array<Pick<Vm, 'id' | 'cluster' | 'vmid'>>,
-  action: PowerAction,
-  onResult: (id: string, ok: boolean, message: string) => void,
-  concurrency = 4,
-): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < vms.length) {
-      const vm = vms[next++];
-      try {
-        await powerAction(vm, action);
-        onResult(vm.id, true, 'sent');
-      } catch (err) {
-        onResult(vm.id, false, (err as Error).message);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, vms.length) }, worker));
+/** One VM's answer from the bulk route. */
+export interface BulkResult {
+  id: string;
+  cluster: string;
+  vmid: number;
+  ok: boolean;
+  httpStatus: number;
+  status?: string;
+  /** Why nothing was done ("already running"). */
+  skipped?: string;
+  error?: { code: string; message: string };
+}
+
+/** Acts on a selection, or on every VM of a class (`{classId}`); the server runs 4 at a time. */
+export async function powerBulk(action: PowerAction, target: { vms: Array<Pick<Vm, 'cluster' | 'vmid'>> } | { classId: number }): Promise<BulkResult[]> {
+  const body = 'classId' in target ? { action, classId: target.classId } : { action, vms: target.vms.map((v) => ({ cluster: v.cluster, vmid: v.vmid })) };
+  const res = await apiPost<{ results: BulkResult[] }>('/api/vms/actions', body);
+  return res.results;
 }

@@ -2,7 +2,17 @@
 
 /** An HTTP error as the server describes it (`{"error":{"code","message"}}`). */
 export class ApiError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    /** The field a 400 names. */
+    readonly field: string | null = null,
+    /** Proxmox's own reason for a refused action. */
+    readonly proxmox: string | null = null,
+    /** Why a session ended (401 from `GET /api/auth/me`). */
+    readonly reason: string | null = null,
+  ) {
     super(message);
   }
 }
@@ -29,8 +39,9 @@ async function request<T>(method: string, path: string, body?: unknown): Promise
     }
   }
   if (!res.ok) {
-    const err = (data as { error?: { code?: string; message?: string } } | null)?.error;
-    throw new ApiError(res.status, err?.code ?? 'http_' + res.status, err?.message ?? `${res.status} ${res.statusText}`);
+    const err = (data as { error?: { code?: string; message?: string; field?: string; proxmox?: string; reason?: string } } | null)?.error;
+    throw new ApiError(res.status, err?.code ?? 'http_' + res.status, err?.message ?? `${res.status} ${res.statusText}`,
+      err?.field ?? null, err?.proxmox ?? null, err?.reason ?? null);
   }
   return data as T;
 }

@@ -1,6 +1,6 @@
 // Class data as the client uses it, and the calls that read and change it. Server answers are
 // normalised here, in one place, so views never depend on the exact wire shape.
-import { apiGet, apiPost, apiPatch, apiPut, apiDelete, qs } from './api.js';
+import { apiGet, apiPost, apiPatch, apiPut, apiDelete } from './api.js';
 import type { ScopeRule } from '../../../server/classes/scope.js';
 
 export type { ScopeRule };
@@ -25,8 +25,6 @@ export interface ClassDetail {
   /** VMs other classes hold too (shared by an admin). */
   shared: Array<{ vm: string; classes: Array<{ id: number; name: string }> }>;
 }
-export interface LinkInfo { token?: string; id?: number; url: string; expiresAt: number }
-export interface AuditEntry { id: number; at: number; username: string | null; action: string; target: string; outcome: string; detail: string | null; classId: number | null; vmKey: string | null }
 
 type Raw = Record<string, any>;
 
@@ -144,43 +142,6 @@ export async function removeFromPool(classId: number, entryId: number): Promise<
   await apiDelete(`/api/classes/${classId}/pool/${entryId}`);
 }
 
-/** A new invite link. */
-export async function createInvite(classId: number): Promise<LinkInfo> {
-  const res = await apiPost<Raw>(`/api/classes/${classId}/invites`);
-  return { token: res.token, id: res.id, url: absolute(res.url ?? `/invite/${res.token}`), expiresAt: Number(res.expiresAt) };
-}
-
-/** Revokes an invite link. */
-export async function revokeInvite(classId: number, link: LinkInfo): Promise<void> {
-  await apiDelete(`/api/classes/${classId}/invites/${encodeURIComponent(String(link.id ?? link.token))}`);
-}
-
-/** A new read-only projector link. */
-export async function createProjectorLink(classId: number): Promise<LinkInfo> {
-  const res = await apiPost<Raw>(`/api/classes/${classId}/projector-links`);
-  return { token: res.token, url: absolute(res.url ?? `/projector/${res.token}`), expiresAt: Number(res.expiresAt) };
-}
-
-/** Revokes a projector link. */
-export async function revokeProjectorLink(classId: number, link: LinkInfo): Promise<void> {
-  await apiDelete(`/api/classes/${classId}/projector-links/${encodeURIComponent(String(link.token))}`);
-}
-
-/** The audit trail of a class, newest first: class changes and actions on the class's VMs. */
-export async function classAudit(classId: number, vmKeys: readonly string[]): Promise<AuditEntry[]> {
-  const res = await apiGet<Raw>(`/api/audit${qs({ limit: 200 })}`);
-  const list = (Array.isArray(res) ? res : res.entries ?? []) as Raw[];
-  const keys = new Set(vmKeys);
-  return list
-    .map((e) => ({
-      id: Number(e.id), at: Number(e.at), username: e.username ?? null, action: String(e.action), target: String(e.target),
-      outcome: String(e.outcome), detail: e.detail ?? null, classId: e.classId ?? null,
-      vmKey: e.cluster && e.vmid ? `${e.cluster}:${e.vmid}` : null,
-    }))
-    .filter((e) => e.classId === classId || (e.vmKey !== null && keys.has(e.vmKey)))
-    .slice(0, 50);
-}
-
 /** What an invite link opens (class name, expiry). */
 export async function inviteInfo(token: string): Promise<{ classId: number; name: string; expiresAt: number }> {
   const res = await apiGet<Raw>(`/api/invites/${encodeURIComponent(token)}`);
@@ -191,8 +152,4 @@ export async function inviteInfo(token: string): Promise<{ classId: number; name
 export async function acceptInvite(token: string): Promise<{ classId: number; name: string }> {
   const res = await apiPost<Raw>(`/api/invites/${encodeURIComponent(token)}/accept`);
   return { classId: Number(res.class?.id ?? res.classId), name: String(res.class?.name ?? res.name ?? '') };
-}
-
-function absolute(url: string): string {
-  return new URL(url, location.origin).toString();
 }

@@ -31,12 +31,12 @@ export function isProblem(vm: Vm): boolean {
 }
 
 const IP_REASON: Record<IpReason, string> = {
-  stopped: 'no IP while stopped',
-  'no-agent': 'no guest agent installed',
-  'agent-not-running': 'guest agent not running yet',
-  'no-address': 'no address yet',
-  'not-checked': 'not checked yet',
-  error: 'address lookup failed',
+  stopped: 'no address while stopped',
+  'no-agent': 'this VM does not report its address',
+  'agent-not-running': 'starting up, address soon',
+  'no-address': 'waiting for an address',
+  'not-checked': 'address not known yet',
+  error: 'address unknown (Proxmox did not say)',
 };
 
 /** The IP, or a short reason why there is none. */

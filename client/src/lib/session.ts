@@ -12,13 +12,30 @@ function pickUser(res: unknown): User | null {
   return { ...u, displayName: u.displayName || u.username };
 }
 
+/** Why the last session check found nobody signed in (the server's reason; `none`: no session at all). */
+export let endedReason: string = 'none';
+
 /** The current user, or null when nobody is signed in. */
 export async function currentUser(): Promise<User | null> {
   try {
     return pickUser(await apiGet<unknown>('/api/auth/me'));
   } catch (err) {
-    if (err instanceof ApiError && (err.status === 401 || err.status === 403)) return null;
+    if (err instanceof ApiError && (err.status === 401 || err.status === 403)) {
+      endedReason = err.reason ?? 'none';
+      return null;
+    }
     throw err;
+  }
+}
+
+/** What the sign-in page says about a session that ended (null: say nothing). */
+export function endedText(reason: string | null): string | null {
+  switch (reason) {
+    case 'unreadable': return 'You were signed out because labdeck was restarted or your sign-in had run out. Please sign in again.';
+    case 'expired': return 'Your session ran out. Please sign in again.';
+    case 'disabled': return 'Your account has been disabled. Ask an admin if this is a mistake.';
+    case 'revoked': return 'You were signed out: you signed out on another device, or your password or role was changed. Please sign in again.';
+    default: return null;
   }
 }
 
@@ -43,6 +60,7 @@ export async function signIn(username: string, password: string, cluster?: strin
   const res = await apiPost<unknown>('/api/auth/login', cluster ? { username, password, cluster } : { username, password });
   const user = pickUser(res) ?? (await currentUser());
   if (!user) throw new ApiError(401, 'unauthorized', 'Sign-in failed.');
+  endedReason = 'none';
   return user;
 }
 

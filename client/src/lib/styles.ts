@@ -16,8 +16,8 @@ export const base = css`
   }
   button.primary { background: var(--accent); color: var(--accent-text); border-color: var(--accent); }
   button.danger { color: var(--bad); border-color: var(--bad); }
-  button:disabled { opacity: .5; cursor: not-allowed; }
-  button:hover:not(:disabled) { filter: brightness(1.05); }
+  button:disabled, button[aria-disabled='true'] { opacity: .5; cursor: not-allowed; }
+  button:hover:not(:disabled):not([aria-disabled='true']) { filter: brightness(1.05); }
   :focus-visible { outline: 3px solid var(--focus); outline-offset: 2px; }
   input, select {
     font: inherit; padding: .4rem .55rem; border: 1px solid var(--border); border-radius: 6px;

@@ -12,8 +12,11 @@ export interface VmQuery {
   dir?: 'asc' | 'desc';
 }
 
-/** True when the VM matches the free-text search (name, vmid, IP, node, tags). */
-export function matchesText(vm: Vm, q: string): boolean {
+/**
+ * True when the VM matches the free-text search: a part of its name, tags, node, Proxmox pool or
+ * `owner` (the student it is assigned to), or the start of its vmid or IP.
+ */
+export function matchesText(vm: Vm, q: string, owner?: string): boolean {
   if (!q) return true;
   const needle = q.trim().toLowerCase();
   if (!needle) return true;
@@ -21,8 +24,10 @@ export function matchesText(vm: Vm, q: string): boolean {
     vm.name.toLowerCase().includes(needle) ||
     String(vm.vmid).startsWith(needle) ||
     (vm.ip ?? '').startsWith(needle) ||
-    vm.node.toLowerCase() === needle ||
-    vm.tags.some((t) => t.toLowerCase() === needle)
+    vm.node.toLowerCase().includes(needle) ||
+    (vm.pool ?? '').toLowerCase().includes(needle) ||
+    vm.tags.some((t) => t.toLowerCase().includes(needle)) ||
+    (owner !== undefined && owner.toLowerCase().includes(needle))
   );
 }
 

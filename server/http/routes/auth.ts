@@ -119,7 +119,13 @@ export function authRoutes(deps: ApiDeps) {
     return c.body(null, 204);
   });
 
-  app.get('/auth/me', (c) => c.json({ user: requireUser(c) }));
+  app.get('/auth/me', async (c) => {
+    const user = c.get('user');
+    if (user) return c.json({ user });
+    // The reason lets the sign-in page say why a session ended instead of showing a bare form.
+    const reason = await deps.sessions.endReason(c.req.header('cookie'));
+    throw new HttpError(401, 'unauthorized', 'sign in first', { reason });
+  });
 
   app.post('/auth/password', async (c) => {
     const user = requireUser(c);

@@ -10,8 +10,12 @@ import { MappingsSchema } from '../../classes/mappings-import.js';
 
 const ClassId = v.object({ id: IdString });
 const Name = v.strictObject({ name: v.pipe(v.string(), v.trim(), v.minLength(1, 'is required'), v.maxLength(100)) });
-const Ttl = v.strictObject({ ttlHours: v.optional(v.pipe(v.number(), v.minValue(0.01), v.maxValue(24 * 90))) });
-const Token = v.object({ token: v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{20,100}$/, 'must be a link token')) });
+/** Up to a term (about half a year): a projector link on a classroom PC lasts as long as the course. */
+const Ttl = v.strictObject({ ttlHours: v.optional(v.pipe(v.number(), v.minValue(0.01), v.maxValue(24 * 190, 'must be at most 4560 hours (a term)'))) });
+const TokenString = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{20,100}$/, 'must be a link token'));
+const Token = v.object({ token: TokenString });
+/** A projector link by its id (as listed) or its token. */
+const LinkRef = v.union([IdString, TokenString], 'must be a link id or token');
 const Tag = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}$/, 'must be a Proxmox tag'));
 const PoolName = v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'must be a Proxmox pool name'));
 
@@ -100,7 +104,8 @@ export function classRoutes(deps: ApiDeps) {
   app.get('/classes/:id/invites', async (c) => {
     const user = requireUser(c);
     const { id } = params(c, ClassId);
-    return c.json({ invites: await svc.listInvites(user, id) });
+    const origin = originOf(c);
+    return c.json({ invites: (await svc.listInvites(user, id)).map(({ token, ...l }) => ({ ...l, url: token ? `${origin}/invite/${token}` : null })) });
   });
 
   app.post('/classes/:id/invites', async (c) => {
@@ -118,8 +123,8 @@ export function classRoutes(deps: ApiDeps) {
     return c.body(null, 204);
   });
 
+  // Open without a session: the sign-in page names the class a signed-out student was invited to.
   app.get('/invites/:token', async (c) => {
-    requireUser(c);
     const { token } = params(c, Token);
     return c.json(await svc.inviteInfo(token));
   });
@@ -190,7 +195,8 @@ export function classRoutes(deps: ApiDeps) {
   app.get('/classes/:id/projector-links', async (c) => {
     const user = requireUser(c);
     const { id } = params(c, ClassId);
-    return c.json({ links: await svc.listProjectorLinks(user, id) });
+    const origin = originOf(c);
+    return c.json({ links: (await svc.listProjectorLinks(user, id)).map(({ token, ...l }) => ({ ...l, token, url: token ? `${origin}/projector/${token}` : null })) });
   });
 
   app.post('/classes/:id/projector-links', async (c) => {
@@ -198,13 +204,13 @@ export function classRoutes(deps: ApiDeps) {
     const { id } = params(c, ClassId);
     const { ttlHours } = await body(c, Ttl);
     const link = await svc.createProjectorLink(user, id, ttlHours ?? 12);
-    return c.json({ token: link.token, url: `${originOf(c)}${link.path}`, expiresAt: link.expiresAt }, 201);
+    return c.json({ id: link.id, token: link.token, url: `${originOf(c)}${link.path}`, expiresAt: link.expiresAt }, 201);
   });
 
-  app.delete('/classes/:id/projector-links/:token', async (c) => {
+  app.delete('/classes/:id/projector-links/:link', async (c) => {
     const user = requireUser(c);
-    const { id, token } = params(c, v.object({ id: IdString, token: Token.entries.token }));
-    await svc.revokeProjectorLink(user, id, token);
+    const { id, link } = params(c, v.object({ id: IdString, link: LinkRef }));
+    await svc.revokeProjectorLink(user, id, typeof link === 'number' ? { id: link } : { token: link });
     return c.body(null, 204);
   });
 

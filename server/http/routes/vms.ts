@@ -10,7 +10,7 @@ import { body, params, query, ClusterId, IdString, Vmid, VmidString } from '../v
 import type { SessionUser } from '../../auth/session.js';
 import type { Vm } from '../../inventory/vm.js';
 import { vmKey } from '../../inventory/vm.js';
-import { actionNames, mapLimit, type ActionName } from '../../actions/power.js';
+import { actionNames, finalStatus, mapLimit, type ActionName } from '../../actions/power.js';
 
 const sortKeys = ['name', 'vmid', 'status', 'node', 'cluster', 'lastUpdated', 'ip'] as const;
 
@@ -198,11 +198,11 @@ export function vmRoutes(deps: ApiDeps) {
       if (!deps.access.canActOnVm(user, vm.cluster, vm.vmid)) throw forbidden(`you may not ${action} VM ${vmid}`);
     } catch (err) {
       if (err instanceof HttpError && err.status === 403) {
-        await deps.audit.record({ actor: user, action: `vm.${action}`, target: 'vm', cluster: cluster ?? null, vmid, outcome: 'denied' });
+        await deps.audit.record({ actor: user, action: `vm.${action}`, target: 'vm', cluster: cluster ?? null, vmid, outcome: 'denied', classId: cluster ? deps.access.actionClass(user, cluster, vmid) : null });
       }
       throw err;
     }
-    const r = await deps.power.run(user, vm, action);
+    const r = await deps.power.run(user, vm, action, undefined, deps.access.actionClass(user, vm.cluster, vm.vmid));
     return c.json({ vm: r.vm, task: r.task, done: r.httpStatus === 200 }, r.httpStatus);
   });
 
@@ -232,7 +232,12 @@ export function vmRoutes(deps: ApiDeps) {
           throw forbidden(`you may not ${action} VM ${id}`);
         }
         if (b.classId !== undefined && vm.template) throw conflict(`VM ${id} is a template`);
-        const r = await deps.power.run(user, vm, action, Math.max(0, deadline - Date.now()));
+        // Already where the action would take it: nothing to ask Proxmox, and the answer says so.
+        if (vm.status === finalStatus[action] && action !== 'reboot') {
+          return { id, cluster: t.cluster, vmid: t.vmid, ok: true, httpStatus: 200, status: vm.status, skipped: `already ${vm.status}` };
+        }
+        const classId = b.classId ?? deps.access.actionClass(user, vm.cluster, vm.vmid);
+        const r = await deps.power.run(user, vm, action, Math.max(0, deadline - Date.now()), classId);
         return { id, cluster: t.cluster, vmid: t.vmid, ok: true, httpStatus: r.httpStatus, status: r.vm.status, task: r.task };
       } catch (err) {
         if (!(err instanceof HttpError)) throw err;
