@@ -20,7 +20,7 @@ describe('sync chart geometry', () => {
 describe('status words', () => {
   it('says what a status means and why there is no IP', () => {
     expect(statusInfo('shutting-down')).toEqual({ label: 'Shutting down…', tone: 'busy' });
-    expect(ipText({ ip: null, ipReason: 'no-agent' })).toBe('no guest agent installed');
+    expect(ipText({ ip: null, ipReason: 'no-agent' })).toBe('this VM does not report its address');
     expect(ago(0, 125_000)).toBe('2 min ago');
   });
 });

@@ -19,7 +19,6 @@ describe.skipIf(!canRunE2e)('class settings (Chromium)', () => {
     await stack.lab.users.create({ username: 'newbie', role: 'student', password: PASSWORD, displayName: 'New Bie' });
     page = (await newPage(browser, { width: 1280, height: 900 }, errors)).page;
     page.setDefaultTimeout(8000);
-    page.on('dialog', (d) => void d.accept());
   });
 
   afterAll(async () => {
@@ -50,14 +49,18 @@ describe.skipIf(!canRunE2e)('class settings (Chromium)', () => {
   it('enrols and removes a student by username', async () => {
     await settings().getByLabel("Student's username").fill('newbie');
     await settings().getByRole('button', { name: 'Add student' }).click();
-    await page.locator('li[data-student="newbie"]').waitFor();
+    await page.locator('tr[data-student="newbie"]').waitFor();
     await settings().getByLabel('Student to remove').selectOption({ label: 'New Bie (newbie)' });
     await settings().getByRole('button', { name: 'Remove from class' }).click();
-    await expect.poll(() => page.locator('li[data-student="newbie"]').count()).toBe(0);
+    await page.locator('ld-confirm-dialog').getByRole('button', { name: 'Remove from class' }).click();
+    await expect.poll(() => page.locator('tr[data-student="newbie"]').count()).toBe(0);
   });
 
   it('deletes the class: back to the list, and its student loses its VMs', async () => {
     await settings().getByRole('button', { name: 'Delete this class' }).click();
+    const dialog = page.locator('ld-confirm-dialog dialog');
+    expect(await dialog.getByRole('heading').textContent()).toBe('Delete the class Networks 102?');
+    await dialog.getByRole('button', { name: 'Delete class' }).click();
     await page.waitForURL(/\/classes$/);
     await page.locator('ld-class-list').getByText(/No classes yet/).waitFor();
     const s = await stack.login('student2');

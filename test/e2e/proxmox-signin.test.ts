@@ -40,7 +40,7 @@ describe.skipIf(!canRunE2e)('Proxmox sign-in page (Chromium)', () => {
     await page.getByLabel('Username').fill('tina');
     await page.getByLabel('Password').fill('wrong-pass');
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/wrong username or password/);
+    await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/wrong username or password/i);
     await page.getByLabel('Password').fill('pve-pass-1');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.waitForURL(/\/classes/);

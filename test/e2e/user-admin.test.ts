@@ -1,5 +1,6 @@
-// End to end in real Chromium: an admin adds a local account on the Users page, promotes it,
-// sets a new password and disables it; each change holds over the API.
+// End to end in real Chromium: an admin adds a local account on the Users page, promotes it (after
+// a confirmation; cancelling leaves the role as it was), sets a new password, disables it (after a
+// confirmation) and undoes that; each change holds over the API.
 import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { startStack, type Stack } from './harness.js';
@@ -41,7 +42,17 @@ describe.skipIf(!canRunE2e)('user administration (Chromium)', () => {
     await row.waitFor();
     expect((await login('newt', 'first-pass-1')).status).toBe(200);
 
+    // Choosing "admin" asks first; Cancel leaves everything as it was, menu included.
+    const dialog = page.locator('ld-confirm-dialog dialog');
+    await row.getByLabel('Role of newt').selectOption('admin');
+    await expect.poll(() => dialog.getByRole('heading').textContent()).toBe('Make Newt Scamander an admin?');
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    expect((await stack.lab.users.getByUsername('newt'))?.role).toBe('student');
+    expect(await row.getByLabel('Role of newt').inputValue()).toBe('student');
+
     await row.getByLabel('Role of newt').selectOption('teacher');
+    await dialog.getByRole('button', { name: 'Make teacher' }).click();
     await expect.poll(async () => (await stack.lab.users.getByUsername('newt'))?.role).toBe('teacher');
 
     page.once('dialog', (d) => void d.accept('second-pass-2'));
@@ -50,8 +61,14 @@ describe.skipIf(!canRunE2e)('user administration (Chromium)', () => {
     expect((await login('newt', 'first-pass-1')).status).toBe(401);
 
     await row.getByRole('button', { name: 'Disable' }).click();
+    expect(await dialog.textContent()).toMatch(/signed out everywhere at once/);
+    await dialog.getByRole('button', { name: 'Disable' }).click();
     await row.getByRole('button', { name: 'Enable' }).waitFor();
     expect((await login('newt', 'second-pass-2')).status).toBe(401);
+    await shot(page, 'user-admin-undo');
+    await page.locator('[data-undo]').getByRole('button', { name: 'Undo' }).click();
+    await row.getByRole('button', { name: 'Disable' }).waitFor();
+    expect((await login('newt', 'second-pass-2')).status).toBe(200);
     expect(await page.locator('tr[data-user="admin"]').textContent()).toMatch(/you/);
     await shot(page, 'user-admin', true);
   });

@@ -195,7 +195,7 @@ export class LabdeckApp extends LitElement {
       </nav>
       <span class="spacer"></span>
       <ld-connection .link=${this.link}></ld-connection>
-      <a class="who" href="/account" title="Your account and password" aria-current=${r === 'account' ? 'page' : 'false'}>${u.displayName}<span class="role"> (${u.role})</span></a>
+      <a class="who" href="/account" title="Your account and password" aria-label=${`${u.displayName} (${u.role}): your account`} aria-current=${r === 'account' ? 'page' : 'false'}>${u.displayName}<span class="role"> (${u.role})</span></a>
       <button @click=${this.onSignOut}>Sign out</button>
     </header>`;
   }

@@ -1,11 +1,16 @@
 // Class settings, folded away under the class page: rename, co-teachers, enrol or remove a student
-// by username, and delete the class (owner or admin). Tells the page to reload after each change.
+// by username, and delete the class (owner or admin), each error shown under its own form.
+// Removing a student and deleting the class ask first. Tells the page to reload after each change.
 import { LitElement, html, css, nothing } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import { base } from '../lib/styles.js';
 import { announce } from '../lib/announce.js';
 import { navigate } from '../lib/router.js';
 import type { User } from '../lib/session.js';
+import { plainError } from '../lib/errors.js';
+import { confirmAction } from './confirm-dialog.js';
+
+type Section = 'name' | 'teachers' | 'students' | 'delete';
 import { renameClass, deleteClass, addTeacher, removeTeacher, addStudent, removeStudent, type ClassDetail } from '../lib/classes.js';
 
 @customElement('ld-class-settings')
@@ -19,27 +24,34 @@ export class ClassSettings extends LitElement {
     ul { list-style: none; padding: 0; margin: .3rem 0 .6rem; }
     li { display: flex; gap: .5rem; align-items: center; padding: .2rem 0; }
     h3 { margin: 0 0 .4rem; font-size: 1rem; }
+    .field-error { font-size: .88rem; margin: .3rem 0 0; }
   `];
 
   @property({ attribute: false }) detail?: ClassDetail;
   @property({ attribute: false }) user?: User;
   @state() private busy = false;
-  @state() private error = '';
+  @state() private errors: Partial<Record<Section, string>> = {};
 
-  private async run(fn: () => Promise<void>, said: string, form?: HTMLFormElement): Promise<void> {
+  private async run(section: Section, what: string, fn: () => Promise<void>, said: string, form?: HTMLFormElement): Promise<void> {
     this.busy = true;
     try {
       await fn();
-      this.error = '';
+      this.errors = {};
       form?.reset();
       announce(said);
       this.dispatchEvent(new CustomEvent('class-changed', { bubbles: true, composed: true }));
     } catch (err) {
-      this.error = (err as Error).message;
-      announce(this.error);
+      const text = plainError(err, what);
+      this.errors = { [section]: text };
+      announce(text);
     } finally {
       this.busy = false;
     }
+  }
+
+  private fieldError(section: Section) {
+    const text = this.errors[section];
+    return text ? html`<p class="error field-error" role="alert">${text}</p>` : nothing;
   }
 
   private field(e: SubmitEvent, name: string): [HTMLFormElement, string] {
@@ -50,36 +62,37 @@ export class ClassSettings extends LitElement {
 
   private onRename(e: SubmitEvent): void {
     const [form, name] = this.field(e, 'name');
-    if (name) void this.run(() => renameClass(this.detail!.id, name), `Class renamed to ${name}.`, form);
+    if (name) void this.run('name', 'rename the class', () => renameClass(this.detail!.id, name), `Class renamed to ${name}.`, form);
   }
 
   private onAddTeacher(e: SubmitEvent): void {
     const [form, username] = this.field(e, 'username');
-    if (username) void this.run(() => addTeacher(this.detail!.id, username), `${username} now teaches this class.`, form);
+    if (username) void this.run('teachers', `add ${username} as a co-teacher`, () => addTeacher(this.detail!.id, username), `${username} now teaches this class.`, form);
   }
 
   private onAddStudent(e: SubmitEvent): void {
     const [form, username] = this.field(e, 'username');
-    if (username) void this.run(() => addStudent(this.detail!.id, username), `${username} joined the class.`, form);
+    if (username) void this.run('students', `add ${username}`, () => addStudent(this.detail!.id, username), `${username} joined the class.`, form);
   }
 
-  private onRemoveStudent(e: SubmitEvent): void {
+  private async onRemoveStudent(e: SubmitEvent): Promise<void> {
     const [form, id] = this.field(e, 'student');
     const s = this.detail!.students.find((x) => String(x.id) === id);
-    if (!s || !confirm(`Take ${s.displayName} out of ${this.detail!.name}? Their VM assignments in this class end.`)) return;
-    void this.run(() => removeStudent(this.detail!.id, s.id), `${s.displayName} left the class.`, form);
+    if (!s) { this.errors = { students: 'Choose the student to remove.' }; return; }
+    if (!(await confirmAction({ title: `Take ${s.displayName} out of ${this.detail!.name}?`, message: 'Their VM assignments in this class end; the VMs stay in Proxmox. You can add them again by username.', confirm: 'Remove from class', danger: true }))) return;
+    void this.run('students', `remove ${s.displayName}`, () => removeStudent(this.detail!.id, s.id), `${s.displayName} left the class.`, form);
   }
 
   private async onDelete(): Promise<void> {
     const d = this.detail!;
-    if (!confirm(`Delete the class ${d.name}? Its students lose access to its VMs. The VMs themselves are not touched.`)) return;
+    if (!(await confirmAction({ title: `Delete the class ${d.name}?`, message: 'Its students lose access to its VMs, and its links stop working. The VMs themselves are not touched.', confirm: 'Delete class', danger: true }))) return;
     this.busy = true;
     try {
       await deleteClass(d.id);
       announce(`Class ${d.name} deleted.`);
       navigate('/classes');
     } catch (err) {
-      this.error = (err as Error).message;
+      this.errors = { delete: plainError(err, 'delete the class') };
     } finally {
       this.busy = false;
     }
@@ -92,31 +105,30 @@ export class ClassSettings extends LitElement {
     const mayDelete = u?.role === 'admin' || d.teachers.some((t) => t.id === u?.id && t.owner);
     return html`<details class="card">
       <summary>Class settings: name, teachers, students</summary>
-      ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : nothing}
       <div class="grid">
         <section aria-label="Rename class">
           <h3>Name</h3>
           <form @submit=${this.onRename}>
             <input name="name" aria-label="New class name" .value=${d.name} maxlength="100" required>
             <button type="submit" ?disabled=${this.busy}>Rename</button>
-          </form>
+          </form>${this.fieldError('name')}
         </section>
         <section aria-label="Teachers">
           <h3>Teachers</h3>
           <ul>${d.teachers.map((t) => html`<li data-teacher=${t.username}>${t.displayName} <span class="muted small">${t.username}${t.owner ? ' · owner' : ''}</span>
             ${t.owner ? nothing : html`<button class="small" ?disabled=${this.busy} aria-label=${`Remove ${t.displayName} as teacher`}
-              @click=${() => this.run(() => removeTeacher(d.id, t.id), `${t.displayName} no longer teaches this class.`)}>Remove</button>`}</li>`)}</ul>
+              @click=${() => this.run('teachers', `remove ${t.displayName}`, () => removeTeacher(d.id, t.id), `${t.displayName} no longer teaches this class.`)}>Remove</button>`}</li>`)}</ul>
           <form @submit=${this.onAddTeacher}>
             <input name="username" aria-label="Co-teacher's username" placeholder="username of a teacher" autocapitalize="none" spellcheck="false" required>
             <button type="submit" ?disabled=${this.busy}>Add co-teacher</button>
-          </form>
+          </form>${this.fieldError('teachers')}
         </section>
         <section aria-label="Students">
           <h3>Students</h3>
           <form @submit=${this.onAddStudent}>
             <input name="username" aria-label="Student's username" placeholder="username of a student" autocapitalize="none" spellcheck="false" required>
             <button type="submit" ?disabled=${this.busy}>Add student</button>
-          </form>
+          </form>${this.fieldError('students')}
           ${d.students.length ? html`<form @submit=${this.onRemoveStudent} style="margin-top:.5rem">
             <select name="student" aria-label="Student to remove" required>
               <option value="">choose a student</option>
@@ -128,7 +140,7 @@ export class ClassSettings extends LitElement {
         ${mayDelete ? html`<section aria-label="Delete class">
           <h3>Delete</h3>
           <p class="muted small">Ends the class: students lose access to its VMs; the VMs stay in Proxmox.</p>
-          <button class="danger" ?disabled=${this.busy} @click=${this.onDelete}>Delete this class</button>
+          <button class="danger" ?disabled=${this.busy} @click=${this.onDelete}>Delete this class</button>${this.fieldError('delete')}
         </section>` : nothing}
       </div>
     </details>`;
