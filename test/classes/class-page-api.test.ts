@@ -2,7 +2,8 @@
 // URL, so Copy works), revoked by id, a term-long projector link, the class audit trail holding the
 // students' own power actions, and bulk actions skipping VMs already in the target state.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { startStack, waitFor, type Stack } from '../e2e/harness.js';
+import { startStack, type Stack } from '../e2e/harness.js';
+import { waitFor } from '../helpers/wait.js';
 
 describe('class page API', () => {
   let stack: Stack;
