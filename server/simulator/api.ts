@@ -12,6 +12,7 @@ import { parseUpid } from './tasks.js';
 import { ConsoleHub, consoleHandlers } from './console/hub.js';
 // A JSON module (not a file read at run time), so the production build carries it in the chunk.
 import schemaSubset from './schema/pve-schema-subset.json' with { type: 'json' };
+import { lifecycleHandlers } from './api-lifecycle.js';
 
 /** A method definition from the schema subset. */
 export interface MethodInfo {
@@ -31,13 +32,14 @@ export interface ApiResponse {
   body: string | Buffer | null;
 }
 
-interface Ctx {
+/** What a handler gets: the merged parameters, the caller and the cluster. */
+export interface Ctx {
   params: RawParams;
   principal: Principal | null;
   cluster: ClusterState;
 }
 
-type Handler = (ctx: Ctx) => unknown;
+export type Handler = (ctx: Ctx) => unknown;
 /** A handler result that is already a serialised `{"data":...}` body. */
 class RawBody {
   constructor(readonly body: Buffer) {}
@@ -186,14 +188,7 @@ function handlers(opts: ApiOptions, auth: Authenticator): Record<string, Handler
       h[`POST ${base}/status/${action}`] = (ctx) =>
         ctx.cluster.power(guestOf(ctx, kind), action, userOf(ctx), { skiplock: bool(ctx.params.skiplock), forceStop: bool(ctx.params.forceStop) });
     }
-    h[`DELETE ${base}`] = (ctx) => ctx.cluster.destroy(guestOf(ctx, kind), userOf(ctx), bool(ctx.params.skiplock));
-    h[`POST ${base}/clone`] = (ctx) => ctx.cluster.clone(guestOf(ctx, kind), {
-      newid: int(ctx.params.newid), name: str(ctx.params.name) ?? str(ctx.params.hostname), target: str(ctx.params.target), pool: str(ctx.params.pool),
-    }, userOf(ctx));
-    h[`GET ${base}/snapshot`] = (ctx) => ctx.cluster.listSnapshots(guestOf(ctx, kind));
-    h[`POST ${base}/snapshot`] = (ctx) => ctx.cluster.snapshot(guestOf(ctx, kind), str(ctx.params.snapname)!, userOf(ctx));
-    h[`POST ${base}/snapshot/{snapname}/rollback`] = (ctx) =>
-      ctx.cluster.rollback(guestOf(ctx, kind), str(ctx.params.snapname)!, bool(ctx.params.start), userOf(ctx));
+    Object.assign(h, lifecycleHandlers(kind));
   }
   return h;
 }

@@ -4,18 +4,36 @@ import { type GeneratedGuest, generateGuests, macFor, prng } from './generator.j
 import { type Guest, isUp, seededBusy } from './guest.js';
 import { fail, paramError } from './errors.js';
 import { type NodeInfo, type StatRow, guestEntry, renderResources, sortedForResources, takeStats } from './resources.js';
-import { TaskRunner } from './tasks.js';
+import { TaskRunner, type TaskWork } from './tasks.js';
+import { FileLocks } from './locks.js';
+import type { StorageId } from './storage.js';
 
 /** Task kinds with a configurable duration. */
-export type TaskKind = 'start' | 'stop' | 'shutdown' | 'reboot' | 'suspend' | 'resume' | 'reset' | 'clone' | 'destroy' | 'rollback' | 'snapshot';
+export type TaskKind = 'start' | 'stop' | 'shutdown' | 'reboot' | 'suspend' | 'resume' | 'reset' | 'clone' | 'linkedClone' | 'destroy' | 'rollback' | 'snapshot' | 'config';
 /** Power actions a guest accepts. */
 export type PowerAction = 'start' | 'stop' | 'shutdown' | 'reboot' | 'suspend' | 'resume' | 'reset';
 
 /** Real-world-ish task durations (ms). */
 export const DEFAULT_TASK_MS: Record<TaskKind, number> = {
   start: 2000, stop: 1000, shutdown: 4000, reboot: 5000, suspend: 500, resume: 500, reset: 500,
-  clone: 8000, destroy: 2000, rollback: 2000, snapshot: 1500,
+  clone: 8000, linkedClone: 2000, destroy: 2000, rollback: 2000, snapshot: 1500, config: 300,
 };
+
+/** How clones and config changes lock (see lifecycle.ts). */
+export interface LockSettings {
+  /**
+   * The lock a clone takes on a stopped source: 'shared' as qemu-server does today (parallel
+   * clones of a template coexist), 'exclusive' as older releases did (they time out).
+   * A running source is always locked exclusively.
+   */
+  cloneSource: 'shared' | 'exclusive';
+  /** How long a clone waits for the source and new-id locks (qemu-server: 1 s). */
+  cloneTimeoutMs: number;
+  /** How long other config changes wait (lock_config: 10 s). */
+  configTimeoutMs: number;
+}
+
+export const DEFAULT_LOCKS: LockSettings = { cloneSource: 'shared', cloneTimeoutMs: 1000, configTimeoutMs: 10_000 };
 
 /** Settings of one cluster's behaviour. */
 export interface ClusterSettings {
@@ -27,20 +45,27 @@ export interface ClusterSettings {
   pvestatdIntervalMs: number;
   ipDelayMs: number;
   taskMs: Record<TaskKind, number>;
+  /** Where guest disks live: decides linked clones, cross-node targets and rollback order. */
+  storage: StorageId;
+  locks: LockSettings;
 }
 
 const TASK_TYPE: Record<'qemu' | 'lxc', Record<TaskKind, string>> = {
-  qemu: { start: 'qmstart', stop: 'qmstop', shutdown: 'qmshutdown', reboot: 'qmreboot', suspend: 'qmpause', resume: 'qmresume', reset: 'qmreset', clone: 'qmclone', destroy: 'qmdestroy', rollback: 'qmrollback', snapshot: 'qmsnapshot' },
-  lxc: { start: 'vzstart', stop: 'vzstop', shutdown: 'vzshutdown', reboot: 'vzreboot', suspend: 'vzsuspend', resume: 'vzresume', reset: 'vzreset', clone: 'vzclone', destroy: 'vzdestroy', rollback: 'vzrollback', snapshot: 'vzsnapshot' },
+  qemu: { start: 'qmstart', stop: 'qmstop', shutdown: 'qmshutdown', reboot: 'qmreboot', suspend: 'qmpause', resume: 'qmresume', reset: 'qmreset', clone: 'qmclone', linkedClone: 'qmclone', destroy: 'qmdestroy', rollback: 'qmrollback', snapshot: 'qmsnapshot', config: 'qmconfig' },
+  lxc: { start: 'vzstart', stop: 'vzstop', shutdown: 'vzshutdown', reboot: 'vzreboot', suspend: 'vzsuspend', resume: 'vzresume', reset: 'vzreset', clone: 'vzclone', linkedClone: 'vzclone', destroy: 'vzdestroy', rollback: 'vzrollback', snapshot: 'vzsnapshot', config: 'vzconfig' },
 };
 
-const label = (g: Guest): string => (g.type === 'qemu' ? 'VM' : 'CT');
+export const label = (g: Guest): string => (g.type === 'qemu' ? 'VM' : 'CT');
 
 /** One simulated cluster's state and operations. */
 export class ClusterState {
   readonly nodes: NodeInfo[];
   readonly guests = new Map<number, Guest>();
   readonly tasks = new TaskRunner();
+  /** Config-file flocks (clone, config changes). */
+  readonly locks = new FileLocks();
+  /** Resource pools that exist (clone's `pool` must name one). */
+  readonly pools = new Set<string>();
   private stats = new Map<number, StatRow>();
   /** Bumped on every change that shows in /cluster/resources, so its cached body can be reused. */
   private version = 0;
@@ -73,9 +98,10 @@ export class ClusterState {
       vmid: gg.vmid, type: gg.type, node: gg.node, name: gg.name, status: bootedAt === null ? 'stopped' : 'running',
       template: gg.template, mac: macFor(gg.vmid), tags: [...gg.tags], pool: gg.pool, lock: null, ostype: gg.ostype,
       cores: gg.cores, memoryMiB: gg.memoryMiB, agent: gg.agent, bootedAt, busy: seededBusy(this.settings.seed, gg.vmid), pid: bootedAt === null ? null : this.nextPid++,
-      diskGiB: gg.type === 'lxc' ? 8 : gg.ostype.startsWith('win') ? 64 : 32, snapshots: [], parent: null, createdAt: now - 30 * 86_400_000,
+      diskGiB: gg.type === 'lxc' ? 8 : gg.ostype.startsWith('win') ? 64 : 32, snapshots: [], parent: null, createdAt: now - 30 * 86_400_000, storage: this.settings.storage,
     };
     this.guests.set(g.vmid, g);
+    if (g.pool) this.pools.add(g.pool);
     this.membersChanged();
     return g;
   }
@@ -86,7 +112,7 @@ export class ClusterState {
   }
 
   /** Marks a change of the guest set (added or removed guests). */
-  private membersChanged(): void {
+  membersChanged(): void {
     this.sorted = null;
     this.changed();
   }
@@ -186,8 +212,14 @@ export class ClusterState {
     return g;
   }
 
-  private task(g: Guest, kind: TaskKind, user: string, finish: () => void, id = String(g.vmid)): string {
-    return this.tasks.run({ node: g.node, type: TASK_TYPE[g.type][kind], id, user, durationMs: this.settings.taskMs[kind], finish });
+  /** Starts a worker task for the guest (on its node) and returns the UPID. */
+  task(g: Guest, kind: TaskKind, user: string, finish: () => void, hold?: TaskWork['hold']): string {
+    return this.tasks.run({ node: g.node, type: TASK_TYPE[g.type][kind], id: String(g.vmid), user, durationMs: this.settings.taskMs[kind], finish, hold });
+  }
+
+  /** Marks a guest's resources row for a redo (with live statistics). */
+  touch(g: Guest): void {
+    this.touched.add(g.vmid);
   }
 
   /** Changes a guest's run state; with live statistics its resources row is redone on the next call. */
@@ -196,13 +228,13 @@ export class ClusterState {
     this.touched.add(g.vmid);
   }
 
-  private boot(g: Guest): void {
+  boot(g: Guest): void {
     this.setStatus(g, 'running');
     g.bootedAt = Date.now();
     g.pid = this.nextPid++;
   }
 
-  private halt(g: Guest): void {
+  halt(g: Guest): void {
     this.setStatus(g, 'stopped');
     g.bootedAt = null;
     g.pid = null;
@@ -260,85 +292,6 @@ export class ClusterState {
     }
   }
 
-  /** POST .../clone: the new guest exists at once with `lock: clone`, unlocked when the task ends. */
-  clone(src: Guest, p: { newid: number; name?: string; target?: string; pool?: string }, user: string): string {
-    const L = label(src);
-    if (this.guests.has(p.newid)) {
-      const other = this.guests.get(p.newid)!;
-      throw fail(`unable to create ${label(other)} ${p.newid}: config file already exists`);
-    }
-    if (p.target && !this.isNode(p.target)) throw fail(`no such cluster node '${p.target}'`);
-    if (src.lock) throw fail(`${L} is locked (${src.lock})`);
-    const now = Date.now();
-    const copy: Guest = {
-      ...src, vmid: p.newid, node: p.target ?? src.node, name: p.name ?? `Copy-of-VM-${src.name}`, status: 'stopped', template: false,
-      mac: macFor(p.newid), tags: [...src.tags], pool: p.pool ?? null, lock: 'clone', bootedAt: null, busy: false, pid: null, snapshots: [], parent: null, createdAt: now,
-    };
-    this.guests.set(copy.vmid, copy);
-    this.touched.add(copy.vmid);
-    this.membersChanged();
-    return this.task(src, 'clone', user, () => {
-      if (this.guests.get(copy.vmid) !== copy) throw new Error(`clone failed: ${L} ${copy.vmid} vanished`);
-      copy.lock = null;
-      this.changed();
-    });
-  }
-
-  /** DELETE .../{vmid}: refused while running; the guest disappears when the task ends. */
-  destroy(g: Guest, user: string, skiplock = false): string {
-    if (isUp(g)) throw fail(g.type === 'qemu' ? `VM ${g.vmid} is running - destroy failed` : `unable to destroy CT ${g.vmid} - container is running`);
-    if (g.lock && !skiplock) throw fail(`${label(g)} is locked (${g.lock})`);
-    g.lock = 'destroyed';
-    this.changed();
-    return this.task(g, 'destroy', user, () => {
-      if (this.guests.get(g.vmid) === g) this.guests.delete(g.vmid);
-      this.entryCache.delete(g.vmid);
-      this.membersChanged();
-    });
-  }
-
-  /** GET .../snapshot: the snapshots, then the `current` pseudo entry. */
-  listSnapshots(g: Guest): Record<string, unknown>[] {
-    const list: Record<string, unknown>[] = g.snapshots.map((s) => ({
-      name: s.name, description: s.description, snaptime: s.snaptime, ...(g.type === 'qemu' ? { vmstate: 0 } : {}), ...(s.parent ? { parent: s.parent } : {}),
-    }));
-    list.push({ name: 'current', description: 'You are here!', running: isUp(g) ? 1 : 0, digest: '', ...(g.parent ? { parent: g.parent } : {}) });
-    return list;
-  }
-
-  /** POST .../snapshot. */
-  snapshot(g: Guest, snapname: string, user: string): string {
-    if (snapname === 'current' || snapname === 'pending') throw fail(`unable to use snapshot name '${snapname}' (reserved name)`);
-    const held = g.lock;
-    if (!held) this.lock(g, 'snapshot');
-    return this.task(g, 'snapshot', user, () => {
-      if (held) throw new Error(`${label(g)} is locked (${held})`);
-      this.lock(g, null);
-      if (g.snapshots.some((s) => s.name === snapname)) throw new Error(`snapshot name '${snapname}' already used`);
-      g.snapshots.push({ name: snapname, snaptime: Math.floor(Date.now() / 1000), description: '', parent: g.parent });
-      g.parent = snapname;
-    });
-  }
-
-  /** POST .../snapshot/{name}/rollback: stops the guest (no RAM state), optionally starts it again. */
-  rollback(g: Guest, snapname: string, start: boolean, user: string): string {
-    const held = g.lock;
-    if (!held) this.lock(g, 'rollback');
-    return this.task(g, 'rollback', user, () => {
-      if (held) throw new Error(`${label(g)} is locked (${held})`);
-      this.lock(g, null);
-      if (!g.snapshots.some((s) => s.name === snapname)) throw new Error(`snapshot '${snapname}' does not exist`);
-      this.halt(g);
-      g.parent = snapname;
-      if (start) this.boot(g);
-    });
-  }
-
-  private lock(g: Guest, lock: string | null): void {
-    g.lock = lock;
-    this.changed();
-  }
-
   /** "Someone clicked in the Proxmox UI": an immediate state change without a task. */
   powerOutside(vmid: number, action: 'start' | 'stop' | 'shutdown' | 'reboot' | 'suspend' | 'resume'): void {
     const g = this.mustGet(vmid);
@@ -369,16 +322,17 @@ export class ClusterState {
   }
 
   /** Creates a guest outside labdeck; it shows as a stub in /cluster/resources until the next refresh. */
-  createGuest(opts: { vmid?: number; type?: 'qemu' | 'lxc'; name?: string; node?: string; tags?: string[]; pool?: string | null; ostype?: string; running?: boolean }): number {
+  createGuest(opts: { vmid?: number; type?: 'qemu' | 'lxc'; name?: string; node?: string; tags?: string[]; pool?: string | null; ostype?: string; running?: boolean; template?: boolean }): number {
     const vmid = opts.vmid ?? this.nextId();
     if (this.guests.has(vmid)) throw new Error(`guest ${vmid} already exists`);
     if (!Number.isInteger(vmid) || vmid < 100 || vmid > 999_999_999) throw new Error(`invalid vmid ${vmid}`);
     const node = opts.node ?? this.nodes.find((n) => n.online)?.name ?? this.nodes[0].name;
     if (!this.isNode(node)) throw new Error(`no such node '${node}'`);
     const type = opts.type ?? 'qemu';
+    if (opts.template && opts.running) throw new Error('a template cannot run');
     const now = Date.now();
     this.addGuest({
-      vmid, type, node, name: opts.name ?? `${this.settings.id}-${type === 'qemu' ? 'ws' : 'ct'}-${vmid}`, template: false, running: false,
+      vmid, type, node, name: opts.name ?? `${this.settings.id}-${type === 'qemu' ? 'ws' : 'ct'}-${vmid}`, template: opts.template ?? false, running: false,
       ostype: opts.ostype ?? (type === 'qemu' ? 'l26' : 'debian'), cores: 2, memoryMiB: 2048, tags: opts.tags ?? [], pool: opts.pool ?? null, agent: type === 'qemu',
     }, null, now);
     if (opts.running) this.boot(this.guests.get(vmid)!);

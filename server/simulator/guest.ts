@@ -2,6 +2,7 @@
 // pure functions that render it the way qemu-server and pve-container answer.
 import { createHash } from 'node:crypto';
 import { ipFor } from './generator.js';
+import { type StorageId, diskVolid } from './storage.js';
 
 /** A snapshot entry in a guest's config. */
 export interface GuestSnapshot {
@@ -36,6 +37,9 @@ export interface Guest {
   snapshots: GuestSnapshot[];
   parent: string | null;
   createdAt: number;
+  storage: StorageId;
+  description?: string;
+  onboot?: boolean;
 }
 
 const GiB = 1024 ** 3;
@@ -115,7 +119,7 @@ const isWindows = (g: Guest): boolean => g.ostype.startsWith('win') || g.ostype 
 
 /** A config digest: sha1 over the config text, as PVE computes it (here over our fields). */
 export function digestOf(g: Guest): string {
-  return createHash('sha1').update(JSON.stringify([g.name, g.cores, g.memoryMiB, g.ostype, g.mac, g.tags, g.agent, g.template, g.lock, g.parent, g.snapshots.length])).digest('hex');
+  return createHash('sha1').update(JSON.stringify([g.name, g.cores, g.memoryMiB, g.ostype, g.mac, g.tags, g.agent, g.template, g.lock, g.parent, g.snapshots.length, g.description ?? '', g.onboot ?? false])).digest('hex');
 }
 
 /** GET .../status/current (live). */
@@ -170,6 +174,9 @@ export function guestConfig(g: Guest): Record<string, unknown> {
   if (g.lock) extra.lock = g.lock;
   if (g.template) extra.template = 1;
   if (g.parent) extra.parent = g.parent;
+  if (g.description) extra.description = g.description;
+  if (g.onboot) extra.onboot = 1;
+  const disk = diskVolid(g.storage, g.type, g.vmid, g.template);
   if (g.type === 'qemu') {
     const win = isWindows(g);
     return {
@@ -181,12 +188,12 @@ export function guestConfig(g: Guest): Record<string, unknown> {
       ostype: g.ostype,
       net0: `virtio=${g.mac},bridge=vmbr0,firewall=1`,
       scsihw: 'virtio-scsi-single',
-      scsi0: `local-lvm:${g.template ? 'base' : 'vm'}-${g.vmid}-disk-0,iothread=1,size=${g.diskGiB}G`,
+      scsi0: `${disk},iothread=1,size=${g.diskGiB}G`,
       boot: 'order=scsi0;net0',
       cpu: 'x86-64-v2-AES',
       numa: 0,
       ...(g.agent ? { agent: '1' } : {}),
-      ...(win ? { machine: 'pc-q35-9.2', bios: 'ovmf', efidisk0: `local-lvm:vm-${g.vmid}-disk-1,efitype=4m,size=4M` } : {}),
+      ...(win ? { machine: 'pc-q35-9.2', bios: 'ovmf', efidisk0: `${disk.replace(/disk-0/, 'disk-1')},efitype=4m,size=4M` } : {}),
       smbios1: `uuid=${uuidFor(g.vmid)}`,
       vmgenid: uuidFor(g.vmid + 7),
       meta: `creation-qemu=9.2.0,ctime=${Math.floor(g.createdAt / 1000)}`,
@@ -202,7 +209,7 @@ export function guestConfig(g: Guest): Record<string, unknown> {
     swap: 512,
     ostype: g.ostype,
     net0: `name=eth0,bridge=vmbr0,firewall=1,hwaddr=${g.mac},ip=dhcp,type=veth`,
-    rootfs: `local-lvm:${g.template ? 'base' : 'vm'}-${g.vmid}-disk-0,size=${g.diskGiB}G`,
+    rootfs: `${disk},size=${g.diskGiB}G`,
     unprivileged: 1,
     features: 'nesting=1',
     ...extra,

@@ -4,13 +4,16 @@ import { X509Certificate, randomUUID } from 'node:crypto';
 import { generate } from 'selfsigned';
 import { ALL_PRIVILEGES, type AuthUser, Authenticator } from './auth.js';
 import { PveApi } from './api.js';
-import { ClusterState, DEFAULT_TASK_MS, type TaskKind } from './cluster.js';
+import { ClusterState, DEFAULT_LOCKS, DEFAULT_TASK_MS, type LockSettings, type TaskKind } from './cluster.js';
+import { STORAGES, type StorageId } from './storage.js';
 import { ipOf } from './guest.js';
+import { lockPath } from './locks.js';
 import { PveListener } from './listener.js';
 import { startActivity } from './activity.js';
 import { startControlServer } from './control.js';
 
-export { DEFAULT_TASK_MS } from './cluster.js';
+export { DEFAULT_TASK_MS, DEFAULT_LOCKS, type LockSettings } from './cluster.js';
+export type { StorageId } from './storage.js';
 
 /** A user for ticket login and access/users; privileges default to all. */
 export interface SimUser { userid: string; password: string; groups?: string[]; privileges?: string[] } // e.g. 'alice@pve'
@@ -34,6 +37,8 @@ export interface SimClusterOptions {
    * later (default), false as older releases, where only a user's password ticket logs in.
    */
   termproxyTokenLogin?: boolean;
+  /** Where guest disks live (default 'local-lvm'); 'local-zfs' rolls back only to the latest snapshot, 'ceph' and 'nfs' are shared, 'nfs' has no linked clones. */
+  storage?: StorageId;
 }
 /** Simulator-wide settings. */
 export interface SimOptions {
@@ -52,6 +57,8 @@ export interface SimOptions {
   ipDelayMs?: number;
   /** How long a guest agent call to a booting guest waits before "QEMU guest agent is not running" (default 3000, as real PVE). */
   agentTimeoutMs?: number;
+  /** Clone and config locks (defaults in DEFAULT_LOCKS: shared source lock for stopped sources, 1 s clone timeout, 10 s config timeout). */
+  locks?: Partial<LockSettings>;
   /** Demo: simulated students start/stop guests now and then (default every 4000 ms). */
   activity?: boolean | { intervalMs?: number };
   /** If set (0 = ephemeral), also serve the HTTP control API. */
@@ -62,6 +69,9 @@ export interface SimGuestView {
   vmid: number; type: 'qemu' | 'lxc'; node: string; name: string; status: 'running' | 'stopped' | 'paused';
   template: boolean; ip: string | null; mac: string; tags: string[]; pool: string | null; lock: string | null;
   ostype: string; cores: number; memory: number; agent: boolean;
+  /** Snapshot names in the order they were taken. */
+  snapshots: string[];
+  description: string | null;
 }
 /** Run-time faults of one cluster; setFault replaces the whole set. */
 export interface SimFault {
@@ -85,7 +95,9 @@ export interface SimCluster {
   setLoad(vmid: number, load: 'idle' | 'busy'): void;
   /** Whether a guest is busy now. */
   isBusy(vmid: number): boolean;
-  createGuest(opts?: Partial<Pick<SimGuestView, 'type' | 'name' | 'node' | 'tags' | 'pool' | 'ostype'>> & { vmid?: number; running?: boolean }): number;
+  createGuest(opts?: Partial<Pick<SimGuestView, 'type' | 'name' | 'node' | 'tags' | 'pool' | 'ostype' | 'template'>> & { vmid?: number; running?: boolean }): number;
+  /** Whether a config-file lock (clone, config change) is held on the guest now. */
+  isFileLocked(vmid: number): boolean;
   destroyGuest(vmid: number): void;
   setNodeOnline(node: string, online: boolean): void;
   refreshNow(): void;
@@ -126,6 +138,7 @@ class RunningCluster implements SimCluster {
       vmid: g.vmid, type: g.type, node: g.node, name: g.name, status: g.status, template: g.template,
       ip: ipOf(g, Date.now(), this.state.settings.ipDelayMs), mac: g.mac, tags: [...g.tags], pool: g.pool, lock: g.lock,
       ostype: g.ostype, cores: g.cores, memory: g.memoryMiB * 1024 * 1024, agent: g.agent,
+      snapshots: g.snapshots.map((x) => x.name), description: g.description ?? null,
     };
   }
   guests(): SimGuestView[] {
@@ -138,6 +151,10 @@ class RunningCluster implements SimCluster {
   isBusy(vmid: number): boolean { return this.state.mustGet(vmid).busy; }
   createGuest(opts: Parameters<SimCluster['createGuest']>[0] = {}): number { return this.state.createGuest(opts ?? {}); }
   destroyGuest(vmid: number): void { this.state.destroyGuest(vmid); }
+  isFileLocked(vmid: number): boolean {
+    const g = this.state.guests.get(vmid);
+    return !!g && this.state.locks.isHeld(lockPath(g.type, vmid));
+  }
   setNodeOnline(node: string, online: boolean): void { this.state.setNodeOnline(node, online); }
   refreshNow(): void { this.state.refreshNow(); }
   nextLoadSample(): void { this.state.nextLoadSample(); }
@@ -153,6 +170,11 @@ class RunningCluster implements SimCluster {
 /** Checks the options a caller passed, with messages that say what to fix. */
 function checkOptions(opts: SimOptions): void {
   if (!opts.clusters?.length) throw new Error('simulator: at least one cluster is needed');
+  const l = opts.locks ?? {};
+  if (l.cloneSource !== undefined && l.cloneSource !== 'shared' && l.cloneSource !== 'exclusive') throw new Error("simulator: locks.cloneSource must be 'shared' or 'exclusive'");
+  for (const k of ['cloneTimeoutMs', 'configTimeoutMs'] as const) {
+    if (l[k] !== undefined && (!Number.isFinite(l[k]) || l[k]! < 0)) throw new Error(`simulator: locks.${k} must be a number of milliseconds`);
+  }
   const ids = new Set<string>();
   for (const c of opts.clusters) {
     if (!/^[a-z0-9][a-z0-9-]*$/i.test(c.id)) throw new Error(`simulator: invalid cluster id '${c.id}'`);
@@ -163,6 +185,7 @@ function checkOptions(opts: SimOptions): void {
     if (c.nodes !== undefined && (!Number.isInteger(c.nodes) || c.nodes < 1 || c.nodes > 64)) throw new Error('simulator: nodes must be 1..64');
     if (c.guests !== undefined && (!Number.isInteger(c.guests) || c.guests < 0 || c.guests > 200_000)) throw new Error('simulator: guests must be 0..200000');
     for (const p of c.tokenPrivileges ?? []) if (!ALL_PRIVILEGES.includes(p)) throw new Error(`simulator: unknown privilege '${p}'`);
+    if (c.storage !== undefined && !(c.storage in STORAGES)) throw new Error(`simulator: storage must be one of ${Object.keys(STORAGES).join(', ')}`);
   }
 }
 
@@ -187,6 +210,7 @@ export async function startSimulator(opts: SimOptions): Promise<Simulator> {
       const state = new ClusterState({
         id: c.id, name: c.name ?? c.id, nodes: c.nodes ?? 3, guests: c.guests ?? 20, seed: c.seed ?? 1,
         pvestatdIntervalMs: opts.pvestatdIntervalMs ?? 10_000, ipDelayMs: opts.ipDelayMs ?? 5000, taskMs,
+        storage: c.storage ?? 'local-lvm', locks: { ...DEFAULT_LOCKS, ...opts.locks },
       });
       const tokenId = c.tokenId ?? 'root@pam!labdeck';
       const tokenSecret = c.tokenSecret ?? randomUUID();

@@ -41,6 +41,11 @@ export interface TaskWork {
   user: string;
   durationMs: number;
   finish: () => void;
+  /**
+   * Runs first inside the worker, before the duration starts (taking locks, creating the new
+   * config): returns what to release when the task ends. Throwing or rejecting fails the task.
+   */
+  hold?: () => (() => void) | void | Promise<(() => void) | void>;
 }
 
 const MAX_KEPT = 5000;
@@ -70,19 +75,34 @@ export class TaskRunner {
     const status: TaskStatus = { upid, ...u, status: 'running' };
     this.tasks.set(upid, status);
     if (this.tasks.size > MAX_KEPT) this.tasks.delete(this.tasks.keys().next().value!);
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      try {
-        work.finish();
-        status.exitstatus = 'OK';
-      } catch (e) {
-        status.exitstatus = e instanceof Error ? e.message : String(e);
-      }
+    const end = (exit: string, release?: (() => void) | void): void => {
+      status.exitstatus = exit;
       status.status = 'stopped';
-    }, work.durationMs);
-    // A pending task must not keep a process alive that is otherwise done.
-    timer.unref();
-    this.timers.add(timer);
+      release?.();
+    };
+    const begin = (release: (() => void) | void): void => {
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        try {
+          work.finish();
+          end('OK', release);
+        } catch (e) {
+          end(e instanceof Error ? e.message : String(e), release);
+        }
+      }, work.durationMs);
+      // A pending task must not keep a process alive that is otherwise done.
+      timer.unref();
+      this.timers.add(timer);
+    };
+    let held: ReturnType<NonNullable<TaskWork['hold']>> | undefined;
+    try {
+      held = work.hold?.();
+    } catch (e) {
+      end(e instanceof Error ? e.message : String(e));
+      return upid;
+    }
+    if (held instanceof Promise) held.then(begin, (e: unknown) => end(e instanceof Error ? e.message : String(e)));
+    else begin(held);
     return upid;
   }
 

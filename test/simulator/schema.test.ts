@@ -108,7 +108,10 @@ describe('responses match the returns schema', () => {
       await waitTask(api, running.node, await g.snapshot.$('snap1').rollback.$post());
       const newid = Number(await api.cluster.nextid.$get());
       await waitTask(api, tpl.node, await api.nodes.$(tpl.node)[kind].$(tpl.vmid).clone.$post({ newid }));
-      await waitTask(api, tpl.node, await api.nodes.$(tpl.node)[kind].$(newid).$delete());
+      const copy = api.nodes.$(tpl.node)[kind].$(newid);
+      await copy.config.$put({ tags: 'labdeck;class-1', description: 'made by a test' });
+      if (kind === 'qemu') await waitTask(api, tpl.node, await api.nodes.$(tpl.node).qemu.$(newid).config.$post({ tags: 'labdeck' }) as string);
+      await waitTask(api, tpl.node, await copy.$delete({ purge: true }));
     }
 
     const covered = new Set<string>();

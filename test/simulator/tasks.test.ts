@@ -89,14 +89,15 @@ describe('tasks', () => {
   it('clones: the new VM exists at once with lock clone, unlocked when the task ends', async () => {
     const tpl = pick((x) => x.type === 'qemu' && x.template);
     const newid = Number(await api.cluster.nextid.$get());
-    const upid = await qemu(tpl.vmid, tpl.node).clone.$post({ newid, name: 'lab-t-clone-1', full: true, pool: 'class-9' });
+    await expect(qemu(tpl.vmid, tpl.node).clone.$post({ newid, pool: 'no-such-pool' })).rejects.toThrow("500 pool 'no-such-pool' does not exist");
+    const upid = await qemu(tpl.vmid, tpl.node).clone.$post({ newid, name: 'lab-t-clone-1', full: true, pool: 'class-1' });
     expect(upid).toContain(`:qmclone:${tpl.vmid}:`);
-    expect(c.guest(newid)).toMatchObject({ lock: 'clone', status: 'stopped', name: 'lab-t-clone-1', pool: 'class-9' });
+    expect(c.guest(newid)).toMatchObject({ lock: 'clone', status: 'stopped', name: 'lab-t-clone-1' });
     expect(await qemu(newid, tpl.node).status.current.$get()).toMatchObject({ lock: 'clone' });
     await expect(qemu(newid, tpl.node).status.start.$post()).rejects.toThrow('500 VM is locked (clone)');
     await expect(qemu(tpl.vmid, tpl.node).clone.$post({ newid })).rejects.toThrow(/500 unable to create VM .* already exists/);
     expect(await waitTask(api, tpl.node, upid)).toMatchObject({ exitstatus: 'OK' });
-    expect(c.guest(newid)!.lock).toBeNull();
+    expect(c.guest(newid)).toMatchObject({ lock: null, pool: 'class-1' });
     expect(c.guest(newid)!.mac).not.toBe(tpl.mac);
     expect(Number(await api.cluster.nextid.$get())).toBeGreaterThan(newid);
   });

@@ -1,5 +1,6 @@
 // The Proxmox VE API methods the simulator serves: the one list that both the schema extractor
 // and the router read, so the committed schema subset always covers exactly what is served.
+import { LIFECYCLE_ENDPOINTS } from './lifecycle-endpoints.js';
 
 /** One served API method: schema path template (as in pve-api-schema.json) and HTTP method. */
 export interface ServedEndpoint {
@@ -44,4 +45,5 @@ export const SERVED_ENDPOINTS: ServedEndpoint[] = [
   { path: '/access/users', method: 'GET' },
   { path: '/access/users/{userid}', method: 'GET' },
   { path: '/access/permissions', method: 'GET' },
+  ...LIFECYCLE_ENDPOINTS,
 ];
