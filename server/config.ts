@@ -46,6 +46,20 @@ export const SyncConfigSchema = v.strictObject({
   maxBackoffSeconds: v.optional(v.pipe(v.number(), v.minValue(1), v.maxValue(3_600)), 300),
 });
 
+/** Provisioning (server/provision): how hard labdeck may push a node while cloning a class's VMs. */
+export const ProvisionConfigSchema = v.strictObject({
+  /** Clones (and their follow-up steps) running at once per Proxmox node. */
+  perNode: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(32)), 2),
+  /** Retries of a clone that hit a lock timeout or a taken vmid. */
+  retries: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(20)), 6),
+  /** First retry delay; doubled each time (with jitter), at most 30 s. */
+  retryBaseMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(10), v.maxValue(60_000)), 1000),
+  /** How often a running task is polled. */
+  pollMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(20), v.maxValue(10_000)), 500),
+  /** Largest number of VMs one job may make. */
+  maxCount: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(500)), 100),
+});
+
 export const FileConfigSchema = v.strictObject({
   clusters: v.optional(v.array(ClusterConfigSchema), []),
   sync: v.optional(SyncConfigSchema, {}),
@@ -57,6 +71,7 @@ export const FileConfigSchema = v.strictObject({
   alerts: v.optional(AlertsConfigSchema, {}),
   metrics: v.optional(MetricsConfigSchema, {}),
   retention: v.optional(RetentionConfigSchema, {}),
+  provision: v.optional(ProvisionConfigSchema, {}),
 });
 
 export type ClusterConfig = v.InferOutput<typeof ClusterConfigSchema>;

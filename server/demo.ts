@@ -19,6 +19,13 @@ export interface DemoOptions {
   seed?: number;
 }
 
+/** The templates demo mode adds to lab-a (ids above the generated guests). */
+export const DEMO_TEMPLATES = [
+  { vmid: 9000, type: 'qemu' as const, name: 'tpl-ubuntu-24-04', node: 'pve1', ostype: 'l26' },
+  { vmid: 9001, type: 'qemu' as const, name: 'tpl-windows-11', node: 'pve2', ostype: 'win11' },
+  { vmid: 9002, type: 'lxc' as const, name: 'tpl-debian-12-ct', node: 'pve3', ostype: 'debian' },
+];
+
 /** Starts the demo simulator and returns ClusterConfigs for it. Close it with `simulator.close()`. */
 export async function startDemoClusters(opts: DemoOptions = {}): Promise<{ clusters: ClusterConfig[]; simulator: Simulator }> {
   const [guestsA, guestsB] = opts.guests ?? [120, 40];
@@ -33,6 +40,11 @@ export async function startDemoClusters(opts: DemoOptions = {}): Promise<{ clust
     ipDelayMs: opts.ipDelayMs,
     activity: opts.activity ?? true,
   });
+  // Templates a teacher clones the demo class's VMs from (Provision panel of the class page).
+  const labA = simulator.cluster('lab-a');
+  for (const t of DEMO_TEMPLATES) {
+    if (!labA.guest(t.vmid)) labA.createGuest({ vmid: t.vmid, type: t.type, name: t.name, node: t.node, template: true, tags: ['labdeck-template'], ostype: t.ostype });
+  }
   // Through the same validation as a config file, so demo clusters get every default a real one gets.
   const file = parseFileConfig({
     clusters: simulator.clusters.map((c, i) => ({

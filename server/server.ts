@@ -38,6 +38,7 @@ import { resolveVisibleVm } from './http/routes/vms.js';
 import { ConsoleRelay } from './console/relay.js';
 import { ConsoleTokenRepo } from './console/token-repo.js';
 import { consoleRoutes } from './console/routes.js';
+import { createProvisioning, type Provisioning } from './provision/attach.js';
 
 export interface StartOptions {
   /** Overrides config.port / config.host (tests pass 0 and 127.0.0.1). */
@@ -97,6 +98,8 @@ export interface Labdeck {
   ops: Ops;
   /** Browser consoles relayed to Proxmox (server/console). */
   console: ConsoleRelay;
+  /** Provisioning jobs, revert, reset, remove (server/provision). */
+  provisioning: Provisioning;
   /** Stops everything this call started (idempotent). */
   close(): Promise<void>;
 }
@@ -184,6 +187,9 @@ export async function startLabdeck(config: AppConfig, opts: StartOptions = {}): 
     const consoleTokens = new ConsoleTokenRepo(db);
     const consoleRelay = new ConsoleRelay({ config: cfg, sessions, access, accessFeed, audit, changes: feed, tokens: consoleTokens, inventory });
     app.route('/', consoleRoutes(deps, { tokens: consoleTokens, relay: consoleRelay, ttlMs: opts.consoleTokenTtlMs ?? 30_000 }));
+    const provisioning = createProvisioning({ db, config: cfg, access, audit, classesRepo, inventory, sync });
+    closers.push(() => provisioning.close());
+    provisioning.mount(app, deps);
     finishApp(app, staticRoot);
 
     const httpServer = createAdaptorServer({ fetch: app.fetch }) as HttpServer;
@@ -211,7 +217,7 @@ export async function startLabdeck(config: AppConfig, opts: StartOptions = {}): 
     const labdeck: Labdeck = {
       url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${addr.port}`,
       port: addr.port, config: cfg, db, feed, accessFeed, sync, inventory, reads, access, sessions, users, audit, classes,
-      classesRepo, power, httpServer, app, demo, realtime: null, ops, console: consoleRelay,
+      classesRepo, power, httpServer, app, demo, realtime: null, ops, console: consoleRelay, provisioning,
       close: async () => {
         if (closed) return;
         closed = true;
@@ -233,6 +239,7 @@ export async function startLabdeck(config: AppConfig, opts: StartOptions = {}): 
     closers.push(() => consoleRelay.close());
     await ops.start(realtime);
     closers.push(() => ops.close());
+    await provisioning.start(realtime);
 
     if (!opts.noSync) {
       await sync.start();

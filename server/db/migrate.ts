@@ -7,6 +7,7 @@ import * as m020 from '../../migrations/020_alerts.js';
 import * as m030 from '../../migrations/030_class_scope.js';
 import * as m040 from '../../migrations/040_console.js';
 import * as m045 from '../../migrations/045_link_tokens_audit_class.js';
+import * as m050 from '../../migrations/050_provisioning.js';
 
 /** Every migration, by name; names sort in the order they run. */
 const migrations: Record<string, Migration> = {
@@ -16,6 +17,7 @@ const migrations: Record<string, Migration> = {
   '030_class_scope': m030,
   '040_console': m040,
   '045_link_tokens_audit_class': m045,
+  '050_provisioning': m050,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

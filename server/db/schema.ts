@@ -179,6 +179,48 @@ export interface AlertEventsTable {
   deliveries: string;
 }
 
+/** A provisioning job (server/provision): clones of one template for one class. */
+export interface ProvisionJobsTable {
+  id: Generated<number>;
+  class_id: number;
+  cluster_id: string;
+  template_vmid: number;
+  template_type: 'qemu' | 'lxc';
+  template_node: string;
+  template_name: string;
+  count: number;
+  name_prefix: string;
+  full_clone: number;
+  baseline: number;
+  pve_pool: string | null;
+  state: 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+  cancel_requested: number;
+  created_by: number | null;
+  created_at: number;
+  updated_at: number;
+  finished_at: number | null;
+}
+
+/** One VM a provisioning job makes (or made): the record of what labdeck created for a class. */
+export interface ProvisionVmsTable {
+  id: Generated<number>;
+  job_id: number;
+  class_id: number;
+  cluster_id: string;
+  idx: number;
+  name: string;
+  vmid: number | null;
+  node: string | null;
+  type: 'qemu' | 'lxc';
+  state: 'pending' | 'cloning' | 'configuring' | 'baseline' | 'done' | 'failed' | 'cancelled' | 'removing' | 'removed';
+  upid: string | null;
+  error: string | null;
+  attempts: number;
+  assign_user_id: number | null;
+  has_baseline: number;
+  updated_at: number;
+}
+
 export interface Database {
   vm_inventory: VmInventoryTable;
   revision_counter: RevisionCounterTable;
@@ -198,4 +240,6 @@ export interface Database {
   class_scope: ClassScopeTable;
   class_removals: ClassRemovalsTable;
   console_tokens: ConsoleTokensTable;
+  provision_jobs: ProvisionJobsTable;
+  provision_vms: ProvisionVmsTable;
 }

@@ -3,6 +3,7 @@ import type { Vm } from '../inventory/vm.js';
 import type { ProjectorVm } from '../classes/projector-vm.js';
 import type { SyncStatus } from '../sync/types.js';
 import type { SessionUser } from '../auth/session.js';
+import type { JobView } from '../provision/service.js';
 
 /** Projector sockets get each VM as a `ProjectorVm` (only what the wall shows). */
 export interface VmChangedPush { revision: number; vms: Array<Vm | ProjectorVm> }
@@ -33,6 +34,8 @@ export interface ServerToClient {
   'access:changed': (msg: { classIds: number[] }) => void;
   /** Who else (a teacher, an admin) has this VM's console open; sent to its students and the viewers. */
   'console:watchers': (msg: { cluster: string; vmid: number; watchers: Array<{ name: string; mode: 'control' | 'view' }> }) => void;
+  /** A provisioning job of a class made progress (its teachers and admins only; sent by server/provision). */
+  'provision:progress': (msg: { classId: number; job: JobView }) => void;
   /** The server is shutting down (sent by server/ops/shutdown.ts); browsers reconnect when it is back. */
   'server:shutdown': (msg: { at: number; reason: string }) => void;
 }

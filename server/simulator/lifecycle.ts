@@ -77,6 +77,12 @@ function cloneQemu(cs: ClusterState, src: Guest, p: CloneParams, user: string): 
   const { cloneSource, cloneTimeoutMs } = cs.settings.locks;
   return cs.task(src, full ? 'clone' : 'linkedClone', user, () => {
     if (!copy || cs.guests.get(copy.vmid) !== copy) throw new Error(`clone failed: VM ${p.newid} vanished`);
+    if (cs.guests.get(src.vmid) !== src) {
+      // The worker's error path: the half-made copy's config is unlinked.
+      cs.guests.delete(copy.vmid);
+      cs.membersChanged();
+      throw new Error(`clone failed: VM ${src.vmid} vanished while it was copied`);
+    }
     copy.lock = null;
     if (target) copy.node = target;
     if (p.pool) copy.pool = p.pool;

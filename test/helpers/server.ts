@@ -3,7 +3,7 @@
 // The web, ops and bench tests reuse it; keep it general.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { parseFileConfig, type AppConfig, type FileConfig } from '../../server/config.js';
-import { startSimulator, type SimOptions, type SimUser, type Simulator, type SimCluster } from '../../server/simulator/index.js';
+import { startSimulator, type SimOptions, type SimUser, type Simulator, type SimCluster, type StorageId } from '../../server/simulator/index.js';
 import { startLabdeck, type Labdeck, type StartOptions } from '../../server/server.js';
 import type { Role } from '../../server/db/schema.js';
 import type { User } from '../../server/auth/users.js';
@@ -15,7 +15,7 @@ export const TEST_PASSWORD = 'password-1234';
 
 export interface TestServerOptions {
   /** Simulated clusters (default one: 'lab-a', 1 node, 30 guests, seed 7). */
-  clusters?: Array<{ id: string; name?: string; nodes?: number; guests?: number; seed?: number; users?: SimUser[]; login?: unknown; console?: unknown; termproxyTokenLogin?: boolean }>;
+  clusters?: Array<{ id: string; name?: string; nodes?: number; guests?: number; seed?: number; users?: SimUser[]; login?: unknown; console?: unknown; termproxyTokenLogin?: boolean; storage?: StorageId; tokenPrivileges?: string[] }>;
   /** Extra fields for every cluster's config entry (e.g. `{ timeoutMs: 1500 }`). */
   clusterConfig?: Record<string, unknown>;
   /** Runs once the simulator is up and before labdeck starts (to set the scene its first pass sees). */
@@ -75,7 +75,7 @@ export function cookieFrom(headers: Headers): string | null {
 export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
   const clusterOpts = opts.clusters ?? [{ id: 'lab-a', nodes: 1, guests: 30, seed: 7 }];
   const sim = await startSimulator({
-    clusters: clusterOpts.map((c) => ({ id: c.id, name: c.name, nodes: c.nodes ?? 1, guests: c.guests ?? 30, seed: c.seed ?? 7, tokenSecret: randomUUID(), users: c.users, termproxyTokenLogin: c.termproxyTokenLogin })),
+    clusters: clusterOpts.map((c) => ({ id: c.id, name: c.name, nodes: c.nodes ?? 1, guests: c.guests ?? 30, seed: c.seed ?? 7, tokenSecret: randomUUID(), users: c.users, termproxyTokenLogin: c.termproxyTokenLogin, storage: c.storage, tokenPrivileges: c.tokenPrivileges })),
     pvestatdIntervalMs: 0,
     unauthorizedDelayMs: 0,
     ipDelayMs: 0,

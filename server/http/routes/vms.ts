@@ -187,7 +187,7 @@ export function vmRoutes(deps: ApiDeps) {
   });
 
   app.post('/vm/:vmid/:action', async (c, next) => {
-    // Not a power action: another module's route (the console) or, in the end, the API's 404.
+    // Not a power action: another module's route (the console, revert) or, in the end, the API's 404.
     if (!(actionNames as readonly string[]).includes(c.req.param('action'))) return next();
     const user = requireUser(c);
     const { vmid, action } = params(c, v.object({ vmid: VmidString, action: v.picklist(actionNames) }));

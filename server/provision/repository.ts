@@ -1,0 +1,96 @@
+// SQL for provisioning jobs and the VMs they make. No rules here: the service and the runner
+// decide; this file only reads and writes rows.
+import type { Db } from '../db/index.js';
+import type { ProvisionJobsTable, ProvisionVmsTable } from '../db/schema.js';
+
+export type JobRow = Omit<ProvisionJobsTable, 'id'> & { id: number };
+export type VmRow = Omit<ProvisionVmsTable, 'id'> & { id: number };
+export type JobState = ProvisionJobsTable['state'];
+export type VmState = ProvisionVmsTable['state'];
+
+export interface NewJob {
+  classId: number;
+  cluster: string;
+  template: { vmid: number; type: 'qemu' | 'lxc'; node: string; name: string };
+  namePrefix: string;
+  full: boolean;
+  baseline: boolean;
+  pvePool: string | null;
+  createdBy: number;
+  vms: Array<{ name: string; assignUserId: number | null }>;
+}
+
+/** VM states that still hold (or may hold) a guest in Proxmox. */
+export const LIVE_VM_STATES: VmState[] = ['pending', 'cloning', 'configuring', 'baseline', 'done', 'failed', 'removing'];
+
+export class ProvisionRepo {
+  constructor(private readonly db: Db) {}
+
+  /** Stores a queued job with one pending row per VM; returns its id. */
+  async createJob(j: NewJob): Promise<number> {
+    const now = Date.now();
+    return this.db.transaction().execute(async (tx) => {
+      const { id } = await tx.insertInto('provision_jobs').values({
+        class_id: j.classId, cluster_id: j.cluster, template_vmid: j.template.vmid, template_type: j.template.type,
+        template_node: j.template.node, template_name: j.template.name, count: j.vms.length, name_prefix: j.namePrefix,
+        full_clone: j.full ? 1 : 0, baseline: j.baseline ? 1 : 0, pve_pool: j.pvePool, state: 'queued', cancel_requested: 0,
+        created_by: j.createdBy, created_at: now, updated_at: now, finished_at: null,
+      }).returning('id').executeTakeFirstOrThrow();
+      await tx.insertInto('provision_vms').values(j.vms.map((vm, idx) => ({
+        job_id: id, class_id: j.classId, cluster_id: j.cluster, idx, name: vm.name, vmid: null, node: null, type: j.template.type,
+        state: 'pending' as const, upid: null, error: null, attempts: 0, assign_user_id: vm.assignUserId, has_baseline: 0, updated_at: now,
+      }))).execute();
+      return id;
+    });
+  }
+
+  async job(id: number): Promise<JobRow | null> {
+    return (await this.db.selectFrom('provision_jobs').selectAll().where('id', '=', id).executeTakeFirst()) ?? null;
+  }
+
+  async jobsOfClass(classId: number, limit = 20): Promise<JobRow[]> {
+    return this.db.selectFrom('provision_jobs').selectAll().where('class_id', '=', classId).orderBy('id', 'desc').limit(limit).execute();
+  }
+
+  /** Jobs still to run or running when the process stopped (resumed at start). */
+  async unfinishedJobs(): Promise<JobRow[]> {
+    return this.db.selectFrom('provision_jobs').selectAll().where('state', 'in', ['queued', 'running']).orderBy('id').execute();
+  }
+
+  async vmsOfJob(jobId: number): Promise<VmRow[]> {
+    return this.db.selectFrom('provision_vms').selectAll().where('job_id', '=', jobId).orderBy('idx').execute();
+  }
+
+  async updateJob(id: number, patch: Partial<Pick<JobRow, 'state' | 'cancel_requested' | 'finished_at'>>): Promise<void> {
+    await this.db.updateTable('provision_jobs').set({ ...patch, updated_at: Date.now() }).where('id', '=', id).execute();
+  }
+
+  async updateVm(id: number, patch: Partial<Omit<VmRow, 'id' | 'job_id' | 'class_id' | 'cluster_id' | 'idx'>>): Promise<void> {
+    await this.db.updateTable('provision_vms').set({ ...patch, updated_at: Date.now() }).where('id', '=', id).execute();
+  }
+
+  /** Cancels the VMs of a job not yet started. */
+  async cancelPending(jobId: number): Promise<void> {
+    await this.db.updateTable('provision_vms').set({ state: 'cancelled', updated_at: Date.now() })
+      .where('job_id', '=', jobId).where('state', '=', 'pending').execute();
+  }
+
+  /** The VMs labdeck made for a class that may still exist in Proxmox (vmid known). */
+  async classVms(classId: number): Promise<VmRow[]> {
+    return this.db.selectFrom('provision_vms').selectAll().where('class_id', '=', classId).where('vmid', 'is not', null)
+      .where('state', 'in', LIVE_VM_STATES).orderBy('cluster_id').orderBy('vmid').execute();
+  }
+
+  /** The live provisioning record of a VM, if labdeck made it. */
+  async findVm(cluster: string, vmid: number): Promise<VmRow | null> {
+    return (await this.db.selectFrom('provision_vms').selectAll().where('cluster_id', '=', cluster).where('vmid', '=', vmid)
+      .where('state', 'in', LIVE_VM_STATES).orderBy('id', 'desc').executeTakeFirst()) ?? null;
+  }
+
+  /** vmids on a cluster held by unfinished rows (so allocation skips them after a restart). */
+  async reservedVmids(cluster: string): Promise<number[]> {
+    const rows = await this.db.selectFrom('provision_vms').select('vmid').where('cluster_id', '=', cluster).where('vmid', 'is not', null)
+      .where('state', 'in', ['pending', 'cloning', 'configuring', 'baseline']).execute();
+    return rows.map((r) => r.vmid!);
+  }
+}
