@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLabdeck } from '../../server/server.js';
 import { startTestServer, cookieFrom, type TestServer } from '../helpers/server.js';
-import { waitFor } from '../e2e/harness.js';
+import { waitFor } from '../helpers/wait.js';
 import { FAST_TASKS, classWithStudents, jobEnd, progressSocket, template } from './helpers.js';
 
 describe('a job survives a restart of labdeck', () => {

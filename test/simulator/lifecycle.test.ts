@@ -4,7 +4,7 @@
 // while locked, snapshots in order with ZFS's "not most recent snapshot", destroy while running.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Simulator } from '../../server/simulator/index.js';
-import { startFast, tokenClient, waitTask } from './helpers.js';
+import { FAST, startFast, tokenClient, waitTask } from './helpers.js';
 
 type Api = ReturnType<typeof tokenClient>;
 
@@ -20,6 +20,8 @@ describe('guest lifecycle', () => {
       ],
       // Older qemu-server releases locked a stopped source exclusively: parallel clones time out.
       locks: { cloneSource: 'exclusive', cloneTimeoutMs: 50 },
+      // Clones long enough that the checks made while one runs cannot race its end on a busy machine.
+      taskDurationMs: { ...FAST.taskDurationMs, linkedClone: 600, clone: 700 },
     });
     [lvm, zfs, ceph] = sim.clusters.map((c) => tokenClient(c));
   });
