@@ -45,6 +45,8 @@ export async function startDemoClusters(opts: DemoOptions = {}): Promise<{ clust
   for (const t of DEMO_TEMPLATES) {
     if (!labA.guest(t.vmid)) labA.createGuest({ vmid: t.vmid, type: t.type, name: t.name, node: t.node, template: true, tags: ['labdeck-template'], ostype: t.ostype });
   }
+  // They exist from the start, not as stubs until the first pvestatd broadcast.
+  labA.refreshNow();
   // Through the same validation as a config file, so demo clusters get every default a real one gets.
   const file = parseFileConfig({
     clusters: simulator.clusters.map((c, i) => ({

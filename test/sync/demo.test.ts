@@ -11,7 +11,7 @@ describe('demo clusters', () => {
   const cleanup: Array<() => Promise<void>> = [];
   afterAll(async () => { for (const f of cleanup.reverse()) await f(); });
 
-  it('are two clusters (120 and 40 guests) the real sync loop fills the inventory from', async () => {
+  it('are two clusters (120 guests plus 3 templates to provision from, and 40) the real sync loop fills the inventory from', async () => {
     const demo = await startDemoClusters({
       activity: false, unauthorizedDelayMs: 0,
       users: [{ userid: 'teacher1@pve', password: 'demo-pass', groups: ['teachers'] }],
@@ -24,7 +24,11 @@ describe('demo clusters', () => {
     const manager = createSyncManager({ db, feed: new ChangeFeed(), config: { clusters: demo.clusters, sync: parseFileConfig({}).sync }, logger: captureLogger().logger });
     cleanup.push(() => manager.stop());
     await manager.trigger({ kind: 'full' });
-    expect(await manager.repo.summary()).toMatchObject({ total: 160 });
+    expect(await manager.repo.summary()).toMatchObject({ total: 163 });
+    const templates = (await manager.repo.list({ cluster: 'lab-a' })).filter((v) => v.name.startsWith('tpl-'));
+    expect(templates.map((v) => [v.name, v.template, v.type])).toEqual([
+      ['tpl-ubuntu-24-04', true, 'qemu'], ['tpl-windows-11', true, 'qemu'], ['tpl-debian-12-ct', true, 'lxc'],
+    ]);
     expect(Object.values((await manager.repo.summary()).byCluster['lab-b']).reduce((a, b) => a + b, 0)).toBe(40);
     expect(await manager.client('lab-a')!.verifyLogin('teacher1', 'demo-pass', 'pve')).toEqual({ userid: 'teacher1@pve', groups: ['teachers'] });
     expect(manager.status().clusters.map((c) => c.health)).toEqual(['healthy', 'healthy']);
