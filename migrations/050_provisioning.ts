@@ -24,6 +24,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('baseline', 'integer', (c) => c.notNull())
     /** Proxmox pool the clones go into (null: none). */
     .addColumn('pve_pool', 'text')
+    /** A tag the class's scope needs on its VMs (null: none). */
+    .addColumn('scope_tag', 'text')
     /** queued | running | done | failed | cancelled */
     .addColumn('state', 'text', (c) => c.notNull())
     .addColumn('cancel_requested', 'integer', (c) => c.notNull().defaultTo(0))

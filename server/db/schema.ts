@@ -193,6 +193,7 @@ export interface ProvisionJobsTable {
   full_clone: number;
   baseline: number;
   pve_pool: string | null;
+  scope_tag: string | null;
   state: 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
   cancel_requested: number;
   created_by: number | null;

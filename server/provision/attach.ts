@@ -17,7 +17,7 @@ import { ProvisionRepo } from './repository.js';
 import { ProvisionRunner } from './runner.js';
 import { ProvisionService } from './service.js';
 import { provisionRoutes } from './routes.js';
-import { openScope, type ScopeGate } from './scope-gate.js';
+import { classScope, type ScopeGate } from './scope-gate.js';
 
 export interface ProvisionDeps {
   db: Db;
@@ -45,7 +45,7 @@ export interface Provisioning {
 export function createProvisioning(d: ProvisionDeps): Provisioning {
   const repo = new ProvisionRepo(d.db);
   const admins = new Map<string, GuestAdmin>(d.config.clusters.map((c) => [c.id, createGuestAdmin(c)]));
-  const scope = d.scope ?? openScope(() => d.config.clusters.map((c) => c.id));
+  const scope = d.scope ?? classScope(d.access, () => d.config.clusters.map((c) => c.id));
   const opts = d.config.provision;
   let realtime: Realtime | null = null;
 
@@ -84,7 +84,8 @@ export function createProvisioning(d: ProvisionDeps): Provisioning {
     repo,
     admin: (c) => admins.get(c),
     async register(classId, cluster, vmid) {
-      await d.classesRepo.addPoolEntry(classId, { kind: 'vm', cluster, vmid, value: null });
+      // Approved: labdeck made it for this class from a template the class's scope allowed.
+      await d.classesRepo.addPoolEntry(classId, { kind: 'vm', cluster, vmid, value: null, approved: true });
       await d.access.changed({ userIds: [], classIds: [classId] });
     },
     async assign(classId, cluster, vmid, userId) {

@@ -16,6 +16,7 @@ export interface NewJob {
   full: boolean;
   baseline: boolean;
   pvePool: string | null;
+  scopeTag: string | null;
   createdBy: number;
   vms: Array<{ name: string; assignUserId: number | null }>;
 }
@@ -33,7 +34,7 @@ export class ProvisionRepo {
       const { id } = await tx.insertInto('provision_jobs').values({
         class_id: j.classId, cluster_id: j.cluster, template_vmid: j.template.vmid, template_type: j.template.type,
         template_node: j.template.node, template_name: j.template.name, count: j.vms.length, name_prefix: j.namePrefix,
-        full_clone: j.full ? 1 : 0, baseline: j.baseline ? 1 : 0, pve_pool: j.pvePool, state: 'queued', cancel_requested: 0,
+        full_clone: j.full ? 1 : 0, baseline: j.baseline ? 1 : 0, pve_pool: j.pvePool, scope_tag: j.scopeTag, state: 'queued', cancel_requested: 0,
         created_by: j.createdBy, created_at: now, updated_at: now, finished_at: null,
       }).returning('id').executeTakeFirstOrThrow();
       await tx.insertInto('provision_vms').values(j.vms.map((vm, idx) => ({

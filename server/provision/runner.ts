@@ -232,7 +232,7 @@ export class ProvisionRunner {
     const node = vm.node ?? job.template_node;
     const cfg = await this.retryLocked('reading the new VM\'s config', () => admin.config(node, vm.type, vm.vmid!));
     if (!cfg) throw new StepFailed(`VM ${vm.vmid} vanished after its clone`);
-    await this.retryLocked('setting the tags', () => admin.setConfig(node, vm.type, vm.vmid!, { tags: provisionTags(cfg.tags, job.class_id).join(';') }));
+    await this.retryLocked('setting the tags', () => admin.setConfig(node, vm.type, vm.vmid!, { tags: provisionTags([...cfg.tags, ...(job.scope_tag ? [job.scope_tag] : [])], job.class_id).join(';') }));
     await this.update(vm, { state: job.baseline ? 'baseline' : 'done' });
   }
 

@@ -131,7 +131,7 @@ export class ProvisionService {
     const tpl = await this.d.inventory.get(input.cluster, input.templateVmid);
     if (!tpl || (tpl as Vm & { deleted?: boolean }).deleted) throw notFound(`VM ${input.templateVmid} does not exist on cluster ${input.cluster}`);
     if (!tpl.template) throw conflict(`${tpl.name} (${tpl.vmid}) is not a template: convert it to a template in Proxmox first`);
-    const decision = this.d.scope.decide(classId, { cluster: tpl.cluster, vmid: tpl.vmid, tags: tpl.tags, pool: tpl.pool, template: true, use: 'clone-source' });
+    const decision = this.d.scope.decide(classId, { cluster: tpl.cluster, vmid: tpl.vmid, tags: tpl.tags, pool: tpl.pool, template: true, use: 'clone-source' }, user.role === 'admin');
     if (!decision.allowed) throw forbidden(decision.reason);
     const klass = this.d.access.snapshot().classes.get(classId)!;
     const prefix = input.namePrefix ?? prefixFor(klass.name);
@@ -145,7 +145,7 @@ export class ProvisionService {
     }
     const id = await this.d.repo.createJob({
       classId, cluster: tpl.cluster, template: { vmid: tpl.vmid, type: tpl.type, node: tpl.node, name: tpl.name },
-      namePrefix: prefix, full: input.full ?? false, baseline: input.baseline ?? true, pvePool: placement.pool, createdBy: user.id,
+      namePrefix: prefix, full: input.full ?? false, baseline: input.baseline ?? true, pvePool: placement.pool, scopeTag: placement.tag, createdBy: user.id,
       vms: Array.from({ length: input.count }, (_, i) => ({ name: vmName(prefix, i + 1, input.count), assignUserId: assignees[i] ?? null })),
     });
     await this.d.audit.record({ actor: { id: user.id, username: user.username }, action: 'class.provision', target: 'class', classId, cluster: tpl.cluster, vmid: tpl.vmid, outcome: 'ok', detail: `job ${id}: ${input.count} from ${tpl.name}` });
@@ -334,7 +334,7 @@ export class ProvisionService {
       if ((vm as Vm & { deleted?: boolean }).deleted || vm.template !== q.templates) continue;
       if (text && !(vm.name.toLowerCase().includes(text) || String(vm.vmid).startsWith(text) || vm.node.toLowerCase() === text
         || vm.tags.some((t) => t.toLowerCase().includes(text)))) continue;
-      const d = this.d.scope.decide(classId, { cluster: vm.cluster, vmid: vm.vmid, tags: vm.tags, pool: vm.pool, template: vm.template, use: q.templates ? 'clone-source' : 'pool' });
+      const d = this.d.scope.decide(classId, { cluster: vm.cluster, vmid: vm.vmid, tags: vm.tags, pool: vm.pool, template: vm.template, use: q.templates ? 'clone-source' : 'pool' }, user.role === 'admin');
       if (!d.allowed) continue;
       out.push(vm);
       if (out.length >= q.limit) break;

@@ -13,14 +13,36 @@ export interface ClassFixture {
   students: Array<{ id: number; username: string; cookie: string }>;
 }
 
-/** A teacher with a class of `students` enrolled students (all signed in). */
-export async function classWithStudents(ts: TestServer, name: string, students: number): Promise<ClassFixture> {
+const admins = new WeakMap<TestServer, Promise<string>>();
+
+/** An admin's cookie (one admin per test server). */
+export function adminCookie(ts: TestServer): Promise<string> {
+  let c = admins.get(ts);
+  if (!c) {
+    c = ts.createUser('prov-admin', 'admin').then(() => ts.login('prov-admin'));
+    admins.set(ts, c);
+  }
+  return c;
+}
+
+/** Sets a class's scope as an admin does. */
+export async function setScope(ts: TestServer, classId: number, rules: unknown[]): Promise<void> {
+  const r = await ts.request('PUT', `/api/classes/${classId}/scope`, { cookie: await adminCookie(ts), body: { rules } });
+  if (r.status !== 200) throw new Error(`scope: ${r.status} ${r.text}`);
+}
+
+/**
+ * A teacher with a class of `students` enrolled students (all signed in), its scope every
+ * simulated cluster unless `scope` says otherwise.
+ */
+export async function classWithStudents(ts: TestServer, name: string, students: number, scope?: unknown[]): Promise<ClassFixture> {
   const tname = `t-${name}`;
   await ts.createUser(tname, 'teacher');
   const teacher = await ts.login(tname);
   const created = await ts.request('POST', '/api/classes', { cookie: teacher, body: { name } });
   if (created.status !== 201) throw new Error(`class: ${created.status} ${created.text}`);
   const classId = created.body.class.id as number;
+  await setScope(ts, classId, scope ?? ts.sim.clusters.map((c) => ({ kind: 'cluster', cluster: c.id })));
   const out: ClassFixture['students'] = [];
   for (let i = 1; i <= students; i++) {
     const username = `${name}-s${i}`;
@@ -33,9 +55,9 @@ export async function classWithStudents(ts: TestServer, name: string, students: 
 }
 
 /** A template in the first simulated cluster, synced into the inventory. */
-export async function template(ts: TestServer, opts: { node?: string; type?: 'qemu' | 'lxc'; name?: string; cluster?: string } = {}): Promise<number> {
+export async function template(ts: TestServer, opts: { node?: string; type?: 'qemu' | 'lxc'; name?: string; cluster?: string; vmid?: number; pool?: string } = {}): Promise<number> {
   const c = opts.cluster ? ts.sim.cluster(opts.cluster) : ts.cluster;
-  const vmid = c.createGuest({ template: true, node: opts.node ?? c.nodes[0], type: opts.type ?? 'qemu', name: opts.name ?? 'tpl-lab', tags: ['labdeck-template'] });
+  const vmid = c.createGuest({ vmid: opts.vmid, template: true, node: opts.node ?? c.nodes[0], type: opts.type ?? 'qemu', name: opts.name ?? 'tpl-lab', tags: ['labdeck-template'], pool: opts.pool });
   await ts.synced();
   return vmid;
 }

@@ -3,7 +3,7 @@
 // under the per-node bound; who may start a job; failures that leave nothing unrecorded.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { FAST_TASKS, classWithStudents, jobEnd, progressSocket, template } from './helpers.js';
+import { FAST_TASKS, classWithStudents, jobEnd, progressSocket, setScope, template } from './helpers.js';
 
 describe('provisioning a class from a template', () => {
   let ts: TestServer;
@@ -89,6 +89,36 @@ describe('provisioning a class from a template', () => {
     expect((await post(teacher, { cluster: 'lab-a', templateVmid: tpl, count: 1000 })).body.error.field).toBe('count');
     expect((await ts.request('GET', `/api/classes/${classId}/provision/424242`, { cookie: teacher })).status).toBe(404);
     expect(ts.cluster.guests().filter((g) => g.name.startsWith('net2-'))).toEqual([]);
+  });
+
+  it('provisions only inside the class scope, and puts the new VMs where the scope holds them', async () => {
+    const inPool = await template(ts, { name: 'tpl-pooled', pool: 'net-lab' });
+    const outside = await template(ts, { name: 'tpl-other' });
+    const { classId, teacher } = await classWithStudents(ts, 'sc1', 0, [{ kind: 'pool', cluster: 'lab-a', pool: 'net-lab' }]);
+    const refused = await ts.request('POST', `/api/classes/${classId}/provision`, { cookie: teacher, body: { cluster: 'lab-a', templateVmid: outside, count: 1 } });
+    expect(refused.status).toBe(403);
+    expect(refused.body.error.message).toContain("outside this class's scope");
+    expect(ts.cluster.guests().filter((g) => g.name.startsWith('sc1-'))).toEqual([]);
+    // The picker offers only what the scope holds.
+    const picked = await ts.request('GET', `/api/classes/${classId}/inventory?kind=template&q=tpl`, { cookie: teacher });
+    expect(picked.body.vms.map((v: { vmid: number }) => v.vmid)).toEqual([inPool]);
+    const live = progressSocket(ts.url, teacher);
+    sockets.push(live.socket);
+    await live.ready;
+    const ok = await ts.request('POST', `/api/classes/${classId}/provision`, { cookie: teacher, body: { cluster: 'lab-a', templateVmid: inPool, count: 2 } });
+    const end = await jobEnd(live.socket, ok.body.job.id);
+    expect(end.state).toBe('done');
+    for (const v of end.vms) expect(ts.cluster.guest(v.vmid!)!.pool).toBe('net-lab');
+
+    // A vmid range: the new ids come from it.
+    const ranged = await template(ts, { name: 'tpl-ranged', vmid: 7000 });
+    const r = await classWithStudents(ts, 'sc2', 0, [{ kind: 'range', cluster: 'lab-a', min: 7000, max: 7009 }]);
+    const live2 = progressSocket(ts.url, r.teacher);
+    sockets.push(live2.socket);
+    await live2.ready;
+    const job = await ts.request('POST', `/api/classes/${r.classId}/provision`, { cookie: r.teacher, body: { cluster: 'lab-a', templateVmid: ranged, count: 2 } });
+    const end2 = await jobEnd(live2.socket, job.body.job.id);
+    expect(end2.vms.map((v) => v.vmid)).toEqual([7001, 7002]);
   });
 
   it('fails clearly when the storage cannot make linked clones, and leaves no VM behind', async () => {
