@@ -38,7 +38,8 @@ describe('provisioning a class from a template', () => {
     expect(end).toMatchObject({ state: 'done', total: 6, done: 6, failed: 0 });
     // Progress came as it happened, not only at the end.
     const dones = live.seen.filter((j) => j.id === end.id).map((j) => j.done);
-    expect(new Set(dones).size).toBeGreaterThan(3);
+    expect(dones.some((d) => d > 0 && d < 6)).toBe(true);
+    expect(dones).toEqual([...dones].sort((a, b) => a - b));
     expect(student.seen).toEqual([]);
 
     // Parallel clones of one template hit the source lock; they were retried, never more than 3 at once on the node.
