@@ -52,7 +52,7 @@ export interface StartOptions {
   demo?: DemoOptions;
   /** Built client directory; default dist/client when it exists. null serves none. */
   staticRoot?: string | null;
-  throttle?: ThrottleLimits;
+  throttle?: Partial<ThrottleLimits>;
   /** How long a power action request waits for its task before answering 202 (default 2000 ms). */
   actionFollowMs?: number;
   /** Do not start the sync loop (tests that write the inventory themselves). */
@@ -88,6 +88,8 @@ export interface Labdeck {
   classes: ClassesService;
   classesRepo: ClassesRepo;
   power: PowerActions;
+  /** Sign-in throttle (tests read its stats). */
+  throttle: LoginThrottle;
   httpServer: HttpServer;
   app: Hono<AppEnv>;
   /** Demo mode only. */
@@ -172,10 +174,11 @@ export async function startLabdeck(config: AppConfig, opts: StartOptions = {}): 
     }
     await access.reload();
 
+    const throttle = new LoginThrottle(opts.throttle ?? defaultThrottleLimits);
     const staticRoot = opts.staticRoot !== undefined ? opts.staticRoot : existsSync(defaultStaticRoot) ? defaultStaticRoot : null;
     const deps: ApiDeps = {
       config: cfg, users, sessions, access, audit, classes, power, sync, inventory, reads: reads ?? undefined, staticRoot,
-      throttle: new LoginThrottle(opts.throttle ?? defaultThrottleLimits),
+      throttle,
     };
     const ops = createOps({ db, config: cfg, feed, sync, inventory });
     const app = createApp(deps, (_app) => {
@@ -217,7 +220,7 @@ export async function startLabdeck(config: AppConfig, opts: StartOptions = {}): 
     const labdeck: Labdeck = {
       url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${addr.port}`,
       port: addr.port, config: cfg, db, feed, accessFeed, sync, inventory, reads, access, sessions, users, audit, classes,
-      classesRepo, power, httpServer, app, demo, realtime: null, ops, console: consoleRelay, provisioning,
+      classesRepo, power, throttle, httpServer, app, demo, realtime: null, ops, console: consoleRelay, provisioning,
       close: async () => {
         if (closed) return;
         closed = true;

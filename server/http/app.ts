@@ -7,6 +7,7 @@ import { bodyLimit } from 'hono/body-limit';
 import type { ApiDeps } from './deps.js';
 import type { AppEnv } from './env.js';
 import { HttpError, errorBody } from './errors.js';
+import { ThrottledError } from '../auth/throttle.js';
 import { sameOriginOnly } from './middleware.js';
 import { serveClient } from './static.js';
 import { authRoutes } from './routes/auth.js';
@@ -26,6 +27,9 @@ export function createApp(deps: ApiDeps, middleware?: (app: Hono<AppEnv>) => voi
 
   app.onError((err, c) => {
     if (err instanceof HttpError) return c.json(errorBody(err.code, err.message, err.extra), err.status);
+    if (err instanceof ThrottledError) {
+      return c.json(errorBody('too_many_requests', err.message), 429, { 'Retry-After': String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))) });
+    }
     if (err instanceof HTTPException) {
       const status = err.status;
       const code = status === 413 ? 'payload_too_large' : status === 401 ? 'unauthorized' : status === 404 ? 'not_found' : 'bad_request';

@@ -4,7 +4,6 @@ import { describe, expect, it } from 'vitest';
 import {
   buildSnapshot, canSeeVmIn, canManageClassIn, canSeeClassIn, roomsForUserIn, roomsForVmIn, visibleVmKeysIn, vmKeysOfClassIn, type VmAttrs,
 } from '../../server/auth/permissions.js';
-import { LoginThrottle } from '../../server/auth/throttle.js';
 import { roleForGroups } from '../../server/http/routes/auth.js';
 import { failureFor, taskSucceeded } from '../../server/actions/power.js';
 
@@ -72,28 +71,6 @@ describe('permissions', () => {
     expect(canSeeClassIn(snap, s6, 10)).toBe(false);
     expect(canManageClassIn(snap, admin, 20)).toBe(true);
     expect([...vmKeysOfClassIn(snap, attrs, 20)].sort()).toEqual(['a:200']);
-  });
-});
-
-describe('login throttle', () => {
-  it('blocks an account after its limit within the window, and frees it after', () => {
-    let now = 0;
-    const t = new LoginThrottle({ perAccount: 2, perAddress: 10, windowMs: 1000 }, () => now);
-    t.fail('Ann', '1.1.1.1');
-    expect(t.retryAfterMs('ann', '1.1.1.1')).toBe(0);
-    t.fail('ann', '2.2.2.2');
-    expect(t.retryAfterMs('ann', '3.3.3.3')).toBe(1000);
-    now = 600;
-    expect(t.retryAfterMs('ann', '3.3.3.3')).toBe(400);
-    now = 1001;
-    expect(t.retryAfterMs('ann', '3.3.3.3')).toBe(0);
-  });
-
-  it('blocks an address that tries many accounts', () => {
-    const t = new LoginThrottle({ perAccount: 100, perAddress: 3, windowMs: 1000 }, () => 0);
-    for (const u of ['a', 'b', 'c']) t.fail(u, '9.9.9.9');
-    expect(t.retryAfterMs('d', '9.9.9.9')).toBeGreaterThan(0);
-    expect(t.retryAfterMs('d', '8.8.8.8')).toBe(0);
   });
 });
 

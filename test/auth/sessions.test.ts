@@ -14,7 +14,7 @@ describe('sessions', () => {
         { userid: 'zoe@pve', password: 'pve-secret', groups: ['lab-staff'] }],
         login: { enabled: true, realm: 'pve', groupRoles: { teachers: 'teacher', admins: 'admin', 'lab-staff': 'student' } } }],
       config: { auth: { trustProxy: true, sessionTtlHours: 12 } },
-      start: { throttle: { perAccount: 3, perAddress: 1000, windowMs: 60_000 } },
+      start: { throttle: { perAccountAddress: 3, perAddress: 1000, windowMs: 60_000 } },
     });
     await ts.createUser('root', 'admin');
     admin = await ts.login('root');

@@ -55,24 +55,21 @@ export function authRoutes(deps: ApiDeps) {
     const b = await body(c, LoginBody);
     const address = clientAddress(c, deps.config.auth.trustProxy);
     const account = b.cluster ? `${b.username}@${b.cluster}` : b.username;
-    const wait = deps.throttle.retryAfterMs(account, address);
-    if (wait > 0) {
-      c.header('Retry-After', String(Math.ceil(wait / 1000)));
-      throw new HttpError(429, 'too_many_requests', 'too many failed sign-ins: try again later');
-    }
     let userId: number | null = null;
     if (b.cluster) {
       const cluster = deps.config.clusters.find((x) => x.id === b.cluster);
       const client = deps.sync.client(b.cluster);
       if (!cluster || !client || !cluster.login?.enabled) throw forbidden(`sign-in through cluster ${b.cluster} is not enabled`);
       const realm = b.realm ?? cluster.login.realm;
-      let who: { userid: string; groups: string[] } | null;
-      try {
-        who = await client.verifyLogin(b.username, b.password, realm);
-      } catch (err) {
-        log.warn({ cluster: cluster.id, err: (err as Error).message }, 'Proxmox sign-in check failed');
-        throw new HttpError(502, 'proxmox_error', `cannot check credentials with cluster ${cluster.id}`);
-      }
+      // Counted like a local sign-in, but Proxmox does the work: it takes no password-check slot.
+      const who = await deps.throttle.attempt(account, address, async () => {
+        try {
+          return await client.verifyLogin(b.username, b.password, realm);
+        } catch (err) {
+          log.warn({ cluster: cluster.id, err: (err as Error).message }, 'Proxmox sign-in check failed');
+          throw new HttpError(502, 'proxmox_error', `cannot check credentials with cluster ${cluster.id}`);
+        }
+      }, { cpu: false });
       if (who) {
         const role = roleForGroups(who.groups, cluster.login);
         if (!role) throw forbidden('your Proxmox groups give no labdeck role');
@@ -88,14 +85,12 @@ export function authRoutes(deps: ApiDeps) {
         if (u && !u.disabled) userId = u.id;
       }
     } else {
-      userId = (await deps.users.verifyPassword(b.username, b.password))?.id ?? null;
+      userId = (await deps.throttle.attempt(account, address, () => deps.users.verifyPassword(b.username, b.password)))?.id ?? null;
     }
     if (userId === null) {
-      deps.throttle.fail(account, address);
       log.info({ address }, 'sign-in failed');
       throw wrong();
     }
-    deps.throttle.succeed(account);
     setSessionCookie(c, deps, await deps.sessions.issue(userId));
     const user = (await deps.users.get(userId))!;
     await deps.audit.record({ actor: { id: user.id, username: user.username }, action: 'session.login', target: 'session', outcome: 'ok', detail: b.cluster ? `via ${b.cluster}` : null });
@@ -132,7 +127,11 @@ export function authRoutes(deps: ApiDeps) {
     const b = await body(c, PasswordBody);
     const rec = await deps.users.get(user.id);
     if (!rec?.hasPassword) throw conflict('this account signs in through Proxmox; change the password there');
-    if (!(await deps.users.verifyPassword(user.username, b.currentPassword))) throw forbidden('the current password is wrong');
+    // Guessing the current password with a stolen session is guessing: the same throttle as sign-in.
+    const address = clientAddress(c, deps.config.auth.trustProxy);
+    if (!(await deps.throttle.attempt(user.username, address, () => deps.users.verifyPassword(user.username, b.currentPassword)))) {
+      throw forbidden('the current password is wrong');
+    }
     await deps.users.setPassword(user.id, b.newPassword);
     deps.sessions.announceRevoked(user.id);
     setSessionCookie(c, deps, await deps.sessions.issue(user.id));
