@@ -132,7 +132,7 @@ describe('sign-in under attack (real server, several loopback addresses)', () =>
     // Per address at most 16 checks under way or waiting: most of the burst was refused without any scrypt.
     expect(r.filter((x) => x.status === 401).length).toBeLessThan(100);
     expect((await ts.request('GET', '/healthz')).status).toBe(200);
-  });
+  }, 120_000); // up to ~80 real scrypt checks, two at a time, on a machine shared with other suites
 
   it('guessing the current password with a stolen session is throttled too', async () => {
     const s = await signIn(ts.url, '127.0.0.20', 'changer', TEST_PASSWORD);
