@@ -1,4 +1,5 @@
-// Demo activity: simulated students start and stop guests now and then, and now and then one
+// Demo activity: simulated students start and stop guests now and then (Proxmox tasks, or a
+// shutdown from inside the guest), and now and then one
 // starts real work on a guest (it gets busy) or stops (it idles again), so that a dashboard
 // pointed at the simulator has something to show without anyone clicking.
 import { prng } from './generator.js';
@@ -19,9 +20,13 @@ export function startActivity(clusters: SimCluster[], intervalMs = 4000, seed = 
     const candidates = cluster.guests().filter((g) => !g.template && !g.lock);
     if (!candidates.length) return;
     const g = candidates[Math.floor(rnd() * candidates.length)];
-    const action = g.status === 'stopped' ? 'start' : rnd() < 0.5 ? 'shutdown' : 'stop';
+    // Starts and stops come as Proxmox tasks; now and then a student shuts the guest down from inside.
+    const r = rnd();
+    const [action, via] = g.status === 'stopped' ? ['start', 'ui'] as const
+      : g.status !== 'running' ? ['stop', 'ui'] as const
+        : r < 0.3 ? ['shutdown', 'guest'] as const : r < 0.65 ? ['shutdown', 'ui'] as const : ['stop', 'ui'] as const;
     try {
-      cluster.powerOutside(g.vmid, action);
+      cluster.powerOutside(g.vmid, action, via);
     } catch {
       // A guest that vanished between listing and acting is simply skipped this round.
     }

@@ -8,6 +8,8 @@ import { PveError, fail, paramError } from './errors.js';
 import { agentInterfaces, guestConfig, ipOf, lxcInterfaces, statusCurrent, isUp } from './guest.js';
 import { SERVED_ENDPOINTS } from './schema/endpoints.js';
 import { type PveSchema, type RawParams, verifyParams } from './schema/validate.js';
+import { nodeGuestList } from './node-lists.js';
+import { visibleTasks } from './task-list.js';
 import { parseUpid } from './tasks.js';
 import { ConsoleHub, consoleHandlers } from './console/hub.js';
 // A JSON module (not a file read at run time), so the production build carries it in the chunk.
@@ -105,6 +107,8 @@ function handlers(opts: ApiOptions, auth: Authenticator): Record<string, Handler
     },
     'GET /cluster/resources': ({ cluster, params, principal }) =>
       new RawBody(cluster.resourcesBody(str(params.type), principal?.privileges.has('VM.Audit') ?? false)),
+    'GET /cluster/tasks': ({ cluster, principal }) =>
+      visibleTasks(cluster.tasks.list.entries(cluster.nodes.map((n) => n.name)), principal?.id ?? '', principal?.privileges.has('Sys.Audit') ?? false),
     'GET /cluster/nextid': ({ cluster, params }) => {
       if (params.vmid !== undefined) {
         cluster.assertFree(int(params.vmid));
@@ -173,14 +177,10 @@ function handlers(opts: ApiOptions, auth: Authenticator): Record<string, Handler
   };
   for (const kind of ['qemu', 'lxc'] as const) {
     const base = `/nodes/{node}/${kind}/{vmid}`;
-    h[`GET /nodes/{node}/${kind}`] = ({ cluster, params }) => {
-      const node = str(params.node)!;
-      const now = Date.now();
-      return [...cluster.guests.values()].filter((g) => g.node === node && g.type === kind).map((g) => {
-        const s = statusCurrent(g, now);
-        delete s.ha;
-        return s;
-      });
+    h[`GET /nodes/{node}/${kind}`] = ({ cluster, params, principal }) => {
+      // Answered by the node from live process state (vmstatus), only guests the caller may audit.
+      if (!principal?.privileges.has('VM.Audit')) return [];
+      return nodeGuestList(cluster.guests.values(), str(params.node)!, kind, Date.now(), bool(params.full));
     };
     h[`GET ${base}/status/current`] = (ctx) => statusCurrent(guestOf(ctx, kind), Date.now());
     h[`GET ${base}/config`] = (ctx) => guestConfig(guestOf(ctx, kind));

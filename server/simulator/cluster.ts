@@ -9,14 +9,18 @@ import { FileLocks } from './locks.js';
 import type { StorageId } from './storage.js';
 
 /** Task kinds with a configurable duration. */
-export type TaskKind = 'start' | 'stop' | 'shutdown' | 'reboot' | 'suspend' | 'resume' | 'reset' | 'clone' | 'linkedClone' | 'destroy' | 'rollback' | 'snapshot' | 'config';
+export type TaskKind = 'start' | 'stop' | 'shutdown' | 'reboot' | 'suspend' | 'resume' | 'reset' | 'clone' | 'linkedClone' | 'destroy' | 'rollback' | 'snapshot' | 'config' | 'migrate';
+/** How an outside power change happens: a task from the Proxmox UI (or HA, or another tool), or the guest's own OS (no task). */
+export type OutsideVia = 'ui' | 'guest';
+/** The user outside tasks run as: someone in the Proxmox UI. */
+export const UI_USER = 'root@pam';
 /** Power actions a guest accepts. */
 export type PowerAction = 'start' | 'stop' | 'shutdown' | 'reboot' | 'suspend' | 'resume' | 'reset';
 
 /** Real-world-ish task durations (ms). */
 export const DEFAULT_TASK_MS: Record<TaskKind, number> = {
   start: 2000, stop: 1000, shutdown: 4000, reboot: 5000, suspend: 500, resume: 500, reset: 500,
-  clone: 8000, linkedClone: 2000, destroy: 2000, rollback: 2000, snapshot: 1500, config: 300,
+  clone: 8000, linkedClone: 2000, destroy: 2000, rollback: 2000, snapshot: 1500, config: 300, migrate: 4000,
 };
 
 /** How clones and config changes lock (see lifecycle.ts). */
@@ -51,8 +55,8 @@ export interface ClusterSettings {
 }
 
 const TASK_TYPE: Record<'qemu' | 'lxc', Record<TaskKind, string>> = {
-  qemu: { start: 'qmstart', stop: 'qmstop', shutdown: 'qmshutdown', reboot: 'qmreboot', suspend: 'qmpause', resume: 'qmresume', reset: 'qmreset', clone: 'qmclone', linkedClone: 'qmclone', destroy: 'qmdestroy', rollback: 'qmrollback', snapshot: 'qmsnapshot', config: 'qmconfig' },
-  lxc: { start: 'vzstart', stop: 'vzstop', shutdown: 'vzshutdown', reboot: 'vzreboot', suspend: 'vzsuspend', resume: 'vzresume', reset: 'vzreset', clone: 'vzclone', linkedClone: 'vzclone', destroy: 'vzdestroy', rollback: 'vzrollback', snapshot: 'vzsnapshot', config: 'vzconfig' },
+  qemu: { start: 'qmstart', stop: 'qmstop', shutdown: 'qmshutdown', reboot: 'qmreboot', suspend: 'qmpause', resume: 'qmresume', reset: 'qmreset', clone: 'qmclone', linkedClone: 'qmclone', destroy: 'qmdestroy', rollback: 'qmrollback', snapshot: 'qmsnapshot', config: 'qmconfig', migrate: 'qmigrate' },
+  lxc: { start: 'vzstart', stop: 'vzstop', shutdown: 'vzshutdown', reboot: 'vzreboot', suspend: 'vzsuspend', resume: 'vzresume', reset: 'vzreset', clone: 'vzclone', linkedClone: 'vzclone', destroy: 'vzdestroy', rollback: 'vzrollback', snapshot: 'vzsnapshot', config: 'vzconfig', migrate: 'vzmigrate' },
 };
 
 export const label = (g: Guest): string => (g.type === 'qemu' ? 'VM' : 'CT');
@@ -292,9 +296,22 @@ export class ClusterState {
     }
   }
 
-  /** "Someone clicked in the Proxmox UI": an immediate state change without a task. */
-  powerOutside(vmid: number, action: 'start' | 'stop' | 'shutdown' | 'reboot' | 'suspend' | 'resume'): void {
+  /**
+   * A power change from outside labdeck. 'ui': a real task, as the Proxmox UI (or HA) starts it:
+   * listed in /cluster/tasks at once, the guest changes when it ends, the same failures as the API.
+   * 'guest': the guest's own OS shuts down or reboots, with no task at all. Without `via`, the state
+   * simply changes at once (for tests that do not care how). Returns the UPID of a 'ui' task.
+   */
+  powerOutside(vmid: number, action: 'start' | 'stop' | 'shutdown' | 'reboot' | 'suspend' | 'resume', via?: OutsideVia): string | null {
     const g = this.mustGet(vmid);
+    if (via === 'ui') return this.power(g, action, UI_USER);
+    if (via === 'guest') {
+      if (action !== 'shutdown' && action !== 'reboot') throw new Error(`a guest can only shut down or reboot itself, not ${action}`);
+      if (g.status !== 'running') throw new Error(`guest ${vmid} is not running`);
+      if (action === 'shutdown') this.halt(g);
+      else this.boot(g);
+      return null;
+    }
     if (action === 'start') {
       if (g.template) throw new Error(`guest ${vmid} is a template`);
       if (!isUp(g)) this.boot(g);
@@ -304,6 +321,7 @@ export class ClusterState {
     } else if (action === 'suspend') {
       if (isUp(g)) this.setStatus(g, 'paused');
     } else if (isUp(g)) this.setStatus(g, 'running');
+    return null;
   }
 
   /** Makes a guest busy or idle (its cpu and memory follow from the next sample on). */
@@ -313,12 +331,30 @@ export class ClusterState {
     this.touched.add(g.vmid);
   }
 
-  /** Moves a guest to another node at once (a finished migration). */
-  migrate(vmid: number, toNode: string): void {
+  /**
+   * Moves a guest to another node: at once without `via`; with 'ui' as a qmigrate task on the source
+   * node (the guest holds `lock: migrate` meanwhile and moves when the task ends).
+   */
+  migrate(vmid: number, toNode: string, via?: 'ui'): string | null {
     const g = this.mustGet(vmid);
     if (!this.isNode(toNode)) throw new Error(`no such node '${toNode}'`);
-    g.node = toNode;
+    if (via !== 'ui') {
+      g.node = toNode;
+      this.changed();
+      return null;
+    }
+    if (toNode === g.node) throw fail('target is local node.');
+    if (!this.isOnline(toNode)) throw fail(`target node '${toNode}' is not online`);
+    if (g.lock) throw fail(`${label(g)} is locked (${g.lock})`);
+    g.lock = 'migrate';
     this.changed();
+    return this.task(g, 'migrate', UI_USER, () => {
+      g.lock = null;
+      this.changed();
+      if (this.guests.get(g.vmid) !== g) throw new Error(`migration aborted: ${label(g)} ${g.vmid} vanished`);
+      g.node = toNode;
+      this.changed();
+    });
   }
 
   /** Creates a guest outside labdeck; it shows as a stub in /cluster/resources until the next refresh. */
@@ -339,7 +375,7 @@ export class ClusterState {
     return vmid;
   }
 
-  /** Removes a guest at once. */
+  /** Removes a guest at once (a destroy as a task is lifecycle.ts's destroyGuest). */
   destroyGuest(vmid: number): void {
     this.mustGet(vmid);
     this.guests.delete(vmid);

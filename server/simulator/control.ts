@@ -4,8 +4,18 @@ import http from 'node:http';
 import * as v from 'valibot';
 import type { SimCluster } from './index.js';
 
-const Power = v.object({ action: v.picklist(['start', 'stop', 'shutdown', 'reboot', 'suspend', 'resume']) });
-const Migrate = v.object({ node: v.pipe(v.string(), v.minLength(1), v.maxLength(64)) });
+// "ui" (the default): a task as the Proxmox UI starts it; "guest": the guest's own OS, no task; "instant": the state just flips.
+const Power = v.object({
+  action: v.picklist(['start', 'stop', 'shutdown', 'reboot', 'suspend', 'resume']),
+  via: v.optional(v.picklist(['ui', 'guest', 'instant']), 'ui'),
+});
+const Migrate = v.object({ node: v.pipe(v.string(), v.minLength(1), v.maxLength(64)), via: v.optional(v.picklist(['ui', 'instant']), 'ui') });
+const Destroy = v.object({ via: v.optional(v.picklist(['ui', 'instant']), 'ui') });
+const Clone = v.strictObject({
+  newid: v.optional(v.pipe(v.number(), v.integer(), v.minValue(100), v.maxValue(999_999_999))),
+  name: v.optional(v.pipe(v.string(), v.regex(/^[a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?$/), v.maxLength(63))),
+  target: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(64))),
+});
 const Load = v.object({ load: v.picklist(['idle', 'busy']) });
 const NodeState = v.object({ online: v.boolean() });
 const Name = v.pipe(v.string(), v.regex(/^[a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?$/), v.maxLength(63));
@@ -104,21 +114,29 @@ async function route(clusters: SimCluster[], method: string, parts: string[], re
     }
     case 'DELETE guests/:vmid': {
       const id = vmid();
-      act(() => c.destroyGuest(id));
-      return [200, { ok: true }];
+      const { via } = parse(Destroy, body);
+      const upid = act(() => c.destroyGuest(id, via === 'ui' ? 'ui' : undefined));
+      return [200, { ok: true, upid }];
     }
     case 'POST guests/:vmid/power': {
       const id = vmid();
-      const { action } = parse(Power, body);
-      act(() => c.powerOutside(id, action));
-      return [200, c.guest(id)];
+      const { action, via } = parse(Power, body);
+      const upid = act(() => c.powerOutside(id, action, via === 'instant' ? undefined : via));
+      return [200, { ...c.guest(id), upid }];
     }
     case 'POST guests/:vmid/migrate': {
       const id = vmid();
-      const { node } = parse(Migrate, body);
-      act(() => c.migrate(id, node));
-      return [200, c.guest(id)];
+      const { node, via } = parse(Migrate, body);
+      const upid = act(() => c.migrate(id, node, via === 'ui' ? 'ui' : undefined));
+      return [200, { ...c.guest(id), upid }];
     }
+    case 'POST guests/:vmid/clone': {
+      const id = vmid();
+      const opts = parse(Clone, body);
+      return [201, act(() => c.cloneGuest(id, opts))];
+    }
+    case 'GET tasks':
+      return [200, c.tasks()];
     case 'POST guests/:vmid/load': {
       const id = vmid();
       const { load } = parse(Load, body);

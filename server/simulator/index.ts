@@ -4,16 +4,20 @@ import { X509Certificate, randomUUID } from 'node:crypto';
 import { generate } from 'selfsigned';
 import { ALL_PRIVILEGES, type AuthUser, Authenticator } from './auth.js';
 import { PveApi } from './api.js';
-import { ClusterState, DEFAULT_LOCKS, DEFAULT_TASK_MS, type LockSettings, type TaskKind } from './cluster.js';
+import { ClusterState, DEFAULT_LOCKS, DEFAULT_TASK_MS, UI_USER, type LockSettings, type OutsideVia, type TaskKind } from './cluster.js';
 import { STORAGES, type StorageId } from './storage.js';
+import type { TaskListEntry } from './task-list.js';
+import type { TaskStatus } from './tasks.js';
+import { cloneGuest, destroyGuest } from './lifecycle.js';
 import { ipOf } from './guest.js';
 import { lockPath } from './locks.js';
 import { PveListener } from './listener.js';
 import { startActivity } from './activity.js';
 import { startControlServer } from './control.js';
 
-export { DEFAULT_TASK_MS, DEFAULT_LOCKS, type LockSettings } from './cluster.js';
+export { DEFAULT_TASK_MS, DEFAULT_LOCKS, type LockSettings, type OutsideVia } from './cluster.js';
 export type { StorageId } from './storage.js';
+export { TASKS_KEPT_PER_NODE, type TaskListEntry } from './task-list.js';
 
 /** A user for ticket login and access/users; privileges default to all. */
 export interface SimUser { userid: string; password: string; groups?: string[]; privileges?: string[] } // e.g. 'alice@pve'
@@ -89,8 +93,20 @@ export interface SimCluster {
   readonly nodes: string[];
   guests(): SimGuestView[];
   guest(vmid: number): SimGuestView | undefined;
-  powerOutside(vmid: number, action: 'start' | 'stop' | 'shutdown' | 'reboot' | 'suspend' | 'resume'): void;
-  migrate(vmid: number, toNode: string): void;
+  /**
+   * A power change from outside labdeck: 'ui' runs a task as the Proxmox UI does (listed in
+   * /cluster/tasks, the guest changes when it ends) and returns its UPID; 'guest' is a shutdown or
+   * reboot from inside the guest (no task). Without `via` the state just changes at once.
+   */
+  powerOutside(vmid: number, action: 'start' | 'stop' | 'shutdown' | 'reboot' | 'suspend' | 'resume', via?: OutsideVia): string | null;
+  /** Moves a guest: at once, or with 'ui' as a qmigrate task (returns its UPID). */
+  migrate(vmid: number, toNode: string, via?: 'ui'): string | null;
+  /** Clones a guest as the Proxmox UI does (a qmclone task); the new guest exists at once, locked until the task ends. */
+  cloneGuest(vmid: number, opts?: { newid?: number; name?: string; target?: string }): { upid: string; newid: number };
+  /** The cluster task list as GET /cluster/tasks shows it to a caller with Sys.Audit. */
+  tasks(): TaskListEntry[];
+  /** Resolves when a task has ended, with its final status. */
+  taskDone(upid: string): Promise<TaskStatus>;
   /** A guest's load: 'idle' (a few percent cpu, flat memory) or 'busy' (drifting high over minutes). */
   setLoad(vmid: number, load: 'idle' | 'busy'): void;
   /** Whether a guest is busy now. */
@@ -98,7 +114,8 @@ export interface SimCluster {
   createGuest(opts?: Partial<Pick<SimGuestView, 'type' | 'name' | 'node' | 'tags' | 'pool' | 'ostype' | 'template'>> & { vmid?: number; running?: boolean }): number;
   /** Whether a config-file lock (clone, config change) is held on the guest now. */
   isFileLocked(vmid: number): boolean;
-  destroyGuest(vmid: number): void;
+  /** Removes a guest: at once, or with 'ui' as a destroy task (refused while it runs; returns its UPID). */
+  destroyGuest(vmid: number, via?: 'ui'): string | null;
   setNodeOnline(node: string, online: boolean): void;
   refreshNow(): void;
   /** A pvestatd broadcast that takes the next load sample now instead of after a second (tests). */
@@ -145,12 +162,24 @@ class RunningCluster implements SimCluster {
     return [...this.state.guests.keys()].sort((a, b) => a - b).map((id) => this.view(id)!);
   }
   guest(vmid: number): SimGuestView | undefined { return this.view(vmid); }
-  powerOutside(vmid: number, action: 'start' | 'stop' | 'shutdown' | 'reboot' | 'suspend' | 'resume'): void { this.state.powerOutside(vmid, action); }
-  migrate(vmid: number, toNode: string): void { this.state.migrate(vmid, toNode); }
+  powerOutside(vmid: number, action: 'start' | 'stop' | 'shutdown' | 'reboot' | 'suspend' | 'resume', via?: OutsideVia): string | null {
+    return this.state.powerOutside(vmid, action, via);
+  }
+  migrate(vmid: number, toNode: string, via?: 'ui'): string | null { return this.state.migrate(vmid, toNode, via); }
+  cloneGuest(vmid: number, opts: { newid?: number; name?: string; target?: string } = {}): { upid: string; newid: number } {
+    const newid = opts.newid ?? this.state.nextId();
+    return { upid: cloneGuest(this.state, this.state.mustGet(vmid), { newid, name: opts.name, target: opts.target, full: true }, UI_USER), newid };
+  }
+  tasks(): TaskListEntry[] { return this.state.tasks.list.entries(this.nodes); }
+  taskDone(upid: string): Promise<TaskStatus> { return this.state.tasks.whenDone(upid); }
   setLoad(vmid: number, load: 'idle' | 'busy'): void { this.state.setLoad(vmid, load); }
   isBusy(vmid: number): boolean { return this.state.mustGet(vmid).busy; }
   createGuest(opts: Parameters<SimCluster['createGuest']>[0] = {}): number { return this.state.createGuest(opts ?? {}); }
-  destroyGuest(vmid: number): void { this.state.destroyGuest(vmid); }
+  destroyGuest(vmid: number, via?: 'ui'): string | null {
+    if (via === 'ui') return destroyGuest(this.state, this.state.mustGet(vmid), UI_USER, { skiplock: false, purge: false });
+    this.state.destroyGuest(vmid);
+    return null;
+  }
   isFileLocked(vmid: number): boolean {
     const g = this.state.guests.get(vmid);
     return !!g && this.state.locks.isHeld(lockPath(g.type, vmid));

@@ -1,5 +1,7 @@
 // Worker tasks as PVE runs them: a UPID in the exact format, a running/stopped status and an
-// exit status that is "OK" or the error text; the work itself happens when the task ends.
+// exit status that is "OK" or the error text; the work itself happens when the task ends. Every
+// start and end also updates the node's entry in the cluster task list (task-list.ts).
+import { TaskList } from './task-list.js';
 
 /** A task's public state, as GET /nodes/{node}/tasks/{upid}/status answers it. */
 export interface TaskStatus extends Upid {
@@ -53,6 +55,9 @@ const MAX_KEPT = 5000;
 /** Runs tasks on timers and remembers their status (the newest MAX_KEPT of them). */
 export class TaskRunner {
   private readonly tasks = new Map<string, TaskStatus>();
+  /** What GET /cluster/tasks lists. */
+  readonly list = new TaskList();
+  private readonly waiters = new Map<string, Array<(s: TaskStatus) => void>>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private nextPid = 0x1000 + Math.floor(Math.random() * 0x10000);
   private readonly bootTicks = 0x100000 + Math.floor(Math.random() * 0x1000000);
@@ -75,10 +80,14 @@ export class TaskRunner {
     const status: TaskStatus = { upid, ...u, status: 'running' };
     this.tasks.set(upid, status);
     if (this.tasks.size > MAX_KEPT) this.tasks.delete(this.tasks.keys().next().value!);
+    this.list.started({ upid, node: u.node, pid: u.pid, starttime: u.starttime, type: u.type, id: u.id, user: u.user });
     const end = (exit: string, release?: (() => void) | void): void => {
       status.exitstatus = exit;
       status.status = 'stopped';
       release?.();
+      this.list.ended(u.node, upid, Math.floor(Date.now() / 1000), exit);
+      for (const w of this.waiters.get(upid) ?? []) w({ ...status });
+      this.waiters.delete(upid);
     };
     const begin = (release: (() => void) | void): void => {
       const timer = setTimeout(() => {
@@ -109,6 +118,18 @@ export class TaskRunner {
   /** The task's status, or undefined when this node never ran it. */
   get(upid: string): TaskStatus | undefined {
     return this.tasks.get(upid);
+  }
+
+  /** Resolves when the task has ended (at once when it already has); rejects for an unknown UPID. */
+  whenDone(upid: string): Promise<TaskStatus> {
+    const t = this.tasks.get(upid);
+    if (!t) return Promise.reject(new Error(`no task ${upid}`));
+    if (t.status === 'stopped') return Promise.resolve({ ...t });
+    return new Promise((resolve) => {
+      const list = this.waiters.get(upid) ?? [];
+      list.push(resolve);
+      this.waiters.set(upid, list);
+    });
   }
 
   /** Cancels pending timers (simulator shutdown). */

@@ -102,15 +102,36 @@ describe('control API', () => {
   it('drives power, migrate, create, delete, nodes, refresh and stats', async () => {
     const c = sim.cluster('lab-c');
     const g = c.guests().find((x) => x.status === 'stopped' && !x.template)!;
-    expect((await call('POST', `/clusters/lab-c/guests/${g.vmid}/power`, { action: 'start' })).body).toMatchObject({ status: 'running' });
+    // By default a power change is a task as the Proxmox UI runs it: the guest changes when it ends.
+    const started = await call('POST', `/clusters/lab-c/guests/${g.vmid}/power`, { action: 'start' });
+    expect(started.body).toMatchObject({ status: 'stopped', upid: expect.stringMatching(/^UPID:.*:(qmstart|vzstart):/) });
+    expect(await c.taskDone(started.body.upid as string)).toMatchObject({ exitstatus: 'OK' });
+    expect(c.guest(g.vmid)!.status).toBe('running');
     const to = c.nodes.find((n) => n !== g.node)!;
-    expect((await call('POST', `/clusters/lab-c/guests/${g.vmid}/migrate`, { node: to })).body).toMatchObject({ node: to });
+    const moving = await call('POST', `/clusters/lab-c/guests/${g.vmid}/migrate`, { node: to });
+    expect(moving.body).toMatchObject({ node: g.node, lock: 'migrate', upid: expect.stringMatching(/:(qmigrate|vzmigrate):/) });
+    await c.taskDone(moving.body.upid as string);
+    expect(c.guest(g.vmid)).toMatchObject({ node: to, lock: null });
+    expect((await call('POST', `/clusters/lab-c/guests/${g.vmid}/migrate`, { node: g.node, via: 'instant' })).body).toMatchObject({ node: g.node, upid: null });
     const created = await call('POST', '/clusters/lab-c/guests', { type: 'qemu', name: 'ctl-made', running: true });
     expect(created.status).toBe(201);
     const vmid = created.body.vmid as number;
     expect(c.guest(vmid)).toMatchObject({ name: 'ctl-made', status: 'running' });
-    expect((await call('DELETE', `/clusters/lab-c/guests/${vmid}`)).status).toBe(200);
+    // The Proxmox UI refuses to destroy a running guest; from inside, it shuts down without a task.
+    expect((await call('DELETE', `/clusters/lab-c/guests/${vmid}`)).body.error!.message).toMatch(/is running - destroy failed/);
+    expect((await call('POST', `/clusters/lab-c/guests/${vmid}/power`, { action: 'shutdown', via: 'guest' })).body).toMatchObject({ status: 'stopped', upid: null });
+    const destroyed = await call('DELETE', `/clusters/lab-c/guests/${vmid}`);
+    expect(destroyed.status).toBe(200);
+    await c.taskDone(destroyed.body.upid as string);
     expect(c.guest(vmid)).toBeUndefined();
+    const clone = await call('POST', `/clusters/lab-c/guests/${g.vmid}/clone`, { name: 'ctl-copy' });
+    expect(clone.status).toBe(201);
+    expect(c.guest(clone.body.newid as number)).toMatchObject({ name: 'ctl-copy', lock: 'clone' });
+    await c.taskDone(clone.body.upid as string);
+    expect(c.guest(clone.body.newid as number)!.lock).toBeNull();
+    expect((await call('DELETE', `/clusters/lab-c/guests/${clone.body.newid}`, { via: 'instant' })).body).toEqual({ ok: true, upid: null });
+    const types = ((await call('GET', '/clusters/lab-c/tasks')).body as unknown as Array<{ type: string }>).map((t) => t.type);
+    expect(types).toEqual(expect.arrayContaining([expect.stringMatching(/start$/), expect.stringMatching(/migrate$/), 'qmdestroy', expect.stringMatching(/clone$/)]));
     expect((await call('POST', '/clusters/lab-c/nodes/pve2', { online: false })).status).toBe(200);
     expect((await raw(c, 'GET', '/nodes')).json!.data).toContainEqual(expect.objectContaining({ node: 'pve2', status: 'offline' }));
     await call('POST', '/clusters/lab-c/nodes/pve2', { online: true });
@@ -143,6 +164,9 @@ describe('control API', () => {
     expect((await call('POST', `/clusters/lab-c/guests/abc/power`, { action: 'start' })).status).toBe(400);
     expect((await call('POST', `/clusters/lab-c/guests/99999/power`, { action: 'start' })).status).toBe(404);
     expect((await call('POST', `/clusters/lab-c/guests/${g.vmid}/migrate`, { node: 'pve77' })).status).toBe(409);
+    expect((await call('POST', `/clusters/lab-c/guests/${g.vmid}/power`, { action: 'start', via: 'guest' })).status).toBe(409);
+    expect((await call('POST', `/clusters/lab-c/guests/${g.vmid}/power`, { action: 'stop', via: 'phone' })).body.error!.message).toMatch(/^via: /);
+    expect((await call('POST', `/clusters/lab-c/guests/${g.vmid}/clone`, { newid: 7 })).status).toBe(400);
     const res = await fetch(`${base}/clusters/lab-c/refresh`, { method: 'POST', body: '{oops' });
     expect(res.status).toBe(400);
     expect((await call('GET', '/whatever')).status).toBe(404);

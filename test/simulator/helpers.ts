@@ -11,7 +11,7 @@ export const FAST: Omit<SimOptions, 'clusters'> = {
   pvestatdIntervalMs: 60_000,
   ipDelayMs: 150,
   agentTimeoutMs: 0,
-  taskDurationMs: { start: 60, stop: 40, shutdown: 60, reboot: 60, suspend: 30, resume: 30, reset: 30, clone: 120, linkedClone: 60, destroy: 60, rollback: 60, snapshot: 60, config: 20 },
+  taskDurationMs: { start: 60, stop: 40, shutdown: 60, reboot: 60, suspend: 30, resume: 30, reset: 30, clone: 120, linkedClone: 60, destroy: 60, rollback: 60, snapshot: 60, config: 20, migrate: 60 },
 };
 
 /** Starts a simulator with FAST settings plus overrides. */

@@ -113,6 +113,11 @@ describe('responses match the returns schema', () => {
       if (kind === 'qemu') await waitTask(api, tpl.node, await api.nodes.$(tpl.node).qemu.$(newid).config.$post({ tags: 'labdeck' }) as string);
       await waitTask(api, tpl.node, await copy.$delete({ purge: true }));
     }
+    // Running and finished entries both (a task still running when the list is read).
+    const busy = c.guests().find((g) => g.type === 'qemu' && g.status === 'running')!;
+    const upid = await api.nodes.$(busy.node).qemu.$(busy.vmid).status.reboot.$post();
+    await api.cluster.tasks.$get();
+    await waitTask(api, busy.node, upid);
 
     const covered = new Set<string>();
     const problems: string[] = [];

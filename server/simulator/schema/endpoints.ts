@@ -29,6 +29,7 @@ export const SERVED_ENDPOINTS: ServedEndpoint[] = [
   { path: '/version', method: 'GET' },
   { path: '/cluster/status', method: 'GET' },
   { path: '/cluster/resources', method: 'GET' },
+  { path: '/cluster/tasks', method: 'GET' },
   { path: '/cluster/nextid', method: 'GET' },
   { path: '/nodes', method: 'GET' },
   { path: '/nodes/{node}/tasks/{upid}/status', method: 'GET' },
