@@ -34,9 +34,16 @@ export const ClusterConfigSchema = v.strictObject({
   timeoutMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(100), v.maxValue(120_000)), 10_000),
 });
 
+const offOrAtLeast = (min: number) => (x: number): boolean => x === 0 || x >= min;
+
 export const SyncConfigSchema = v.strictObject({
   fullIntervalSeconds: v.optional(v.pipe(v.number(), v.minValue(1), v.maxValue(86_400)), 300),
-  quickIntervalSeconds: v.optional(v.pipe(v.number(), v.minValue(0.1), v.maxValue(3_600)), 30),
+  /** The snapshot (/cluster/resources) between full passes; the live signals below do the fast work. */
+  quickIntervalSeconds: v.optional(v.pipe(v.number(), v.minValue(0.1), v.maxValue(3_600)), 15),
+  /** Proxmox's task list (/cluster/tasks): a task started or ended anywhere sends its guest to the fast lane. 0 = off. */
+  taskIntervalSeconds: v.optional(v.pipe(v.number(), v.check(offOrAtLeast(0.5), 'must be 0 (off) or from 0.5 to 3600'), v.maxValue(3_600)), 2),
+  /** Node-local guest lists, where guests run: a shutdown from inside a guest (no task). 0 = off. */
+  nodeListIntervalSeconds: v.optional(v.pipe(v.number(), v.check(offOrAtLeast(1), 'must be 0 (off) or from 1 to 3600'), v.maxValue(3_600)), 4),
   /** Poll period of the fast lane (guests just acted on or just changed). */
   fastIntervalMs: v.optional(v.pipe(v.number(), v.minValue(50), v.maxValue(60_000)), 1000),
   /** Per-cluster concurrency of per-guest detail calls. */

@@ -67,6 +67,8 @@ export interface DiffInput {
   holdStatus?: ReadonlySet<number>;
   /** Guests listed but unreadable (malformed entries): not seen, yet not gone either. */
   listedUnreadable?: readonly number[];
+  /** Guests a finished destroy task says are gone: any pass may remove them once the answer lacks them. */
+  destroyed?: ReadonlySet<number>;
 }
 
 /** True when the two rows differ in anything a user would notice (bookkeeping columns excluded). */
@@ -246,10 +248,13 @@ export function diffInventory(input: DiffInput): DiffResult {
 
   // An empty answer from a cluster that had guests is far likelier a Proxmox hiccup (pmxcfs
   // without quorum answers []) than every guest destroyed at once: keep them.
-  if (kind === 'full' && input.fetched.length > 0) {
+  const destroyed = input.destroyed;
+  if ((kind === 'full' || (destroyed && destroyed.size > 0)) && input.fetched.length > 0) {
     for (const vmid of input.listedUnreadable ?? []) seen.add(vmid);
     for (const s of input.stored) {
       if (s.deleted || seen.has(s.vmid)) continue;
+      // A quick pass removes only what a destroy task vouches for; a full pass, whatever is missing.
+      if (kind !== 'full' && !destroyed!.has(s.vmid)) continue;
       result.tombstones.push({ ...s, deleted: 1, last_updated: now });
       result.events.push({ cluster_id: cluster, vmid: s.vmid, at: now, kind: 'removed', from_value: s.status, to_value: null, detail: s.name || null });
     }

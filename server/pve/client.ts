@@ -11,7 +11,16 @@ import {
   type GuestAddress, type GuestConfig, type GuestType, type LiveStatus, type ResourceList, type ResourceRow,
 } from './normalise.js';
 
+import { normaliseNodeGuests, normaliseTaskList, type NodeGuest, type TaskEntry } from './signals.js';
+
 export type { ResourceRow, LiveStatus, GuestConfig, GuestAddress, GuestType } from './normalise.js';
+export type { NodeGuest, TaskEntry } from './signals.js';
+
+/** One /cluster/tasks answer; `unchanged` when it was byte for byte the previous one (same `tasks`). */
+export interface TaskListSnapshot {
+  readonly tasks: readonly TaskEntry[];
+  readonly unchanged: boolean;
+}
 
 /** One /cluster/resources answer as a pass uses it. */
 export interface ResourceSnapshot {
@@ -34,6 +43,10 @@ export interface PveClient {
    * its bytes and not parsed again. Callers must treat the rows as read-only (they are shared).
    */
   resourceSnapshot(): Promise<ResourceSnapshot>;
+  /** The cluster's recent tasks (`GET /cluster/tasks`): live at every task start and end. */
+  tasks(): Promise<TaskListSnapshot>;
+  /** A node's guests of one type from live process state (`GET /nodes/{node}/qemu|lxc`). */
+  nodeGuests(node: string, type: GuestType): Promise<NodeGuest[]>;
   /** Live status of one guest. */
   statusCurrent(node: string, type: GuestType, vmid: number): Promise<LiveStatus>;
   /** MAC, ostype, agent flag, cores and memory from the guest's config. */
@@ -89,11 +102,25 @@ export function createPveClient(cluster: ClusterConfig): PveClient {
     return { ...list, unchanged: false };
   });
 
+  // Between tasks the list does not change at all: the same bytes need no parsing.
+  let lastTasks: { body: Buffer; tasks: readonly TaskEntry[] } | null = null;
+
   return {
     cluster: id,
 
     resources: async () => [...(await resourceSnapshot()).rows],
     resourceSnapshot,
+
+    tasks: () => answer(id, 'cluster/tasks', async () => {
+      const body = await http.getRaw('/api2/json/cluster/tasks');
+      if (lastTasks && lastTasks.body.equals(body)) return { tasks: lastTasks.tasks, unchanged: true };
+      const { tasks } = normaliseTaskList(http.parse(body));
+      lastTasks = { body, tasks };
+      return { tasks, unchanged: false };
+    }),
+
+    nodeGuests: (node, type) => answer(id, `nodes/${node}/${type}`, async () =>
+      normaliseNodeGuests(http.parse(await http.getRaw(`/api2/json/nodes/${encodeURIComponent(node)}/${type}`)), type)),
 
     statusCurrent: (node, type, vmid) => answer(id, 'status/current', async () =>
       normaliseStatusCurrent(await guest(node, type, vmid).status.current.$get() as unknown)),

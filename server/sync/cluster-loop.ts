@@ -46,6 +46,10 @@ export class ClusterLoop {
   private readonly recent: PassRecord[] = [];
   private state: ClusterState;
   private readonly quiet: { last: QuietPass | null } = { last: null };
+  /** A signal asked for a pass while one ran (that one may have read too early): run another right after. */
+  private again = false;
+  /** Guests finished destroy tasks removed, until a successful pass has tombstoned them. */
+  private readonly destroyed = new Set<number>();
 
   constructor(private readonly deps: ClusterLoopDeps, persisted: ClusterState | undefined) {
     this.id = deps.cluster.id;
@@ -88,12 +92,34 @@ export class ClusterLoop {
     return promise;
   }
 
+  /**
+   * A live signal (a finished migration, clone or destroy, a rolled-over task list) wants the
+   * snapshot read now: a quick pass at once, or right after the running one; never during backoff.
+   */
+  soon(destroyed: readonly number[] = []): void {
+    for (const vmid of destroyed) this.destroyed.add(vmid);
+    if (this.stopped) return;
+    if (this.running || this.state.consecutive_failures > 0) {
+      this.again = true;
+      return;
+    }
+    void this.run('quick');
+  }
+
+  /** Whether the first full pass is in (before it, live signals have nothing to compare with). */
+  ready(): boolean {
+    return this.hadFull;
+  }
+
   private schedule(): void {
     if (this.stopped || this.running) return;
     if (this.timer) clearTimeout(this.timer);
     const now = Date.now();
-    const at = this.state.consecutive_failures > 0 && this.state.last_error_at !== null
-      ? Math.max(now, this.state.last_error_at + this.backoffMs)
+    const failing = this.state.consecutive_failures > 0 && this.state.last_error_at !== null;
+    if (!failing && this.again) this.nextQuickAt = Math.min(this.nextQuickAt, now);
+    this.again = false;
+    const at = failing
+      ? Math.max(now, this.state.last_error_at! + this.backoffMs)
       : Math.min(this.nextFullAt, this.nextQuickAt);
     this.nextRunAt = Math.max(now, at);
     this.timer = setTimeout(() => {
@@ -111,12 +137,14 @@ export class ClusterLoop {
     const requestsBefore = this.deps.client.requestCount();
     let outcome: PassOutcome | null = null;
     let error: string | null = null;
+    const destroyed = new Set(this.destroyed);
     try {
       outcome = await runPass({
         cluster: this.id, client: this.deps.client, repo: this.deps.repo,
         detailConcurrency: sync.detailConcurrency, probePorts: this.deps.cluster.probePorts,
-        heldStatus: this.deps.heldStatus, quiet: this.quiet,
+        heldStatus: this.deps.heldStatus, quiet: this.quiet, destroyed,
       }, kind);
+      for (const vmid of destroyed) this.destroyed.delete(vmid);
     } catch (err) {
       error = describe(err);
     }

@@ -83,6 +83,18 @@ export class FastLane {
   }
 
   /**
+   * The Proxmox task about a watched guest ended (seen in the task list): stop waiting for the
+   * outcome it was expected to have; the next reads take what the guest says now and settle.
+   */
+  settle(cluster: string, vmid: number): void {
+    const w = this.watches.get(vmKey(cluster, vmid));
+    if (!w) return;
+    w.expect = null;
+    w.once = false;
+    w.deadline = Date.now() + this.maxWatchMs;
+  }
+
+  /**
    * One live check of a guest whose held status a pass's snapshot contradicts (the snapshot may
    * lag, or the guest changed outside labdeck): the live status decides. A guest already watched
    * needs none; at most one runs per guest, within the per-cluster cap.

@@ -8,6 +8,7 @@ import { InventoryRepo, type ClusterState } from '../inventory/repository.js';
 import { createPveClient, type PveClient } from '../pve/client.js';
 import { ClusterLoop } from './cluster-loop.js';
 import { FastLane, type WatchOptions } from './fast-lane.js';
+import { SignalLoop, type SignalStats } from './signal-loop.js';
 import type { SyncStatus } from './types.js';
 
 export interface SyncManagerOptions {
@@ -32,6 +33,10 @@ export interface SyncManager {
   status(): SyncStatus;
   client(clusterId: string): PveClient | undefined;
   clusterIds(): string[];
+  /** Reads the live signals of one cluster now (the task list, then the node lists); for tests and the bench. */
+  checkSignals(cluster: string): Promise<void>;
+  /** Live-signal counters per cluster. */
+  signalStats(): Record<string, SignalStats>;
   readonly repo: InventoryRepo;
 }
 
@@ -48,6 +53,7 @@ export function createSyncManager(opts: SyncManagerOptions): SyncManager {
     configs.set(c.id, c);
   }
   const loops = new Map<string, ClusterLoop>();
+  const signals = new Map<string, SignalLoop>();
   let startedAt = Date.now();
   let running = false;
   let statusTimer: NodeJS.Timeout | null = null;
@@ -80,6 +86,17 @@ export function createSyncManager(opts: SyncManagerOptions): SyncManager {
     onPassDone: emitStatus,
   }, states.find((s) => s.cluster_id === c.id));
 
+  const newSignals = (c: ClusterConfig, loop: ClusterLoop) => new SignalLoop({
+    cluster: c.id, client: clients.get(c.id)!, repo, logger,
+    taskIntervalMs: sync.taskIntervalSeconds * 1000,
+    nodeListIntervalMs: sync.nodeListIntervalSeconds * 1000,
+    ready: () => loop.ready(),
+    held: () => fastLane.heldFor(c.id),
+    watch: (vmid, expect) => { if (running) fastLane.watch(c.id, vmid, expect ? { expect } : {}); },
+    settle: (vmid) => fastLane.settle(c.id, vmid),
+    passSoon: (destroyed) => loop.soon(destroyed),
+  });
+
   const manager: SyncManager = {
     repo,
 
@@ -93,13 +110,20 @@ export function createSyncManager(opts: SyncManagerOptions): SyncManager {
         loops.set(c.id, loop);
         const known = Object.values(summary.byCluster[c.id] ?? {}).reduce((a, b) => a + b, 0);
         loop.start(known);
+        const sig = signals.get(c.id) ?? newSignals(c, loop);
+        signals.set(c.id, sig);
+        sig.start();
       }
-      logger.info({ clusters: opts.config.clusters.map((c) => c.id), fullIntervalSeconds: sync.fullIntervalSeconds, quickIntervalSeconds: sync.quickIntervalSeconds },
+      logger.info({
+        clusters: opts.config.clusters.map((c) => c.id), fullIntervalSeconds: sync.fullIntervalSeconds, quickIntervalSeconds: sync.quickIntervalSeconds,
+        taskIntervalSeconds: sync.taskIntervalSeconds, nodeListIntervalSeconds: sync.nodeListIntervalSeconds,
+      },
         'Background VM inventory sync started');
     },
 
     async stop(timeoutMs = 5_000) {
       running = false;
+      await Promise.all([...signals.values()].map((s) => s.stop(timeoutMs)));
       await Promise.all([...loops.values()].map((l) => l.stop(timeoutMs)));
       await Promise.race([fastLane.stop(), new Promise((r) => setTimeout(r, timeoutMs).unref())]);
       if (statusTimer) clearTimeout(statusTimer);
@@ -144,6 +168,15 @@ export function createSyncManager(opts: SyncManagerOptions): SyncManager {
 
     client: (id) => clients.get(id),
     clusterIds: () => [...configs.keys()],
+
+    async checkSignals(cluster) {
+      const sig = signals.get(cluster);
+      if (!sig) return;
+      await sig.readTasks();
+      await sig.sweep();
+    },
+
+    signalStats: () => Object.fromEntries([...signals].map(([id, s]) => [id, { ...s.stats }])),
   };
   return manager;
 }

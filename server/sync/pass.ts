@@ -37,6 +37,8 @@ export interface PassContext {
   now?: () => number;
   /** Kept between passes by the caller: lets a quick pass that would repeat a no-op skip the diff. */
   quiet?: { last: QuietPass | null };
+  /** Guests a finished destroy task removed: a quick pass tombstones them too (see diffInventory). */
+  destroyed?: ReadonlySet<number>;
 }
 
 export interface PassOutcome {
@@ -70,7 +72,7 @@ export async function runPass(ctx: PassContext, kind: 'full' | 'quick'): Promise
   // stored rows changed since the last quick pass can differ from it (usually none at all).
   const q = ctx.quiet?.last;
   const t = now();
-  const reusable = kind === 'quick' && !!q && snapshot.unchanged && q.rows === fetched && q.held === heldKey && t >= q.from && t < q.until;
+  const reusable = kind === 'quick' && !ctx.destroyed?.size && !!q && snapshot.unchanged && q.rows === fetched && q.held === heldKey && t >= q.from && t < q.until;
   if (reusable && q!.storedVersion === ctx.repo.storedVersion(ctx.cluster)) return outcome(0, 0, [], q!.verify);
   if (ctx.quiet) ctx.quiet.last = null;
   let quiet: QuietPass | null = null;
@@ -101,6 +103,7 @@ export async function runPass(ctx: PassContext, kind: 'full' | 'quick'): Promise
     }
     const d = diffInventory({
       cluster: ctx.cluster, stored: current, fetched: listed, kind, now: at, details, holdStatus: held, listedUnreadable: snapshot.skippedVmids,
+      destroyed: ctx.destroyed,
     });
     statusChanged = d.statusChanged;
     verify = [...verifyKept, ...d.verify];

@@ -1,0 +1,54 @@
+// Compares a node's live guest list with the stored rows (pure): which guests changed without a
+// task (shut down or rebooted from inside their OS) and go to the fast lane, and whether guests
+// appeared or vanished there, which the next pass should pick up at once.
+import type { InventoryRow } from '../inventory/row.js';
+import { START_TOLERANCE_MS } from '../inventory/noise.js';
+import type { GuestType } from '../pve/normalise.js';
+import type { NodeGuest } from '../pve/signals.js';
+
+export interface NodeListVerdict {
+  /** Guests whose live state contradicts the stored one: a live read settles each. */
+  watch: number[];
+  /** A guest is listed that is stored elsewhere or not at all, or a stored running guest is missing. */
+  membershipChanged: boolean;
+}
+
+const up = (s: string): boolean => s === 'running' || s === 'paused';
+// Pending states are labdeck's own actions in flight: the fast lane already follows them.
+const pending = (s: string): boolean => s === 'starting' || s === 'stopping' || s === 'shutting-down' || s === 'rebooting';
+
+/** Checks one node's list of one guest type against the cluster's stored rows. */
+export function checkNodeList(
+  stored: readonly InventoryRow[], node: string, type: GuestType, listed: readonly NodeGuest[], held: ReadonlySet<number>, now: number,
+): NodeListVerdict {
+  const byVmid = new Map<number, InventoryRow>();
+  for (const r of stored) if (!r.deleted) byVmid.set(r.vmid, r);
+  const out: NodeListVerdict = { watch: [], membershipChanged: false };
+  const seen = new Set<number>();
+  for (const g of listed) {
+    seen.add(g.vmid);
+    const s = byVmid.get(g.vmid);
+    if (!s || s.node !== node || s.type !== type) { out.membershipChanged = true; continue; }
+    if (held.has(g.vmid) || pending(s.status) || g.status === 'unknown') continue;
+    // A node list says only running or stopped (paused shows as running without full=1).
+    if (up(g.status) !== up(s.status)) { out.watch.push(g.vmid); continue; }
+    // Running both times but booted since: a reboot from inside moves the start time.
+    if (g.status === 'running' && s.status === 'running' && s.started_at !== null && g.uptime !== null
+      && now - g.uptime * 1000 - s.started_at > START_TOLERANCE_MS) out.watch.push(g.vmid);
+  }
+  for (const s of byVmid.values()) {
+    if (s.node === node && s.type === type && up(s.status) && !seen.has(s.vmid)) out.membershipChanged = true;
+  }
+  return out;
+}
+
+/** The (node, type) pairs worth reading: where stored guests run (only a running guest can stop by itself). */
+export function nodeListsToRead(stored: readonly InventoryRow[]): Array<{ node: string; type: GuestType }> {
+  const pairs = new Map<string, { node: string; type: GuestType }>();
+  for (const r of stored) {
+    if (r.deleted || !(up(r.status) || pending(r.status))) continue;
+    const type = r.type as GuestType;
+    pairs.set(`${r.node}/${type}`, { node: r.node, type });
+  }
+  return [...pairs.values()].sort((a, b) => (a.node + a.type < b.node + b.type ? -1 : 1));
+}

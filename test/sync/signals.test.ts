@@ -1,0 +1,121 @@
+// The live signals: with the snapshot frozen (pvestatd never refreshes, no quick pass comes), a
+// change made outside labdeck still reaches the inventory: a Proxmox UI task through the task
+// list, a shutdown from inside a guest through the node lists, a migration, clone or destroy
+// through the task list and one quick pass, and a rolled-over task list through the fallback.
+import { afterEach, describe, expect, it } from 'vitest';
+import { openTestDb } from '../helpers/db.js';
+import type { Db } from '../../server/db/index.js';
+import { TASKS_KEPT_PER_NODE, type Simulator } from '../../server/simulator/index.js';
+import { makeManager, startSim, until, type Harness } from './helpers.js';
+
+// The snapshot never refreshes on its own, and no timed pass runs after the first full one.
+const FROZEN = { pvestatdIntervalMs: 3_600_000 };
+const NO_PASSES = { fullIntervalSeconds: 3600, quickIntervalSeconds: 3600, fastIntervalMs: 100 };
+
+describe('live signals', () => {
+  let sim: Simulator;
+  let db: Db;
+  let closeDb: () => Promise<void>;
+  let h: Harness;
+  afterEach(async () => {
+    await h?.manager.stop();
+    await sim?.close();
+    await closeDb?.();
+  });
+
+  async function setup(sync: Record<string, unknown>, guests = 24, tasks: Record<string, number> = {}) {
+    sim = await startSim([{ id: 'lab', guests, nodes: 2, seed: 5 }], { ...FROZEN, taskDurationMs: { start: 150, stop: 100, shutdown: 600, reboot: 150, migrate: 200, clone: 300, destroy: 150, ...tasks } });
+    ({ db, close: closeDb } = await openTestDb('sqlite'));
+    h = makeManager(db, sim, { ...NO_PASSES, ...sync });
+    await h.manager.start();
+    await until(() => h.manager.status().clusters[0].lastFullAt !== null);
+    return sim.cluster('lab');
+  }
+  const stored = (vmid: number) => h.manager.repo.get('lab', vmid);
+  const passKinds = () => h.manager.status().clusters[0].recentPasses.map((p) => p.kind);
+
+  it('a Proxmox UI task reaches the inventory through the task list, from its start to its end', async () => {
+    const c = await setup({ taskIntervalSeconds: 0.5, nodeListIntervalSeconds: 0 });
+    const g = c.guests().find((x) => x.status === 'running' && !x.template && x.type === 'qemu')!;
+    const upid = c.powerOutside(g.vmid, 'shutdown', 'ui')!;
+    // Seen while it runs: the guest is watched before the task ends.
+    await until(() => h.manager.status().clusters[0].fastLane > 0 && c.tasks().find((t) => t.upid === upid)!.endtime === undefined, 3000);
+    await c.taskDone(upid);
+    expect(await until(async () => (await stored(g.vmid))?.status === 'stopped')).toBe(true);
+    // A short task that starts and ends between two reads is caught by its end.
+    const s = c.guests().find((x) => x.status === 'stopped' && !x.template && x.type === 'qemu' && x.vmid !== g.vmid)!;
+    await c.taskDone(c.powerOutside(s.vmid, 'start', 'ui')!);
+    await until(async () => (await stored(s.vmid))?.status === 'running');
+    expect(passKinds()).toEqual(['full']);
+    expect(h.manager.signalStats().lab.signalled).toBeGreaterThanOrEqual(2);
+  });
+
+  it('a shutdown from inside a guest (no task) reaches the inventory through the node list', async () => {
+    const c = await setup({ taskIntervalSeconds: 0, nodeListIntervalSeconds: 1 });
+    const q = c.guests().find((x) => x.status === 'running' && !x.template && x.type === 'qemu')!;
+    const l = c.guests().find((x) => x.status === 'running' && !x.template && x.type === 'lxc')!;
+    const tasksBefore = c.tasks().length;
+    c.powerOutside(q.vmid, 'shutdown', 'guest');
+    c.powerOutside(l.vmid, 'shutdown', 'guest');
+    await until(async () => (await stored(q.vmid))?.status === 'stopped' && (await stored(l.vmid))?.status === 'stopped', 6000);
+    expect(c.tasks()).toHaveLength(tasksBefore);
+    expect(passKinds()).toEqual(['full']);
+    // A reboot from inside keeps it running but moves its start time.
+    const r = c.guests().find((x) => x.status === 'running' && !x.template && x.vmid !== q.vmid && x.vmid !== l.vmid)!;
+    const before = (await stored(r.vmid))!.startedAt!;
+    c.powerOutside(r.vmid, 'reboot', 'guest');
+    await until(async () => ((await stored(r.vmid))!.startedAt ?? 0) > before + 30_000, 6000);
+  });
+
+  it('a migration seen in the task list moves the VM once it ends', async () => {
+    const c = await setup({ taskIntervalSeconds: 0.5, nodeListIntervalSeconds: 0 });
+    const g = c.guests().find((x) => x.status === 'stopped' && !x.template)!;
+    const to = c.nodes.find((n) => n !== g.node)!;
+    const upid = c.migrate(g.vmid, to, 'ui')!;
+    await c.taskDone(upid);
+    await until(async () => (await stored(g.vmid))?.node === to);
+    const events = await db.selectFrom('vm_events').selectAll().where('vmid', '=', g.vmid).where('kind', '=', 'migrated').execute();
+    expect(events).toEqual([expect.objectContaining({ from_value: g.node, to_value: to })]);
+    expect(passKinds().filter((k) => k === 'full')).toHaveLength(1);
+  });
+
+  it('a clone shows as added and a destroy as removed, without a full pass', async () => {
+    const c = await setup({ taskIntervalSeconds: 0.5, nodeListIntervalSeconds: 0 });
+    const src = c.guests().find((x) => x.template) ?? c.guests().find((x) => x.status === 'stopped')!;
+    const { upid, newid } = c.cloneGuest(src.vmid, { name: 'outside-copy' });
+    await c.taskDone(upid);
+    // The snapshot lists a new guest as a stub until pvestatd's next broadcast; here that is now.
+    c.refreshNow();
+    const added = await until(() => stored(newid), 5000);
+    expect(added).toMatchObject({ vmid: newid });
+    await until(async () => (await stored(newid))?.name === 'outside-copy', 5000);
+    const victim = c.guests().find((x) => x.status === 'stopped' && !x.template && x.vmid !== newid && x.vmid !== src.vmid)!;
+    await c.taskDone(c.destroyGuest(victim.vmid, 'ui')!);
+    await until(async () => (await stored(victim.vmid)) === null, 5000);
+    expect(passKinds().filter((k) => k === 'full')).toHaveLength(1);
+    const removed = await db.selectFrom('vm_events').selectAll().where('vmid', '=', victim.vmid).where('kind', '=', 'removed').execute();
+    expect(removed).toHaveLength(1);
+  });
+
+  it('a task list that rolled over between two reads falls back to the node lists and the snapshot', async () => {
+    // Timers off: the test reads the signals itself, so that it can make the list roll over in between.
+    const c = await setup({ taskIntervalSeconds: 0, nodeListIntervalSeconds: 0 }, 60);
+    const node = c.nodes[0];
+    const stoppedHere = c.guests().filter((x) => x.node === node && x.status === 'stopped' && !x.template && x.type === 'qemu');
+    await c.taskDone(c.powerOutside(stoppedHere[0].vmid, 'stop', 'ui')!);
+    await h.manager.checkSignals('lab');
+    // A start that the next read will never see: TASKS_KEPT_PER_NODE later tasks push it out.
+    const missed = stoppedHere[1];
+    await c.taskDone(c.powerOutside(missed.vmid, 'start', 'ui')!);
+    const filler = stoppedHere.slice(2);
+    const ups: string[] = [];
+    for (let i = 0; i < TASKS_KEPT_PER_NODE; i++) ups.push(c.powerOutside(filler[i % filler.length].vmid, 'stop', 'ui')!);
+    await Promise.all(ups.map((u) => c.taskDone(u)));
+    expect(c.tasks().some((t) => t.id === String(missed.vmid) && t.type === 'qmstart')).toBe(false);
+    expect((await stored(missed.vmid))!.status).toBe('stopped');
+    await h.manager.checkSignals('lab');
+    await until(async () => (await stored(missed.vmid))?.status === 'running', 5000);
+    expect(h.logs.some((l) => /rolled over/.test(String(l.msg)))).toBe(true);
+    expect(h.manager.signalStats().lab.rollovers).toBe(1);
+  });
+});
