@@ -19,7 +19,7 @@ describe('config', () => {
   it('fills defaults for clusters and sync', () => {
     const c = parseFileConfig({ clusters: [cluster] });
     expect(c.clusters[0]).toMatchObject({ verifyTls: true, probePorts: true, timeoutMs: 10_000 });
-    expect(c.sync).toEqual({ fullIntervalSeconds: 300, quickIntervalSeconds: 30, fastIntervalMs: 1000, detailConcurrency: 8, staleAfterSeconds: 90, maxBackoffSeconds: 300 });
+    expect(c.sync).toEqual({ fullIntervalSeconds: 300, quickIntervalSeconds: 15, taskIntervalSeconds: 2, nodeListIntervalSeconds: 4, fastIntervalMs: 1000, detailConcurrency: 8, staleAfterSeconds: 90, maxBackoffSeconds: 300 });
   });
 
   it('expands ${ENV} references and says which one is missing', () => {
@@ -31,6 +31,9 @@ describe('config', () => {
   it('names the bad field', () => {
     expect(() => parseFileConfig({ clusters: [{ ...cluster, tokenId: 'nope' }] })).toThrow(/clusters\.0\.tokenId: must look like user@realm!tokenname/);
     expect(() => parseFileConfig({ clusters: [cluster], sync: { quickIntervalSeconds: 'fast' } })).toThrow(/sync\.quickIntervalSeconds/);
+    expect(() => parseFileConfig({ clusters: [cluster], sync: { taskIntervalSeconds: 0.1 } })).toThrow(/sync\.taskIntervalSeconds: must be 0 \(off\) or from 0\.5 to 3600/);
+    expect(() => parseFileConfig({ clusters: [cluster], sync: { nodeListIntervalSeconds: -1 } })).toThrow(/sync\.nodeListIntervalSeconds/);
+    expect(parseFileConfig({ clusters: [cluster], sync: { taskIntervalSeconds: 0, nodeListIntervalSeconds: 0 } }).sync).toMatchObject({ taskIntervalSeconds: 0, nodeListIntervalSeconds: 0 });
     expect(() => parseFileConfig({ clusters: [cluster, cluster] })).toThrow(/duplicate cluster id "lab-a"/);
     expect(() => parseFileConfig({ clusterz: [] })).toThrow(ConfigError);
   });
