@@ -6,7 +6,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openTestDb } from '../helpers/db.js';
 import type { Db } from '../../server/db/index.js';
 import { TASKS_KEPT_PER_NODE, type Simulator } from '../../server/simulator/index.js';
-import { makeManager, startSim, until, type Harness } from './helpers.js';
+import { waitFor as until } from '../helpers/wait.js';
+import { makeManager, startSim, type Harness } from './helpers.js';
 
 // The snapshot never refreshes on its own, and no timed pass runs after the first full one.
 const FROZEN = { pvestatdIntervalMs: 3_600_000 };
