@@ -53,7 +53,7 @@ serveIpc({
   async start(a: LabdeckStartArgs) {
     const file = parseFileConfig({
       clusters: a.clusters.map((c) => ({ id: c.id, name: c.id, url: c.url, tokenId: c.tokenId, tokenSecret: c.tokenSecret, verifyTls: false })),
-      sync: { quickIntervalSeconds: a.quickIntervalSeconds, fullIntervalSeconds: a.fullIntervalSeconds },
+      sync: { quickIntervalSeconds: a.quickIntervalSeconds, fullIntervalSeconds: a.fullIntervalSeconds, ...a.sync },
     });
     const config: AppConfig = { ...file, port: a.port, host: '127.0.0.1', databaseUrl: a.dbFile, sessionSecret: a.sessionSecret, demo: false, configPath: null };
     let seedMs = 0;
@@ -143,6 +143,11 @@ serveIpc({
   },
 
   /** Guests the fast lane is still following, over all clusters. */
+  /** Live-signal counters per cluster (task list reads, node list reads, guests signalled, rollovers). */
+  signalStats() {
+    return running().sync.signalStats();
+  },
+
   fastLane(): number {
     return running().sync.status().clusters.reduce((n, c) => n + c.fastLane, 0);
   },

@@ -46,6 +46,8 @@ export interface LabdeckStartArgs {
   clusters: SimClusterInfo[];
   quickIntervalSeconds: number;
   fullIntervalSeconds: number;
+  /** Further sync settings (e.g. the live signals off while phase A measures passes alone). */
+  sync?: Record<string, number>;
   /** Seed users/classes (first start) or reuse the database as it is (restart). */
   seed: boolean;
   /** 0 = ephemeral; the restart reuses the first port so sockets reconnect by themselves. */

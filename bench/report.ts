@@ -6,6 +6,7 @@ import os from 'node:os';
 import { fmtBytes, fmtInt, fmtMs, type Summary } from './stats.js';
 import type { Scale } from './scale.js';
 import type { Usage } from './protocol.js';
+import type { LiveSignalsResult } from './live-signals.js';
 
 export interface MachineInfo {
   nproc: number; cpuModel: string; memoryGiB: number; node: string; platform: string;
@@ -59,6 +60,8 @@ export interface BenchResult {
   memoryPhaseA: Usage;
   memoryPhaseB: Usage;
   leaks: { total: number; examples: unknown[] };
+  /** Section 6: the live signals at the default cadence (absent in runs before it existed). */
+  liveSignals?: LiveSignalsResult;
   targets: Target[];
 }
 
@@ -132,10 +135,33 @@ export function targetsOf(r: BenchResult): Target[] {
     t.push({ figure: 'Polling design ÷ push, bytes per student per minute (every student, as deployed)', target: '≥ 100×',
       measured: `${fmtInt(ratio)}× (means: ${fmtBytes(b.pollingStudent.mean)} vs ${fmtBytes(all.mean)})`, met: ratio >= 100 });
   }
+  t.push(...liveTargets(r));
   const rss = Math.max(r.memoryPhaseA.rss, r.memoryPhaseB.rss);
   t.push({ figure: 'labdeck resident memory, steady state', target: '< 300 MB',
     measured: `${mb(rss).toFixed(0)} MB (peak RSS ${mb(Math.max(r.memoryPhaseA.maxRss, r.memoryPhaseB.maxRss)).toFixed(0)} MB)`, met: rss < 300 * 1048576 });
   return t;
+}
+
+/** Section 6's targets: freshness of outside changes, idle CPU and load on Proxmox at the defaults. */
+export function liveTargets(r: Pick<BenchResult, 'liveSignals' | 'scale' | 'connections'>): Target[] {
+  const l = r.liveSignals;
+  if (!l) return [];
+  const guests = r.scale.clusters * r.scale.guestsPerCluster;
+  const ui = l.uiTask.endToClientMs, ig = l.inGuest.changeToClientMs;
+  const delivered = (missing: number) => (missing ? `; ${missing} deliveries never arrived` : '');
+  return [
+    { figure: `Proxmox UI task → every entitled client, after the task ends (pvestatd ${l.pvestatdMs / 1000} s, ${l.uiTask.samples} tasks × ~${l.uiTask.entitledPerChange} clients)`, target: 'p99 ≤ 2 s',
+      measured: `p99 ${fmtMs(ui.p99)} (p50 ${fmtMs(ui.p50)}, max ${fmtMs(ui.max)}, n=${ui.n}${delivered(l.uiTask.notArrived)})`, met: (ui.p99 ?? Infinity) <= 2000 && l.uiTask.notArrived === 0 },
+    { figure: `Shutdown from inside a guest (no task) → every entitled client (${l.inGuest.samples} guests)`, target: 'p99 ≤ 5 s',
+      measured: `p99 ${fmtMs(ig.p99)} (p50 ${fmtMs(ig.p50)}, max ${fmtMs(ig.max)}, n=${ig.n}${delivered(l.inGuest.notArrived)})`, met: (ig.p99 ?? Infinity) <= 5000 && l.inGuest.notArrived === 0 },
+    { figure: `labdeck idle CPU at ${fmtInt(guests)} guests, default cadence`, target: '< 5 % of one core',
+      measured: `${l.idle.labdeckCpuPercent} % over ${Math.round(l.idle.windowMs / 1000)} s`, met: l.idle.labdeckCpuPercent < 5 },
+    { figure: 'Proxmox requests per cluster per minute at idle (one open Proxmox UI tab: 40, i.e. resources + tasks every 3 s)', target: 'stated',
+      measured: `${l.idle.requestsPerClusterPerMinute} requests, ${fmtInt(l.idle.kbPerClusterPerMinute)} KB (UI tab: 40 requests, ${fmtInt(l.idle.uiTab.kbPerMinute)} KB)`, met: null },
+    { figure: `Soak: ${Math.round(l.soak.windowMs / 1000)} s of outside changes (${l.soak.changes.ui} UI tasks, ${l.soak.changes.guest} in-guest shutdowns)`, target: 'every client ends on the truth, nothing missed or reordered',
+      measured: `${l.soak.wrongAtEnd} wrong of ${fmtInt(l.soak.deliveriesChecked)} client views, ${l.soak.missed} missed, ${l.soak.revisionsBackwards} out of order`,
+      met: l.soak.wrongAtEnd === 0 && l.soak.missed === 0 && l.soak.revisionsBackwards === 0 },
+  ];
 }
 
 const s = (x: Summary, f: (v: number | null) => string = fmtMs) => `p50 ${f(x.p50)}, p99 ${f(x.p99)}, max ${f(x.max)} (n=${x.n})`;
@@ -190,6 +216,18 @@ function rows(r: BenchResult): Array<[string, string, string]> {
   add('6 memory', 'labdeck RSS / heap used / heap live after a forced GC, over the run', r.memoryTimeline.map((m) => `${m.label}: ${m.rssMb} / ${m.heapUsedMb} / ${m.liveHeapMb} MB`).join('; '));
   add('6 memory', `labdeck CPU during the ${Math.round(d.windowMs / 1000)} s side-by-side window`, `${d.labdeckCpuPercent}% of one core`);
   add('-', 'sockets connected / reconnected after restart', `${r.connections.connected}/${r.connections.clients} in ${fmtMs(r.connections.ms)} / ${r.reconnect.connected} in ${fmtMs(r.reconnect.ms)}`);
+  const l = r.liveSignals;
+  if (l) {
+    const paths = Object.entries(l.idle.byPathPerClusterPerMinute).map(([p, n]) => `${p} ${n}`).join(', ');
+    add('6 live', 'idle at the default cadence: Proxmox requests per cluster per minute, by path', paths);
+    add('6 live', 'one open Proxmox UI tab, per cluster per minute (resources + tasks every 3 s)', `40 requests, ${fmtInt(l.idle.uiTab.kbPerMinute)} KB (one /cluster/resources ${l.idle.uiTab.resourcesKb} KB, one /cluster/tasks ${l.idle.uiTab.tasksKb} KB)`);
+    add('6 live', 'Proxmox UI task end → every entitled client', s(l.uiTask.endToClientMs));
+    add('6 live', 'shutdown from inside a guest → every entitled client', s(l.inGuest.changeToClientMs));
+    add('6 live', 'soak: UI task end → client / in-guest shutdown → client', `${s(l.soak.uiEndToClientMs)} / ${s(l.soak.inGuestToClientMs)}`);
+    const sig = Object.values(l.signals);
+    add('6 live', 'signals over the run (all clusters): task list reads, node list reads, guests signalled, rollovers, errors',
+      ['taskReads', 'nodeListReads', 'signalled', 'rollovers', 'errors'].map((k) => fmtInt(sig.reduce((n, x) => n + (x as unknown as Record<string, number>)[k], 0))).join(' / '));
+  }
   return out;
 }
 

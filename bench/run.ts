@@ -16,12 +16,14 @@ import { scales, type Scale } from './scale.js';
 import { type PassMeasure, type PowerAction, type SimClusterInfo, type SimGuestBrief, type SimStats, type Usage } from './protocol.js';
 import { now, rng, round, roundSummary, sample, sleep, summarize, waitFor } from './stats.js';
 import { machineInfo, renderTable, targetsOf, writeResultsMarkdown, type BenchResult } from './report.js';
+import { benchLiveSignals } from './live-signals.js';
 import { parseVmKey, vmKey } from '../server/inventory/vm.js';
 
-const usage = `Usage: npm run bench [-- --quick | --tiny] [--results | --no-results] [--out DIR]
+const usage = `Usage: npm run bench [-- --quick | --tiny] [--only-live] [--results | --no-results] [--out DIR]
   (no flag)     full run: 10 clusters x 2,000 guests, 2,000 students in 50 classes; rewrites bench/RESULTS.md
   --quick       2 clusters x 500 guests, 200 students: a short run while developing
   --tiny        the smallest shape (the smoke test uses it)
+  --only-live   only section 6 (live signals at the default cadence: idle load, freshness, soak); no RESULTS.md rewrite
   --results     also rewrite bench/RESULTS.md (default only for full runs); --no-results never
   --out DIR     where the JSON result and the child logs go (default bench/out)
   --render FILE print (and for a full run, write to bench/RESULTS.md) the report of an earlier JSON result`;
@@ -495,13 +497,14 @@ async function benchDeployed(ctx: Ctx) {
 }
 
 async function main(): Promise<void> {
-  let values: { quick?: boolean; tiny?: boolean; results?: boolean; out?: string; help?: boolean; render?: string };
+  let values: { quick?: boolean; tiny?: boolean; results?: boolean; out?: string; help?: boolean; render?: string; 'only-live'?: boolean };
   try {
     values = parseArgs({
       allowNegative: true,
       options: {
         quick: { type: 'boolean', default: false },
         tiny: { type: 'boolean', default: false },
+        'only-live': { type: 'boolean', default: false },
         results: { type: 'boolean' },
         out: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
@@ -525,7 +528,8 @@ async function main(): Promise<void> {
     return;
   }
   const scale = scales[values.tiny ? 'tiny' : values.quick ? 'quick' : 'full'];
-  const writeResults = values.results ?? scale.name === 'full';
+  const onlyLive = values['only-live'] ?? false;
+  const writeResults = values.results ?? (scale.name === 'full' && !onlyLive);
   const outDir = resolve(values.out ?? join(root, 'bench', 'out'));
   mkdirSync(outDir, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
@@ -558,17 +562,18 @@ async function main(): Promise<void> {
     const dbFile = join(work, 'labdeck.db');
     const sessionSecret = randomBytes(32).toString('hex');
     const labLog = join(outDir, `${stamp}-labdeck.log`);
-    const startLab = async (seed: boolean, quickIntervalSeconds: number, port: number) => {
+    const startLab = async (seed: boolean, quickIntervalSeconds: number, port: number, sync?: Record<string, number>) => {
       // --expose-gc only so the memory timeline can tell live data from garbage not yet collected.
       const l = ChildRpc.start('labdeck', join(root, 'bench', 'labdeck-process.ts'), { cwd: root, logFile: labLog, env: { LOG_LEVEL: 'warn' }, nodeOptions: ['--expose-gc'] });
       const info = await l.call<{ url: string; port: number; seedMs: number; startMs: number }>('start', {
-        dbFile, planFile, sessionSecret, clusters, quickIntervalSeconds, fullIntervalSeconds: 3600, seed, port,
+        dbFile, planFile, sessionSecret, clusters, quickIntervalSeconds, fullIntervalSeconds: 3600, seed, port, sync,
       });
       return { l, info };
     };
 
     await sim.call('resetStats');
-    const first = await startLab(true, 3600, 0);
+    // Phase A measures passes alone: the live signals (task list, node lists) stay off.
+    const first = await startLab(true, 3600, 0, { taskIntervalSeconds: 0, nodeListIntervalSeconds: 0 });
     lab = first.l;
     const url = first.info.url;
     log(`labdeck up at ${url} (seeded in ${(first.info.seedMs / 1000).toFixed(1)} s); waiting for the first full passes`);
@@ -594,25 +599,26 @@ async function main(): Promise<void> {
       scale, sim, lab, clusters, url, fleet, cookies, plan, ent, guests, log,
       status: new Map(guests.map((g) => [key(g), g.status])), random: rng(42), heldSnapshots: true, touchedAt: new Map(),
     };
-    log('1. quick passes');
-    result.quickPasses = await benchPasses(ctx);
-    log('2. reads under load');
-    result.reads = await benchReads(ctx);
-    await mark('after the read load');
-    log('3. push: single changes');
-    result.pushSingle = await benchSingleChanges(ctx);
-    log('3. push: one pass with many changes');
-    result.pushBatch = await benchBatch(ctx);
-    await mark('after the pass with many changes');
-    log('4. start through labdeck');
-    result.startThroughLabdeck = await benchStarts(ctx);
-    log("5. the seed's per-VM quick sync, one pass");
-    result.seedPass = await benchSeedPass(ctx);
-    result.memoryPhaseA = await lab.call<Usage>('usage');
-    log(`   labdeck RSS now ${(result.memoryPhaseA.rss / 1048576).toFixed(0)} MB`);
-    log('   CPU profiles: a quick pass with nothing changed, student reads, admin reads');
-    result.profiles = await benchProfiles(ctx, outDir, stamp);
-
+    if (!onlyLive) {
+      log('1. quick passes');
+      result.quickPasses = await benchPasses(ctx);
+      log('2. reads under load');
+      result.reads = await benchReads(ctx);
+      await mark('after the read load');
+      log('3. push: single changes');
+      result.pushSingle = await benchSingleChanges(ctx);
+      log('3. push: one pass with many changes');
+      result.pushBatch = await benchBatch(ctx);
+      await mark('after the pass with many changes');
+      log('4. start through labdeck');
+      result.startThroughLabdeck = await benchStarts(ctx);
+      log("5. the seed's per-VM quick sync, one pass");
+      result.seedPass = await benchSeedPass(ctx);
+      result.memoryPhaseA = await lab.call<Usage>('usage');
+      log(`   labdeck RSS now ${(result.memoryPhaseA.rss / 1048576).toFixed(0)} MB`);
+      log('   CPU profiles: a quick pass with nothing changed, student reads, admin reads');
+      result.profiles = await benchProfiles(ctx, outDir, stamp);
+    }
     const [liveId] = deployedClusters(ctx);
     log(`restarting labdeck with the quick loop at ${scale.deployedQuickIntervalS} s ("as deployed"); ${liveId} answers live, the others with a ${scale.laggedPvestatdMs / 1000} s pvestatd`);
     await lab.stop();
@@ -628,18 +634,25 @@ async function main(): Promise<void> {
     log(`${fleet.connectedCount()}/${usernames.length} sockets reconnected ${((now() - restartAt) / 1000).toFixed(1)} s after the restart began`);
     await lab.call('waitFullPasses', { timeoutMs: 600_000 }, 620_000);
     await mark('phase B: restarted, full pass done, sockets back');
-    log(`5. side by side for ${scale.compareWindowMs / 1000} s: idle push vs polling, scheduled freshness`);
-    result.deployed = await benchDeployed(ctx);
+    if (!onlyLive) {
+      log(`5. side by side for ${scale.compareWindowMs / 1000} s: idle push vs polling, scheduled freshness`);
+      result.deployed = await benchDeployed(ctx);
+    }
+    log('6. live signals at the default cadence (task list 2 s, node lists 4 s, snapshot 15 s)');
+    result.liveSignals = await benchLiveSignals({
+      scale, sim, lab, fleet, clusters, entitledOf: (vm) => entitledOf(ctx, vm), assigned: [...ent.byVm.keys()], random: ctx.random, log,
+    });
     result.memoryPhaseB = await lab.call<Usage>('usage');
     await mark('phase B: end of the side-by-side window');
     result.leaks = { total: fleet.leaks.length, examples: fleet.leaks.slice(0, 5) };
     result.finishedAt = new Date().toISOString();
     result.durationS = round((now() - t0) / 1000, 1);
     result.machine = { ...machine, loadAvgEnd: machineInfo().loadAvgStart };
-    result.targets = targetsOf(result as BenchResult);
+    result.targets = onlyLive ? [] : targetsOf(result as BenchResult);
     const json = join(outDir, `${stamp}.json`);
     writeFileSync(json, JSON.stringify(result, null, 2));
-    console.log('\n' + renderTable(result as BenchResult));
+    if (!onlyLive) console.log('\n' + renderTable(result as BenchResult));
+    else console.log(JSON.stringify(result.liveSignals, null, 2));
     log(`wrote ${json}`);
     if (writeResults) {
       writeResultsMarkdown(join(root, 'bench', 'RESULTS.md'), result as BenchResult);

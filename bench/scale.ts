@@ -33,6 +33,10 @@ export interface Scale {
   pollIntervalMs: number;
   /** Seed-design quick sync: concurrency of its per-VM status/current calls. */
   seedSyncConcurrency: number;
+  /** Live signals (section 6): idle window, outside changes of each kind measured, soak length. */
+  liveIdleMs: number;
+  liveSamples: number;
+  soakMs: number;
 }
 
 export const scales: Record<Scale['name'], Scale> = {
@@ -42,8 +46,8 @@ export const scales: Record<Scale['name'], Scale> = {
     passes: [{ fraction: 0, repeats: 5 }, { fraction: 0.01, repeats: 3 }, { fraction: 0.1, repeats: 2 }],
     readMs: 6000, readConcurrency: { student: 16, teacher: 8, admin: 2 },
     pushSingles: 24, pushBatch: 1000, startSamples: 10,
-    taskStartMs: 2000, agentTimeoutMs: 3000, ipDelayMs: 3000, deployedQuickIntervalS: 10, compareWindowMs: 60_000, pollers: 40, pollIntervalMs: 2000,
-    seedSyncConcurrency: 8,
+    taskStartMs: 2000, agentTimeoutMs: 3000, ipDelayMs: 3000, deployedQuickIntervalS: 15, compareWindowMs: 60_000, pollers: 40, pollIntervalMs: 2000,
+    seedSyncConcurrency: 8, liveIdleMs: 60_000, liveSamples: 60, soakMs: 180_000,
   },
   quick: {
     name: 'quick', clusters: 2, guestsPerCluster: 500, nodesPerCluster: 2, laggedPvestatdMs: 5000,
@@ -51,8 +55,8 @@ export const scales: Record<Scale['name'], Scale> = {
     passes: [{ fraction: 0, repeats: 3 }, { fraction: 0.01, repeats: 2 }, { fraction: 0.1, repeats: 2 }],
     readMs: 2000, readConcurrency: { student: 8, teacher: 4, admin: 2 },
     pushSingles: 12, pushBatch: 100, startSamples: 4,
-    taskStartMs: 1000, agentTimeoutMs: 3000, ipDelayMs: 3000, deployedQuickIntervalS: 5, compareWindowMs: 15_000, pollers: 8, pollIntervalMs: 2000,
-    seedSyncConcurrency: 8,
+    taskStartMs: 1000, agentTimeoutMs: 3000, ipDelayMs: 3000, deployedQuickIntervalS: 15, compareWindowMs: 15_000, pollers: 8, pollIntervalMs: 2000,
+    seedSyncConcurrency: 8, liveIdleMs: 20_000, liveSamples: 16, soakMs: 40_000,
   },
   tiny: {
     name: 'tiny', clusters: 2, guestsPerCluster: 60, nodesPerCluster: 1, laggedPvestatdMs: 1000,
@@ -61,6 +65,6 @@ export const scales: Record<Scale['name'], Scale> = {
     readMs: 300, readConcurrency: { student: 2, teacher: 1, admin: 1 },
     pushSingles: 2, pushBatch: 10, startSamples: 1,
     taskStartMs: 200, agentTimeoutMs: 200, ipDelayMs: 500, deployedQuickIntervalS: 1, compareWindowMs: 2500, pollers: 2, pollIntervalMs: 1000,
-    seedSyncConcurrency: 4,
+    seedSyncConcurrency: 4, liveIdleMs: 4000, liveSamples: 3, soakMs: 6000,
   },
 };

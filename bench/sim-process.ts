@@ -51,7 +51,7 @@ serveIpc({
       unauthorizedDelayMs: 0,
       ipDelayMs: a.ipDelayMs,
       agentTimeoutMs: a.agentTimeoutMs,
-      taskDurationMs: { start: a.taskStartMs, stop: 500, shutdown: 1000, reboot: 1000, suspend: 300, resume: 300 },
+      taskDurationMs: { start: a.taskStartMs, stop: 500, shutdown: 1000, reboot: 1000, suspend: 300, resume: 300, migrate: 2000 },
     });
     for (const c of sim.clusters) byId.set(c.id, { cluster: c, mode: 'held', timer: null });
     return ids.map((id) => {
@@ -87,10 +87,39 @@ serveIpc({
     return { at };
   },
 
+  /**
+   * A change from outside labdeck: 'ui' runs the action as a Proxmox UI task and answers once the
+   * task has ended (`at` = its end); 'guest' shuts down or reboots the guest from inside, at once.
+   */
+  async outside({ cluster: id, vmid, action, via }: { cluster: string; vmid: number; action: PowerAction; via: 'ui' | 'guest' }): Promise<{ at: number; exitstatus: string | null }> {
+    const c = cluster(id);
+    const upid = c.powerOutside(vmid, action, via);
+    if (!upid) return { at: now(), exitstatus: null };
+    const done = await c.taskDone(upid);
+    return { at: now(), exitstatus: done.exitstatus ?? null };
+  },
+
+  /** What one poll of an open Proxmox UI tab fetches from a cluster: the bytes of its resources and task list answers. */
+  async uiTabBytes({ cluster: id }: { cluster: string }): Promise<{ resources: number; tasks: number }> {
+    const c = cluster(id);
+    const get = async (path: string) => {
+      const res = await fetch(`${c.url}/api2/json${path}`, { headers: { Authorization: `PVEAPIToken=${c.tokenId}=${c.tokenSecret}` } });
+      return (await res.arrayBuffer()).byteLength;
+    };
+    return { resources: await get('/cluster/resources'), tasks: await get('/cluster/tasks') };
+  },
+
   /** Forces a pvestatd snapshot on the given clusters (all when none given). */
   refresh({ clusters }: { clusters?: string[] }): { at: number } {
     for (const id of clusters ?? [...byId.keys()]) cluster(id).refreshNow();
     return { at: now() };
+  },
+
+  /** Each guest's live status and node (the truth a client must end up showing). */
+  truth(): Record<string, { status: string; node: string }> {
+    const out: Record<string, { status: string; node: string }> = {};
+    for (const [id, { cluster: c }] of byId) for (const g of c.guests()) out[`${id}:${g.vmid}`] = { status: g.status, node: g.node };
+    return out;
   },
 
   stats(): Record<string, SimStats> {

@@ -10,7 +10,8 @@ describe('/cluster/tasks', () => {
   let sim: Simulator;
   beforeAll(async () => {
     sim = await startFast({
-      taskDurationMs: { start: 150, stop: 30, shutdown: 150, reboot: 60, migrate: 80 },
+      // Long enough for the list to be read while a start still runs, even on a loaded machine.
+      taskDurationMs: { start: 1500, stop: 30, shutdown: 1500, reboot: 60, migrate: 80 },
       clusters: [
         { id: 'lab-t', guests: 40, seed: 4, users: [{ userid: 'bob@pve', password: 'pw', privileges: ['VM.Audit', 'VM.PowerMgmt'] }] },
         { id: 'lab-q', guests: 4, tokenId: 'monitor@pve!ro', tokenPrivileges: ['VM.Audit', 'VM.PowerMgmt'] },

@@ -29,7 +29,7 @@ describe('live signals', () => {
     ({ db, close: closeDb } = await openTestDb('sqlite'));
     h = makeManager(db, sim, { ...NO_PASSES, ...sync });
     await h.manager.start();
-    await until(() => h.manager.status().clusters[0].lastFullAt !== null);
+    await until(() => h.manager.status().clusters[0].lastFullAt !== null, 20_000);
     return sim.cluster('lab');
   }
   const stored = (vmid: number) => h.manager.repo.get('lab', vmid);
