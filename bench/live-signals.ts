@@ -84,7 +84,7 @@ export async function benchLiveSignals(ctx: LiveCtx): Promise<LiveSignalsResult>
   await ctx.sim.call('pvestatd', { modes: Object.fromEntries(ctx.clusters.map((c) => [c.id, pvestatdMs])) });
   const tab = await ctx.sim.call<{ resources: number; tasks: number }>('uiTabBytes', { cluster: ctx.clusters[0].id });
   // Let earlier changes and their holds settle so the idle window is idle.
-  await sleep(Math.min(20_000, pvestatdMs + 5000));
+  await sleep(Math.min(15_000, pvestatdMs + 2000));
 
   ctx.log(`6a. idle for ${s.liveIdleMs / 1000} s at the default cadence`);
   await ctx.sim.call('resetStats');

@@ -34,5 +34,10 @@ describe('npm run bench -- --tiny', () => {
     expect(r.reads.student.errors + r.reads.teacher.errors + r.reads.admin.errors).toBe(0);
     expect(r.quickPasses['0%'].proxmoxRequests.every((n: number) => n === r.scale.clusters)).toBe(true);
     expect(r.targets.length).toBeGreaterThanOrEqual(10);
-  }, 90_000);
+    // Section 6: outside changes of both kinds reached every entitled client, and the soak ended on the truth.
+    expect(r.liveSignals.uiTask.notArrived + r.liveSignals.inGuest.notArrived).toBe(0);
+    expect(r.liveSignals.uiTask.endToClientMs.n).toBeGreaterThan(0);
+    expect(r.liveSignals.inGuest.changeToClientMs.n).toBeGreaterThan(0);
+    expect(r.liveSignals.soak).toMatchObject({ missed: 0, wrongAtEnd: 0, revisionsBackwards: 0 });
+  }, 180_000);
 });

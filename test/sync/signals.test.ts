@@ -25,7 +25,7 @@ describe('live signals', () => {
   });
 
   async function setup(sync: Record<string, unknown>, guests = 24, tasks: Record<string, number> = {}) {
-    sim = await startSim([{ id: 'lab', guests, nodes: 2, seed: 5 }], { ...FROZEN, taskDurationMs: { start: 150, stop: 100, shutdown: 600, reboot: 150, migrate: 200, clone: 300, destroy: 150, ...tasks } });
+    sim = await startSim([{ id: 'lab', guests, nodes: 2, seed: 5 }], { ...FROZEN, taskDurationMs: { start: 150, stop: 100, shutdown: 3000, reboot: 150, migrate: 200, clone: 300, destroy: 150, ...tasks } });
     ({ db, close: closeDb } = await openTestDb('sqlite'));
     h = makeManager(db, sim, { ...NO_PASSES, ...sync });
     await h.manager.start();
