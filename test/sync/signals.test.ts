@@ -40,7 +40,7 @@ describe('live signals', () => {
     const g = c.guests().find((x) => x.status === 'running' && !x.template && x.type === 'qemu')!;
     const upid = c.powerOutside(g.vmid, 'shutdown', 'ui')!;
     // Seen while it runs: the guest is watched before the task ends.
-    await until(() => h.manager.status().clusters[0].fastLane > 0 && c.tasks().find((t) => t.upid === upid)!.endtime === undefined, 15_000);
+    await until(() => h.manager.status().clusters[0].fastLane > 0 && c.tasks().find((t) => t.upid === upid)!.endtime === undefined, 30_000);
     await c.taskDone(upid);
     expect(await until(async () => (await stored(g.vmid))?.status === 'stopped')).toBe(true);
     // A short task that starts and ends between two reads is caught by its end.
@@ -58,14 +58,14 @@ describe('live signals', () => {
     const tasksBefore = c.tasks().length;
     c.powerOutside(q.vmid, 'shutdown', 'guest');
     c.powerOutside(l.vmid, 'shutdown', 'guest');
-    await until(async () => (await stored(q.vmid))?.status === 'stopped' && (await stored(l.vmid))?.status === 'stopped', 15_000);
+    await until(async () => (await stored(q.vmid))?.status === 'stopped' && (await stored(l.vmid))?.status === 'stopped', 30_000);
     expect(c.tasks()).toHaveLength(tasksBefore);
     expect(passKinds()).toEqual(['full']);
     // A reboot from inside keeps it running but moves its start time.
     const r = c.guests().find((x) => x.status === 'running' && !x.template && x.vmid !== q.vmid && x.vmid !== l.vmid)!;
     const before = (await stored(r.vmid))!.startedAt!;
     c.powerOutside(r.vmid, 'reboot', 'guest');
-    await until(async () => ((await stored(r.vmid))!.startedAt ?? 0) > before + 30_000, 15_000);
+    await until(async () => ((await stored(r.vmid))!.startedAt ?? 0) > before + 30_000, 30_000);
   });
 
   it('a migration seen in the task list moves the VM once it ends', async () => {
@@ -87,12 +87,12 @@ describe('live signals', () => {
     await c.taskDone(upid);
     // The snapshot lists a new guest as a stub until pvestatd's next broadcast; here that is now.
     c.refreshNow();
-    const added = await until(() => stored(newid), 15_000);
+    const added = await until(() => stored(newid), 30_000);
     expect(added).toMatchObject({ vmid: newid });
-    await until(async () => (await stored(newid))?.name === 'outside-copy', 15_000);
+    await until(async () => (await stored(newid))?.name === 'outside-copy', 30_000);
     const victim = c.guests().find((x) => x.status === 'stopped' && !x.template && x.vmid !== newid && x.vmid !== src.vmid)!;
     await c.taskDone(c.destroyGuest(victim.vmid, 'ui')!);
-    await until(async () => (await stored(victim.vmid)) === null, 15_000);
+    await until(async () => (await stored(victim.vmid)) === null, 30_000);
     expect(passKinds().filter((k) => k === 'full')).toHaveLength(1);
     const removed = await db.selectFrom('vm_events').selectAll().where('vmid', '=', victim.vmid).where('kind', '=', 'removed').execute();
     expect(removed).toHaveLength(1);
@@ -115,7 +115,7 @@ describe('live signals', () => {
     expect(c.tasks().some((t) => t.id === String(missed.vmid) && t.type === 'qmstart')).toBe(false);
     expect((await stored(missed.vmid))!.status).toBe('stopped');
     await h.manager.checkSignals('lab');
-    await until(async () => (await stored(missed.vmid))?.status === 'running', 15_000);
+    await until(async () => (await stored(missed.vmid))?.status === 'running', 30_000);
     expect(h.logs.some((l) => /rolled over/.test(String(l.msg)))).toBe(true);
     expect(h.manager.signalStats().lab.rollovers).toBe(1);
   });
