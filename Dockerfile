@@ -26,7 +26,11 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 # 3. The runtime: no compilers, no dev dependencies, not root.
 FROM node:22-slim
+# MALLOC_MMAP_THRESHOLD_: glibc otherwise raises its mmap threshold after the first scrypt hash
+# (16 MiB) and keeps every later one's buffer in a thread arena: 64 MiB of RSS held for good after
+# a few sign-ins (bench/RESULTS.md, "Memory"). Fixed at glibc's default, freed buffers go back.
 ENV NODE_ENV=production \
+    MALLOC_MMAP_THRESHOLD_=131072 \
     HOST=0.0.0.0 \
     PORT=8080 \
     DATABASE_URL=/data/labdeck.db

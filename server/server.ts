@@ -22,6 +22,7 @@ import { Access } from './auth/permissions.js';
 import { linkKey } from './auth/tokens.js';
 import { AuditLog } from './auth/audit-log.js';
 import { Sessions } from './auth/session.js';
+import { SessionUsers } from './auth/session-users.js';
 import { LoginThrottle, defaultThrottleLimits, type ThrottleLimits } from './auth/throttle.js';
 import { UsersRepo } from './auth/users.js';
 import { ClassesRepo } from './classes/repository.js';
@@ -57,6 +58,8 @@ export interface StartOptions {
   actionFollowMs?: number;
   /** Do not start the sync loop (tests that write the inventory themselves). */
   noSync?: boolean;
+  /** How often the users table is checked for changes made by another process (default 1000 ms). */
+  userPollMs?: number;
   /** Answer `GET /api/vms` from the in-memory read model (default true; false reads the database). */
   readModel?: boolean;
   /** How long a console link waits for its connection (default 30 000 ms). */
@@ -155,7 +158,13 @@ export async function startLabdeck(config: AppConfig, opts: StartOptions = {}): 
       closers.push(() => reads.stop());
     }
     const users = new UsersRepo(db);
-    const sessions = new Sessions({ users, secret: cfg.sessionSecret, ttlSeconds: Math.round(cfg.auth.sessionTtlHours * 3600), feed: accessFeed });
+    // Created before anything that announces on the access feed, so no revocation goes unseen.
+    const directory = new SessionUsers({ users, feed: accessFeed, pollMs: opts.userPollMs });
+    await directory.start();
+    closers.push(() => directory.stop());
+    const sessions = new Sessions({
+      users, secret: cfg.sessionSecret, ttlSeconds: Math.round(cfg.auth.sessionTtlHours * 3600), feed: accessFeed, directory,
+    });
     // Created before any hub attaches, so its tag cache is updated before rooms are computed.
     const access = new Access(db, accessFeed, feed);
     const audit = new AuditLog(db);

@@ -1,11 +1,13 @@
 // Sessions: an iron-session sealed cookie holding the user id and that user's session version.
-// Every read checks the version against the database, so bumping it (sign-out, password change,
-// disable) ends all of the user's sessions at once.
+// Every read checks the version against the user's record (from memory through SessionUsers when
+// the server runs one, else the database), so bumping it (sign-out, password change, disable)
+// ends all of the user's sessions at once.
 import { sealData, unsealData } from 'iron-session';
 import { parse as parseCookie } from 'hono/utils/cookie';
 import type { UsersRepo } from './users.js';
 import type { Role } from '../db/schema.js';
 import type { AccessFeed } from './access-feed.js';
+import type { SessionUsers } from './session-users.js';
 
 export const SESSION_COOKIE = 'labdeck_session';
 
@@ -27,6 +29,8 @@ export interface SessionsOptions {
   secret: string;
   ttlSeconds: number;
   feed: AccessFeed;
+  /** The in-memory user records (the server's); without it every check reads the database. */
+  directory?: SessionUsers;
 }
 
 export class Sessions {
@@ -35,6 +39,7 @@ export class Sessions {
   private readonly users: UsersRepo;
   private readonly secret: string;
   private readonly feed: AccessFeed;
+  private readonly directory: SessionUsers | undefined;
   /**
    * Seal → its contents. Unsealing (key derivation, HMAC, decryption) was the largest CPU cost of
    * a small read; a seal's contents never change, and expiry and revocation are still checked on
@@ -47,6 +52,7 @@ export class Sessions {
     this.secret = opts.secret;
     this.ttlSeconds = opts.ttlSeconds;
     this.feed = opts.feed;
+    this.directory = opts.directory;
   }
 
   /** A fresh sealed cookie value for the user's current session version. */
@@ -75,7 +81,7 @@ export class Sessions {
     }
     if (typeof data.uid !== 'number' || typeof data.sv !== 'number' || typeof data.iat !== 'number') return null;
     if (Date.now() - data.iat > this.ttlSeconds * 1000) return null;
-    const u = await this.users.get(data.uid);
+    const u = this.directory ? await this.directory.get(data.uid) : await this.users.sessionRecord(data.uid);
     if (!u || u.disabled || u.sessionVersion !== data.sv) return null;
     return { id: u.id, username: u.username, displayName: u.displayName, role: u.role };
   }

@@ -22,6 +22,16 @@ export interface User {
 /** The stored row, for the session check. */
 export interface UserRecord extends User { sessionVersion: number; hasPassword: boolean }
 
+/** What a session check needs of a user (kept in memory by SessionUsers). */
+export interface SessionRecord {
+  id: number;
+  username: string;
+  displayName: string;
+  role: Role;
+  disabled: boolean;
+  sessionVersion: number;
+}
+
 export class UserExistsError extends Error {}
 
 function toRecord(r: Selectable<UsersTable>): UserRecord {
@@ -82,6 +92,39 @@ export class UsersRepo {
       for (const r of rows) out.push(publicUser(toRecord(r)));
     }
     return out;
+  }
+
+  /** The session view of one user. */
+  async sessionRecord(id: number): Promise<SessionRecord | null> {
+    return (await this.sessionRecords([id]))[0] ?? null;
+  }
+
+  /** The session view of these users (unknown ids left out). */
+  async sessionRecords(ids: number[]): Promise<SessionRecord[]> {
+    if (ids.length === 0) return [];
+    const rows = [];
+    // Bounded IN lists (SQLite allows 32,766 parameters; PostgreSQL 65,535).
+    for (let i = 0; i < ids.length; i += 1000) {
+      rows.push(...await this.db.selectFrom('users')
+        .select(['id', 'username', 'display_name', 'role', 'disabled', 'session_version'])
+        .where('id', 'in', ids.slice(i, i + 1000)).execute());
+    }
+    return rows.map((r) => ({
+      id: r.id, username: r.username, displayName: r.display_name, role: r.role, disabled: Boolean(r.disabled), sessionVersion: r.session_version,
+    }));
+  }
+
+  /**
+   * A value that changes whenever a user is created, deleted or changed (every change sets
+   * updated_at or bumps session_version, which only grows): how a running server notices the CLI.
+   */
+  async changeSignature(): Promise<string> {
+    const r = await this.db.selectFrom('users')
+      .select((eb) => [
+        eb.fn.countAll<number>().as('n'), eb.fn.max('id').as('maxId'),
+        eb.fn.max('updated_at').as('updated'), eb.fn.sum<number>('session_version').as('versions'),
+      ]).executeTakeFirstOrThrow();
+    return `${r.n}|${r.maxId ?? 0}|${r.updated ?? 0}|${r.versions ?? 0}`;
   }
 
   /** One user by name. */

@@ -1,9 +1,9 @@
 // The Kysely instance: SQLite (better-sqlite3, WAL) by default, PostgreSQL when DATABASE_URL says so.
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import pg from 'pg';
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase } from 'kysely';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -17,6 +17,8 @@ export function dialectOf(url: string): Dialect {
 /** Opens the database named by a file path, `sqlite:` URL, `:memory:` or `postgres://` URL. */
 export function createDb(url: string): Db {
   if (dialectOf(url) === 'postgres') {
+    // Loaded only for PostgreSQL: a SQLite install never holds pg's ~3 MB of heap.
+    const pg = createRequire(import.meta.url)('pg') as typeof import('pg');
     // bigint (int8) as a JS number: our counts and revisions stay far below 2^53.
     pg.types.setTypeParser(20, (x: string) => Number(x));
     return new Kysely<Database>({
@@ -30,7 +32,38 @@ export function createDb(url: string): Db {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database: reusingStatements(sqlite) }) });
+}
+
+/** How many distinct SQL texts keep their prepared statement (least recently used dropped first). */
+const STATEMENTS_KEPT = 256;
+
+/**
+ * better-sqlite3 as Kysely sees it, with prepared statements reused by SQL text: Kysely prepares
+ * every query anew, and preparing was the largest CPU cost of a small read (bench/RESULTS.md).
+ * A statement runs to completion before the next use (better-sqlite3 is synchronous and labdeck
+ * does not stream), so one statement per text is enough.
+ */
+export function reusingStatements(sqlite: SQLite.Database, kept = STATEMENTS_KEPT): SqliteDatabase {
+  const statements = new Map<string, SQLite.Statement>();
+  return {
+    close: () => {
+      statements.clear();
+      sqlite.close();
+    },
+    prepare: (sql: string) => {
+      let stmt = statements.get(sql);
+      if (stmt) {
+        // Most recently used last, so the first key is the one to drop.
+        statements.delete(sql);
+      } else {
+        stmt = sqlite.prepare(sql);
+        if (statements.size >= kept) statements.delete(statements.keys().next().value!);
+      }
+      statements.set(sql, stmt);
+      return stmt;
+    },
+  };
 }
 
 /** The dialect of an open Kysely instance (migrations use it for the few non-portable types). */

@@ -99,9 +99,20 @@ export class InventoryRepo {
     this.pg = dialectOfDb(db) === 'postgres';
   }
 
-  /** Per-cluster sync state as persisted (survives restarts). */
+  /** The cluster states in memory (null until first read). */
+  private states: Map<string, ClusterState> | null = null;
+
+  /**
+   * Per-cluster sync state as persisted (survives restarts). Read from the database once, then
+   * kept by recordPass, the only writer: staleness checks on every read ask no database.
+   */
   async clusterStates(): Promise<ClusterState[]> {
-    return this.db.selectFrom('cluster_state').selectAll().orderBy('cluster_id').execute();
+    if (!this.states) {
+      const rows = await this.db.selectFrom('cluster_state').selectAll().orderBy('cluster_id').execute();
+      // A pass recorded while this read ran is newer than what it read.
+      this.states ??= new Map(rows.map((r) => [r.cluster_id, r]));
+    }
+    return [...this.states.values()].sort((a, b) => (a.cluster_id < b.cluster_id ? -1 : a.cluster_id > b.cluster_id ? 1 : 0));
   }
 
   /** Cluster id → is its data stale now. */
@@ -360,7 +371,7 @@ export class InventoryRepo {
   /** Persists one pass: its sync_runs row and the cluster's state (success resets the failure streak). */
   async recordPass(p: PassRecordInput): Promise<ClusterState> {
     const end = p.startedAt + p.durationMs;
-    return this.db.transaction().execute(async (trx) => {
+    const next = await this.db.transaction().execute(async (trx) => {
       const prev = await trx.selectFrom('cluster_state').selectAll().where('cluster_id', '=', p.cluster).executeTakeFirst();
       const base: ClusterState = prev ?? {
         cluster_id: p.cluster, last_success_at: null, last_full_at: null, last_quick_at: null,
@@ -382,5 +393,8 @@ export class InventoryRepo {
       }).execute();
       return next;
     });
+    // After the commit, so no reader sees a state the database might still lose.
+    this.states?.set(next.cluster_id, next);
+    return next;
   }
 }

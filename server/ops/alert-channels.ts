@@ -1,6 +1,6 @@
 // Where alerts go: a generic webhook (JSON, optional HMAC-SHA256 signature) and email over SMTP.
 import { createHmac } from 'node:crypto';
-import nodemailer from 'nodemailer';
+import { createRequire } from 'node:module';
 import type { AlertsConfig, EmailChannelConfig, WebhookChannelConfig } from './config-schema.js';
 
 /** One alert as every channel receives it. */
@@ -70,6 +70,8 @@ export function webhookChannel(cfg: WebhookChannelConfig): AlertChannel {
 
 /** Sends a plain-text mail through the configured SMTP relay (TLS and auth from config). */
 export function emailChannel(cfg: EmailChannelConfig): AlertChannel {
+  // Loaded only when mail is configured: nodemailer is ~3 MB of heap a server without it never needs.
+  const nodemailer = createRequire(import.meta.url)('nodemailer') as typeof import('nodemailer');
   const transport = nodemailer.createTransport({
     host: cfg.host,
     port: cfg.port,

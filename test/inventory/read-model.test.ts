@@ -113,7 +113,10 @@ describe.each(dialects)('read model (%s)', (dialect) => {
   });
 
   it('marks exactly the clusters without a recent successful pass as stale', async () => {
-    await ts.labdeck.db.updateTable('cluster_state').set({ last_success_at: Date.now() - 3_600_000 }).where('cluster_id', '=', 'lab-b').execute();
+    // As if lab-b's last successful pass ended an hour ago (recorded the way the sync loop records one).
+    await ts.labdeck.inventory.recordPass({
+      cluster: 'lab-b', kind: 'quick', startedAt: Date.now() - 3_600_000, durationMs: 10, guests: 8, changed: 0, requests: 1, error: null,
+    });
     const body = await expectSame();
     expect(body.vms.filter((v) => v.stale).every((v) => v.cluster === 'lab-b')).toBe(true);
     expect(body.vms.filter((v) => v.cluster === 'lab-b').every((v) => v.stale)).toBe(true);
