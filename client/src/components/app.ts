@@ -50,12 +50,12 @@ export class LabdeckApp extends LitElement {
     /* A phone gets one header row: the navigation scrolls sideways, the role and last-update text go. */
     @media (max-width: 600px) {
       header { gap: .4rem; padding: .35rem .5rem; flex-wrap: nowrap; }
-      nav { flex-wrap: nowrap; overflow-x: auto; min-width: 0; flex: 1 1 auto; }
+      nav { flex-wrap: nowrap; overflow-x: auto; min-width: 0; flex: 0 1 auto; }
       nav a { white-space: nowrap; padding: .3rem .45rem; }
       .spacer { display: none; }
       .brand { font-size: 1rem; }
       .role { display: none; }
-      .who { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; max-width: 6rem; }
+      .who { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; max-width: 6rem; min-width: 2.5rem; flex: 0 6 auto; }
       header button { padding: .25rem .5rem; min-height: 2rem; white-space: nowrap; }
       main { padding: .6rem; }
     }
@@ -184,7 +184,7 @@ export class LabdeckApp extends LitElement {
     const u = this.user!;
     const r = this.route.name;
     return html`<header>
-      <a class="skip" href="#main" @click=${this.skipToMain}>Skip to content</a>
+      <button class="skip" @click=${this.skipToMain}>Skip to content</button>
       <a class="brand" href=${homeFor(u)}>labdeck</a>
       <nav aria-label="Main">
         ${u.role === 'student' ? this.navLink('/my', 'My VMs', r === 'my') : nothing}

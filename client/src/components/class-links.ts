@@ -106,7 +106,7 @@ export class ClassLinks extends LitElement {
     const mine = (this.links ?? []).filter((l) => l.kind === kind);
     const err = this.error[kind];
     return html`<section aria-label=${`${NAME[kind]}s`} data-links=${kind}>
-      <h3>${NAME[kind]}s</h3>
+      <h2>${NAME[kind]}s</h2>
       <p class="muted small">${kind === 'invite' ? 'Students who follow it (and sign in) join this class.' : 'A read-only view of this class for a classroom PC; no sign-in needed.'}</p>
       ${this.links === null ? html`<p class="muted small">Loading…</p>` : mine.length ? html`<ul>${mine.map((l) => this.renderLink(l))}</ul>` : html`<p class="small" data-no-links>No active ${NAME[kind].toLowerCase()}.</p>`}
       <form @submit=${(e: SubmitEvent) => this.create(e, kind)}>

@@ -29,7 +29,7 @@ export class ConfirmDialog extends LitElement {
     dialog::backdrop { background: rgb(0 0 0 / 45%); }
     ul { max-height: 14rem; overflow: auto; margin: .6rem 0; padding: .4rem .4rem .4rem 1.4rem; background: var(--surface-2); border-radius: 6px; font-size: .92rem; }
     .buttons { display: flex; gap: .5rem; justify-content: flex-end; margin-top: 1rem; flex-wrap: wrap; }
-    button.danger-fill { background: var(--bad); color: #fff; border-color: var(--bad); }
+    button.danger-fill { background: var(--bad); color: var(--accent-text); border-color: var(--bad); }
   `];
 
   @property({ attribute: false }) options!: ConfirmOptions;

@@ -8,9 +8,22 @@ import { base } from '../lib/styles.js';
 import { LiveLink } from '../lib/live.js';
 import { LiveController, TickController } from '../lib/controllers.js';
 import { apiGet } from '../lib/api.js';
-import { statusInfo, ipText, isProblem, clock, ago } from '../lib/format.js';
+import { statusInfo, ipText, isProblem, isPending, clock, ago } from '../lib/format.js';
 import type { Vm } from '../../../server/inventory/vm.js';
 import type { SinceResponse } from '../lib/vm-store.js';
+
+/** How a tile reads from afar: each kind has its own icon and background, not just a colour. */
+type Kind = 'problem' | 'busy' | 'running' | 'stopped' | 'none';
+const ICON: Record<Kind, string> = { problem: '⚠', busy: '⟳', running: '▶', stopped: '■', none: '–' };
+// Problems first, then VMs on their way; the rest keeps the roster order.
+const RANK: Record<Kind, number> = { problem: 0, busy: 1, running: 2, stopped: 2, none: 2 };
+
+function tileKind(vm: Vm | undefined, vmKey: string | null): Kind {
+  if (!vm) return vmKey ? 'problem' : 'none';
+  if (isProblem(vm)) return 'problem';
+  if (isPending(vm.status)) return 'busy';
+  return vm.status === 'running' ? 'running' : vm.status === 'stopped' ? 'stopped' : 'problem';
+}
 
 /** `student` is null for a pool VM nobody is assigned. */
 interface Tile { student: string | null; vmKey: string | null }
@@ -37,29 +50,36 @@ function tilesFrom(res: Raw): Tile[] {
 export class ProjectorView extends LitElement {
   static override styles = [base, css`
     :host { min-height: 100vh; padding: 1.5vw 2vw; display: flex; flex-direction: column; gap: 1.2vw; font-size: clamp(14px, 1.35vw, 40px); }
-    header { display: flex; align-items: baseline; gap: 2vw; flex-wrap: wrap; }
+    header { display: flex; align-items: center; gap: 2vw; flex-wrap: wrap; }
     h1 { font-size: 2.2em; margin: 0; }
-    .clock { margin-left: auto; font-size: 2.2em; font-variant-numeric: tabular-nums; font-weight: 700; }
-    .counts { display: flex; gap: 1.5vw; font-size: 1.4em; flex-wrap: wrap; }
-    .counts span { font-weight: 700; }
-    .tiles { display: grid; grid-template-columns: repeat(auto-fill, minmax(max(14em, 15vw), 1fr)); gap: 1vw; }
+    /* Smaller than the class name: the class is what the room looks for. */
+    .clock { margin-left: auto; font-size: 1.5em; font-variant-numeric: tabular-nums; color: var(--muted); }
+    .counts { display: flex; gap: 1.5vw; font-size: 1.3em; flex-wrap: wrap; }
+    .counts b { font-weight: 700; }
+    ul.tiles { list-style: none; margin: 0; padding: 0; display: grid; grid-template-columns: repeat(auto-fill, minmax(max(14em, 15vw), 1fr)); gap: 1vw; }
     /* A full class (more than 12 tiles) still fits one 1080p wall without scrolling. */
-    .tiles.dense { font-size: .8em; grid-template-columns: repeat(auto-fill, minmax(max(11em, 11vw), 1fr)); gap: .8vw; }
-    .tile { border-radius: 10px; padding: .8em 1em; border: 3px solid transparent; background: var(--surface); display: grid; gap: .25em; }
-    .tile.edge-ok { border-color: var(--ok); }
-    .tile.edge-off { border-color: var(--border); }
-    .tile.edge-busy, .tile.edge-warn { border-color: var(--warn); }
-    .tile.edge-bad { border-color: var(--bad); }
+    ul.tiles.dense { font-size: .8em; grid-template-columns: repeat(auto-fill, minmax(max(11em, 11vw), 1fr)); gap: .8vw; }
+    .tile { border-radius: 10px; padding: .7em .9em; border: 3px solid var(--border); background: var(--surface); display: grid; gap: .2em; min-width: 0; }
+    /* Background, border style and icon differ per state, so the wall reads in greyscale too. */
+    .tile.k-running { background: var(--ok-bg); border-color: var(--ok); }
+    .tile.k-stopped { background: var(--surface); border-color: var(--border); border-style: dashed; }
+    .tile.k-busy { background: repeating-linear-gradient(135deg, var(--busy-bg) 0 .6em, var(--surface) .6em 1.2em); border-color: var(--busy); }
+    .tile.k-problem { background: var(--bad-bg); border-color: var(--bad); border-width: 6px; }
+    .tile.k-none { background: var(--surface-2); border-color: transparent; }
     .student { font-size: 1.35em; font-weight: 700; overflow-wrap: anywhere; }
-    .student.unassigned { font-weight: 600; font-style: italic; color: var(--muted); }
-    .empty { font-size: 1.4em; color: var(--muted); }
-    .vm { color: var(--muted); overflow-wrap: anywhere; }
-    .state { font-size: 1.25em; font-weight: 700; }
-    .ip { font-family: var(--mono); font-size: 1.1em; }
-    .noip { color: var(--muted); }
-    .tile .badge { font-size: 1.1em; justify-self: start; padding: .15em .7em; }
+    .student.unassigned { font-weight: 600; font-style: italic; }
+    /* Secondary text: at least 24 px on a 1080p wall. */
+    .vm, .ip, .noip, .stale { font-size: max(1em, 1.25vw); overflow-wrap: anywhere; }
+    .state { font-size: 1.2em; font-weight: 700; display: flex; gap: .35em; align-items: center; overflow-wrap: anywhere; min-width: 0; }
+    .k-running .state { color: var(--ok); }
+    .k-busy .state { color: var(--busy); }
+    .k-problem .state { color: var(--bad); }
+    .icon { font-size: 1.1em; width: 1.2em; text-align: center; flex: none; }
+    .ip { font-family: var(--mono); }
+    .empty { font-size: 1.4em; }
     .gone { display: grid; place-items: center; min-height: 80vh; text-align: center; font-size: 1.6em; }
-    .conn { font-size: .9em; }
+    /* Over the tiles, not above them: the last row stays on a 720p screen. */
+    .conn { position: fixed; top: .6em; left: 50%; transform: translateX(-50%); z-index: 5; background: var(--warn-bg); color: var(--warn); border: 2px solid var(--warn); border-radius: 999px; padding: .3em 1em; font-weight: 700; box-shadow: 0 4px 16px rgb(0 0 0 / 25%); }
     .stale { color: var(--warn); font-weight: 600; }
   `];
 
@@ -88,7 +108,7 @@ export class ProjectorView extends LitElement {
     this.link = new LiveLink({ projector: this.token, fullReload: true, loadSnapshot: () => this.load() });
     this.live.bind();
     this.link.start();
-    document.title = 'labdeck projector';
+    document.title = 'Projector · labdeck';
   }
 
   override disconnectedCallback(): void {
@@ -101,6 +121,7 @@ export class ProjectorView extends LitElement {
   private async load(): Promise<SinceResponse> {
     const res = await apiGet<Raw>(`/api/projector/${encodeURIComponent(this.token)}`);
     this.classTitle = String(res.class?.name ?? '');
+    document.title = `${this.classTitle} · projector · labdeck`;
     this.tiles = tilesFrom(res);
     return { revision: Number(res.revision ?? 0), vms: (res.vms ?? []) as Vm[] };
   }
@@ -108,46 +129,47 @@ export class ProjectorView extends LitElement {
   override render() {
     const link = this.link;
     if (link?.refused && !link.store.loaded) {
-      return html`<div class="gone" role="alert"><div><h1>This projector link does not work</h1><p>It may have expired or been revoked. Ask the teacher for a new one.</p></div></div>`;
+      return html`<main class="gone" role="alert"><div><h1>This projector link does not work</h1><p>It may have expired or been revoked. Ask the teacher for a new one.</p></div></main>`;
     }
     if (link?.refused) {
-      return html`<div class="gone" role="alert"><div><h1>This projector link has been revoked</h1><p>Ask the teacher for a new one.</p></div></div>`;
+      return html`<main class="gone" role="alert"><div><h1>This projector link has been revoked</h1><p>Ask the teacher for a new one.</p></div></main>`;
     }
     const vms = link?.store.vms ?? new Map<string, Vm>();
-    let running = 0, stopped = 0, problems = 0;
     // Pool VMs nobody is assigned get a tile too: the teacher sees every class VM on the wall.
     const assigned = new Set(this.tiles.map((t) => t.vmKey));
     const free: Tile[] = [...vms.values()].filter((vm) => !assigned.has(vm.id))
       .sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true }) || a.vmid - b.vmid)
       .map((vm) => ({ student: null, vmKey: vm.id }));
-    const shown = [...this.tiles, ...free].map((t) => ({ ...t, vm: t.vmKey ? vms.get(t.vmKey) : undefined }));
-    for (const t of shown) {
-      if (!t.vm) continue;
-      if (isProblem(t.vm)) problems++;
-      else if (t.vm.status === 'running') running++;
-      else if (t.vm.status === 'stopped') stopped++;
-    }
+    // Problems first, then VMs on their way, then the rest in roster order (sort is stable).
+    const shown = [...this.tiles, ...free].map((t) => ({ ...t, vm: t.vmKey ? vms.get(t.vmKey) : undefined }))
+      .map((t) => ({ ...t, kind: tileKind(t.vm, t.vmKey) }))
+      .sort((a, b) => RANK[a.kind] - RANK[b.kind]);
+    const count = { running: 0, busy: 0, stopped: 0, problem: 0 };
+    for (const t of shown) if (t.vm) count[t.kind === 'none' ? 'problem' : t.kind]++;
     const state = link?.state ?? 'connecting';
     return html`<header>
         <h1>${this.classTitle || 'Class'}</h1>
         <div class="counts" role="status" aria-live="polite">
-          <div><span data-count="running">${running}</span> running</div>
-          <div><span data-count="stopped">${stopped}</span> stopped</div>
-          <div><span data-count="problems">${problems}</span> problems</div>
+          <div class="count k-running"><span aria-hidden="true">${ICON.running}</span> <b data-count="running">${count.running}</b> running</div>
+          <div class="count k-busy"><span aria-hidden="true">${ICON.busy}</span> <b data-count="busy">${count.busy}</b> starting or stopping</div>
+          <div class="count k-stopped"><span aria-hidden="true">${ICON.stopped}</span> <b data-count="stopped">${count.stopped}</b> stopped</div>
+          <div class="count k-problem"><span aria-hidden="true">${ICON.problem}</span> <b data-count="problems">${count.problem}</b> ${count.problem === 1 ? 'problem' : 'problems'}</div>
         </div>
         <div class="clock" aria-label="Time">${clock(this.tick.now)}</div>
       </header>
-      ${state !== 'live' ? html`<div class="conn badge tone-warn">${state === 'offline' ? 'Offline' : 'Reconnecting…'} — the tiles may be out of date</div>` : nothing}
+      ${state !== 'live' ? html`<div class="conn" role="status">${state === 'offline' ? 'Offline' : 'Reconnecting…'}: the tiles may be out of date</div>` : nothing}
+      <main>
       ${shown.length === 0 && link?.store.loaded ? html`<p class="empty">This class has no students and no VMs yet.</p>` : nothing}
-      <div class=${shown.length > 12 ? 'tiles dense' : 'tiles'}>${shown.map((t) => {
-        const s = t.vm ? statusInfo(t.vm.status) : { label: t.vmKey ? 'Not visible' : 'No VM', tone: 'off' };
-        return html`<div class="tile edge-${s.tone}" data-vm=${t.vm?.id ?? ''} data-status=${t.vm?.status ?? ''} ?data-unassigned=${t.student === null}>
+      <ul class=${shown.length > 12 ? 'tiles dense' : 'tiles'} aria-label="Students and their VMs">${shown.map((t) => {
+        const s = t.vm ? statusInfo(t.vm.status) : { label: t.vmKey ? 'Not visible' : 'No VM yet', tone: 'off' };
+        return html`<li class="tile k-${t.kind}" data-vm=${t.vm?.id ?? ''} data-status=${t.vm?.status ?? ''} data-kind=${t.kind} ?data-unassigned=${t.student === null}>
           <div class=${t.student === null ? 'student unassigned' : 'student'}>${t.student ?? 'Unassigned'}</div>
           <div class="vm">${t.vm ? `${t.vm.name} (#${t.vm.vmid})` : '—'}</div>
-          <span class="badge tone-${s.tone} state">${s.label}</span>
+          <div class="state"><span class="icon" aria-hidden="true">${ICON[t.kind]}</span> ${s.label.replace('…', '')}</div>
           <div class=${t.vm?.ip ? 'ip' : 'noip'}>${t.vm ? ipText(t.vm) : ''}</div>
           ${t.vm?.stale ? html`<div class="stale">data ${ago(t.vm.lastSeen, this.tick.now)}</div>` : nothing}
-        </div>`;
-      })}</div>`;
+        </li>`;
+      })}</ul>
+      </main>`;
   }
 }

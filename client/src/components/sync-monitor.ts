@@ -22,6 +22,18 @@ const HEALTH: Record<ClusterHealth, { label: string; tone: string }> = {
 };
 const COLOURS = ['#2b7bd6', '#d6762b', '#2bb673', '#b62bd6', '#d62b52', '#8a8f2b', '#2bc0d6', '#6b6b6b'];
 
+/** Proxmox latency (p95) above these is slow / very slow: the numbers turn amber / red. */
+export const LATENCY_WARN_MS = 1000;
+export const LATENCY_BAD_MS = 2500;
+
+/** A node as the sync reports it (present once the server sends node rows). */
+interface NodeState { name: string; online: boolean }
+
+function latencyTone(ms: number | null): '' | 'warn' | 'bad' {
+  if (ms === null) return '';
+  return ms >= LATENCY_BAD_MS ? 'bad' : ms >= LATENCY_WARN_MS ? 'warn' : '';
+}
+
 @customElement('ld-sync-monitor')
 export class SyncMonitor extends LitElement {
   static override styles = [base, css`
@@ -38,6 +50,10 @@ export class SyncMonitor extends LitElement {
     .alerts td { vertical-align: top; font-size: .92rem; }
     .alerts td.reason { overflow-wrap: anywhere; }
     .alerts time { white-space: nowrap; }
+    .v-warn { color: var(--warn); font-weight: 700; }
+    .v-bad { color: var(--bad); font-weight: 700; }
+    table.nodes { margin: .3rem 0 .6rem; font-size: .9rem; }
+    table.nodes td, table.nodes th { padding: .2rem .4rem; }
     @media (max-width: 600px) { .alerts .deliv { display: none; } }
   `];
 
@@ -189,13 +205,42 @@ export class SyncMonitor extends LitElement {
         <dt>Last quick pass</dt><dd>${ago(c.lastQuickAt, now)}</dd>
         <dt>${c.backoffMs > 0 ? 'Retry (backoff)' : 'Next run'}</dt><dd>${c.running ? `running (${c.running})` : until(c.nextRunAt, now)}${c.backoffMs > 0 ? ` · backoff ${Math.round(c.backoffMs / 1000)} s` : ''}</dd>
         <dt>Guests</dt><dd>${c.guests}</dd>
-        <dt>Latency</dt><dd>${c.latencyMs.p50 ?? '—'} ms p50 · ${c.latencyMs.p95 ?? '—'} ms p95</dd>
+        <dt>Latency</dt><dd>${c.latencyMs.p50 ?? '—'} ms p50 · <span class=${latencyTone(c.latencyMs.p95) ? `v-${latencyTone(c.latencyMs.p95)}` : ''} data-p95>${c.latencyMs.p95 ?? '—'} ms p95${latencyTone(c.latencyMs.p95) ? ` (${latencyTone(c.latencyMs.p95) === 'bad' ? 'very slow' : 'slow'})` : ''}</span></dd>
         <dt>Errors</dt><dd>${c.errorCount}${c.consecutiveFailures ? ` (${c.consecutiveFailures} in a row)` : ''}</dd>
         ${c.stale ? html`<dt>Data</dt><dd><span class="badge tone-warn">Stale</span> since ${ago(c.lastSuccessAt, now)}</dd>` : nothing}
       </dl>
+      ${this.renderNodes(c)}
       ${c.lastError ? html`<p class="error lasterr">Last error ${ago(c.lastErrorAt, now)}: ${c.lastError}</p>` : nothing}
       <button @click=${() => this.trigger(c.id)} ?disabled=${this.triggering !== null}>${this.triggering === c.id ? 'Syncing…' : 'Sync now'}</button>
     </section>`;
+  }
+
+  /** Per node: online or offline (as the sync reports it) and its guests (running / all, from the inventory). */
+  private renderNodes(c: ClusterSyncStatus) {
+    const reported = (c as ClusterSyncStatus & { nodes?: NodeState[] }).nodes;
+    const guests = new Map<string, { all: number; running: number }>();
+    for (const vm of this.link?.store.vms.values() ?? []) {
+      if (vm.cluster !== c.id) continue;
+      const g = guests.get(vm.node) ?? { all: 0, running: 0 };
+      g.all++;
+      if (vm.status === 'running') g.running++;
+      guests.set(vm.node, g);
+    }
+    const names = [...new Set([...(reported ?? []).map((n) => n.name), ...guests.keys()])].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
+    if (names.length === 0) return nothing;
+    const online = new Map((reported ?? []).map((n) => [n.name, n.online]));
+    return html`<table class="nodes" aria-label=${`Nodes of ${c.name || c.id}`}>
+      <thead><tr><th scope="col">Node</th><th scope="col">State</th><th scope="col" class="n">Guests (running)</th></tr></thead>
+      <tbody>${names.map((n) => {
+        const on = online.get(n);
+        const g = guests.get(n) ?? { all: 0, running: 0 };
+        return html`<tr data-node=${n} data-online=${on === undefined ? 'unknown' : String(on)}>
+          <th scope="row">${n}</th>
+          <td>${on === undefined ? html`<span class="muted">not reported</span>` : on ? html`<span class="badge tone-ok">Online</span>` : html`<span class="badge tone-bad">Offline</span>`}</td>
+          <td class="n">${g.all} (${g.running})</td>
+        </tr>`;
+      })}</tbody>
+    </table>`;
   }
 
   private chartSeries(s: SyncStatus): Series[] {
@@ -203,7 +248,9 @@ export class SyncMonitor extends LitElement {
     s.clusters.forEach((c, i) => {
       const colour = COLOURS[i % COLOURS.length];
       out.push({ label: `${c.name || c.id} pass`, colour, points: c.recentPasses.map((p) => ({ t: p.startedAt + p.durationMs, v: p.durationMs })) });
-      out.push({ label: `${c.name || c.id} latency p95`, colour, dashed: true, points: this.latency.get(c.id) ?? [] });
+      // p95 holds until the next sample: drawn as a line to now, never a lone dot.
+      const lat = this.latency.get(c.id) ?? [];
+      out.push({ label: `${c.name || c.id} latency p95`, colour, dashed: true, points: lat.length ? [...lat, { t: this.tick.now, v: lat[lat.length - 1].v }] : [] });
     });
     return out;
   }
@@ -250,7 +297,7 @@ export class SyncMonitor extends LitElement {
         <div class="clusters">${s.clusters.map((c) => this.renderCluster(c))}</div>
         <div class="two">
           <section class="card"><h2>Pass duration and Proxmox latency</h2>
-            <ld-sync-chart .series=${series} .now=${this.tick.now} .spanMs=${this.span(series)}></ld-sync-chart></section>
+            <ld-sync-chart .series=${series} .now=${this.tick.now} .spanMs=${this.span(series)} .threshold=${LATENCY_WARN_MS}></ld-sync-chart></section>
           <section class="card"><h2>Inventory</h2>${this.renderCounts()}</section>
         </div>
         ${this.renderAlerts()}`}`;

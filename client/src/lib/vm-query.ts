@@ -44,14 +44,14 @@ function compare(a: Vm, b: Vm, key: SortKey): number {
   }
 }
 
-/** Filters and sorts; ties fall back to cluster then vmid so the order is stable. */
-export function queryVms(vms: Iterable<Vm>, query: VmQuery): Vm[] {
+/** Filters and sorts; ties fall back to cluster then vmid so the order is stable. `ownerOf` names who a VM is assigned to, for the search. */
+export function queryVms(vms: Iterable<Vm>, query: VmQuery, ownerOf?: (vm: Vm) => string | undefined): Vm[] {
   const out: Vm[] = [];
   for (const vm of vms) {
     if (query.status && vm.status !== query.status) continue;
     if (query.cluster && vm.cluster !== query.cluster) continue;
     if (query.type && vm.type !== query.type) continue;
-    if (query.q && !matchesText(vm, query.q)) continue;
+    if (query.q && !matchesText(vm, query.q, ownerOf?.(vm))) continue;
     out.push(vm);
   }
   const key = query.sort ?? 'name';
