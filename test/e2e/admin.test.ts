@@ -95,5 +95,6 @@ describe.skipIf(!canRunE2e)('admin pages (Chromium)', () => {
     console.log(`all-VMs table at 20,000 rows: sort ${sortMs} ms, search ${searchMs} ms (including polling)`);
     expect(sortMs).toBeLessThan(3000);
     expect(searchMs).toBeLessThan(3000);
-  });
+  // 20,000 rows load, sort and search in about 7 s alone; beside the other browser suites on 2 cores it needs more room.
+  }, 60_000);
 });
