@@ -10,6 +10,7 @@ import { createAdaptorServer } from '@hono/node-server';
 import type { Hono } from 'hono';
 import type { AppConfig, ClusterConfig } from './config.js';
 import { createDb, type Db } from './db/index.js';
+import { DbHealth } from './db/health.js';
 import { migrateToLatest } from './db/migrate.js';
 import { ChangeFeed } from './inventory/changes.js';
 import type { InventoryRepo } from './inventory/repository.js';
@@ -29,6 +30,7 @@ import { ClassesRepo } from './classes/repository.js';
 import { ClassesService } from './classes/service.js';
 import { seedDemo, DEMO_PASSWORD, DEMO_STUDENTS } from './classes/demo-seed.js';
 import { PowerActions } from './actions/power.js';
+import { startRecovery } from './actions/recovery.js';
 import { createApp, finishApp } from './http/app.js';
 import type { ApiDeps } from './http/deps.js';
 import type { AppEnv } from './http/env.js';
@@ -119,6 +121,7 @@ const defaultStaticRoot = basename(dirname(here)) === 'dist' ? join(here, '..', 
 
 /** Starts labdeck; resolves once the HTTP server listens and the sync loop runs. */
 export async function startLabdeck(config: AppConfig, opts: StartOptions = {}): Promise<Labdeck> {
+  const startedAt = Date.now();
   const closers: Closer[] = [];
   const stopAll = async () => {
     for (const close of closers.splice(0).reverse()) {
@@ -142,7 +145,12 @@ export async function startLabdeck(config: AppConfig, opts: StartOptions = {}): 
     }
     const cfg: AppConfig = { ...config, clusters };
 
-    const db = createDb(cfg.databaseUrl);
+    const dbHealth = new DbHealth();
+    dbHealth.onChange((h) => {
+      if (h.ok) log.info('Database available again');
+      else log.error({ err: h.error }, 'Database unavailable: serving what is in memory, retrying');
+    });
+    const db = createDb(cfg.databaseUrl, { health: dbHealth });
     closers.push(() => db.destroy());
     await migrateToLatest(db);
 
@@ -151,7 +159,12 @@ export async function startLabdeck(config: AppConfig, opts: StartOptions = {}): 
     const sync = createSyncManager({ db, feed, config: cfg });
     const inventory = sync.repo;
     const reads = opts.readModel === false ? null : new ReadModel({
-      db, feed, clusterStates: () => inventory.clusterStates(), staleAfterMs: cfg.sync.staleAfterSeconds * 1000,
+      // While the database is down, the running loops' states stand in, so reads keep working.
+      db, feed, clusterStates: () => inventory.clusterStates().catch((err: unknown) => {
+        const states = sync.clusterStates();
+        if (!states) throw err;
+        return states;
+      }), staleAfterMs: cfg.sync.staleAfterSeconds * 1000,
     });
     if (reads) {
       await reads.start();
@@ -189,7 +202,7 @@ export async function startLabdeck(config: AppConfig, opts: StartOptions = {}): 
       config: cfg, users, sessions, access, audit, classes, power, sync, inventory, reads: reads ?? undefined, staticRoot,
       throttle,
     };
-    const ops = createOps({ db, config: cfg, feed, sync, inventory });
+    const ops = createOps({ db, config: cfg, feed, sync, inventory, dbHealth });
     const app = createApp(deps, (_app) => {
       // ── Extension point: request middleware of other modules (runs before every route). ──
       ops.middleware(_app);
@@ -256,6 +269,9 @@ export async function startLabdeck(config: AppConfig, opts: StartOptions = {}): 
     if (!opts.noSync) {
       await sync.start();
       closers.push(() => sync.stop());
+      // What a previous process left open (killed mid-action, or stopped while following a task).
+      const recovery = startRecovery({ audit, inventory, backend: sync, logger: log, startedAt });
+      closers.push(() => recovery.stop());
     }
     if (!opts.quiet) log.info({ url: labdeck.url, clusters: clusters.map((c) => c.id), demo: Boolean(demo) }, 'labdeck is listening');
     return labdeck;

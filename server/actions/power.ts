@@ -1,6 +1,8 @@
 // Power actions: one Proxmox call, the pending state written at once (a new revision, pushed), the
 // task followed briefly so a quick action answers with its final state, then the sync fast lane.
-// Failures: Proxmox's reason is reported; a failed task reverts the pending state.
+// Failures: Proxmox's reason is reported; a failed task reverts the pending state. The audit entry
+// notes the task's UPID; when labdeck stops while a task runs, the entry stays pending with
+// "outcome unknown: labdeck stopped" and the next start settles it from Proxmox (recovery.ts).
 //   409 conflict      – Proxmox says the VM's state forbids it (already running, not running, locked, template, paused)
 //   502 proxmox_error – any other Proxmox failure or an unreachable cluster
 import type { Vm, VmStatus } from '../inventory/vm.js';
@@ -56,7 +58,10 @@ export interface ActionResult {
   task: string;
 }
 
-type Outcome = { ok: true; vm: Vm } | { ok: false; error: HttpError };
+type Outcome = { ok: true; vm: Vm } | { ok: false; error: HttpError } | { ok: 'unknown' };
+
+/** The detail of an audit entry whose task labdeck stopped following (settled after the restart). */
+export const OUTCOME_UNKNOWN = 'outcome unknown: labdeck stopped';
 
 export interface Actor { id: number; username: string }
 
@@ -97,6 +102,8 @@ export class PowerActions {
       throw e;
     }
     this.inFlight.set(vm.id, upid);
+    await this.opts.audit.attachTask(auditId, upid).catch((err: unknown) =>
+      log.warn({ cluster: vm.cluster, vmid: vm.vmid, action, err: (err as Error).message }, 'could not note the task on the audit entry'));
     let pending: Vm;
     try {
       pending = await this.opts.inventory.setStatus(vm.cluster, vm.vmid, pendingStatus[action]);
@@ -111,7 +118,7 @@ export class PowerActions {
     void done.finally(() => this.background.delete(done));
     const budget = Math.max(0, followMs - (Date.now() - started));
     const first = await Promise.race([done, sleep(budget).then(() => null)]);
-    if (first === null) return { httpStatus: 202, vm: pending, task: upid };
+    if (first === null || first.ok === 'unknown') return { httpStatus: 202, vm: pending, task: upid };
     if (!first.ok) throw first.error;
     return { httpStatus: 200, vm: first.vm, task: upid };
   }
@@ -130,6 +137,11 @@ export class PowerActions {
           lastError = err instanceof PveError ? err.reason : (err as Error).message;
         }
         await sleep(this.pollMs);
+      }
+      if (exit === undefined && this.closed) {
+        // Shutting down: the task runs on in Proxmox; the next start settles the entry from it.
+        await this.opts.audit.settle(auditId, 'pending', OUTCOME_UNKNOWN);
+        return { ok: 'unknown' };
       }
       const ok = exit !== undefined && taskSucceeded(exit);
       let status: VmStatus = ok ? finalStatus[action] : vm.status;

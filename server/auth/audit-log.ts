@@ -52,6 +52,20 @@ export class AuditLog {
     return row.id;
   }
 
+  /** Notes the Proxmox task (UPID) a pending entry waits for, so a restart can settle it. */
+  async attachTask(id: number, upid: string): Promise<void> {
+    await this.db.updateTable('audit_log').set({ task: upid }).where('id', '=', id).execute();
+  }
+
+  /** Entries still pending (a power action whose task labdeck stopped following), oldest first. */
+  async open(limit = 1000): Promise<Array<AuditEntry & { task: string | null }>> {
+    const rows = await this.db.selectFrom('audit_log').selectAll().where('outcome', '=', 'pending').orderBy('id').limit(limit).execute();
+    return rows.map((r) => ({
+      id: r.id, at: r.at, userId: r.user_id, username: r.username, action: r.action, target: r.target,
+      cluster: r.cluster_id, vmid: r.vmid, classId: r.class_id, outcome: r.outcome as AuditOutcome, detail: r.detail, task: r.task,
+    }));
+  }
+
   /** Settles a pending entry with its final outcome. */
   async settle(id: number, outcome: AuditOutcome, detail?: string | null): Promise<void> {
     await this.db.updateTable('audit_log').set({ outcome, ...(detail !== undefined ? { detail } : {}) }).where('id', '=', id).execute();

@@ -2,10 +2,11 @@
 // none, freshness). A projector link opens without a session on a shared classroom PC, so MAC
 // addresses, nodes, tags, pools, sizes and Proxmox error texts stay off it.
 import type { Vm } from '../inventory/vm.js';
+import { NODE_OFFLINE } from '../inventory/diff.js';
 
-/** The fields of a VM a projector shows; `syncError` only says whether there is one. */
+/** The fields of a VM a projector shows; `syncError` only says whether there is one (or that its node is offline). */
 export type ProjectorVm = Pick<Vm, 'id' | 'cluster' | 'vmid' | 'name' | 'status' | 'ip' | 'ipReason' | 'stale' | 'lastSeen' | 'revision'> & {
-  syncError: 'sync error' | null;
+  syncError: 'sync error' | typeof NODE_OFFLINE | null;
 };
 
 /** A student as the projector shows them. */
@@ -15,6 +16,6 @@ export interface ProjectorStudent { id: number; displayName: string; vms: string
 export function toProjectorVm(vm: Vm): ProjectorVm {
   return {
     id: vm.id, cluster: vm.cluster, vmid: vm.vmid, name: vm.name, status: vm.status, ip: vm.ip, ipReason: vm.ipReason,
-    stale: vm.stale, lastSeen: vm.lastSeen, revision: vm.revision, syncError: vm.syncError ? 'sync error' : null,
+    stale: vm.stale, lastSeen: vm.lastSeen, revision: vm.revision, syncError: vm.syncError === NODE_OFFLINE ? NODE_OFFLINE : vm.syncError ? 'sync error' : null,
   };
 }

@@ -3,8 +3,11 @@ import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase } from 'kysely';
+import { Kysely, PostgresDialect, type LogEvent, type SqliteDatabase } from 'kysely';
+import { log } from '../log.js';
 import type { Database } from './schema.js';
+import { DbHealth, describeDbError } from './health.js';
+import { PatientSqliteDialect, SQLITE_BUSY_TIMEOUT_MS } from './sqlite-driver.js';
 
 export type Db = Kysely<Database>;
 export type Dialect = 'sqlite' | 'postgres';
@@ -14,16 +17,41 @@ export function dialectOf(url: string): Dialect {
   return /^postgres(ql)?:\/\//i.test(url) ? 'postgres' : 'sqlite';
 }
 
+export interface DbOptions {
+  /** Told about every query's success or failure (readiness, the sync loop's error accounting). */
+  health?: DbHealth;
+}
+
+/** A statement whose success proves the database takes writes again. */
+const WRITE = /^\s*(commit|insert|update|delete)\b/i;
+
+/** Feeds a DbHealth from Kysely's query log (every query, transactions' begin and commit included). */
+function healthLog(health: DbHealth): (event: LogEvent) => void {
+  return (event) => {
+    if (event.level === 'error') health.failed(event.error);
+    else health.succeeded(WRITE.test(event.query.sql));
+  };
+}
+
 /** Opens the database named by a file path, `sqlite:` URL, `:memory:` or `postgres://` URL. */
-export function createDb(url: string): Db {
+export function createDb(url: string, opts: DbOptions = {}): Db {
+  const health = opts.health;
+  const logConfig = health ? { log: healthLog(health) } : {};
   if (dialectOf(url) === 'postgres') {
     // Loaded only for PostgreSQL: a SQLite install never holds pg's ~3 MB of heap.
     const pg = createRequire(import.meta.url)('pg') as typeof import('pg');
     // bigint (int8) as a JS number: our counts and revisions stay far below 2^53.
     pg.types.setTypeParser(20, (x: string) => Number(x));
-    return new Kysely<Database>({
-      dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 10 }) }),
+    // A restart or failover of PostgreSQL ends our connections: without these, a query waits
+    // forever for a connection and an idle client's error event ends the process.
+    const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000 });
+    pool.on('error', (err) => {
+      log.warn({ err: describeDbError(err) }, 'Database connection lost; it is reopened on the next query');
+      health?.failed(err);
     });
+    // A checked-out client may fail between queries too; its query then fails and the pool drops it.
+    pool.on('connect', (client) => client.on('error', () => undefined));
+    return new Kysely<Database>({ dialect: new PostgresDialect({ pool }), ...logConfig });
   }
   const file = url.replace(/^sqlite:(\/\/)?/i, '');
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
@@ -31,8 +59,9 @@ export function createDb(url: string): Db {
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
-  sqlite.pragma('busy_timeout = 5000');
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: reusingStatements(sqlite) }) });
+  // Short: a longer wait would block the event loop; the driver retries asynchronously instead.
+  sqlite.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+  return new Kysely<Database>({ dialect: new PatientSqliteDialect(sqlite, reusingStatements(sqlite)), ...logConfig });
 }
 
 /** How many distinct SQL texts keep their prepared statement (least recently used dropped first). */

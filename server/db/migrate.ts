@@ -8,6 +8,7 @@ import * as m030 from '../../migrations/030_class_scope.js';
 import * as m040 from '../../migrations/040_console.js';
 import * as m045 from '../../migrations/045_link_tokens_audit_class.js';
 import * as m050 from '../../migrations/050_provisioning.js';
+import * as m060 from '../../migrations/060_reliability.js';
 
 /** Every migration, by name; names sort in the order they run. */
 const migrations: Record<string, Migration> = {
@@ -18,6 +19,7 @@ const migrations: Record<string, Migration> = {
   '040_console': m040,
   '045_link_tokens_audit_class': m045,
   '050_provisioning': m050,
+  '060_reliability': m060,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

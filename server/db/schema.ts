@@ -167,6 +167,14 @@ export interface AuditLogTable {
   /** 'ok' | 'failed' | 'pending' | 'denied'. */
   outcome: string;
   detail: string | null;
+  /** The Proxmox task (UPID) a power action's entry waits for; null for others. */
+  task: string | null;
+}
+
+/** One row readiness rewrites to prove the database takes writes. */
+export interface HealthProbeTable {
+  id: number;
+  at: number;
 }
 
 export interface AlertEventsTable {
@@ -243,4 +251,5 @@ export interface Database {
   console_tokens: ConsoleTokensTable;
   provision_jobs: ProvisionJobsTable;
   provision_vms: ProvisionVmsTable;
+  health_probe: HealthProbeTable;
 }

@@ -15,6 +15,7 @@ import { userRoutes } from './routes/users.js';
 import { vmRoutes } from './routes/vms.js';
 import { classRoutes } from './routes/classes.js';
 import { adminRoutes } from './routes/admin.js';
+import { describeDbError, isDatabaseUnavailable } from '../db/health.js';
 import { log } from '../log.js';
 import { extname } from 'node:path';
 
@@ -34,6 +35,11 @@ export function createApp(deps: ApiDeps, middleware?: (app: Hono<AppEnv>) => voi
       const status = err.status;
       const code = status === 413 ? 'payload_too_large' : status === 401 ? 'unauthorized' : status === 404 ? 'not_found' : 'bad_request';
       return c.json(errorBody(code, err.message || 'bad request'), status);
+    }
+    if (isDatabaseUnavailable(err)) {
+      // Not a bug of this request: the database is down, full or locked; the client may retry.
+      log.warn({ err: describeDbError(err), method: c.req.method, path: c.req.path }, 'request failed: database unavailable');
+      return c.json(errorBody('unavailable', 'the database is unavailable right now; try again shortly'), 503, { 'Retry-After': '5' });
     }
     log.error({ err, method: c.req.method, path: c.req.path }, 'unhandled error in a request');
     return c.json(errorBody('internal', 'internal error'), 500);

@@ -69,7 +69,12 @@ export interface DiffInput {
   listedUnreadable?: readonly number[];
   /** Guests a finished destroy task says are gone: any pass may remove them once the answer lacks them. */
   destroyed?: ReadonlySet<number>;
+  /** Nodes the answer lists as offline: their guests' last status is no longer known. */
+  offlineNodes?: ReadonlySet<string>;
 }
+
+/** The sync_error of a guest whose node is offline (its status then reads "unknown"). */
+export const NODE_OFFLINE = 'node offline';
 
 /** True when the two rows differ in anything a user would notice (bookkeeping columns excluded). */
 export function rowChanged(a: InventoryRow, b: InventoryRow): boolean {
@@ -156,14 +161,28 @@ export function addressFollowsStatus(prev: InventoryRow | null, next: InventoryR
 
 /** The row a fetched /cluster/resources entry makes of the stored one. */
 export function mergeResource(cluster: string, stored: InventoryRow | null, f: ResourceRow, now: number,
-  details: GuestDetails | undefined, hold: boolean): InventoryRow {
+  details: GuestDetails | undefined, hold: boolean, nodeOffline = false): InventoryRow {
   const base = stored && !stored.deleted ? stored : null;
   const next: InventoryRow = base ? { ...base } : blankRow(cluster, f, now);
   next.node = f.node;
   next.type = f.type;
   next.deleted = 0;
   const stub = f.name === null && f.status === 'unknown';
-  if (!stub) {
+  if (nodeOffline) {
+    // Proxmox lists the guests of an offline node as stubs (or with its last, frozen figures):
+    // whatever was stored is a guess now, so say so instead of showing it running or stopped.
+    if (!stub) {
+      next.name = f.name ?? next.name;
+      next.tags = f.tags.join(';');
+      next.pool = f.pool;
+    }
+    next.status = 'unknown';
+    next.started_at = null;
+    next.cpu_usage = null;
+    next.memory_usage = null;
+    next.sync_error = NODE_OFFLINE;
+  } else if (!stub) {
+    if (next.sync_error === NODE_OFFLINE) next.sync_error = null;
     next.name = f.name ?? next.name;
     next.is_template = f.template ? 1 : 0;
     next.tags = f.tags.join(';');
@@ -231,7 +250,8 @@ export function diffInventory(input: DiffInput): DiffResult {
     const hold = live && (input.holdStatus?.has(f.vmid) === true || holdEnd > now);
     // Neither accepted nor ignored: a held status the snapshot contradicts goes to a live check.
     if (hold && stored && snapshotContradicts(stored, f)) result.verify.push(f.vmid);
-    const next = mergeResource(cluster, stored, f, now, input.details?.get(f.vmid), hold);
+    const offline = input.offlineNodes?.has(f.node) === true;
+    const next = mergeResource(cluster, stored, f, now, input.details?.get(f.vmid), hold, offline);
     if (live && !rowChanged(stored, next)) {
       // The same uptime reads as a later start time as the clock runs on, until it leaves tolerance.
       if (!hold && next.started_at !== null && f.uptime !== null && f.uptime > 0) {
@@ -243,7 +263,8 @@ export function diffInventory(input: DiffInput): DiffResult {
     next.last_seen = now;
     result.upserts.push(next);
     result.events.push(...eventsBetween(cluster, stored, next, now));
-    if (stored && !stored.deleted && stored.status !== next.status) result.statusChanged.push(f.vmid);
+    // A guest of an offline node cannot be asked live: no fast lane for it.
+    if (stored && !stored.deleted && stored.status !== next.status && !offline) result.statusChanged.push(f.vmid);
   }
 
   // An empty answer from a cluster that had guests is far likelier a Proxmox hiccup (pmxcfs

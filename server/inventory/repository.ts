@@ -11,7 +11,7 @@ import { dialectOfDb, type Db } from '../db/index.js';
 import type { ChangeFeed } from './changes.js';
 import { toVm, type InventoryRow } from './row.js';
 import { parseVmKey, vmKey, type Vm, type VmStatus } from './vm.js';
-import { addressFollowsStatus, type VmEventInput } from './diff.js';
+import { addressFollowsStatus, PENDING_STATES, type VmEventInput } from './diff.js';
 
 export type ClusterState = Selectable<ClusterStateTable>;
 
@@ -218,6 +218,12 @@ export class InventoryRepo {
     return out;
   }
 
+  /** Live VMs in a pending state (a power action was under way), for the recovery after a restart. */
+  async pendingRows(): Promise<Array<{ cluster_id: string; vmid: number; status: string }>> {
+    return this.db.selectFrom('vm_inventory').select(['cluster_id', 'vmid', 'status'])
+      .where('deleted', '=', 0).where('status', 'in', [...PENDING_STATES]).orderBy('cluster_id').orderBy('vmid').execute();
+  }
+
   /** Counts of live VMs per cluster and status. */
   async summary(): Promise<{ byCluster: Record<string, Record<string, number>>; total: number }> {
     const rows = await this.db.selectFrom('vm_inventory')
@@ -368,33 +374,60 @@ export class InventoryRepo {
     return stale ? { ...vm, stale } : vm;
   }
 
-  /** Persists one pass: its sync_runs row and the cluster's state (success resets the failure streak). */
-  async recordPass(p: PassRecordInput): Promise<ClusterState> {
-    const end = p.startedAt + p.durationMs;
-    const next = await this.db.transaction().execute(async (trx) => {
-      const prev = await trx.selectFrom('cluster_state').selectAll().where('cluster_id', '=', p.cluster).executeTakeFirst();
-      const base: ClusterState = prev ?? {
-        cluster_id: p.cluster, last_success_at: null, last_full_at: null, last_quick_at: null,
-        last_error: null, last_error_at: null, consecutive_failures: 0, error_count: 0,
-      };
-      const next: ClusterState = p.error === null
-        ? { ...base, last_success_at: end, consecutive_failures: 0,
-            ...(p.kind === 'full' ? { last_full_at: end } : { last_quick_at: end }) }
-        : { ...base, last_error: p.error, last_error_at: end, consecutive_failures: base.consecutive_failures + 1, error_count: base.error_count + 1 };
-      await trx.insertInto('cluster_state').values(next)
-        .onConflict((oc) => oc.column('cluster_id').doUpdateSet({
-          last_success_at: next.last_success_at, last_full_at: next.last_full_at, last_quick_at: next.last_quick_at,
-          last_error: next.last_error, last_error_at: next.last_error_at,
-          consecutive_failures: next.consecutive_failures, error_count: next.error_count,
-        })).execute();
-      await trx.insertInto('sync_runs').values({
-        cluster_id: p.cluster, kind: p.kind, started_at: p.startedAt, duration_ms: p.durationMs,
-        guests_seen: p.guests, rows_changed: p.changed, requests: p.requests, error: p.error,
-      }).execute();
-      return next;
-    });
+  /**
+   * Persists one pass: its sync_runs row and the cluster's state (success resets the failure
+   * streak). The caller may hand in the state it already computed (the sync loop keeps its own):
+   * then that state is what readers see even when the database cannot take it (an outage must not
+   * make a cluster that answers look stale; the next record writes the whole row again).
+   */
+  async recordPass(p: PassRecordInput, state?: ClusterState): Promise<ClusterState> {
+    let next: ClusterState;
+    try {
+      next = await this.db.transaction().execute(async (trx) => {
+        let row = state;
+        if (!row) {
+          const prev = await trx.selectFrom('cluster_state').selectAll().where('cluster_id', '=', p.cluster).executeTakeFirst();
+          row = nextClusterState(prev ?? emptyClusterState(p.cluster), p);
+        }
+        const r = row;
+        await trx.insertInto('cluster_state').values(r)
+          .onConflict((oc) => oc.column('cluster_id').doUpdateSet({
+            last_success_at: r.last_success_at, last_full_at: r.last_full_at, last_quick_at: r.last_quick_at,
+            last_error: r.last_error, last_error_at: r.last_error_at,
+            consecutive_failures: r.consecutive_failures, error_count: r.error_count,
+          })).execute();
+        await trx.insertInto('sync_runs').values({
+          cluster_id: p.cluster, kind: p.kind, started_at: p.startedAt, duration_ms: p.durationMs,
+          guests_seen: p.guests, rows_changed: p.changed, requests: p.requests, error: p.error,
+        }).execute();
+        return r;
+      });
+    } catch (err) {
+      if (state) this.states?.set(state.cluster_id, state);
+      throw err;
+    }
     // After the commit, so no reader sees a state the database might still lose.
     this.states?.set(next.cluster_id, next);
     return next;
   }
+}
+
+/** A cluster that has never been synced. */
+export function emptyClusterState(cluster: string): ClusterState {
+  return {
+    cluster_id: cluster, last_success_at: null, last_full_at: null, last_quick_at: null,
+    last_error: null, last_error_at: null, consecutive_failures: 0, error_count: 0,
+  };
+}
+
+/**
+ * A cluster's state after one more pass (pure): a success resets the failure streak and clears
+ * the last error (its time stays, for the history), a failure extends the streak.
+ */
+export function nextClusterState(base: ClusterState, p: Pick<PassRecordInput, 'kind' | 'startedAt' | 'durationMs' | 'error'>): ClusterState {
+  const end = p.startedAt + p.durationMs;
+  return p.error === null
+    ? { ...base, last_success_at: end, consecutive_failures: 0, last_error: null,
+        ...(p.kind === 'full' ? { last_full_at: end } : { last_quick_at: end }) }
+    : { ...base, last_error: p.error, last_error_at: end, consecutive_failures: base.consecutive_failures + 1, error_count: base.error_count + 1 };
 }

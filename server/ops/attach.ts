@@ -4,12 +4,14 @@
 import type { Hono } from 'hono';
 import type { AppConfig } from '../config.js';
 import type { Db } from '../db/index.js';
+import type { DbHealth } from '../db/health.js';
 import type { ChangeFeed } from '../inventory/changes.js';
 import type { SyncStatus } from '../sync/types.js';
 import type { AppEnv } from '../http/env.js';
 import type { SessionUser } from '../auth/session.js';
 import { pveCallObservers, type PveCallRecord } from '../pve/http.js';
 import { log } from '../log.js';
+import { errorBody } from '../http/errors.js';
 import { AlertMonitor } from './alert-monitor.js';
 import { httpObserver } from './http-observer.js';
 import { Metrics, pveEndpoint, type RealtimeCounts } from './metrics.js';
@@ -23,6 +25,8 @@ export interface OpsDeps {
   feed: ChangeFeed;
   sync: { status(): SyncStatus };
   inventory: { summary(): Promise<{ byCluster: Record<string, Record<string, number>> }> };
+  /** What queries found about the database (readiness). */
+  dbHealth?: DbHealth;
 }
 
 export interface Ops {
@@ -59,6 +63,8 @@ function realtimeCounts(stats: unknown): RealtimeCounts {
   return { sockets: num('sockets', 'connected', 'connections', 'clients'), pushes: num('pushes', 'messages', 'emits', 'events'), bytes: num('bytes', 'bytesOut', 'bytesSent') };
 }
 
+const PROBES = new Set(['/healthz', '/readyz', '/metrics']);
+
 /** Creates the ops side; nothing runs until `start()`. */
 export function createOps(deps: OpsDeps): Ops {
   const metrics = new Metrics();
@@ -78,11 +84,19 @@ export function createOps(deps: OpsDeps): Ops {
     alerts,
     middleware(app) {
       app.use('*', httpObserver(metrics));
+      // During the shutdown grace period only the probes are answered; anything new is told to come back.
+      app.use('*', async (c, next) => {
+        if (!shuttingDown || PROBES.has(c.req.path)) return next();
+        c.header('Retry-After', '5');
+        c.header('Connection', 'close');
+        return c.json(errorBody('unavailable', 'labdeck is restarting; try again in a moment'), 503);
+      });
     },
     routes(resolveVm) {
       return opsRoutes({
         db: deps.db, metrics, metricsToken: deps.config.metrics.token, syncStatus: () => deps.sync.status(), alerts,
         resolveVm, retentionDays: deps.config.retention.days, isShuttingDown: () => shuttingDown,
+        dbHealth: deps.dbHealth ? () => deps.dbHealth!.state() : undefined,
       });
     },
     async start(realtime) {

@@ -1,9 +1,11 @@
-// Liveness and readiness answers for orchestrators. Readiness = the database answers, every
-// migration of this build is applied, every cluster has finished its first pass (ok or not), and
+// Liveness and readiness answers for orchestrators. Readiness = the database answers and takes a
+// write (a full disk still answers reads), no query found it unavailable since its last good
+// write, every migration of this build is applied, every cluster has finished its first pass (ok or not), and
 // the process is not shutting down. A cluster that is down does not make labdeck unready: it still
 // serves the last known state, marked stale; its state is reported so a monitor can see it.
 import { sql } from 'kysely';
 import type { Db } from '../db/index.js';
+import { describeDbError, type DbHealthState } from '../db/health.js';
 import { knownMigrations } from '../db/migrate.js';
 import type { ClusterSyncStatus, SyncStatus } from '../sync/types.js';
 
@@ -51,8 +53,12 @@ export function readinessReport(input: {
   };
 }
 
-/** Probes the database (a trivial query and the applied migrations) within `timeoutMs`. */
-export async function probeDatabase(db: Db, timeoutMs = 2_000): Promise<{ database: { ok: boolean; ms: number; error?: string }; applied: string[] }> {
+/**
+ * Probes the database within `timeoutMs`: a trivial query, the applied migrations, and one write
+ * (the health_probe row). `health` is what other queries found since: a failure there stands
+ * until a write succeeds, so a probe that happens to squeeze through does not hide it.
+ */
+export async function probeDatabase(db: Db, timeoutMs = 2_000, health?: () => DbHealthState): Promise<{ database: { ok: boolean; ms: number; error?: string }; applied: string[] }> {
   const t0 = performance.now();
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs); });
@@ -61,13 +67,21 @@ export async function probeDatabase(db: Db, timeoutMs = 2_000): Promise<{ databa
       (async () => {
         await sql`select 1`.execute(db);
         const rows = await sql<{ name: string }>`select name from kysely_migration`.execute(db);
-        return rows.rows.map((r) => r.name);
+        const applied = rows.rows.map((r) => r.name);
+        if (applied.includes('060_reliability')) {
+          await db.insertInto('health_probe').values({ id: 1, at: Date.now() })
+            .onConflict((oc) => oc.column('id').doUpdateSet({ at: (eb) => eb.ref('excluded.at') })).execute();
+        }
+        return applied;
       })(),
       timeout,
     ]);
-    return { database: { ok: true, ms: Math.round(performance.now() - t0) }, applied };
+    const ms = Math.round(performance.now() - t0);
+    const h = health?.();
+    if (h && !h.ok) return { database: { ok: false, ms, error: h.error ?? 'unavailable' }, applied };
+    return { database: { ok: true, ms }, applied };
   } catch (err) {
-    return { database: { ok: false, ms: Math.round(performance.now() - t0), error: (err as Error).message }, applied: [] };
+    return { database: { ok: false, ms: Math.round(performance.now() - t0), error: describeDbError(err) }, applied: [] };
   } finally {
     clearTimeout(timer);
   }

@@ -4,6 +4,7 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import { Hono } from 'hono';
 import * as v from 'valibot';
 import type { Db } from '../db/index.js';
+import type { DbHealthState } from '../db/health.js';
 import type { SyncStatus } from '../sync/types.js';
 import type { SessionUser } from '../auth/session.js';
 import type { AppEnv } from '../http/env.js';
@@ -13,6 +14,7 @@ import { ClusterId, VmidString, params, query } from '../http/validate.js';
 import type { AlertMonitor } from './alert-monitor.js';
 import type { Metrics } from './metrics.js';
 import { probeDatabase, readinessReport } from './readiness.js';
+import { knownMigrations } from '../db/migrate.js';
 import { loadVmHistory } from './vm-history.js';
 
 export interface OpsRoutesDeps {
@@ -27,6 +29,8 @@ export interface OpsRoutesDeps {
   /** History older than this is pruned, so it is the longest window worth asking for. */
   retentionDays: number;
   isShuttingDown?: () => boolean;
+  /** What queries found about the database since its last good write. */
+  dbHealth?: () => DbHealthState;
 }
 
 const WholeNumber = (min: number, max: number) => v.pipe(
@@ -50,7 +54,12 @@ export function opsRoutes(deps: OpsRoutesDeps): Hono<AppEnv> {
   app.get('/healthz', (c) => c.json({ status: 'ok', uptimeSeconds: Math.round((Date.now() - startedAt) / 1000) }));
 
   app.get('/readyz', async (c) => {
-    const probe = await probeDatabase(deps.db);
+    // Shutting down: say so at once, whatever the database does (it is about to close).
+    if (deps.isShuttingDown?.()) {
+      c.header('Cache-Control', 'no-store');
+      return c.json(readinessReport({ database: { ok: false, ms: 0, error: 'not checked: shutting down' }, applied: [...knownMigrations], sync: deps.syncStatus(), shuttingDown: true }), 503);
+    }
+    const probe = await probeDatabase(deps.db, 2_000, deps.dbHealth);
     const report = readinessReport({ ...probe, sync: deps.syncStatus(), shuttingDown: deps.isShuttingDown?.() ?? false });
     c.header('Cache-Control', 'no-store');
     return c.json(report, report.ready ? 200 : 503);

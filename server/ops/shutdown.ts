@@ -1,7 +1,9 @@
-// Graceful shutdown on SIGTERM/SIGINT within a deadline (default 10 s): stop accepting requests,
-// let requests under way (power actions among them) and a running sync pass finish or time out,
-// tell connected browsers, stop alerts and retention, close the database, exit. A second signal
-// or the deadline ends the process at once.
+// Graceful shutdown on SIGTERM/SIGINT within a deadline (default 10 s): /readyz answers 503 at
+// once and keeps answering it for a grace period (so a load balancer sees it before the listener
+// goes), requests under way get their answers, power actions stop following their tasks (their
+// audit entries say "outcome unknown: labdeck stopped" and are settled after the restart) before
+// the sync stops and closes the Proxmox clients, browsers are told, alerts and retention stop, the
+// database closes, the process exits. A second signal or the deadline ends the process at once.
 import type { Server as HttpServer } from 'node:http';
 import { log as rootLog, type Logger } from '../log.js';
 
@@ -22,6 +24,8 @@ export interface ShutdownOptions {
   beforeClose?: () => Promise<void> | void;
   /** Called first (e.g. ops.markShuttingDown() so /readyz answers 503). */
   onBegin?: () => void;
+  /** How long the listener stays open answering 503 to readiness probes (default 3 s, within the budget). */
+  graceMs?: number;
   exit?: (code: number) => void;
   signals?: NodeJS.Signals[];
 }
@@ -78,14 +82,16 @@ export function installShutdown(target: ShutdownTarget, opts: ShutdownOptions = 
     const left = () => Math.max(0, budget - (Date.now() - t0));
     log.info({ reason, inFlight: requests.count() }, 'Shutting down');
     opts.onBegin?.();
-    // No new connections; idle keep-alive ones close now, busy ones after their answer.
-    target.httpServer.close();
-    target.httpServer.closeIdleConnections();
+    // The listener stays open for the grace period: /readyz answers 503 (other new requests too),
+    // so whatever routes traffic here sees the shutdown before connections are refused.
+    const graceUntil = t0 + Math.min(opts.graceMs ?? 3_000, budget * 0.4);
     const io = target.realtime?.io as { emit?: (event: string, msg: unknown) => void } | undefined;
     io?.emit?.('server:shutdown', { at: Date.now(), reason: 'restart' });
-    // Requests under way (a power action answers within its follow time) and the running pass
-    // share one wait; a request may itself wait on that pass (a sync trigger), so it gets a short
-    // extra moment to answer once the pass is done.
+    // Power actions stop following their tasks first, while the Proxmox clients are still open, so
+    // each records "outcome unknown" instead of a failure the closed sockets would make up.
+    await Promise.race([target.power?.close(), delay(Math.min(2_000, left() * 0.2))]);
+    // Requests under way and the running pass share one wait; a request may itself wait on that
+    // pass (a sync trigger), so it gets a short extra moment to answer once the pass is done.
     const wait = Math.min(6_000, left() * 0.6);
     await Promise.all([
       requests.drained(wait),
@@ -93,9 +99,10 @@ export function installShutdown(target: ShutdownTarget, opts: ShutdownOptions = 
     ]);
     const drained = await requests.drained(Math.min(1_000, left() * 0.25));
     if (!drained) log.warn({ inFlight: requests.count() }, 'requests still running at shutdown: their connections are closed');
-    // Answered keep-alive connections would otherwise hold the server open until the client drops them.
+    if (Date.now() < graceUntil) await delay(graceUntil - Date.now());
+    // No new connections; idle keep-alive ones close now, busy ones after their answer.
+    target.httpServer.close();
     target.httpServer.closeIdleConnections();
-    await Promise.race([target.power?.close(), delay(Math.min(2_000, left() * 0.5))]);
     await Promise.race([opts.beforeClose?.(), delay(Math.min(2_000, left() * 0.5))]);
     await target.close();
     log.info({ ms: Date.now() - t0 }, 'Shutdown complete');

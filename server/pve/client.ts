@@ -27,6 +27,8 @@ export interface ResourceSnapshot {
   readonly rows: readonly ResourceRow[];
   /** Guest entries skipped as malformed, the vmids among them that could be read, and why the first was. */
   readonly skipped: number;
+  /** The cluster's nodes and whether pvestatd sees them online. */
+  readonly nodes: ReadonlyArray<{ name: string; online: boolean }>;
   readonly skippedVmids: readonly number[];
   readonly firstSkipReason: string | null;
   /** True when the answer was byte for byte the previous one: `rows` is then that answer's (same objects). */
@@ -36,7 +38,7 @@ export type PowerAction = 'start' | 'stop' | 'shutdown' | 'reboot' | 'suspend' |
 
 export interface PveClient {
   readonly cluster: string;
-  /** Every guest of the cluster in one call (`GET /cluster/resources?type=vm`), normalised. */
+  /** Every guest of the cluster in one call (`GET /cluster/resources`, nodes included), normalised. */
   resources(): Promise<ResourceRow[]>;
   /**
    * The same call for the sync passes: an answer identical to the previous one is recognised from
@@ -95,7 +97,9 @@ export function createPveClient(cluster: ClusterConfig): PveClient {
   let last: { body: Buffer; list: ResourceList } | null = null;
 
   const resourceSnapshot = (): Promise<ResourceSnapshot> => answer(id, 'cluster/resources', async () => {
-    const body = await http.getRaw('/api2/json/cluster/resources', { type: 'vm' });
+    // Without `type=vm`: the node rows come in the same call (a few more bytes), and a guest of an
+    // offline node, listed as a nameless "unknown" stub, can then be told apart from one not yet seen.
+    const body = await http.getRaw('/api2/json/cluster/resources');
     if (last && last.body.equals(body)) return { ...last.list, unchanged: true };
     const list = normaliseResources(http.parse(body));
     last = { body, list };
@@ -158,7 +162,7 @@ export function createPveClient(cluster: ClusterConfig): PveClient {
     async verifyLogin(username, password, realm) {
       const anon = new PveHttp({
         cluster: id, url: cluster.url, auth: { kind: 'none' }, timeoutMs: cluster.timeoutMs,
-        verifyTls: cluster.verifyTls, dispatcher: http.dispatcher, latency: http.latency,
+        verifyTls: cluster.verifyTls, dispatcher: http.dispatcher, writeDispatcher: http.writeDispatcher, latency: http.latency,
       });
       let ticket: ReturnType<typeof normaliseTicket>;
       try {
@@ -178,7 +182,7 @@ export function createPveClient(cluster: ClusterConfig): PveClient {
       } catch {
         const session = new PveHttp({
           cluster: id, url: cluster.url, auth: { kind: 'ticket', ticket: ticket.ticket, csrf: ticket.csrf },
-          timeoutMs: cluster.timeoutMs, verifyTls: cluster.verifyTls, dispatcher: http.dispatcher, latency: http.latency,
+          timeoutMs: cluster.timeoutMs, verifyTls: cluster.verifyTls, dispatcher: http.dispatcher, writeDispatcher: http.writeDispatcher, latency: http.latency,
         });
         try {
           return { userid, groups: groupsOfUser(await session.doRequest('GET', path, '')) };

@@ -9,6 +9,8 @@ export class PveError extends Error {
   readonly status: number;
   readonly reason: string;
   readonly kind: PveErrorKind;
+  /** A network failure before any connection existed (the request was never sent). */
+  notConnected = false;
 
   constructor(cluster: string, status: number, reason: string, kind: PveErrorKind = 'http') {
     super(status ? `${cluster}: ${status} ${reason}` : `${cluster}: ${reason}`);

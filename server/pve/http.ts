@@ -3,7 +3,10 @@
 // TLS option, its timeout does not cover reading the body (a stalled body silently yields null),
 // and it re-sends on network errors, POSTs included. Here: one dispatcher per cluster (so
 // verifyTls:false touches only that cluster), a timeout over the whole call, typed PveErrors,
-// and a non-GET is sent exactly once.
+// and a non-GET is sent exactly once. Idle connections are dropped before pveproxy drops them
+// (it closes a connection idle for 5 s, without saying so in a Keep-Alive header), and a write
+// always opens its own connection: so a write that fails to connect provably never left, and is
+// tried once more, while one that left is never repeated.
 import { Agent, fetch, type Dispatcher } from 'undici';
 import type { ApiRequestable } from 'proxmox-api';
 import { PveError } from './errors.js';
@@ -23,10 +26,18 @@ export interface PveHttpOptions {
   verifyTls: boolean;
   /** Shared with another PveHttp of the same cluster (e.g. a ticket session), so it reuses sockets. */
   dispatcher?: Dispatcher;
+  /** The writes' dispatcher to share with it (no keep-alive). */
+  writeDispatcher?: Dispatcher;
   latency?: LatencyWindow;
 }
 
 const USER_AGENT = 'labdeck';
+
+/** Below pveproxy's idle timeout (5 s): we close a quiet connection before it can close it under a request. */
+export const KEEP_ALIVE_MS = 2_500;
+
+/** Errors raised before a connection existed: a write that meets one was never sent. */
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
 
 /** One finished call to Proxmox, as observers (the metrics) see it. */
 export interface PveCallRecord { cluster: string; method: string; path: string; ms: number; status: number; error: string | null }
@@ -60,6 +71,7 @@ function reasonOf(statusText: string, body: string): string {
 export class PveHttp implements ApiRequestable {
   readonly cluster: string;
   readonly dispatcher: Dispatcher;
+  readonly writeDispatcher: Dispatcher;
   readonly latency: LatencyWindow;
   requests = 0;
   private readonly origin: string;
@@ -72,7 +84,13 @@ export class PveHttp implements ApiRequestable {
     this.ownsDispatcher = !opts.dispatcher;
     this.dispatcher = opts.dispatcher ?? new Agent({
       connect: { rejectUnauthorized: opts.verifyTls },
-      keepAliveTimeout: 10_000,
+      keepAliveTimeout: KEEP_ALIVE_MS,
+      keepAliveMaxTimeout: KEEP_ALIVE_MS,
+    });
+    // pipelining 0: no keep-alive, every write on a connection of its own.
+    this.writeDispatcher = opts.writeDispatcher ?? opts.dispatcher ?? new Agent({
+      connect: { rejectUnauthorized: opts.verifyTls },
+      pipelining: 0,
     });
     this.latency = opts.latency ?? new LatencyWindow();
   }
@@ -141,13 +159,19 @@ export class PveHttp implements ApiRequestable {
     if (this.inFlightWrites.has(key)) throw new PveError(this.cluster, 0, 'the same request is already in flight; not sent again', 'refused');
     this.inFlightWrites.add(key);
     try {
-      return await this.send(method, url, headers, body);
+      try {
+        return await this.send(method, url, headers, body, this.writeDispatcher);
+      } catch (err) {
+        // It never reached Proxmox (no connection could be made): one more try cannot do it twice.
+        if (err instanceof PveError && err.kind === 'network' && err.notConnected) return await this.send(method, url, headers, body, this.writeDispatcher);
+        throw err;
+      }
     } finally {
       this.inFlightWrites.delete(key);
     }
   }
 
-  private async send(method: string, url: URL, headers: Record<string, string>, body: string | undefined): Promise<Buffer> {
+  private async send(method: string, url: URL, headers: Record<string, string>, body: string | undefined, dispatcher = this.dispatcher): Promise<Buffer> {
     const started = performance.now();
     const signal = AbortSignal.timeout(this.opts.timeoutMs);
     this.requests++;
@@ -156,7 +180,7 @@ export class PveHttp implements ApiRequestable {
     let contentType: string;
     let bytes: Buffer;
     try {
-      const res = await fetch(url, { method, headers, body, signal, dispatcher: this.dispatcher });
+      const res = await fetch(url, { method, headers, body, signal, dispatcher });
       status = res.status;
       statusText = res.statusText;
       contentType = res.headers.get('content-type') ?? '';
@@ -168,7 +192,9 @@ export class PveHttp implements ApiRequestable {
       if (signal.aborted) throw new PveError(this.cluster, 0, `no answer within ${this.opts.timeoutMs} ms (${method} ${url.pathname})`, 'timeout');
       const e = err as Error & { cause?: { code?: string; message?: string } };
       const why = e.cause?.code ?? e.cause?.message ?? e.message;
-      throw new PveError(this.cluster, 0, `cannot reach ${url.host}: ${why}`, 'network');
+      const pe = new PveError(this.cluster, 0, `cannot reach ${url.host}: ${why}`, 'network');
+      pe.notConnected = NOT_CONNECTED.has(e.cause?.code ?? '');
+      throw pe;
     }
     this.latency.add(performance.now() - started);
     observeCall(this.cluster, method, url, started, status, status === 200 ? null : `http_${status}`);
@@ -181,6 +207,8 @@ export class PveHttp implements ApiRequestable {
 
   /** Closes the sockets now, aborting calls still waiting (only when this instance made the dispatcher). */
   async close(): Promise<void> {
-    if (this.ownsDispatcher) await this.dispatcher.destroy().catch(() => undefined);
+    if (this.ownsDispatcher) {
+      await Promise.all([this.dispatcher.destroy().catch(() => undefined), this.writeDispatcher.destroy().catch(() => undefined)]);
+    }
   }
 }

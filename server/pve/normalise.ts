@@ -118,6 +118,7 @@ function text(x: unknown): string | null {
 /** One entry as read: a guest row, not a guest at all, or a guest entry that is malformed (and why). */
 export type ResourceEntry =
   | { kind: 'guest'; row: ResourceRow }
+  | { kind: 'node'; name: string; online: boolean }
   | { kind: 'other' }
   | { kind: 'malformed'; vmid: number | null; reason: string };
 
@@ -133,6 +134,11 @@ export function readResourceEntry(raw: unknown): ResourceEntry {
   const id = typeof x.id === 'string' ? x.id : undefined;
   const slash = id ? id.indexOf('/') : -1;
   const rawType = typeof x.type === 'string' ? x.type : slash > 0 ? id!.slice(0, slash) : undefined;
+  if (rawType === 'node') {
+    // pvestatd's view of the node: "online", "offline" or "unknown" (not yet seen since pmxcfs started).
+    const name = typeof x.node === 'string' && x.node ? x.node : slash > 0 ? id!.slice(slash + 1) : '';
+    return name ? { kind: 'node', name, online: x.status === 'online' } : { kind: 'other' };
+  }
   if (rawType !== 'qemu' && rawType !== 'lxc') return { kind: 'other' };
   const vmid = x.vmid !== undefined && x.vmid !== null ? num(x.vmid) : slash > 0 ? num(id!.slice(slash + 1)) : null;
   if (vmid === null || !Number.isInteger(vmid) || vmid < 1) {
@@ -160,7 +166,7 @@ export function normaliseResource(raw: unknown): ResourceRow | null {
   return e.kind === 'guest' ? e.row : null;
 }
 
-/** The whole /cluster/resources?type=vm answer, normalised: guests, and the guest entries skipped as malformed. */
+/** The whole /cluster/resources answer, normalised: guests, the guest entries skipped as malformed, and the nodes. */
 export interface ResourceList {
   rows: ResourceRow[];
   skipped: number;
@@ -168,25 +174,29 @@ export interface ResourceList {
   skippedVmids: number[];
   /** Why the first skipped entry was skipped (for the log), null when none was. */
   firstSkipReason: string | null;
+  /** The cluster's nodes, when the answer listed them (a call without `type=vm` does). */
+  nodes: Array<{ name: string; online: boolean }>;
 }
 
-/** Normalises the whole /cluster/resources?type=vm answer; throws when it is not a list. */
+/** Normalises the whole /cluster/resources answer; throws when it is not a list. */
 export function normaliseResources(raw: unknown): ResourceList {
   if (!Array.isArray(raw)) throw new TypeError('cluster/resources did not answer a list');
   const rows: ResourceRow[] = [];
   const skippedVmids: number[] = [];
   let skipped = 0;
   let firstSkipReason: string | null = null;
+  const nodes: Array<{ name: string; online: boolean }> = [];
   for (const item of raw) {
     const e = readResourceEntry(item);
     if (e.kind === 'guest') rows.push(e.row);
+    else if (e.kind === 'node') nodes.push({ name: e.name, online: e.online });
     else if (e.kind === 'malformed') {
       skipped++;
       if (e.vmid !== null) skippedVmids.push(e.vmid);
       firstSkipReason ??= e.reason;
     }
   }
-  return { rows, skipped, skippedVmids, firstSkipReason };
+  return { rows, skipped, skippedVmids, firstSkipReason, nodes };
 }
 
 const StatusSchema = v.looseObject({

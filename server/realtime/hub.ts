@@ -25,7 +25,8 @@ export interface RealtimeHost {
   feed: ChangeFeed;
   access: Access;
   sessions: { getSessionUser(cookieHeader: string | undefined): Promise<SessionUser | null> };
-  sync: { repo: InventoryRepo };
+  /** `status` (when there): each cluster's staleness for sockets that connect. */
+  sync: { repo: InventoryRepo; status?(): SyncStatus };
 }
 
 export interface RealtimeOptions {
@@ -293,6 +294,17 @@ export function attachRealtime(host: RealtimeHost, opts: RealtimeOptions = {}): 
     }
   };
 
+  /** The staleness of every cluster this socket sees part of (admins: all). */
+  function sendStaleness(socket: LabSocket): void {
+    const group = groups.get(socket.data.group);
+    const prefixes = group && !group.admin && group.visible ? [...group.visible].map((k) => k.slice(0, k.lastIndexOf(':'))) : null;
+    const seen = prefixes ? new Set(prefixes) : null;
+    for (const c of host.sync.status?.().clusters ?? []) {
+      if (seen && !seen.has(c.id)) continue;
+      socket.emit('cluster:stale', { cluster: c.id, stale: c.stale, lastSuccessAt: c.lastSuccessAt });
+    }
+  }
+
   // ---- sockets and groups -----------------------------------------------------------------------
 
   function visibleFor(socket: LabSocket, rooms: string[]): Set<string> | null {
@@ -396,6 +408,9 @@ export function attachRealtime(host: RealtimeHost, opts: RealtimeOptions = {}): 
       set.add(socket.id);
     }
     if (socket.data.user?.role === 'admin' && statusPending) socket.emit('sync:status', statusPending);
+    // Each cluster's staleness now: a browser that reconnects after an outage cleared (or began)
+    // has no changed VM to tell it, and its catch-up may come before the next status push.
+    sendStaleness(socket);
     socket.on('hello', (payload, ack) => {
       if (typeof ack !== 'function') return;
       const ok = v.is(HelloPayload, payload);

@@ -215,6 +215,9 @@ export class PveListener {
     res.setHeader('Expires', new Date().toUTCString());
     if (body) res.setHeader('Content-Type', JSON_TYPE);
     res.setHeader('Content-Length', body ? body.length : 0);
+    // As pveproxy: "Connection: Keep-Alive" without a Keep-Alive timeout hint (it drops a connection
+    // idle for 5 s, unannounced).
+    res.setHeader('Connection', 'Keep-Alive');
     this.stats.bytesOut += body ? body.length : 0;
     res.end(body ?? undefined);
   }

@@ -1,13 +1,18 @@
 // One cluster's scheduler: full and quick passes on their intervals, exponential backoff with
-// jitter while failing, a pass joined rather than doubled, stats for the admin.
+// jitter while failing, a pass joined rather than doubled, stats for the admin. Only Proxmox's
+// failures count against a cluster: a pass the database could not take is redone soon (its own
+// backoff) and leaves the cluster's health alone, and a pass cut off by shutdown counts for nothing.
+// The cluster's state is kept in memory first and stored after, so a database outage loses no
+// success; when the data turns stale the status is pushed at that moment, not after the next pass.
 import type { Logger } from '../log.js';
 import type { ClusterConfig, SyncConfig } from '../config.js';
-import type { InventoryRepo, ClusterState } from '../inventory/repository.js';
+import { nextClusterState, emptyClusterState, type InventoryRepo, type ClusterState, type PassRecordInput } from '../inventory/repository.js';
+import { describeDbError } from '../db/health.js';
 import type { PveClient } from '../pve/client.js';
 import { PveError } from '../pve/errors.js';
 import { backoffDelay } from './backoff.js';
 import { runPass, type PassOutcome, type QuietPass } from './pass.js';
-import type { ClusterHealth, ClusterSyncStatus, PassRecord } from './types.js';
+import type { ClusterHealth, ClusterSyncStatus, NodeState, PassRecord } from './types.js';
 
 export interface ClusterLoopDeps {
   cluster: ClusterConfig;
@@ -21,9 +26,12 @@ export interface ClusterLoopDeps {
   onStatusChanged: (vmids: number[]) => void;
   /** Called with held guests whose status the snapshot contradicts (a live check decides). */
   onVerify: (vmids: number[]) => void;
-  /** Called after every pass (success or not). */
+  /** Called after every pass (success or not), and when the cluster's data turns stale. */
   onPassDone: () => void;
 }
+
+/** First retry of a pass the database could not take, and the most it waits between retries. */
+const DB_RETRY = { baseMs: 1_000, maxMs: 30_000 };
 
 const RECENT = 20;
 /** More status changes than this in one pass (a node going down) are not worth a fast lane each. */
@@ -37,6 +45,8 @@ export class ClusterLoop {
   private timer: NodeJS.Timeout | null = null;
   private running: { kind: 'full' | 'quick'; promise: Promise<void> } | null = null;
   private stopped = true;
+  /** Set by stop(): a pass failing from now on was cut off by the shutdown. */
+  private stopping = false;
   private nextFullAt = 0;
   private nextQuickAt = 0;
   private nextRunAt: number | null = null;
@@ -50,29 +60,41 @@ export class ClusterLoop {
   private again = false;
   /** Guests finished destroy tasks removed, until a successful pass has tombstoned them. */
   private readonly destroyed = new Set<number>();
+  /** Passes in a row the database could not take, and when the next try is due. */
+  private dbFailures = 0;
+  private dbRetryAt: number | null = null;
+  private staleTimer: NodeJS.Timeout | null = null;
+  private nodes: NodeState[] = [];
 
   constructor(private readonly deps: ClusterLoopDeps, persisted: ClusterState | undefined) {
     this.id = deps.cluster.id;
-    this.state = persisted ?? {
-      cluster_id: this.id, last_success_at: null, last_full_at: null, last_quick_at: null,
-      last_error: null, last_error_at: null, consecutive_failures: 0, error_count: 0,
-    };
+    this.state = persisted ?? emptyClusterState(this.id);
+  }
+
+  /** The cluster's sync state as this process knows it (ahead of the database while it is down). */
+  clusterState(): ClusterState {
+    return this.state;
   }
 
   /** Starts the loop with a full pass now. */
   start(guestsKnown: number): void {
     this.stopped = false;
+    this.stopping = false;
     this.guests = guestsKnown;
     this.nextFullAt = Date.now();
     this.nextQuickAt = Date.now();
     this.schedule();
+    this.armStaleTimer();
   }
 
   /** Stops scheduling and waits (up to timeoutMs) for a running pass. */
   async stop(timeoutMs: number): Promise<void> {
     this.stopped = true;
+    this.stopping = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.staleTimer) clearTimeout(this.staleTimer);
     this.timer = null;
+    this.staleTimer = null;
     this.nextRunAt = null;
     const p = this.running?.promise;
     if (p) await Promise.race([p, new Promise((r) => setTimeout(r, timeoutMs).unref())]);
@@ -118,9 +140,10 @@ export class ClusterLoop {
     const failing = this.state.consecutive_failures > 0 && this.state.last_error_at !== null;
     if (!failing && this.again) this.nextQuickAt = Math.min(this.nextQuickAt, now);
     this.again = false;
-    const at = failing
-      ? Math.max(now, this.state.last_error_at! + this.backoffMs)
-      : Math.min(this.nextFullAt, this.nextQuickAt);
+    const at = this.dbRetryAt !== null ? this.dbRetryAt
+      : failing
+        ? Math.max(now, this.state.last_error_at! + this.backoffMs)
+        : Math.min(this.nextFullAt, this.nextQuickAt);
     this.nextRunAt = Math.max(now, at);
     this.timer = setTimeout(() => {
       this.timer = null;
@@ -128,6 +151,22 @@ export class ClusterLoop {
       void this.run(kind);
     }, this.nextRunAt - now);
     this.timer.unref();
+  }
+
+  /** Pushes the status the moment the data turns stale (passes may be far apart while failing). */
+  private armStaleTimer(): void {
+    if (this.staleTimer) clearTimeout(this.staleTimer);
+    this.staleTimer = null;
+    const last = this.state.last_success_at;
+    if (this.stopped || last === null) return;
+    const at = last + this.deps.sync.staleAfterSeconds * 1000 + 10;
+    const wait = at - Date.now();
+    if (wait <= 0) return;
+    this.staleTimer = setTimeout(() => {
+      this.staleTimer = null;
+      this.deps.onPassDone();
+    }, wait);
+    this.staleTimer.unref();
   }
 
   private async pass(kind: 'full' | 'quick'): Promise<void> {
@@ -138,6 +177,7 @@ export class ClusterLoop {
     let outcome: PassOutcome | null = null;
     let error: string | null = null;
     const destroyed = new Set(this.destroyed);
+    let failure: unknown = null;
     try {
       outcome = await runPass({
         cluster: this.id, client: this.deps.client, repo: this.deps.repo,
@@ -146,12 +186,35 @@ export class ClusterLoop {
       }, kind);
       for (const vmid of destroyed) this.destroyed.delete(vmid);
     } catch (err) {
+      failure = err;
       error = describe(err);
     }
     const durationMs = performance.now() - t0;
     const end = Date.now();
+    const record: PassRecord = {
+      kind, startedAt, durationMs: Math.round(durationMs), guests: outcome?.guests ?? 0,
+      changed: outcome ? outcome.changed + outcome.removed : 0, error,
+    };
+    if (failure !== null && this.stopping) {
+      // Shutdown closed the clients or the database under it: nothing was wrong with the cluster.
+      logger.info({ cluster: this.id, err: error }, `${kind === 'full' ? 'Full' : 'Quick'} sync cut off by shutdown (not counted)`);
+      return;
+    }
+    if (failure !== null && !(failure instanceof PveError)) {
+      // The database (or labdeck itself), not Proxmox: nothing of the pass was stored; redo it soon.
+      this.dbFailures++;
+      this.dbRetryAt = end + backoffDelay(this.dbFailures, DB_RETRY);
+      record.error = `database: ${describeDbError(failure)}`;
+      this.pushRecent(record);
+      logger.error({ cluster: this.id, err: describeDbError(failure), retryInMs: this.dbRetryAt - end },
+        `${kind === 'full' ? 'Full' : 'Quick'} sync not stored: database error; redoing the pass`);
+      return;
+    }
+    this.dbFailures = 0;
+    this.dbRetryAt = null;
     if (outcome) {
       this.guests = outcome.guests;
+      this.nodes = outcome.nodes;
       this.backoffMs = 0;
       if (kind === 'full') {
         this.hadFull = true;
@@ -167,31 +230,36 @@ export class ClusterLoop {
       if (outcome.skipped) {
         logger.warn({ cluster: this.id, skipped: outcome.skipped }, `Skipped ${outcome.skipped} unreadable guest entries: ${outcome.skipReason}`);
       }
+      const offline = outcome.nodes.filter((n) => !n.online).map((n) => n.name);
+      if (offline.length) logger.warn({ cluster: this.id, nodes: offline }, `Nodes offline: ${offline.join(', ')} (their guests show as unknown)`);
       if (outcome.statusChanged.length && outcome.statusChanged.length <= FAST_LANE_BURST) this.deps.onStatusChanged(outcome.statusChanged);
       if (outcome.verify.length) this.deps.onVerify(outcome.verify);
     } else {
       logger.warn({ cluster: this.id }, `${kind === 'full' ? 'Full' : 'Quick'} sync failed: ${error}`);
     }
-    const record: PassRecord = {
-      kind, startedAt, durationMs: Math.round(durationMs), guests: outcome?.guests ?? 0,
-      changed: outcome ? outcome.changed + outcome.removed : 0, error,
+    this.pushRecent(record);
+    const input: PassRecordInput = {
+      cluster: this.id, kind, startedAt, durationMs: record.durationMs, guests: record.guests, changed: record.changed,
+      requests: this.deps.client.requestCount() - requestsBefore, error,
     };
-    this.recent.push(record);
-    if (this.recent.length > RECENT) this.recent.shift();
+    // In memory first: a database that cannot take the record does not undo the pass's verdict.
+    this.state = nextClusterState(this.state, input);
+    this.armStaleTimer();
     try {
-      this.state = await this.deps.repo.recordPass({
-        cluster: this.id, kind, startedAt, durationMs: record.durationMs, guests: record.guests, changed: record.changed,
-        requests: this.deps.client.requestCount() - requestsBefore, error,
-      });
+      await this.deps.repo.recordPass(input, this.state);
     } catch (err) {
-      logger.error({ cluster: this.id, err: describe(err) }, 'Could not record the sync pass');
-      if (error) this.state = { ...this.state, consecutive_failures: this.state.consecutive_failures + 1, last_error: error, last_error_at: end };
+      logger.error({ cluster: this.id, err: describeDbError(err) }, 'Could not record the sync pass: database error');
     }
     if (error) {
       this.backoffMs = backoffDelay(this.state.consecutive_failures, {
         baseMs: Math.min(5_000, sync.quickIntervalSeconds * 1000), maxMs: sync.maxBackoffSeconds * 1000,
       });
     }
+  }
+
+  private pushRecent(record: PassRecord): void {
+    this.recent.push(record);
+    if (this.recent.length > RECENT) this.recent.shift();
   }
 
   /** The admin's view of this cluster. */
@@ -223,6 +291,7 @@ export class ClusterLoop {
       recentPasses: [...this.recent],
       latencyMs: { p50: lat.p50, p95: lat.p95, last: lat.last },
       fastLane: this.deps.fastLaneCount(),
+      nodes: [...this.nodes],
     };
   }
 }

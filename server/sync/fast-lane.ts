@@ -15,6 +15,8 @@ import { addressDetails } from './details.js';
 export interface WatchOptions {
   /** The status the action should end in; by default taken from the stored pending state. */
   expect?: VmStatus;
+  /** The action is known to be over (its task ended): the first live reading is its outcome. */
+  settled?: boolean;
 }
 
 export interface FastLaneDeps {
@@ -38,6 +40,7 @@ interface Watch {
   vmid: number;
   deadline: number;
   expect: VmStatus | null;
+  settled: boolean;
   /** A verification: one read; it turns into a full watch only when the status really changed. */
   once: boolean;
   done: Promise<void>;
@@ -77,9 +80,10 @@ export class FastLane {
       existing.deadline = Date.now() + this.maxWatchMs;
       existing.once = false;
       if (opts.expect) existing.expect = opts.expect;
+      if (opts.settled) existing.settled = true;
       return;
     }
-    this.begin(cluster, vmid, opts.expect ?? null, false);
+    this.begin(cluster, vmid, opts.expect ?? null, false, opts.settled ?? false);
   }
 
   /**
@@ -105,10 +109,10 @@ export class FastLane {
     this.begin(cluster, vmid, null, true);
   }
 
-  private begin(cluster: string, vmid: number, expect: VmStatus | null, once: boolean): void {
+  private begin(cluster: string, vmid: number, expect: VmStatus | null, once: boolean, settled = false): void {
     if (this.count(cluster) >= this.maxPerCluster) return;
     const key = vmKey(cluster, vmid);
-    const w: Watch = { cluster, vmid, deadline: Date.now() + this.maxWatchMs, expect, once, done: Promise.resolve() };
+    const w: Watch = { cluster, vmid, deadline: Date.now() + this.maxWatchMs, expect, settled, once, done: Promise.resolve() };
     w.done = this.run(w).catch((err) => this.deps.logger.warn({ cluster, vmid, err: (err as Error).message }, 'Fast lane stopped on an error'))
       .finally(() => this.watches.delete(key));
     this.watches.set(key, w);
@@ -172,7 +176,7 @@ export class FastLane {
       }
       if (firstUptime === null) firstUptime = live.uptime;
       if (live.status !== 'running') sawDown = true;
-      const target = w.expect ?? targetOfPending(row.status);
+      const target = w.settled ? null : w.expect ?? targetOfPending(row.status);
       const timedOut = Date.now() >= w.deadline;
       if (!reached(target, row, live, firstUptime, sawDown) && !timedOut) {
         await sleep(this.deps.intervalMs);

@@ -31,6 +31,8 @@ export interface SyncManager {
   /** Polls one guest live until it settles (after a power action). */
   watch(cluster: string, vmid: number, opts?: WatchOptions): void;
   status(): SyncStatus;
+  /** Each cluster's state as the running loops know it (ahead of the database while it is down); null before start(). */
+  clusterStates(): ClusterState[] | null;
   client(clusterId: string): PveClient | undefined;
   clusterIds(): string[];
   /** Reads the live signals of one cluster now (the task list, then the node lists); for tests and the bench. */
@@ -152,7 +154,7 @@ export function createSyncManager(opts: SyncManagerOptions): SyncManager {
         id: c.id, name: c.name ?? c.id, health: 'unknown' as const, running: null, lastFullAt: null, lastQuickAt: null,
         lastSuccessAt: null, stale: true, guests: 0, errorCount: 0, lastError: null, lastErrorAt: null,
         consecutiveFailures: 0, backoffMs: 0, nextRunAt: null, recentPasses: [],
-        latencyMs: { p50: null, p95: null, last: null }, fastLane: 0,
+        latencyMs: { p50: null, p95: null, last: null }, fastLane: 0, nodes: [],
       });
       return {
         running,
@@ -164,6 +166,11 @@ export function createSyncManager(opts: SyncManagerOptions): SyncManager {
           clustersDown: clusters.filter((c) => c.health === 'down').length,
         },
       };
+    },
+
+    clusterStates() {
+      if (!running) return null;
+      return [...loops.values()].map((l) => l.clusterState());
     },
 
     client: (id) => clients.get(id),

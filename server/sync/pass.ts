@@ -53,6 +53,8 @@ export interface PassOutcome {
   /** Guest entries Proxmox listed that could not be read, and why the first could not. */
   skipped: number;
   skipReason: string | null;
+  /** The cluster's nodes as the answer listed them. */
+  nodes: Array<{ name: string; online: boolean }>;
 }
 
 /** Runs one full or quick pass; throws (having written nothing) when Proxmox fails. */
@@ -66,8 +68,10 @@ export async function runPass(ctx: PassContext, kind: 'full' | 'quick'): Promise
   const outcome = (changed: number, removed: number, statusChanged: number[], verify: readonly number[]): PassOutcome => ({
     guests: fetched.length, changed, removed, statusChanged, verify: [...verify],
     requests: ctx.client.requestCount() - requestsBefore,
-    skipped: snapshot.skipped, skipReason: snapshot.firstSkipReason,
+    skipped: snapshot.skipped, skipReason: snapshot.firstSkipReason, nodes: [...snapshot.nodes],
   });
+  const offline = snapshot.nodes.filter((n) => !n.online);
+  const offlineNodes = offline.length ? new Set(offline.map((n) => n.name)) : undefined;
   // The same bytes from Proxmox, the same holds, no clock-driven change due yet: only guests whose
   // stored rows changed since the last quick pass can differ from it (usually none at all).
   const q = ctx.quiet?.last;
@@ -103,7 +107,7 @@ export async function runPass(ctx: PassContext, kind: 'full' | 'quick'): Promise
     }
     const d = diffInventory({
       cluster: ctx.cluster, stored: current, fetched: listed, kind, now: at, details, holdStatus: held, listedUnreadable: snapshot.skippedVmids,
-      destroyed: ctx.destroyed,
+      destroyed: ctx.destroyed, offlineNodes,
     });
     statusChanged = d.statusChanged;
     verify = [...verifyKept, ...d.verify];

@@ -12,6 +12,12 @@ export interface PassRecord {
   error: string | null;
 }
 
+/** A node of a cluster as the last pass saw it (from /cluster/resources' node rows). */
+export interface NodeState {
+  name: string;
+  online: boolean;
+}
+
 export interface ClusterSyncStatus {
   id: string;
   name: string;
@@ -34,6 +40,8 @@ export interface ClusterSyncStatus {
   /** Proxmox call latency over recent calls, ms. */
   latencyMs: { p50: number | null; p95: number | null; last: number | null };
   fastLane: number;
+  /** The cluster's nodes as the last successful pass saw them (empty before one). */
+  nodes: NodeState[];
 }
 
 export interface SyncStatus {

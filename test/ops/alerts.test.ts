@@ -113,7 +113,7 @@ describe.each(dialects)('alert delivery over SMTP and webhook (%s)', (kind) => {
       id: 'lab-a', name: 'Lab A', health: 'healthy', running: null, lastFullAt: null, lastQuickAt: null,
       lastSuccessAt: null, stale: false, guests: 0, errorCount: 0, lastError: null, lastErrorAt: null,
       consecutiveFailures: 0, backoffMs: 0, nextRunAt: null, recentPasses: [], latencyMs: { p50: null, p95: null, last: null },
-      fastLane: 0, ...over,
+      fastLane: 0, nodes: [], ...over,
     };
   }
 

@@ -14,7 +14,7 @@ function cluster(over: Partial<ClusterSyncStatus>): ClusterSyncStatus {
   return {
     id: 'lab-a', name: 'Lab A', health: 'healthy', running: null, lastFullAt: null, lastQuickAt: null, lastSuccessAt: null,
     stale: false, guests: 0, errorCount: 0, lastError: null, lastErrorAt: null, consecutiveFailures: 0, backoffMs: 0, nextRunAt: null,
-    recentPasses: [], latencyMs: { p50: null, p95: null, last: null }, fastLane: 0, ...over,
+    recentPasses: [], latencyMs: { p50: null, p95: null, last: null }, fastLane: 0, nodes: [], ...over,
   };
 }
 const sync = (...clusters: ClusterSyncStatus[]): SyncStatus => ({ running: true, startedAt: 0, clusters, totals: { guests: 0, errorCount: 0, clustersDown: 0 } });

@@ -168,6 +168,7 @@ export class ProjectorView extends LitElement {
           <div class="state"><span class="icon" aria-hidden="true">${ICON[t.kind]}</span> ${s.label.replace('…', '')}</div>
           <div class=${t.vm?.ip ? 'ip' : 'noip'}>${t.vm ? ipText(t.vm) : ''}</div>
           ${t.vm?.stale ? html`<div class="stale">data ${ago(t.vm.lastSeen, this.tick.now)}</div>` : nothing}
+          ${t.vm?.syncError === 'node offline' ? html`<div class="stale" data-node-offline>node offline</div>` : nothing}
         </li>`;
       })}</ul>
       </main>`;

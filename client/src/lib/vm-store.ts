@@ -5,7 +5,8 @@ import type { Vm } from '../../../server/inventory/vm.js';
 export interface VmChangedMsg { revision: number; vms: Vm[] }
 /** `reason: 'access'` means the VM left this viewer's sight (not deleted): no tombstone is kept. */
 export interface VmRemovedMsg { revision: number; ids: string[]; reason?: 'access' | 'deleted' }
-export interface SinceResponse { revision: number; vms: Vm[]; removed?: string[] }
+/** `clusters`: each cluster's staleness now (a catch-up carries it; it has no revision of its own). */
+export interface SinceResponse { revision: number; vms: Vm[]; removed?: string[]; clusters?: Array<{ cluster: string; stale: boolean }> }
 
 /** A change to one VM as a listener sees it (for announcements). */
 export interface StoreChange { before: Vm | undefined; after: Vm | undefined }
@@ -91,6 +92,7 @@ export class VmStore {
   applySince(res: SinceResponse, now = Date.now()): void {
     this.applyChanged({ revision: res.revision, vms: res.vms }, now);
     if (res.removed?.length) this.applyRemoved({ revision: res.revision, ids: res.removed }, now);
+    for (const c of res.clusters ?? []) this.markClusterStale(c.cluster, c.stale, now);
     this.lastUpdateAt = now;
   }
 

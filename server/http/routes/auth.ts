@@ -11,6 +11,7 @@ import { body, NewPassword, ClusterId } from '../validate.js';
 import { SESSION_COOKIE } from '../../auth/session.js';
 import type { Role } from '../../db/schema.js';
 import type { ClusterConfig } from '../../config.js';
+import { describeDbError } from '../../db/health.js';
 import { log } from '../../log.js';
 import { DEMO_PASSWORD, DEMO_STUDENTS } from '../../classes/demo-seed.js';
 
@@ -93,7 +94,9 @@ export function authRoutes(deps: ApiDeps) {
     }
     setSessionCookie(c, deps, await deps.sessions.issue(userId));
     const user = (await deps.users.get(userId))!;
-    await deps.audit.record({ actor: { id: user.id, username: user.username }, action: 'session.login', target: 'session', outcome: 'ok', detail: b.cluster ? `via ${b.cluster}` : null });
+    // Best-effort: a database that cannot take the entry (a full disk) must not turn a good sign-in into a 500.
+    await deps.audit.record({ actor: { id: user.id, username: user.username }, action: 'session.login', target: 'session', outcome: 'ok', detail: b.cluster ? `via ${b.cluster}` : null })
+      .catch((err: unknown) => log.error({ user: user.username, err: describeDbError(err) }, 'sign-in not audited: database error'));
     return c.json({ user: { id: user.id, username: user.username, displayName: user.displayName, role: user.role } });
   });
 

@@ -142,7 +142,12 @@ export function vmRoutes(deps: ApiDeps) {
     if (q.since !== undefined && !reset) {
       const s = await deps.inventory.since(q.since);
       const see = (id: string) => keys === 'all' || keys.has(id);
-      return c.json({ revision: s.revision, vms: s.vms.filter((vm) => see(vm.id)), removed: s.removed.filter(see) });
+      // Staleness is not a change with a revision: a client that was away learns it here (a cluster
+      // that recovered while it was gone has no changed VM to carry the news).
+      const seenClusters = keys === 'all' ? null : new Set([...keys].map((k) => k.slice(0, k.lastIndexOf(':'))));
+      const clusters = deps.sync.status().clusters.filter((cl) => !seenClusters || seenClusters.has(cl.id))
+        .map((cl) => ({ cluster: cl.id, stale: cl.stale, lastSuccessAt: cl.lastSuccessAt }));
+      return c.json({ revision: s.revision, vms: s.vms.filter((vm) => see(vm.id)), removed: s.removed.filter(see), clusters });
     }
     const extra = reset ? { removed: [] as string[], reset: true } : {};
     if (keys !== 'all' && keys.size === 0) return c.json({ revision, vms: [], ...extra });

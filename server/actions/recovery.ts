@@ -1,0 +1,145 @@
+// After a restart: settles what the previous labdeck process left open. Every audit entry still
+// pending (the process was killed, or stopped while following a task) is settled from the real
+// outcome of its Proxmox task, looked up by UPID; every VM left in a pending state ("starting",
+// "shutting-down", ...) goes to the fast lane at once instead of waiting out the pending hold.
+import type { Logger } from '../log.js';
+import type { AuditLog } from '../auth/audit-log.js';
+import type { InventoryRepo } from '../inventory/repository.js';
+import { vmKey } from '../inventory/vm.js';
+import type { PveClient } from '../pve/client.js';
+import { PveError } from '../pve/errors.js';
+import type { WatchOptions } from '../sync/fast-lane.js';
+import { taskSucceeded } from './power.js';
+
+export interface RecoveryDeps {
+  audit: AuditLog;
+  inventory: Pick<InventoryRepo, 'pendingRows'>;
+  backend: { client(cluster: string): PveClient | undefined; watch(cluster: string, vmid: number, opts?: WatchOptions): void };
+  logger: Logger;
+  /** Entries written before this moment belong to the previous process. */
+  startedAt: number;
+  /** How long a task still running (or a Proxmox not answering) is asked again (default 15 min). */
+  followMs?: number;
+  pollMs?: number;
+}
+
+export interface Recovery {
+  /** Resolves once every entry was looked at once (tasks still running are followed on in the background). */
+  readonly firstPass: Promise<{ settled: number; following: number; watched: number }>;
+  stop(): Promise<void>;
+}
+
+/** The node a task ran on: UPID:<node>:<pid>:... (pure). */
+export function nodeOfUpid(upid: string): string | null {
+  const m = /^UPID:([^:]+):/.exec(upid);
+  return m ? m[1] : null;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+
+/** Starts the recovery; call once the sync loops run (the fast lane needs them). */
+export function startRecovery(deps: RecoveryDeps): Recovery {
+  const log = deps.logger.child({ module: 'recovery' });
+  const followMs = deps.followMs ?? 15 * 60_000;
+  const pollMs = deps.pollMs ?? 1_000;
+  let stopped = false;
+  const followers = new Set<Promise<void>>();
+
+  /** One look at a task: 'done' when its entry is settled now, 'again' when it must be asked later. */
+  const settleOnce = async (entry: { id: number; cluster: string | null; vmid: number | null; task: string | null }): Promise<'done' | 'again'> => {
+    const client = entry.cluster ? deps.backend.client(entry.cluster) : undefined;
+    const node = entry.task ? nodeOfUpid(entry.task) : null;
+    if (!entry.task || !node) {
+      await deps.audit.settle(entry.id, 'failed', 'outcome unknown: labdeck stopped before Proxmox answered');
+      return 'done';
+    }
+    if (!client) {
+      await deps.audit.settle(entry.id, 'failed', `outcome unknown: cluster ${entry.cluster ?? '?'} is no longer configured (${entry.task})`);
+      return 'done';
+    }
+    let t: { status: 'running' | 'stopped'; exitstatus?: string };
+    try {
+      t = await client.taskStatus(node, entry.task);
+    } catch (err) {
+      // Proxmox answered that it does not know the task: it will never end.
+      if (err instanceof PveError && err.kind === 'http' && err.status >= 400 && err.status < 500 && err.status !== 401) {
+        await deps.audit.settle(entry.id, 'failed', `task not found in Proxmox: ${err.reason} (${entry.task})`);
+        return 'done';
+      }
+      if (err instanceof PveError && err.kind === 'http' && /no such task|unable to open file/i.test(err.reason)) {
+        await deps.audit.settle(entry.id, 'failed', `task not found in Proxmox: ${err.reason} (${entry.task})`);
+        return 'done';
+      }
+      return 'again';
+    }
+    if (t.status !== 'stopped') return 'again';
+    const exit = t.exitstatus ?? '';
+    if (taskSucceeded(exit)) await deps.audit.settle(entry.id, 'ok', exit === 'OK' ? entry.task : `${exit} (${entry.task})`);
+    else await deps.audit.settle(entry.id, 'failed', exit || 'task failed');
+    if (entry.cluster && entry.vmid !== null) deps.backend.watch(entry.cluster, entry.vmid, { settled: true });
+    return 'done';
+  };
+
+  const follow = (entry: Parameters<typeof settleOnce>[0]) => {
+    const p = (async () => {
+      const deadline = Date.now() + followMs;
+      while (!stopped && Date.now() < deadline) {
+        await sleep(pollMs);
+        if (stopped) return;
+        try {
+          if (await settleOnce(entry) === 'done') return;
+        } catch (err) {
+          log.warn({ audit: entry.id, err: (err as Error).message }, 'could not settle an audit entry yet');
+        }
+      }
+    })();
+    followers.add(p);
+    void p.finally(() => followers.delete(p));
+  };
+
+  const firstPass = (async () => {
+    let settled = 0;
+    let following = 0;
+    let watched = 0;
+    const open = (await deps.audit.open()).filter((e) => e.at < deps.startedAt && e.target === 'vm');
+    const settledVms = new Set<string>();
+    for (const entry of open) {
+      if (stopped) break;
+      let r: 'done' | 'again';
+      try {
+        r = await settleOnce(entry);
+      } catch (err) {
+        log.warn({ audit: entry.id, err: (err as Error).message }, 'could not settle an audit entry yet');
+        r = 'again';
+      }
+      if (r === 'done') {
+        settled++;
+        if (entry.cluster && entry.vmid !== null) settledVms.add(vmKey(entry.cluster, entry.vmid));
+      } else {
+        following++;
+        follow(entry);
+      }
+    }
+    for (const row of await deps.inventory.pendingRows()) {
+      if (stopped) break;
+      // Settled above: already handed to the fast lane with the task's outcome.
+      if (settledVms.has(vmKey(row.cluster_id, row.vmid))) continue;
+      deps.backend.watch(row.cluster_id, row.vmid);
+      watched++;
+    }
+    if (settled || following || watched) {
+      log.info({ settled, following, watched }, 'Settled what the previous run left open: audit entries from their Proxmox tasks, pending states live');
+    }
+    return { settled, following, watched };
+  })();
+  // The caller may not wait for it; a failure here must not go unhandled.
+  firstPass.catch((err: unknown) => log.error({ err: (err as Error).message }, 'recovery after restart failed'));
+
+  return {
+    firstPass,
+    async stop() {
+      stopped = true;
+      await Promise.allSettled([firstPass, ...followers]);
+    },
+  };
+}
