@@ -85,7 +85,6 @@ export class PveHttp implements ApiRequestable {
     this.dispatcher = opts.dispatcher ?? new Agent({
       connect: { rejectUnauthorized: opts.verifyTls },
       keepAliveTimeout: KEEP_ALIVE_MS,
-      keepAliveMaxTimeout: KEEP_ALIVE_MS,
     });
     // pipelining 0: no keep-alive, every write on a connection of its own.
     this.writeDispatcher = opts.writeDispatcher ?? opts.dispatcher ?? new Agent({
