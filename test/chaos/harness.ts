@@ -128,7 +128,7 @@ export async function spawnLabdeck(o: SpawnOptions): Promise<LabdeckProcess> {
       if (child.exitCode !== null) throw new Error(`labdeck exited (${child.exitCode}):\n${out}`);
       const r = await fetch(`${url}/readyz`).catch(() => null);
       return r?.status === 200 ? true : undefined;
-    }, 60_000, 150).catch((err: Error) => { proc.kill(); throw new Error(`${err.message}\n${out.slice(-3000)}`); });
+    }, 120_000, 150).catch((err: Error) => { proc.kill(); throw new Error(`${err.message}\n${out.slice(-3000)}`); });
   }
   return proc;
 }

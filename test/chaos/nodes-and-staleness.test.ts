@@ -14,7 +14,7 @@ import type { Vm } from '../../server/inventory/vm.js';
 import { toProjectorVm } from '../../server/classes/projector-vm.js';
 import { adminSocket, api, chaosSimulator, prepareDatabase, spawnLabdeck, until, type LabdeckProcess } from './harness.js';
 
-describe('chaos: an offline node and a stale cluster', { timeout: 120_000 }, () => {
+describe('chaos: an offline node and a stale cluster', { timeout: 300_000 }, () => {
   let sim: Simulator;
   let dir: string;
   let db: Db;
@@ -28,7 +28,7 @@ describe('chaos: an offline node and a stale cluster', { timeout: 120_000 }, () 
     ({ db, cookie } = await prepareDatabase(dbUrl));
     // Quick passes every second, stale after 3 s, and a backoff that spaces failed passes far apart.
     proc = await spawnLabdeck({ dir, sim, databaseUrl: dbUrl, sync: { quickIntervalSeconds: 1, staleAfterSeconds: 3, maxBackoffSeconds: 60 } });
-  }, 120_000);
+  }, 180_000);
   afterAll(async () => {
     proc?.kill();
     await db?.destroy();

@@ -16,7 +16,7 @@ import { api, chaosSimulator, prepareDatabase, spawnLabdeck, until, type Labdeck
 
 const admin = process.env.TEST_DATABASE_URL;
 
-describe.skipIf(!admin)('chaos: PostgreSQL goes away and comes back', { timeout: 120_000 }, () => {
+describe.skipIf(!admin)('chaos: PostgreSQL goes away and comes back', { timeout: 300_000 }, () => {
   let sim: Simulator;
   let dir: string;
   let proc: LabdeckProcess;
@@ -38,7 +38,7 @@ describe.skipIf(!admin)('chaos: PostgreSQL goes away and comes back', { timeout:
     cookie = prepared.cookie;
     await prepared.db.destroy();
     proc = await spawnLabdeck({ dir, sim, databaseUrl: url, sync: { quickIntervalSeconds: 0.5 } });
-  }, 120_000);
+  }, 180_000);
   afterAll(async () => {
     proc?.kill();
     await proc?.exited;

@@ -11,7 +11,7 @@ import type { Simulator } from '../../server/simulator/index.js';
 import type { Db } from '../../server/db/index.js';
 import { api, chaosSimulator, prepareDatabase, spawnLabdeck, until, type LabdeckProcess } from './harness.js';
 
-describe('chaos: a restart in the middle of a power action', { timeout: 120_000 }, () => {
+describe('chaos: a restart in the middle of a power action', { timeout: 300_000 }, () => {
   let sim: Simulator;
   let dir: string;
   let db: Db;
@@ -25,7 +25,7 @@ describe('chaos: a restart in the middle of a power action', { timeout: 120_000 
     dir = mkdtempSync(join(tmpdir(), 'labdeck-chaos-restart-'));
     dbUrl = join(dir, 'labdeck.db');
     ({ db, cookie } = await prepareDatabase(dbUrl));
-  }, 120_000);
+  }, 180_000);
   afterAll(async () => {
     for (const p of procs) p.kill();
     await db?.destroy();

@@ -50,7 +50,7 @@ function fillDisk(file: string): void {
   }
 }
 
-describe('chaos: SQLite locked by another process, and a full disk', { timeout: 120_000 }, () => {
+describe('chaos: SQLite locked by another process, and a full disk', { timeout: 300_000 }, () => {
   let sim: Simulator;
   let dir: string;
   const procs: LabdeckProcess[] = [];
@@ -58,7 +58,7 @@ describe('chaos: SQLite locked by another process, and a full disk', { timeout: 
   beforeAll(async () => {
     sim = await chaosSimulator([{ id: 'lab-a', guests: 60, seed: 4 }, { id: 'lab-b', guests: 30, seed: 6 }]);
     dir = mkdtempSync(join(tmpdir(), 'labdeck-chaos-sqlite-'));
-  }, 120_000);
+  }, 180_000);
   afterAll(async () => {
     for (const p of procs) p.kill();
     await Promise.all(procs.map((p) => p.exited));
