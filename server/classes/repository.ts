@@ -23,7 +23,7 @@ export interface AssignmentView { cluster: string; vmid: number; userId: number;
 export interface ClassSummary { id: number; name: string; createdAt: number; teachers: ClassTeacher[]; studentCount: number }
 
 export interface LinkView {
-  id: number; createdAt: number; expiresAt: number; revoked: boolean; uses: number;
+  id: number; createdAt: number; expiresAt: number; revoked: boolean; uses: number; /** Invites: how many enrolments it allows (null: no limit). */ maxUses: number | null;
   /** The raw token while the server can still open its sealed copy (not for links made before that, or under another secret). */
   token: string | null;
 }
@@ -122,6 +122,9 @@ export class ClassesRepo {
   /** Removes a student and their assignments in this class. */
   async removeMember(classId: number, userId: number): Promise<void> {
     await this.db.transaction().execute(async (tx) => {
+      // Remembered, so an invite made before the removal cannot bring the student back.
+      await tx.insertInto('class_removals').values({ class_id: classId, user_id: userId, removed_at: Date.now() })
+        .onConflict((oc) => oc.columns(['class_id', 'user_id']).doUpdateSet({ removed_at: Date.now() })).execute();
       await tx.deleteFrom('vm_assignments').where('class_id', '=', classId).where('user_id', '=', userId).execute();
       await tx.deleteFrom('class_members').where('class_id', '=', classId).where('user_id', '=', userId).execute();
     });
@@ -204,12 +207,13 @@ export class ClassesRepo {
   }
 
   /** Creates an invite or projector link; the raw token is stored only hashed, plus sealed when there is a key. */
-  async createLink(table: 'invites' | 'projector_links', classId: number, createdBy: number, ttlMs: number): Promise<{ id: number; token: string; expiresAt: number }> {
+  async createLink(table: 'invites' | 'projector_links', classId: number, createdBy: number, ttlMs: number, maxUses: number | null = null): Promise<{ id: number; token: string; expiresAt: number }> {
     const token = newToken();
     const now = Date.now();
     const row = await this.db.insertInto(table).values({
       class_id: classId, token_hash: hashToken(token), created_by: createdBy, created_at: now, expires_at: now + ttlMs,
       token_sealed: this.linkKey ? sealToken(token, this.linkKey) : null,
+      ...(table === 'invites' ? { max_uses: maxUses } : {}),
     }).returning('id').executeTakeFirstOrThrow();
     return { id: row.id, token, expiresAt: now + ttlMs };
   }
@@ -217,7 +221,7 @@ export class ClassesRepo {
   /** Links of a class, newest first, with the token where its sealed copy opens. */
   async links(table: 'invites' | 'projector_links', classId: number): Promise<LinkView[]> {
     const rows = await this.db.selectFrom(table).selectAll().where('class_id', '=', classId).orderBy('id', 'desc').execute();
-    return rows.map((r) => ({ id: r.id, createdAt: r.created_at, expiresAt: r.expires_at, revoked: Boolean(r.revoked), uses: r.uses,
+    return rows.map((r) => ({ id: r.id, createdAt: r.created_at, expiresAt: r.expires_at, revoked: Boolean(r.revoked), uses: r.uses, maxUses: r.max_uses ?? null,
       token: r.token_sealed && this.linkKey && !r.revoked ? unsealToken(r.token_sealed, this.linkKey) : null }));
   }
 
@@ -232,14 +236,35 @@ export class ClassesRepo {
   }
 
   /** A live (unexpired, unrevoked) link's id and class, or null. */
-  async findLiveLink(table: 'invites' | 'projector_links', token: string): Promise<{ id: number; classId: number; expiresAt: number } | null> {
-    const row = await this.db.selectFrom(table).select(['id', 'class_id', 'expires_at']).where('token_hash', '=', hashToken(token))
+  async findLiveLink(table: 'invites' | 'projector_links', token: string): Promise<{ id: number; classId: number; expiresAt: number; createdAt: number; usedUp: boolean } | null> {
+    const row = await this.db.selectFrom(table).selectAll().where('token_hash', '=', hashToken(token))
       .where('revoked', '=', 0).where('expires_at', '>', Date.now()).executeTakeFirst();
-    return row ? { id: row.id, classId: row.class_id, expiresAt: row.expires_at } : null;
+    if (!row) return null;
+    const max = (row as { max_uses?: number | null }).max_uses ?? null;
+    return { id: row.id, classId: row.class_id, expiresAt: row.expires_at, createdAt: row.created_at, usedUp: max !== null && row.uses >= max };
   }
 
-  /** Counts one use of a link. */
-  async countUse(table: 'invites' | 'projector_links', id: number): Promise<void> {
-    await this.db.updateTable(table).set((eb) => ({ uses: eb('uses', '+', 1) })).where('id', '=', id).execute();
+  /** Counts one use of a link unless it is used up (one statement, so two students cannot share the last use). */
+  async countUse(table: 'invites' | 'projector_links', id: number): Promise<boolean> {
+    let q = this.db.updateTable(table).set((eb) => ({ uses: eb('uses', '+', 1) })).where('id', '=', id);
+    if (table === 'invites') q = q.where((eb) => eb.or([eb('max_uses', 'is', null), eb('uses', '<', eb.ref('max_uses'))]));
+    const r = await q.executeTakeFirst();
+    return Number(r.numUpdatedRows ?? 0) > 0;
+  }
+
+  /** Gives a use back (the student turned out to be enrolled already). */
+  async uncountUse(id: number): Promise<void> {
+    await this.db.updateTable('invites').set((eb) => ({ uses: eb('uses', '-', 1) })).where('id', '=', id).execute();
+  }
+
+  /** When a teacher removed this student from the class, or null. */
+  async removedAt(classId: number, userId: number): Promise<number | null> {
+    const r = await this.db.selectFrom('class_removals').select('removed_at').where('class_id', '=', classId).where('user_id', '=', userId).executeTakeFirst();
+    return r?.removed_at ?? null;
+  }
+
+  /** Forgets a removal (a teacher added the student again). */
+  async clearRemoval(classId: number, userId: number): Promise<void> {
+    await this.db.deleteFrom('class_removals').where('class_id', '=', classId).where('user_id', '=', userId).execute();
   }
 }

@@ -196,11 +196,11 @@ export class ClassesService {
   }
 
   /** A new invite link; the token is shown only now. */
-  async createInvite(user: SessionUser, id: number, ttlHours: number): Promise<{ id: number; token: string; path: string; expiresAt: number }> {
+  async createInvite(user: SessionUser, id: number, ttlHours: number, maxUses: number | null = null): Promise<{ id: number; token: string; path: string; expiresAt: number; maxUses: number | null }> {
     await this.manageable(user, id);
-    const link = await this.repo.createLink('invites', id, user.id, ttlHours * 3_600_000);
-    await this.log(user, 'class.invite.create', id, `expires ${new Date(link.expiresAt).toISOString()}`);
-    return { ...link, path: `/invite/${link.token}` };
+    const link = await this.repo.createLink('invites', id, user.id, ttlHours * 3_600_000, maxUses);
+    await this.log(user, 'class.invite.create', id, `expires ${new Date(link.expiresAt).toISOString()}${maxUses ? `, ${maxUses} uses` : ''}`);
+    return { ...link, maxUses, path: `/invite/${link.token}` };
   }
 
   async listInvites(user: SessionUser, id: number): Promise<LinkView[]> {
@@ -217,7 +217,7 @@ export class ClassesService {
   /** What an invite opens (any signed-in user may look before accepting). */
   async inviteInfo(token: string): Promise<{ class: { id: number; name: string }; expiresAt: number }> {
     const link = await this.repo.findLiveLink('invites', token);
-    if (!link) throw notFound('this invite link is unknown, expired or revoked');
+    if (!link || link.usedUp) throw notFound('this invite link is unknown, expired, used up or revoked');
     const c = await this.exists(link.classId);
     return { class: { id: c.id, name: c.name }, expiresAt: link.expiresAt };
   }
@@ -225,12 +225,20 @@ export class ClassesService {
   /** Enrols the signed-in student in the invite's class. */
   async acceptInvite(user: SessionUser, token: string): Promise<{ class: { id: number; name: string }; enrolled: boolean }> {
     const link = await this.repo.findLiveLink('invites', token);
-    if (!link) throw notFound('this invite link is unknown, expired or revoked');
+    if (!link || link.usedUp) throw notFound('this invite link is unknown, expired, used up or revoked');
     this.must(user.role === 'student', 'only students enrol through invite links');
     const c = await this.exists(link.classId);
+    const removed = await this.repo.removedAt(c.id, user.id);
+    // A removal sticks: only an invitation made after it, or a teacher adding them, brings the student back.
+    if (removed !== null && link.createdAt <= removed) {
+      throw forbidden('a teacher removed you from this class; ask them for a new invitation');
+    }
+    if ((await this.repo.members(c.id)).some((m) => m.id === user.id)) return { class: { id: c.id, name: c.name }, enrolled: false };
+    if (!(await this.repo.countUse('invites', link.id))) throw notFound('this invite link is unknown, expired, used up or revoked');
     const enrolled = await this.repo.addMember(c.id, user.id);
+    if (!enrolled) await this.repo.uncountUse(link.id);
     if (enrolled) {
-      await this.repo.countUse('invites', link.id);
+      await this.repo.clearRemoval(c.id, user.id);
       await this.access.changed({ userIds: [user.id], classIds: [c.id] });
       await this.log(user, 'class.enrol', c.id, `via invite ${link.id}`);
     }
@@ -243,6 +251,7 @@ export class ClassesService {
     const s = await this.users.getByUsername(username);
     if (!s || s.disabled) throw notFound(`user ${username} does not exist`);
     if (s.role !== 'student') throw conflict(`${username} is not a student`);
+    await this.repo.clearRemoval(id, s.id);
     if (await this.repo.addMember(id, s.id)) {
       await this.access.changed({ userIds: [s.id], classIds: [id] });
       await this.log(user, 'class.student.add', id, username);

@@ -13,6 +13,7 @@ const Name = v.strictObject({ name: v.pipe(v.string(), v.trim(), v.minLength(1, 
 /** Up to a term (about half a year): a projector link on a classroom PC lasts as long as the course. */
 const Ttl = v.strictObject({ ttlHours: v.optional(v.pipe(v.number(), v.minValue(0.01), v.maxValue(24 * 190, 'must be at most 4560 hours (a term)'))) });
 const TokenString = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{20,100}$/, 'must be a link token'));
+const InviteBody = v.strictObject({ ...Ttl.entries, maxUses: v.optional(v.nullable(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(10_000)))) });
 const Token = v.object({ token: TokenString });
 /** A projector link by its id (as listed) or its token. */
 const LinkRef = v.union([IdString, TokenString], 'must be a link id or token');
@@ -111,9 +112,9 @@ export function classRoutes(deps: ApiDeps) {
   app.post('/classes/:id/invites', async (c) => {
     const user = requireUser(c);
     const { id } = params(c, ClassId);
-    const { ttlHours } = await body(c, Ttl);
-    const inv = await svc.createInvite(user, id, ttlHours ?? 24 * 7);
-    return c.json({ id: inv.id, token: inv.token, url: `${originOf(c)}${inv.path}`, expiresAt: inv.expiresAt }, 201);
+    const { ttlHours, maxUses } = await body(c, InviteBody);
+    const inv = await svc.createInvite(user, id, ttlHours ?? 24 * 7, maxUses ?? null);
+    return c.json({ id: inv.id, token: inv.token, url: `${originOf(c)}${inv.path}`, expiresAt: inv.expiresAt, maxUses: inv.maxUses, uses: 0 }, 201);
   });
 
   app.delete('/classes/:id/invites/:inviteId', async (c) => {
