@@ -23,6 +23,7 @@ import './class-scope.js';
 import './class-links.js';
 import './class-audit.js';
 import './vm-row-actions.js';
+import './provision-panel.js';
 
 /** One table row: a VM (with its student, if any), or a student who has no VM yet. */
 interface Row { key: string; vm: Vm | null; student: Person | null }
@@ -420,6 +421,7 @@ export class ClassPage extends LitElement {
       <ld-class-links .classId=${d.id}></ld-class-links>
       <ld-class-scope .detail=${d} .user=${this.user} .clusters=${this.clusters()} @class-changed=${() => this.load()}></ld-class-scope>
       <ld-class-settings .detail=${d} .user=${this.user} @class-changed=${() => this.load()}></ld-class-settings>
+      <ld-provision-panel .classId=${d.id} .students=${d.students.filter((s) => !d.assignments.some((a) => a.userId === s.id)).length} .link=${this.link} @class-changed=${() => this.load()}></ld-provision-panel>
       ${this.renderTable(vms)}
       <ld-class-audit .classId=${d.id} .link=${this.link} .vmKeys=${d.vmKeys}
         .names=${new Map([...d.students, ...d.teachers].map((p) => [p.username, p.displayName]))}></ld-class-audit>`;

@@ -9,6 +9,7 @@ import { qs } from '../lib/api.js';
 import type { Vm } from '../../../server/inventory/vm.js';
 import './vm-history.js';
 import './power-buttons.js';
+import './revert-button.js';
 
 @customElement('ld-vm-card')
 export class VmCard extends LitElement {
@@ -78,6 +79,7 @@ export class VmCard extends LitElement {
           ${vm.sshAvailable === false ? html`<span class="muted small">SSH is not answering yet</span>` : nothing}` : nothing}
       </div>` : nothing}
       <ld-power-buttons .vm=${vm} ?offline=${this.offline}></ld-power-buttons>
+      <ld-revert-button .vm=${vm} ?offline=${this.offline}></ld-revert-button>
       ${this.offline ? html`<div class="muted small">Power buttons wait until labdeck is connected again.</div>` : nothing}
       ${this.error ? html`<div class="error" role="alert">${this.error}</div>` : nothing}
       ${vm.syncError ? html`<div class="error">${vm.syncError}</div>` : nothing}

@@ -5,6 +5,7 @@ import { customElement, property } from 'lit/decorators.js';
 import { base } from '../lib/styles.js';
 import type { Vm } from '../../../server/inventory/vm.js';
 import './power-buttons.js';
+import './revert-button.js';
 
 @customElement('ld-vm-row-actions')
 export class VmRowActions extends LitElement {
@@ -22,6 +23,7 @@ export class VmRowActions extends LitElement {
     const vm = this.vm;
     return html`<div class="actions" data-row-actions>
       <ld-power-buttons compact .vm=${vm} ?offline=${this.offline}></ld-power-buttons>
+      <ld-revert-button compact .vm=${vm} ?offline=${this.offline}></ld-revert-button>
     </div>`;
   }
 }
