@@ -22,6 +22,7 @@ import './vm-table.js';
 import './invite-page.js';
 import './account-page.js';
 import './user-admin.js';
+import './console-page.js';
 
 /** Status changes worth saying aloud: at most a few per batch, else a count. */
 function describeChanges(changes: StoreChange[]): string | null {
@@ -240,6 +241,7 @@ export class LabdeckApp extends LitElement {
       case 'vms': return html`<ld-vm-table .link=${this.link}></ld-vm-table>`;
       case 'invite': return html`<ld-invite .token=${r.token} .user=${u}></ld-invite>`;
       case 'account': return html`<ld-account .user=${u}></ld-account>`;
+      case 'console': return html`<ld-console-page .link=${this.link} .user=${u} .cluster=${r.cluster} .vmid=${r.vmid}></ld-console-page>`;
       case 'users': return html`<ld-user-admin .me=${u}></ld-user-admin>`;
       case 'home': case 'login': return nothing;
       default: return html`<div class="card"><h1>Not found</h1><p>There is no page at this address. <a href="/">Go home</a>.</p></div>`;

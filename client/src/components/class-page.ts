@@ -345,7 +345,7 @@ export class ClassPage extends LitElement {
       <td class="check">${vm ? html`<input type="checkbox" aria-label=${`Select ${vm.name}`} .checked=${this.selected.has(vm.id)}
         @change=${(e: Event) => this.toggle(vm.id, (e.target as HTMLInputElement).checked)}>` : nothing}</td>
       <td class="who">${r.student ? html`${r.student.displayName} <span class="muted small">${r.student.username}</span>` : html`<span class="muted">free</span>`}</td>
-      <td>${vm ? html`<span class="vmname">${vm.name}</span> <span class="muted small">#${vm.vmid}</span>${vm.template ? html` <span class="badge tone-off">template</span>` : nothing}` : html`<span class="muted">no VM yet</span>`}</td>
+      <td>${vm ? html`<span class="vmname">${vm.name}</span> <span class="muted small">#${vm.vmid}</span>${vm.template ? html` <span class="badge tone-off">template</span>` : nothing}${vm.status === 'running' ? html` <a class="small" href=${`/console/${vm.cluster}/${vm.vmid}`} aria-label=${`Console of ${vm.name}`}>Console</a>` : nothing}` : html`<span class="muted">no VM yet</span>`}</td>
       <td>${st ? html`<span class="badge tone-${st.tone}">${st.label}</span>${vm!.stale ? html` <span class="badge tone-warn" title="Proxmox has not answered recently">stale</span>` : nothing}${this.renderProgress(vm!)}` : nothing}</td>
       <td class=${`wide ${vm?.ip ? 'mono' : 'muted small'}`}>${vm ? ipText(vm) : ''}</td>
       <td class="num wide">${running ? meter(vm!.cpu) : html`<span class="muted">—</span>`}</td>

@@ -78,6 +78,7 @@ export class VmCard extends LitElement {
         ${ssh && showSsh ? html`<div class="ssh"><code>${ssh}</code><button @click=${() => this.copySsh(ssh)} aria-label="Copy SSH command">${this.copied ? 'Copied' : 'Copy'}</button></div>
           ${vm.sshAvailable === false ? html`<span class="muted small">SSH is not answering yet</span>` : nothing}` : nothing}
       </div>` : nothing}
+      ${running ? html`<div class="row"><a class="button" href=${`/console/${vm.cluster}/${vm.vmid}`} aria-label=${`Console of ${vm.name}`}>Console</a></div>` : nothing}
       <ld-power-buttons .vm=${vm} ?offline=${this.offline}></ld-power-buttons>
       <ld-revert-button .vm=${vm} ?offline=${this.offline}></ld-revert-button>
       ${this.offline ? html`<div class="muted small">Power buttons wait until labdeck is connected again.</div>` : nothing}

@@ -12,6 +12,7 @@ export type Route =
   | { name: 'vms' }
   | { name: 'account' }
   | { name: 'users' }
+  | { name: 'console'; cluster: string; vmid: number }
   | { name: 'not-found' };
 
 /** Maps a pathname to a route. */
@@ -29,6 +30,7 @@ export function parseRoute(pathname: string): Route {
   if (a === 'admin' && b === 'sync' && parts.length === 2) return { name: 'sync' };
   if (a === 'admin' && b === 'vms' && parts.length === 2) return { name: 'vms' };
   if (a === 'admin' && b === 'users' && parts.length === 2) return { name: 'users' };
+  if (a === 'console' && parts.length === 3 && /^[a-z0-9][a-z0-9_-]{0,62}$/.test(b) && /^[1-9][0-9]{2,8}$/.test(parts[2])) return { name: 'console', cluster: b, vmid: Number(parts[2]) };
   return { name: 'not-found' };
 }
 
