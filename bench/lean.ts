@@ -1,0 +1,225 @@
+// The production figures of labdeck: the compiled server (`node dist/server/main.js`, exactly as
+// `npm start` and the image run it, MALLOC_MMAP_THRESHOLD_ included) in its own process, its RSS
+// read from /proc, the start of a lab as an open-loop load (every student loads their list at a
+// time fixed in advance, whatever the server's pace, and opens a socket), a closed-loop student read
+// at 16 concurrent, and optionally a heap snapshot summarised by bench/heap-summary.ts.
+//
+//   npm run build && npx tsx bench/lean.ts --shape demo|2k|20k [--snapshot] [--steady-s 20]
+//
+// demo: demo mode as `npm start` runs it (time to ready, RSS after 60 s). 2k: 1 cluster × 2,000
+// guests, 200 students with a socket each. 20k: 10 clusters × 2,000 guests, 2,000 students + 50
+// teachers + 1 admin sockets. The simulator and the clients run in this process.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Pool } from 'undici';
+import { io as connect, type Socket } from 'socket.io-client';
+import { startSimulator } from '../server/simulator/index.js';
+import { createDb } from '../server/db/index.js';
+import { migrateToLatest } from '../server/db/migrate.js';
+import { UsersRepo } from '../server/auth/users.js';
+import { Sessions, SESSION_COOKIE } from '../server/auth/session.js';
+import { AccessFeed } from '../server/auth/access-feed.js';
+import { makeSeedPlan } from './seed-plan.js';
+import { seedDatabase } from './seed-db.js';
+import { clusterIds } from './protocol.js';
+import { scales } from './scale.js';
+import { runReadLoad } from './load.js';
+import { now, summarize } from './stats.js';
+import { groupHeap } from './heap-summary.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const MAIN = join(root, 'dist', 'server', 'main.js');
+const mb = (kb: number) => Math.round(kb / 1024);
+const load = () => loadavg().map((x) => x.toFixed(1)).join(' / ');
+
+interface Shape { clusters: number; guests: number; classes: number; teachers: boolean; admin: boolean }
+const shapes: Record<string, Shape> = {
+  '2k': { clusters: 1, guests: 2000, classes: 5, teachers: false, admin: false },
+  '20k': { clusters: 10, guests: 2000, classes: 50, teachers: true, admin: true },
+};
+
+/** VmRSS and VmHWM (peak) of a process, in kB. */
+function rssOf(pid: number): { rss: number; peak: number } {
+  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(s)?.[1] ?? 0);
+  return { rss: kb('VmRSS'), peak: kb('VmHWM') };
+}
+
+function startCompiled(env: Record<string, string>, cwd: string, flags: string[]): { child: ChildProcess; output: () => string } {
+  const child = spawn(process.execPath, [...flags, MAIN], {
+    cwd, stdio: ['ignore', 'pipe', 'pipe'],
+    env: { PATH: process.env.PATH ?? '', HOME: cwd, MALLOC_MMAP_THRESHOLD_: '131072', LOG_LEVEL: 'warn', HOST: '127.0.0.1', ...env },
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+  return { child, output: () => out };
+}
+
+async function waitReady(url: string, child: ChildProcess, output: () => string, timeoutMs: number): Promise<number> {
+  const t0 = now();
+  for (;;) {
+    const ok = await fetch(`${url}/readyz`).then((r) => r.status === 200, () => false);
+    if (ok) return now() - t0;
+    if (child.exitCode !== null || now() - t0 > timeoutMs) throw new Error(`labdeck not ready after ${Math.round(now() - t0)} ms:\n${output()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** SIGUSR2 → a .heapsnapshot in cwd; answers its summary (top groups). */
+async function snapshot(pid: number, cwd: string): Promise<string[]> {
+  const before = new Set(readdirSync(cwd));
+  process.kill(pid, 'SIGUSR2');
+  let file: string | undefined;
+  let size = -1;
+  for (let i = 0; i < 600; i++) {
+    await new Promise((r) => setTimeout(r, 500));
+    file ??= readdirSync(cwd).find((f) => f.endsWith('.heapsnapshot') && !before.has(f));
+    if (!file) continue;
+    const s = readFileSync(join(cwd, file)).length;
+    if (s > 0 && s === size) break;
+    size = s;
+  }
+  if (!file) return ['no snapshot written'];
+  const { total, groups } = groupHeap(JSON.parse(readFileSync(join(cwd, file), 'utf8')));
+  return [`live heap ${(total / 2 ** 20).toFixed(1)} MB`, ...groups.slice(0, 12).map((g) => `${(g.selfBytes / 2 ** 20).toFixed(2)} MB ${g.kind}${g.name ? ` ${g.name.slice(0, 50)}` : ''} ×${g.count}`)];
+}
+
+async function demo(opts: { snapshot: boolean }): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'labdeck-lean-demo-'));
+  const port = 18000 + Math.floor(Math.random() * 2000);
+  const url = `http://127.0.0.1:${port}`;
+  const t0 = now();
+  const { child, output } = startCompiled({ PORT: String(port), DATABASE_URL: join(dir, 'labdeck.db') }, dir, opts.snapshot ? ['--heapsnapshot-signal=SIGUSR2'] : []);
+  try {
+    await waitReady(url, child, output, 180_000);
+    const readyMs = now() - t0;
+    console.log(`demo: ready (every cluster's first pass done) ${Math.round(readyMs)} ms after the process started; load ${load()}`);
+    await new Promise((r) => setTimeout(r, Math.max(0, 60_000 - (now() - t0))));
+    const m = rssOf(child.pid!);
+    console.log(`demo: RSS 60 s after start ${mb(m.rss)} MB, peak ${mb(m.peak)} MB; load ${load()}`);
+    if (opts.snapshot) for (const line of await snapshot(child.pid!, dir)) console.log(`demo heap: ${line}`);
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function fleetShape(name: string, opts: { snapshot: boolean; steadyS: number }): Promise<void> {
+  const shape = shapes[name];
+  const dir = mkdtempSync(join(tmpdir(), `labdeck-lean-${name}-`));
+  const ids = clusterIds(shape.clusters);
+  const sim = await startSimulator({
+    clusters: ids.map((id, i) => ({ id, nodes: 4, guests: shape.guests, seed: 100 + i, tokenSecret: randomUUID() })),
+    pvestatdIntervalMs: 10_000, unauthorizedDelayMs: 0, activity: false,
+  });
+  const sockets: Socket[] = [];
+  let child: ChildProcess | null = null;
+  try {
+    const scale = { ...scales.full, clusters: shape.clusters, guestsPerCluster: shape.guests, classes: shape.classes, studentsPerClass: 40, vmsPerStudent: 1, admins: 1 };
+    const guests = sim.clusters.flatMap((c) => c.guests().map((g) => ({ cluster: c.id, vmid: g.vmid, template: g.template })));
+    const plan = makeSeedPlan(scale, guests as never);
+    const dbFile = join(dir, 'labdeck.db');
+    const secret = randomBytes(32).toString('hex');
+    const db = createDb(dbFile);
+    await migrateToLatest(db);
+    await seedDatabase(db, plan);
+    writeFileSync(join(dir, 'labdeck.json'), JSON.stringify({
+      clusters: sim.clusters.map((c) => ({ id: c.id, url: c.url, tokenId: c.tokenId, tokenSecret: c.tokenSecret, verifyTls: false, probePorts: false })),
+    }));
+    const port = 20000 + Math.floor(Math.random() * 2000);
+    const url = `http://127.0.0.1:${port}`;
+    const started = startCompiled({
+      PORT: String(port), DATABASE_URL: dbFile, LABDECK_CONFIG: join(dir, 'labdeck.json'), SESSION_SECRET: secret,
+    }, dir, opts.snapshot ? ['--heapsnapshot-signal=SIGUSR2'] : []);
+    child = started.child;
+    const readyMs = await waitReady(url, child, started.output, 600_000);
+    const afterPass = rssOf(child.pid!);
+    console.log(`${name}: ready after ${Math.round(readyMs)} ms (first full pass of ${shape.clusters * shape.guests} guests); RSS ${mb(afterPass.rss)} MB, peak ${mb(afterPass.peak)} MB; load ${load()}`);
+
+    // Cookies sealed as a sign-in seals them (same secret, same database).
+    const sessions = new Sessions({ users: new UsersRepo(db), secret, ttlSeconds: 3600, feed: new AccessFeed() });
+    const cookieOf = async (username: string) => `${SESSION_COOKIE}=${await sessions.issue((await new UsersRepo(db).getByUsername(username))!.id)}`;
+    const students = plan.classes.flatMap((c) => c.students);
+    const cookies = new Map<string, string>();
+    for (const s of students) cookies.set(s, await cookieOf(s));
+    const others = [...(shape.teachers ? plan.classes.map((c) => c.teacher) : []), ...(shape.admin ? plan.admins : [])];
+    for (const o of others) cookies.set(o, await cookieOf(o));
+    await db.destroy();
+
+    // The start of a lab, open loop: arrival times fixed in advance, spread over 10 s.
+    const pool = new Pool(url, { connections: 256, pipelining: 1 });
+    const latencies: number[] = [];
+    const connectMs: number[] = [];
+    let errors = 0;
+    const t0 = now();
+    const windowMs = 10_000;
+    const arrivals = students.map((s, i) => ({ s, at: (i + Math.random()) * (windowMs / students.length) }));
+    const openSocket = (cookie: string) => new Promise<void>((resolve) => {
+      const t = now();
+      const socket = connect(url, { path: '/socket.io', transports: ['websocket'], reconnection: false, forceNew: true, extraHeaders: { cookie } });
+      sockets.push(socket);
+      socket.once('connect', () => { connectMs.push(now() - t); resolve(); });
+      socket.once('connect_error', () => { errors++; resolve(); });
+    });
+    await Promise.all(arrivals.map(async ({ s, at }) => {
+      await new Promise((r) => setTimeout(r, Math.max(0, at - (now() - t0))));
+      const t = now();
+      try {
+        const res = await pool.request({ method: 'GET', path: '/api/vms', headers: { cookie: cookies.get(s)!, 'accept-encoding': 'gzip' } });
+        await res.body.arrayBuffer();
+        latencies.push(now() - t);
+        if (res.statusCode !== 200) errors++;
+      } catch {
+        errors++;
+      }
+      await openSocket(cookies.get(s)!);
+    }));
+    const lab = summarize(latencies);
+    const conn = summarize(connectMs);
+    console.log(`${name}: lab start, ${students.length} students in ${windowMs / 1000} s (open loop): GET /api/vms p50 ${lab.p50?.toFixed(2)} ms, p99 ${lab.p99?.toFixed(2)} ms, max ${lab.max?.toFixed(1)} ms; socket connect p50 ${conn.p50?.toFixed(1)} ms, p99 ${conn.p99?.toFixed(1)} ms; errors ${errors}; all done in ${Math.round(now() - t0)} ms; load ${load()}`);
+    for (const o of others) await openSocket(cookies.get(o)!);
+    await pool.close();
+
+    // Steady state with every socket open: RSS sampled once a second.
+    const samples: number[] = [];
+    for (let i = 0; i < opts.steadyS; i++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      samples.push(rssOf(child.pid!).rss);
+    }
+    samples.sort((a, b) => a - b);
+    const steady = rssOf(child.pid!);
+    console.log(`${name}: ${sockets.filter((s) => s.connected).length} sockets open; RSS steady (median of ${opts.steadyS} 1 s samples) ${mb(samples[samples.length >> 1])} MB, peak so far ${mb(steady.peak)} MB; load ${load()}`);
+
+    const closed = await runReadLoad({ url, path: '/api/vms', cookies: students.slice(0, 16).map((s) => cookies.get(s)!), concurrency: 16, durationMs: 5000 });
+    const c = summarize(closed.latenciesMs);
+    console.log(`${name}: student GET /api/vms, 16 concurrent (closed loop, 5 s): p50 ${c.p50?.toFixed(2)} ms, p99 ${c.p99?.toFixed(2)} ms, ${Math.round(closed.rps)} req/s, errors ${closed.errors}; RSS ${mb(rssOf(child.pid!).rss)} MB, peak ${mb(rssOf(child.pid!).peak)} MB; load ${load()}`);
+    if (opts.snapshot) for (const line of await snapshot(child.pid!, dir)) console.log(`${name} heap: ${line}`);
+  } finally {
+    for (const s of sockets) s.close();
+    if (child && child.exitCode === null) {
+      child.kill('SIGTERM');
+      await new Promise((r) => child!.once('exit', r));
+    }
+    await sim.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { shape: { type: 'string' }, snapshot: { type: 'boolean' }, 'steady-s': { type: 'string' } } });
+  if (!existsSync(MAIN)) throw new Error('dist/server/main.js is missing: run npm run build first');
+  const shape = values.shape ?? 'demo';
+  if (shape === 'demo') return demo({ snapshot: Boolean(values.snapshot) });
+  if (!shapes[shape]) throw new Error(`--shape must be demo, 2k or 20k`);
+  return fleetShape(shape, { snapshot: Boolean(values.snapshot), steadyS: Number(values['steady-s'] ?? 20) });
+}
+
+await main();
+process.exit(0);
