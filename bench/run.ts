@@ -17,7 +17,7 @@ import { type PassMeasure, type PowerAction, type SimClusterInfo, type SimGuestB
 import { now, rng, round, roundSummary, sample, sleep, summarize, waitFor } from './stats.js';
 import { machineInfo, renderTable, targetsOf, writeResultsMarkdown, type BenchResult } from './report.js';
 import { benchLiveSignals } from './live-signals.js';
-import { parseVmKey, vmKey } from '../server/inventory/vm.js';
+import { parseVmKey, vmKey } from '../contract/vm.js';
 
 const usage = `Usage: npm run bench [-- --quick | --tiny] [--only-live] [--results | --no-results] [--out DIR]
   (no flag)     full run: 10 clusters x 2,000 guests, 2,000 students in 50 classes; rewrites bench/RESULTS.md

@@ -4,7 +4,7 @@
 import type { Db } from '../server/db/index.js';
 import { hashPassword } from '../server/auth/password.js';
 import { ClassesRepo } from '../server/classes/repository.js';
-import { parseVmKey } from '../server/inventory/vm.js';
+import { parseVmKey } from '../contract/vm.js';
 import type { SeedPlan } from './protocol.js';
 
 /** Seeds users, classes, pools and assignments; returns username → user id. */

@@ -3,31 +3,28 @@
 // Failures: Proxmox's reason is reported; a failed task reverts the pending state. The audit entry
 // notes the task's UPID; when labdeck stops while a task runs, the entry stays pending with
 // "outcome unknown: labdeck stopped" and the next start settles it from Proxmox (recovery.ts).
-//   409 conflict      – Proxmox says the VM's state forbids it (already running, not running, locked, template, paused)
-//   502 proxmox_error – any other Proxmox failure or an unreachable cluster
-import type { Vm, VmStatus } from '../inventory/vm.js';
+//   conflict      – Proxmox says the VM's state forbids it (already running, not running, locked, template, paused)
+//   proxmox_error – any other Proxmox failure or an unreachable cluster
+import { finalOf, pendingOf, powerActions, type PowerAction, type Vm, type VmStatus } from '../../contract/vm.js';
+import { DomainError, conflict, proxmoxError, unavailable } from '../../contract/errors.js';
 import { PveError } from '../pve/errors.js';
 import type { PveClient } from '../pve/client.js';
 import type { AuditLog } from '../auth/audit-log.js';
 import type { InventoryReader } from '../classes/inventory-reader.js';
-import { HttpError } from '../http/errors.js';
 import { log } from '../log.js';
 
-export const actionNames = ['start', 'stop', 'shutdown', 'reboot'] as const;
-export type ActionName = (typeof actionNames)[number];
+/** The actions this module runs (the contract's list; routes validate against it). */
+export const actionNames = powerActions;
+export type ActionName = PowerAction;
 
-/** The state labdeck shows while the action runs. */
-export const pendingStatus: Record<ActionName, VmStatus> = { start: 'starting', stop: 'stopping', shutdown: 'shutting-down', reboot: 'rebooting' };
-/** The state a successful action ends in (when Proxmox cannot be asked). */
-export const finalStatus: Record<ActionName, VmStatus> = { start: 'running', stop: 'stopped', shutdown: 'stopped', reboot: 'running' };
 
 const CONFLICT = /already running|not running|is paused|cannot (shutdown|start|stop)|is locked|template|is running|can't start|no such vm|does not exist/i;
 
-/** Maps a Proxmox failure text to our answer: 409 when the state conflicts, 502 otherwise (pure). */
-export function failureFor(reason: string, unreachable = false): HttpError {
+/** Maps a Proxmox failure text to our answer: a conflict when the state forbids it, else a Proxmox error (pure). */
+export function failureFor(reason: string, unreachable = false): DomainError {
   const text = reason.trim() || 'unknown error';
-  if (!unreachable && CONFLICT.test(text)) return new HttpError(409, 'conflict', `Proxmox refused: ${text}`, { proxmox: text });
-  return new HttpError(502, 'proxmox_error', unreachable ? `Proxmox is unreachable: ${text}` : `Proxmox: ${text}`, { proxmox: text });
+  if (!unreachable && CONFLICT.test(text)) return conflict(`Proxmox refused: ${text}`, { proxmox: text });
+  return proxmoxError(unreachable ? `Proxmox is unreachable: ${text}` : `Proxmox: ${text}`, { proxmox: text });
 }
 
 /** True for a task exit status that means success ("OK" or "WARNINGS: n"). */
@@ -58,7 +55,7 @@ export interface ActionResult {
   task: string;
 }
 
-type Outcome = { ok: true; vm: Vm } | { ok: false; error: HttpError } | { ok: 'unknown' };
+type Outcome = { ok: true; vm: Vm } | { ok: false; error: DomainError } | { ok: 'unknown' };
 
 /** The detail of an audit entry whose task labdeck stopped following (settled after the restart). */
 export const OUTCOME_UNKNOWN = 'outcome unknown: labdeck stopped';
@@ -88,8 +85,8 @@ export class PowerActions {
   async run(actor: Actor, vm: Vm, action: ActionName, followMs = this.followMs, classId: number | null = null): Promise<ActionResult> {
     const started = Date.now();
     const client = this.opts.backend.client(vm.cluster);
-    if (!client) throw new HttpError(503, 'unavailable', `cluster ${vm.cluster} is not configured`);
-    if (this.inFlight.has(vm.id)) throw new HttpError(409, 'conflict', `an action is already running on VM ${vm.vmid}`);
+    if (!client) throw unavailable(`cluster ${vm.cluster} is not configured`);
+    if (this.inFlight.has(vm.id)) throw conflict(`an action is already running on VM ${vm.vmid}`);
     const auditId = await this.opts.audit.record({ actor, action: `vm.${action}`, target: 'vm', cluster: vm.cluster, vmid: vm.vmid, classId, outcome: 'pending' });
     let upid: string;
     this.inFlight.set(vm.id, '');
@@ -106,11 +103,11 @@ export class PowerActions {
       log.warn({ cluster: vm.cluster, vmid: vm.vmid, action, err: (err as Error).message }, 'could not note the task on the audit entry'));
     let pending: Vm;
     try {
-      pending = await this.opts.inventory.setStatus(vm.cluster, vm.vmid, pendingStatus[action]);
+      pending = await this.opts.inventory.setStatus(vm.cluster, vm.vmid, pendingOf[action]);
     } catch (err) {
       // The task runs in Proxmox whatever happens here (e.g. a pass just removed the row): keep following it.
       log.warn({ cluster: vm.cluster, vmid: vm.vmid, action, err: (err as Error).message }, 'could not write the pending state');
-      pending = { ...vm, status: pendingStatus[action] };
+      pending = { ...vm, status: pendingOf[action] };
     }
     const follow = this.follow(client, vm, action, upid, auditId);
     const done = follow.then((o) => o);
@@ -144,7 +141,7 @@ export class PowerActions {
         return { ok: 'unknown' };
       }
       const ok = exit !== undefined && taskSucceeded(exit);
-      let status: VmStatus = ok ? finalStatus[action] : vm.status;
+      let status: VmStatus = ok ? finalOf[action] : vm.status;
       try {
         const live = await client.statusCurrent(vm.node, vm.type, vm.vmid);
         if (ok || exit !== undefined) status = live.status;

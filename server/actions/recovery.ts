@@ -5,7 +5,7 @@
 import type { Logger } from '../log.js';
 import type { AuditLog } from '../auth/audit-log.js';
 import type { InventoryRepo } from '../inventory/repository.js';
-import { vmKey } from '../inventory/vm.js';
+import { vmKey } from '../../contract/vm.js';
 import type { PveClient } from '../pve/client.js';
 import { PveError } from '../pve/errors.js';
 import type { WatchOptions } from '../sync/fast-lane.js';

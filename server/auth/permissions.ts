@@ -1,10 +1,11 @@
 // The one place that decides who may see or act on a VM, a class or a projector link, for HTTP
 // routes and socket.io rooms alike. The rules are pure functions over an AccessSnapshot (loaded
 // from the database); `Access` keeps the current snapshot and answers synchronously.
+import { ADMIN_ROOM, classRoom, userRoom } from '../../contract/rooms.js';
 import type { Db } from '../db/index.js';
 import type { Role } from '../db/schema.js';
 import type { ChangeFeed } from '../inventory/changes.js';
-import { vmKey } from '../inventory/vm.js';
+import { vmKey } from '../../contract/vm.js';
 import type { AccessFeed, AccessChanged } from './access-feed.js';
 import { hashToken } from './tokens.js';
 import { scopeHoldsVm, type ScopeRule } from '../classes/scope.js';
@@ -208,18 +209,18 @@ export function vmKeysOfClassIn(snap: AccessSnapshot, attrsOf: ReadonlyMap<strin
 
 /** Rooms a user's sockets join: `user:<id>`, `class:<id>` per class taught, and `admin`. */
 export function roomsForUserIn(snap: AccessSnapshot, user: Principal): string[] {
-  const rooms = [`user:${user.id}`];
-  if (user.role === 'admin') rooms.push('admin');
-  if (user.role === 'teacher' || user.role === 'admin') for (const c of snap.teacherClasses.get(user.id) ?? []) rooms.push(`class:${c}`);
+  const rooms = [userRoom(user.id)];
+  if (user.role === 'admin') rooms.push(ADMIN_ROOM);
+  if (user.role === 'teacher' || user.role === 'admin') for (const c of snap.teacherClasses.get(user.id) ?? []) rooms.push(classRoom(c));
   return rooms;
 }
 
 /** Every room that may see the VM: `admin`, `class:<id>` of classes holding it, `user:<id>` of its students. */
 export function roomsForVmIn(snap: AccessSnapshot, attrs: VmAttrs | undefined, cluster: string, vmid: number): string[] {
-  const rooms = ['admin'];
-  for (const c of classesOfVm(snap, cluster, vmid, attrs)) rooms.push(`class:${c}`);
+  const rooms = [ADMIN_ROOM];
+  for (const c of classesOfVm(snap, cluster, vmid, attrs)) rooms.push(classRoom(c));
   const users = new Set((snap.assignmentsOfVm.get(vmKey(cluster, vmid)) ?? []).map((a) => a.userId));
-  for (const u of users) rooms.push(`user:${u}`);
+  for (const u of users) rooms.push(userRoom(u));
   return rooms;
 }
 
@@ -350,7 +351,7 @@ export class Access {
   /** Rooms of a projector socket: only its class's room; none for a bad, expired or revoked token. */
   roomsForProjector(token: string): string[] {
     const classId = this.projectorClass(token);
-    return classId === null ? [] : [`class:${classId}`];
+    return classId === null ? [] : [classRoom(classId)];
   }
 
   canSeeClass(user: Principal, classId: number): boolean { return canSeeClassIn(this.snap, user, classId); }

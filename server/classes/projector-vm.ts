@@ -1,7 +1,7 @@
 // What a projector may carry about a VM: only what the wall shows (name, status, IP or why there is
 // none, freshness). A projector link opens without a session on a shared classroom PC, so MAC
 // addresses, nodes, tags, pools, sizes and Proxmox error texts stay off it.
-import type { Vm } from '../inventory/vm.js';
+import type { Vm } from '../../contract/vm.js';
 import { NODE_OFFLINE } from '../inventory/diff.js';
 
 /** The fields of a VM a projector shows; `syncError` only says whether there is one (or that its node is offline). */

@@ -1,13 +1,13 @@
 // The rules of classes: who may create, change and read them; enrolment by invite; the VM pool;
 // assignments (by hand, automatic, from mappings.json); projector links. Every change is audited
 // and announced through Access (the realtime hub recomputes rooms from it).
-import type { Vm } from '../inventory/vm.js';
-import { vmKey } from '../inventory/vm.js';
+import type { Vm } from '../../contract/vm.js';
+import { vmKey } from '../../contract/vm.js';
 import type { Access } from '../auth/permissions.js';
 import type { AuditLog } from '../auth/audit-log.js';
 import type { SessionUser } from '../auth/session.js';
 import type { UsersRepo } from '../auth/users.js';
-import { badRequest, conflict, forbidden, notFound } from '../http/errors.js';
+import { badRequest, conflict, forbidden, notFound } from '../../contract/errors.js';
 import type { ClassesRepo, ClassSummary, PoolEntryView, AssignmentView, ClassPerson, LinkView } from './repository.js';
 import type { InventoryReader } from './inventory-reader.js';
 import { planAutoAssign } from './auto-assign.js';

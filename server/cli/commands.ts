@@ -8,6 +8,7 @@ import { createDb, type Db } from '../db/index.js';
 import { migrateToLatest } from '../db/migrate.js';
 import type { SyncStatus } from '../sync/types.js';
 import { UsageError } from './usage-error.js';
+import { DomainError, type ErrorCode } from '../../contract/errors.js';
 
 export const USAGE = `Usage: npm run labdeck -- <command> [options]
 
@@ -73,6 +74,12 @@ function syncSummary(status: SyncStatus): string {
   }).join('\n');
 }
 
+/** Exit codes for domain errors: 2 for a mistake in what was asked (as a usage error), 1 when labdeck or Proxmox failed. */
+export const exitCodeOf: Readonly<Record<ErrorCode, number>> = {
+  bad_request: 2, unauthorized: 2, forbidden: 2, not_found: 2, conflict: 2, not_most_recent: 2, payload_too_large: 2,
+  too_many_requests: 1, proxmox_error: 1, unavailable: 1, internal: 1,
+};
+
 /** Runs one command line; returns the exit code. */
 export async function run(argv: string[], write: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
   let parsed;
@@ -126,6 +133,10 @@ export async function run(argv: string[], write: (s: string) => void = (s) => pr
     if (err instanceof UsageError) {
       write(`labdeck: ${err.message}\n`);
       return 2;
+    }
+    if (err instanceof DomainError) {
+      write(`labdeck: ${err.message}\n`);
+      return exitCodeOf[err.code];
     }
     throw err;
   }

@@ -11,7 +11,7 @@ import { ClassesRepo } from '../classes/repository.js';
 import { UsersRepo } from '../auth/users.js';
 import { Access } from '../auth/permissions.js';
 import { AccessFeed } from '../auth/access-feed.js';
-import { vmKey } from '../inventory/vm.js';
+import { vmKey } from '../../contract/vm.js';
 import { callServer, type ServerTarget } from './server-api.js';
 import { UsageError } from './usage-error.js';
 

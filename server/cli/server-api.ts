@@ -2,6 +2,7 @@
 // a mappings import): they must go through the server so its caches and browsers learn of them.
 // The CLI signs a short session for an admin with the same SESSION_SECRET the server uses, so it
 // needs the server's environment (e.g. `docker exec` into the container), and no password.
+import { DomainError, errorCodes, type ErrorCode } from '../../contract/errors.js';
 import type { AppConfig } from '../config.js';
 import type { Db } from '../db/index.js';
 import { UsersRepo } from '../auth/users.js';
@@ -52,8 +53,11 @@ export async function callServer<T = unknown>(config: AppConfig, db: Db, target:
   try { parsed = text ? JSON.parse(text) : undefined; } catch { parsed = undefined; }
   if (res.status === 401) throw new UsageError('the server refused the CLI\'s session: run the CLI with the same SESSION_SECRET and DATABASE_URL as the server');
   if (res.status >= 400) {
-    const msg = (parsed as { error?: { message?: string } } | undefined)?.error?.message ?? text.slice(0, 200);
-    throw new UsageError(`the server answered ${res.status}: ${msg}`);
+    const error = (parsed as { error?: { code?: unknown; message?: string } } | undefined)?.error;
+    const msg = `the server answered ${res.status}: ${error?.message ?? text.slice(0, 200)}`;
+    // The server's domain error code decides the exit code, as for an error raised in the CLI itself.
+    if ((errorCodes as readonly unknown[]).includes(error?.code)) throw new DomainError(error!.code as ErrorCode, msg);
+    throw new UsageError(msg);
   }
   return { status: res.status, body: parsed as T };
 }

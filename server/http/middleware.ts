@@ -4,7 +4,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { SessionUser } from '../auth/session.js';
 import type { Role } from '../db/schema.js';
-import { HttpError, forbidden, unauthorized } from './errors.js';
+import { forbidden, unauthorized } from './errors.js';
 import type { AppEnv } from './env.js';
 
 /** The signed-in user, or a 401. */
@@ -57,9 +57,9 @@ export function sameOriginOnly(trustProxy: boolean): MiddlewareHandler {
       const origin = c.req.header('origin');
       const site = c.req.header('sec-fetch-site');
       if (origin !== undefined) {
-        if (origin !== requestOrigin(c, trustProxy).origin) throw new HttpError(403, 'forbidden', 'cross-origin request refused');
+        if (origin !== requestOrigin(c, trustProxy).origin) throw forbidden('cross-origin request refused');
       } else if (site !== undefined && site !== 'same-origin' && site !== 'none') {
-        throw new HttpError(403, 'forbidden', 'cross-site request refused');
+        throw forbidden('cross-site request refused');
       }
     }
     await next();

@@ -1,7 +1,7 @@
 // The typed in-process announcement of inventory changes: the sync loop and power actions publish,
 // the realtime hub (and metrics, alerts) listen. Only real changes are announced, never whole lists.
 import { EventEmitter } from 'node:events';
-import type { Vm } from './vm.js';
+import type { Vm } from '../../contract/vm.js';
 import type { SyncStatus } from '../sync/types.js';
 
 export interface VmChanged { revision: number; vms: Vm[] }

@@ -2,14 +2,12 @@
 // and events. No I/O, no clock: `now` comes in. Revisions are assigned by the writer.
 import type { GuestAddress, GuestConfig, LiveStatus, ResourceRow } from '../pve/normalise.js';
 import { categoryOf } from '../pve/normalise.js';
-import type { VmCategory, VmStatus } from './vm.js';
+import { guestProcessUp as isUp, isPending, type VmCategory, type VmStatus } from '../../contract/vm.js';
 import type { InventoryRow } from './row.js';
 import { START_TOLERANCE_MS, memoryFraction, quantiseCpu, quantiseUsage, startedAtFrom } from './noise.js';
 
 export type PassKindForDiff = 'full' | 'quick';
 
-/** Pending states labdeck writes while a power action runs; passes leave them alone for a while. */
-export const PENDING_STATES: ReadonlySet<string> = new Set(['starting', 'stopping', 'shutting-down', 'rebooting']);
 /** How long a pending state survives passes that still show the old state (pvestatd lag). */
 export const PENDING_HOLD_MS = 90_000;
 /** After a live reading or a status labdeck wrote, a snapshot up to pvestatd's 10 s old must not undo it. */
@@ -89,12 +87,11 @@ export function rowChanged(a: InventoryRow, b: InventoryRow): boolean {
     || a.lock !== b.lock || a.sync_error !== b.sync_error || a.deleted !== b.deleted;
 }
 
-const isUp = (s: string) => s === 'running' || s === 'paused' || s === 'suspended';
 const bool = (x: boolean | null | undefined): number | null => (x === null || x === undefined ? null : x ? 1 : 0);
 
 /** True when a stored pending state is young enough that a lagging snapshot must not replace it. */
 export function pendingHeld(row: InventoryRow, now: number): boolean {
-  return PENDING_STATES.has(row.status) && now - row.last_updated < PENDING_HOLD_MS;
+  return isPending(row.status) && now - row.last_updated < PENDING_HOLD_MS;
 }
 
 /** True when the stored status is newer than any snapshot could be (pending, or read live moments ago). */
@@ -104,7 +101,7 @@ export function statusHeld(row: InventoryRow, now: number): boolean {
 
 /** When statusHeld(row) turns false (in the past when it is not held). */
 export function holdEndsAt(row: InventoryRow): number {
-  const pending = PENDING_STATES.has(row.status) ? row.last_updated + PENDING_HOLD_MS : -Infinity;
+  const pending = isPending(row.status) ? row.last_updated + PENDING_HOLD_MS : -Infinity;
   const live = row.last_status_check !== null ? row.last_status_check + LIVE_HOLD_MS : -Infinity;
   return Math.max(pending, live);
 }
@@ -114,7 +111,7 @@ export function holdEndsAt(row: InventoryRow): number {
  * are left to the action that wrote them; stubs and "unknown" claim nothing.
  */
 export function snapshotContradicts(stored: InventoryRow, f: ResourceRow): boolean {
-  if (f.status === 'unknown' || PENDING_STATES.has(stored.status)) return false;
+  if (f.status === 'unknown' || isPending(stored.status)) return false;
   return isUp(f.status) !== isUp(stored.status);
 }
 
@@ -300,13 +297,4 @@ export function guestsNeedingDetails(stored: readonly InventoryRow[], fetched: r
     if (f.status === 'running' && s.ip === null && s.ip_reason !== 'no-agent') out.push(f);
   }
   return out;
-}
-
-/** Which status the stored state expects a power action to end in (for the fast lane). */
-export function targetOfPending(status: string): VmStatus | null {
-  switch (status) {
-    case 'starting': case 'rebooting': return 'running';
-    case 'stopping': case 'shutting-down': return 'stopped';
-    default: return null;
-  }
 }

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import type { ChangeFeed, VmChanged, VmRemoved } from './changes.js';
 import { dialectOfDb, type Db } from '../db/index.js';
 import { toVm } from './row.js';
-import type { Vm } from './vm.js';
+import type { Vm } from '../../contract/vm.js';
 import type { ClusterState, VmFilter } from './repository.js';
 
 /** The same filters as InventoryRepo.list, answered from memory (keys are looked up with byKeys). */

@@ -10,8 +10,8 @@ import type { Database, ClusterStateTable } from '../db/schema.js';
 import { dialectOfDb, type Db } from '../db/index.js';
 import type { ChangeFeed } from './changes.js';
 import { toVm, type InventoryRow } from './row.js';
-import { parseVmKey, vmKey, type Vm, type VmStatus } from './vm.js';
-import { addressFollowsStatus, PENDING_STATES, type VmEventInput } from './diff.js';
+import { parseVmKey, pendingStatuses, vmKey, type Vm, type VmStatus } from '../../contract/vm.js';
+import { addressFollowsStatus, type VmEventInput } from './diff.js';
 
 export type ClusterState = Selectable<ClusterStateTable>;
 
@@ -221,7 +221,7 @@ export class InventoryRepo {
   /** Live VMs in a pending state (a power action was under way), for the recovery after a restart. */
   async pendingRows(): Promise<Array<{ cluster_id: string; vmid: number; status: string }>> {
     return this.db.selectFrom('vm_inventory').select(['cluster_id', 'vmid', 'status'])
-      .where('deleted', '=', 0).where('status', 'in', [...PENDING_STATES]).orderBy('cluster_id').orderBy('vmid').execute();
+      .where('deleted', '=', 0).where('status', 'in', [...pendingStatuses]).orderBy('cluster_id').orderBy('vmid').execute();
   }
 
   /** Counts of live VMs per cluster and status. */

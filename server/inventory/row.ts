@@ -1,7 +1,7 @@
 // A vm_inventory row and the one function that turns it into the shared Vm type.
 import type { Selectable } from 'kysely';
 import type { VmInventoryTable } from '../db/schema.js';
-import { vmKey, type IpReason, type Vm, type VmCategory, type VmStatus } from './vm.js';
+import { vmKey, type IpReason, type Vm, type VmCategory, type VmStatus } from '../../contract/vm.js';
 
 export type InventoryRow = Selectable<VmInventoryTable>;
 

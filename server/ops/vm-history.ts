@@ -1,9 +1,8 @@
 // A VM's status history for the dashboard's charts: its status changes and the time it was up on
 // each (UTC) day, computed from vm_events. The arithmetic is pure; the query sits in one function.
 import type { Db } from '../db/index.js';
+import { countsAsUptime } from '../../contract/vm.js';
 
-/** Statuses during which the guest is up (pending states of a running guest count as up). */
-const UP = new Set(['running', 'rebooting', 'stopping', 'shutting-down']);
 const DAY_MS = 86_400_000;
 
 /** The vm_events kind that records a status transition. */
@@ -33,11 +32,11 @@ export function uptimeByDay(initial: string, changes: StatusChange[], from: numb
   for (const c of changes) {
     if (c.at <= from) { status = c.to; continue; }
     if (c.at > to) break;
-    if (UP.has(status)) addUp(t, c.at);
+    if (countsAsUptime(status)) addUp(t, c.at);
     status = c.to;
     t = c.at;
   }
-  if (UP.has(status)) addUp(t, to);
+  if (countsAsUptime(status)) addUp(t, to);
   for (const day of days) {
     const dayStart = Date.parse(`${day.date}T00:00:00Z`);
     const span = (Math.min(dayStart + DAY_MS, to) - Math.max(dayStart, from)) / 1000;

@@ -6,9 +6,9 @@ import type { AuditLog } from '../auth/audit-log.js';
 import type { SessionUser } from '../auth/session.js';
 import type { ClassesRepo } from '../classes/repository.js';
 import type { InventoryReader } from '../classes/inventory-reader.js';
-import { HttpError, badRequest, conflict, forbidden, notFound } from '../http/errors.js';
-import type { Vm } from '../inventory/vm.js';
-import { vmKey } from '../inventory/vm.js';
+import { DomainError, badRequest, conflict, forbidden, notFound, proxmoxError } from '../../contract/errors.js';
+import type { Vm } from '../../contract/vm.js';
+import { vmKey } from '../../contract/vm.js';
 import { mapLimit, taskSucceeded } from '../actions/power.js';
 import type { GuestAdmin } from '../pve/guest-admin.js';
 import { PveError } from '../pve/errors.js';
@@ -217,9 +217,9 @@ export class ProvisionService {
     const admin = this.adminFor(vm.cluster);
     const fail = (text: string): never => {
       const f = classifyFailure(text);
-      if (f.kind === 'not-most-recent') throw new HttpError(409, 'not_most_recent', f.message, { reclone: true, proxmox: text });
-      if (f.kind === 'lock') throw new HttpError(409, 'conflict', f.message, { proxmox: text });
-      throw new HttpError(502, 'proxmox_error', f.message, { proxmox: text });
+      if (f.kind === 'not-most-recent') throw new DomainError('not_most_recent', f.message, { reclone: true, proxmox: text });
+      if (f.kind === 'lock') throw conflict(f.message, { proxmox: text });
+      throw proxmoxError(f.message, { proxmox: text });
     };
     const auditId = await this.d.audit.record({ actor: { id: user.id, username: user.username }, action: 'vm.revert', target: 'vm', cluster: vm.cluster, vmid: vm.vmid, outcome: 'pending' });
     try {
@@ -261,7 +261,7 @@ export class ProvisionService {
         await this.revert(user, vm);
         return { ...base, ok: true };
       } catch (err) {
-        return { ...base, ok: false, error: (err as Error).message, code: err instanceof HttpError ? String(err.code) : 'internal' };
+        return { ...base, ok: false, error: (err as Error).message, code: err instanceof DomainError ? err.code : 'internal' };
       }
     });
   }

@@ -1,5 +1,6 @@
 // One client per configured cluster: proxmox-api's typed paths over our own HTTP layer (http.ts),
 // answers normalised (normalise.ts), every failure a PveError.
+import type { PowerAction } from '../../contract/vm.js';
 import { proxmoxApi, type Proxmox } from 'proxmox-api';
 import type { ClusterConfig } from '../config.js';
 import { PveError, pveReasonMatches } from './errors.js';
@@ -34,7 +35,8 @@ export interface ResourceSnapshot {
   /** True when the answer was byte for byte the previous one: `rows` is then that answer's (same objects). */
   readonly unchanged: boolean;
 }
-export type PowerAction = 'start' | 'stop' | 'shutdown' | 'reboot' | 'suspend' | 'resume';
+/** labdeck's power actions plus the two more Proxmox offers. */
+export type PveAction = PowerAction | 'suspend' | 'resume';
 
 export interface PveClient {
   readonly cluster: string;
@@ -56,7 +58,7 @@ export interface PveClient {
   /** IPv4 from the guest agent (qemu) or the container's interfaces (lxc), or why there is none. */
   guestAddress(node: string, type: GuestType, vmid: number): Promise<GuestAddress>;
   /** Sends a power action once (never re-sent) and returns its task id (UPID). */
-  power(node: string, type: GuestType, vmid: number, action: PowerAction): Promise<string>;
+  power(node: string, type: GuestType, vmid: number, action: PveAction): Promise<string>;
   /** Status of a task. */
   taskStatus(node: string, upid: string): Promise<{ status: 'running' | 'stopped'; exitstatus?: string }>;
   /** Checks Proxmox credentials by ticket login; null when they are wrong. */
@@ -152,7 +154,7 @@ export function createPveClient(cluster: ClusterConfig): PveClient {
 
     power: (node, type, vmid, action) => answer(id, `status/${action}`, async () => {
       const status = guest(node, type, vmid).status;
-      const raw = await (status as unknown as Record<PowerAction, { $post(): Promise<unknown> }>)[action].$post();
+      const raw = await (status as unknown as Record<PveAction, { $post(): Promise<unknown> }>)[action].$post();
       return parseUpid(raw);
     }),
 

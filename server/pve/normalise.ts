@@ -1,7 +1,7 @@
 // Lenient readers for what Proxmox answers: numbers as strings, 0/1 booleans, missing optional
 // fields, `status:"unknown"` stubs without a name, ';'-separated tags, qemu and lxc alike.
 import * as v from 'valibot';
-import type { IpReason, VmStatus } from '../inventory/vm.js';
+import type { IpReason, VmStatus } from '../../contract/vm.js';
 
 export type GuestType = 'qemu' | 'lxc';
 

@@ -1,7 +1,7 @@
 // Readers for Proxmox's live signals: the cluster task list (GET /cluster/tasks) and the node-local
 // guest lists (GET /nodes/{node}/qemu|lxc). Lenient like normalise.ts: numbers may be strings, an
 // entry that cannot be read is skipped and counted, never fatal.
-import type { VmStatus } from '../inventory/vm.js';
+import type { VmStatus } from '../../contract/vm.js';
 import { normaliseStatus, type GuestType } from './normalise.js';
 
 /** One task as /cluster/tasks lists it. `endtime`/`status` are null while it runs. */

@@ -1,5 +1,6 @@
 // The one typed map of socket.io events between labdeck and the browser: nobody emits ad-hoc names.
-import type { Vm } from '../inventory/vm.js';
+import type { Vm } from '../../contract/vm.js';
+import type { ErrorCode } from '../../contract/errors.js';
 import type { ProjectorVm } from '../classes/projector-vm.js';
 import type { SyncStatus } from '../sync/types.js';
 import type { SessionUser } from '../auth/session.js';
@@ -40,8 +41,8 @@ export interface ServerToClient {
   'server:shutdown': (msg: { at: number; reason: string }) => void;
 }
 
-/** Every client event answers through its ack with `{ok, msg}`. */
-export interface Ack { ok: boolean; msg: string; revision?: number }
+/** Every client event answers through its ack with `{ok, msg}`; a refusal carries the domain error code too. */
+export interface Ack { ok: boolean; msg: string; code?: ErrorCode; revision?: number }
 
 export interface ClientToServer {
   /** Asks for the current revision (a cheap liveness check). */

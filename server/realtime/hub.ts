@@ -8,7 +8,7 @@ import { Server, type Socket } from 'socket.io';
 import * as v from 'valibot';
 import type { ChangeFeed, VmChanged, VmRemoved } from '../inventory/changes.js';
 import type { InventoryRepo } from '../inventory/repository.js';
-import { parseVmKey, type Vm } from '../inventory/vm.js';
+import { parseVmKey, type Vm } from '../../contract/vm.js';
 import type { SyncStatus } from '../sync/types.js';
 import type { Access } from '../auth/permissions.js';
 import type { AccessChanged, ProjectorRevoked, SessionRevoked } from '../auth/access-feed.js';
@@ -17,6 +17,8 @@ import { hashToken } from '../auth/tokens.js';
 import { toProjectorVm, type ProjectorVm } from '../classes/projector-vm.js';
 import { log as rootLog, type Logger } from '../log.js';
 import type { ServerToClient, ClientToServer, SocketData, Ack } from './events.js';
+import { DomainError, badRequest, notFound } from '../../contract/errors.js';
+import { ADMIN_ROOM, classRoom, groupRoom, isGroupRoom, parseRoom } from '../../contract/rooms.js';
 import { groupKey, indexGroups, planDelivery, diffVisible, lostRooms, chunks } from './fanout.js';
 
 /** What the hub needs from the running server (a `Labdeck` fits). */
@@ -77,6 +79,11 @@ const HandshakeAuth = v.object({
   projector: v.optional(v.pipe(v.string(), v.minLength(16), v.maxLength(256), v.regex(/^[A-Za-z0-9_-]+$/))),
 });
 const HelloPayload = v.optional(v.nullable(v.object({})));
+
+/** A refusal as a socket ack: the same codes the HTTP layer maps to statuses. */
+export function ackFor(err: DomainError): Ack {
+  return { ok: false, msg: err.message, code: err.code };
+}
 
 function refuse(reason: string, code: string): Error {
   const err = new Error(code) as Error & { data: { code: string; reason: string } };
@@ -157,7 +164,7 @@ export function attachRealtime(host: RealtimeHost, opts: RealtimeOptions = {}): 
     const cached = roomCache.get(id);
     if (cached) return cached.rooms;
     const p = parseVmKey(id);
-    return p ? access.roomsForVm(p.cluster, p.vmid) : ['admin'];
+    return p ? access.roomsForVm(p.cluster, p.vmid) : [ADMIN_ROOM];
   }
 
   function emitChanged(target: string, all: Vm[], projector = false): void {
@@ -216,25 +223,25 @@ export function attachRealtime(host: RealtimeHost, opts: RealtimeOptions = {}): 
     }
 
     if (changed.length) {
-      emitChanged('admin', changed);
+      emitChanged(ADMIN_ROOM, changed);
       const byId = new Map(changed.map((vm) => [vm.id, vm]));
       for (const [key, ids] of planDelivery(items, index())) {
         const g = groups.get(key);
         if (!g) continue;
         for (const id of ids) g.visible?.add(id);
-        emitChanged(`g:${key}`, [...ids].map((id) => byId.get(id)!), g.projector);
+        emitChanged(groupRoom(key), [...ids].map((id) => byId.get(id)!), g.projector);
       }
     }
 
     if (removed.length) {
       const gone = removed.map((id) => ({ id, rooms: roomsOfKey(id) }));
-      io.to('admin').emit('vm:removed', { revision, ids: removed });
+      io.to(ADMIN_ROOM).emit('vm:removed', { revision, ids: removed });
       counters.messages++;
       for (const [key, ids] of planDelivery(gone, index())) {
         const g = groups.get(key);
         if (!g) continue;
         for (const id of ids) g.visible?.delete(id);
-        io.to(`g:${key}`).emit('vm:removed', { revision, ids: [...ids] });
+        io.to(groupRoom(key)).emit('vm:removed', { revision, ids: [...ids] });
         counters.messages++;
       }
       for (const id of removed) roomCache.delete(id);
@@ -249,7 +256,7 @@ export function attachRealtime(host: RealtimeHost, opts: RealtimeOptions = {}): 
         const left = [...ids].filter((id) => !g.rooms.some((r) => keepOf.get(id)!.has(r)));
         if (!left.length) continue;
         for (const id of left) g.visible?.delete(id);
-        io.to(`g:${key}`).emit('vm:removed', { revision, ids: left, reason: 'access' });
+        io.to(groupRoom(key)).emit('vm:removed', { revision, ids: left, reason: 'access' });
         counters.messages++;
       }
     }
@@ -267,7 +274,7 @@ export function attachRealtime(host: RealtimeHost, opts: RealtimeOptions = {}): 
   const sendStatus = () => {
     statusTimer = null;
     if (!statusPending || closed) return;
-    io.to('admin').emit('sync:status', statusPending);
+    io.to(ADMIN_ROOM).emit('sync:status', statusPending);
     counters.messages++;
     statusPending = null;
     statusTimer = setTimeout(sendStatus, syncStatusMs);
@@ -280,13 +287,13 @@ export function attachRealtime(host: RealtimeHost, opts: RealtimeOptions = {}): 
       staleByCluster.set(c.id, c.stale);
       if (was === undefined || was === c.stale) continue;
       const msg = { cluster: c.id, stale: c.stale, lastSuccessAt: c.lastSuccessAt };
-      io.to('admin').emit('cluster:stale', msg);
+      io.to(ADMIN_ROOM).emit('cluster:stale', msg);
       const prefix = `${c.id}:`;
       for (const g of groups.values()) {
         if (g.admin || !g.visible) continue;
         for (const k of g.visible) {
           if (k.startsWith(prefix)) {
-            io.to(`g:${g.key}`).emit('cluster:stale', msg);
+            io.to(groupRoom(g.key)).emit('cluster:stale', msg);
             break;
           }
         }
@@ -313,8 +320,8 @@ export function attachRealtime(host: RealtimeHost, opts: RealtimeOptions = {}): 
       const keys = access.visibleVmKeys(user);
       return keys === 'all' ? null : keys;
     }
-    const cls = rooms.find((r) => r.startsWith('class:'));
-    return cls ? access.vmKeysOfClass(Number(cls.slice(6))) : new Set();
+    const cls = rooms.map(parseRoom).find((r) => r?.kind === 'class');
+    return cls?.kind === 'class' ? access.vmKeysOfClass(cls.id) : new Set();
   }
 
   function roomsFor(socket: LabSocket): string[] {
@@ -332,13 +339,13 @@ export function attachRealtime(host: RealtimeHost, opts: RealtimeOptions = {}): 
         old.sockets.delete(socket.id);
         if (old.sockets.size === 0) groups.delete(oldKey);
       }
-      void socket.leave(`g:${oldKey}`);
-      for (const r of socket.rooms) if (r !== socket.id && !r.startsWith('g:') && !rooms.includes(r)) void socket.leave(r);
+      void socket.leave(groupRoom(oldKey));
+      for (const r of socket.rooms) if (r !== socket.id && !isGroupRoom(r) && !rooms.includes(r)) void socket.leave(r);
       groupsByRoom = null;
     }
     let g = groups.get(key);
     if (!g) {
-      g = { key, rooms, admin: rooms.includes('admin'), projector: !socket.data.user, sockets: new Set(), visible };
+      g = { key, rooms, admin: rooms.includes(ADMIN_ROOM), projector: !socket.data.user, sockets: new Set(), visible };
       groups.set(key, g);
       groupsByRoom = null;
     } else if (visible) {
@@ -346,7 +353,7 @@ export function attachRealtime(host: RealtimeHost, opts: RealtimeOptions = {}): 
     }
     g.sockets.add(socket.id);
     socket.data.group = key;
-    socket.join([...rooms, `g:${key}`]);
+    socket.join([...rooms, groupRoom(key)]);
   }
 
   function unplace(socket: LabSocket): void {
@@ -414,12 +421,12 @@ export function attachRealtime(host: RealtimeHost, opts: RealtimeOptions = {}): 
     socket.on('hello', (payload, ack) => {
       if (typeof ack !== 'function') return;
       const ok = v.is(HelloPayload, payload);
-      ack(ok ? { ok: true, msg: 'hello', revision } : { ok: false, msg: 'hello takes no payload or an empty object' } satisfies Ack);
+      ack(ok ? { ok: true, msg: 'hello', revision } : ackFor(badRequest('hello takes no payload or an empty object')));
     });
     socket.onAny((event: string, ...args: unknown[]) => {
       if (event === 'hello') return;
       const ack = args[args.length - 1];
-      if (typeof ack === 'function') (ack as (a: Ack) => void)({ ok: false, msg: `unknown event "${event}"` });
+      if (typeof ack === 'function') (ack as (a: Ack) => void)(ackFor(notFound(`unknown event "${event}"`)));
     });
     socket.on('disconnect', () => unplace(socket));
   });
@@ -432,7 +439,7 @@ export function attachRealtime(host: RealtimeHost, opts: RealtimeOptions = {}): 
     cachedFor = access.snapshot();
     const ids = new Set<string>();
     for (const uid of change.userIds) for (const id of userSockets.get(uid) ?? []) ids.add(id);
-    for (const cid of change.classIds) for (const id of io.sockets.adapter.rooms.get(`class:${cid}`) ?? []) ids.add(id);
+    for (const cid of change.classIds) for (const id of io.sockets.adapter.rooms.get(classRoom(cid)) ?? []) ids.add(id);
     if (change.userIds.length === 0 && change.classIds.length === 0) for (const id of io.sockets.sockets.keys()) ids.add(id);
 
     // Sockets of one old group share a principal: compute once per group.

@@ -3,10 +3,10 @@
 // of after the next quick pass plus pvestatd's lag. It also fetches the IP once a guest runs, and
 // settles with one live read whether a held status or the snapshot contradicting it is right.
 import type { Logger } from '../log.js';
-import { mergeLive, rowChanged, targetOfPending, type GuestDetails } from '../inventory/diff.js';
+import { mergeLive, rowChanged, type GuestDetails } from '../inventory/diff.js';
 import type { InventoryRepo } from '../inventory/repository.js';
 import type { InventoryRow } from '../inventory/row.js';
-import { vmKey, type VmStatus } from '../inventory/vm.js';
+import { targetOfPending, vmKey, type VmStatus } from '../../contract/vm.js';
 import type { PveClient } from '../pve/client.js';
 import { PveError } from '../pve/errors.js';
 import type { LiveStatus } from '../pve/normalise.js';

@@ -6,7 +6,7 @@
 // one cluster listing, split by node.
 import type { Logger } from '../log.js';
 import type { InventoryRepo } from '../inventory/repository.js';
-import type { VmStatus } from '../inventory/vm.js';
+import type { VmStatus } from '../../contract/vm.js';
 import type { PveClient } from '../pve/client.js';
 import { PveError } from '../pve/errors.js';
 import { mapLimit } from './limit.js';

@@ -6,6 +6,7 @@ import {
 } from '../../server/auth/permissions.js';
 import { roleForGroups } from '../../server/http/routes/auth.js';
 import { failureFor, taskSucceeded } from '../../server/actions/power.js';
+import { statusOf } from '../../server/http/errors.js';
 
 // Users: 1 admin, 2 teacher of class 10 (owner), 3 co-teacher of 10, 4 teacher of 20, 5 student in 10 with a:100,
 // 6 student in 20 with a:200. Class 10 pool: a:100, a:101, tag "web" on b; class 20 pool: Proxmox pool "p2" on a.
@@ -86,11 +87,11 @@ describe('Proxmox groups → role', () => {
 
 describe('power action outcomes', () => {
   it('tells a state conflict (409) from another Proxmox failure (502)', () => {
-    expect(failureFor('VM 100 already running').status).toBe(409);
-    expect(failureFor("you can't start a vm if it's a template").status).toBe(409);
-    expect(failureFor('VM is locked (backup)').status).toBe(409);
-    expect(failureFor('storage local-lvm full').status).toBe(502);
-    expect(failureFor('VM 100 already running', true).status).toBe(502);
+    expect(statusOf(failureFor('VM 100 already running'))).toBe(409);
+    expect(statusOf(failureFor("you can't start a vm if it's a template"))).toBe(409);
+    expect(statusOf(failureFor('VM is locked (backup)'))).toBe(409);
+    expect(statusOf(failureFor('storage local-lvm full'))).toBe(502);
+    expect(statusOf(failureFor('VM 100 already running', true))).toBe(502);
     expect(taskSucceeded('OK')).toBe(true);
     expect(taskSucceeded('WARNINGS: 2')).toBe(true);
     expect(taskSucceeded('command failed')).toBe(false);

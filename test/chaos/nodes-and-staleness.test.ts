@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Simulator } from '../../server/simulator/index.js';
 import type { Db } from '../../server/db/index.js';
-import type { Vm } from '../../server/inventory/vm.js';
+import type { Vm } from '../../contract/vm.js';
 import { toProjectorVm } from '../../server/classes/projector-vm.js';
 import { adminSocket, api, chaosSimulator, prepareDatabase, spawnLabdeck, until, type LabdeckProcess } from './harness.js';
 

@@ -117,6 +117,12 @@ describe('labdeck sync trigger / import-mappings against the running server', { 
     expect(huge.code).toBe(2);
   });
 
+  it('exits as the server\'s error code says: 2 for a cluster that is not configured', async () => {
+    const r = await runCli(['sync', 'trigger', '--cluster', 'nope'], env);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toMatch(/the server answered 404: cluster nope is not configured/);
+  });
+
   it('dry-runs a mappings import (nothing written), then applies it through the server', async () => {
     const [a, b] = t.cluster.guests().filter((g) => g.type === 'qemu' && !g.template);
     writeFileSync(join(dir, 'mappings.json'), JSON.stringify({ s1: [a.vmid], s2: [b.vmid, 99999], ghost: [a.vmid] }));

@@ -5,7 +5,7 @@ import { ApiError } from '../../client/src/lib/api.js';
 import { plainError } from '../../client/src/lib/errors.js';
 import { auditSentence, type AuditRow } from '../../client/src/lib/audit-text.js';
 import { summarise, summaryText, type BulkRun } from '../../client/src/lib/bulk-progress.js';
-import type { Vm } from '../../server/inventory/vm.js';
+import type { Vm } from '../../contract/vm.js';
 
 describe('plainError', () => {
   it('names the next step instead of developer text', () => {

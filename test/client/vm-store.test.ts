@@ -3,7 +3,7 @@
 import { describe, it, expect } from 'vitest';
 import { VmStore } from '../../client/src/lib/vm-store.js';
 import { queryVms, visibleWindow } from '../../client/src/lib/vm-query.js';
-import type { Vm } from '../../server/inventory/vm.js';
+import type { Vm } from '../../contract/vm.js';
 
 function vm(vmid: number, revision: number, over: Partial<Vm> = {}): Vm {
   return {

@@ -6,7 +6,7 @@ import { io as connect, type Socket } from 'socket.io-client';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { dialects } from '../helpers/db.js';
 import { waitFor } from '../helpers/wait.js';
-import type { Vm } from '../../server/inventory/vm.js';
+import type { Vm } from '../../contract/vm.js';
 
 type Who = 'admin' | 'teacher' | 'otherTeacher' | 'student' | 'otherStudent' | 'anonymous';
 const who: Who[] = ['admin', 'teacher', 'otherTeacher', 'student', 'otherStudent', 'anonymous'];

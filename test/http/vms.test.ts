@@ -2,7 +2,7 @@
 // filters and sorting, ambiguous vmids, IP/RDP/SSH details.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import type { Vm } from '../../server/inventory/vm.js';
+import type { Vm } from '../../contract/vm.js';
 
 describe('VM reads', () => {
   let ts: TestServer;

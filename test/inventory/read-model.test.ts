@@ -8,7 +8,7 @@ import { gunzipSync } from 'node:zlib';
 import { request } from 'undici';
 import { acceptsGzip, sortVms } from '../../server/http/routes/vms.js';
 import { ReadModel } from '../../server/inventory/read-model.js';
-import type { Vm } from '../../server/inventory/vm.js';
+import type { Vm } from '../../contract/vm.js';
 
 describe.each(dialects)('read model (%s)', (dialect) => {
   let ts: TestServer;

@@ -4,7 +4,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { io as connect, type Socket } from 'socket.io-client';
 import { startStack, type Stack } from '../e2e/harness.js';
 import { waitFor } from '../helpers/wait.js';
-import type { Vm } from '../../server/inventory/vm.js';
+import type { Vm } from '../../contract/vm.js';
 
 interface Seen { changed: Array<{ revision: number; vms: Vm[] }>; removed: Array<{ revision: number; ids: string[]; reason?: string }> }
 
@@ -171,8 +171,10 @@ describe('realtime hub', () => {
     expect(good).toMatchObject({ ok: true });
     const bad = await a.socket.emitWithAck('hello', 'not an object');
     expect(bad).toMatchObject({ ok: false });
+    expect(bad.code).toBe('bad_request');
     const unknown = await a.socket.emitWithAck('drop-tables', { x: 1 });
     expect(unknown).toMatchObject({ ok: false, msg: expect.stringContaining('unknown event') });
+    expect(unknown.code).toBe('not_found');
   });
 
   it('refuses a browser handshake from another origin', async () => {

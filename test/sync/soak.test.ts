@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { io as connect, type Socket } from 'socket.io-client';
 import { startStack, type Stack } from '../e2e/harness.js';
 import { prng } from '../../server/simulator/generator.js';
-import type { Vm } from '../../server/inventory/vm.js';
+import type { Vm } from '../../contract/vm.js';
 
 const SOAK_MS = Number(process.env.LABDECK_SOAK_MS ?? 10_000);
 const IN_FLIGHT = 10;

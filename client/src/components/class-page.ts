@@ -17,7 +17,7 @@ import { getClass, assign, unassign, autoAssign, addToPool, removeFromPool, type
 import { confirmAction } from './confirm-dialog.js';
 import type { LiveLink } from '../lib/live.js';
 import type { User } from '../lib/session.js';
-import type { Vm } from '../../../server/inventory/vm.js';
+import type { Vm } from '../../../contract/vm.js';
 import './class-settings.js';
 import './class-scope.js';
 import './class-links.js';

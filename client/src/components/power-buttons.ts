@@ -9,7 +9,7 @@ import { powerAction, type PowerAction } from '../lib/actions.js';
 import { plainError } from '../lib/errors.js';
 import { announce } from '../lib/announce.js';
 import { confirmAction } from './confirm-dialog.js';
-import type { Vm } from '../../../server/inventory/vm.js';
+import type { Vm } from '../../../contract/vm.js';
 
 const TARGET: Record<PowerAction, string> = { start: 'running', stop: 'stopped', shutdown: 'stopped', reboot: 'running' };
 const VERB: Record<PowerAction, string> = { start: 'start', stop: 'force stop', shutdown: 'shut down', reboot: 'reboot' };

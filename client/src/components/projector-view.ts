@@ -9,7 +9,7 @@ import { LiveLink } from '../lib/live.js';
 import { LiveController, TickController } from '../lib/controllers.js';
 import { apiGet } from '../lib/api.js';
 import { statusInfo, ipText, isProblem, isPending, clock, ago } from '../lib/format.js';
-import type { Vm } from '../../../server/inventory/vm.js';
+import type { Vm } from '../../../contract/vm.js';
 import type { SinceResponse } from '../lib/vm-store.js';
 
 /** How a tile reads from afar: each kind has its own icon and background, not just a colour. */

@@ -6,7 +6,7 @@ import { base } from '../lib/styles.js';
 import { statusInfo, ipText, percent, bytes, sshCommand, ago } from '../lib/format.js';
 import { announce } from '../lib/announce.js';
 import { qs } from '../lib/api.js';
-import type { Vm } from '../../../server/inventory/vm.js';
+import type { Vm } from '../../../contract/vm.js';
 import './vm-history.js';
 import './power-buttons.js';
 import './revert-button.js';

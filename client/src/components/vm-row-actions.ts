@@ -3,7 +3,7 @@
 import { LitElement, html, css } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
 import { base } from '../lib/styles.js';
-import type { Vm } from '../../../server/inventory/vm.js';
+import type { Vm } from '../../../contract/vm.js';
 import './power-buttons.js';
 import './revert-button.js';
 

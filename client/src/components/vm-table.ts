@@ -12,7 +12,7 @@ import { statusInfo, ipText, percent, ago, bytes } from '../lib/format.js';
 import { apiGet } from '../lib/api.js';
 import { listClasses, getClass } from '../lib/classes.js';
 import type { LiveLink } from '../lib/live.js';
-import type { Vm } from '../../../server/inventory/vm.js';
+import { vmStatuses, type Vm } from '../../../contract/vm.js';
 import './vm-row-actions.js';
 import './vm-history.js';
 
@@ -23,7 +23,6 @@ const COLUMNS: Array<{ key: SortKey; label: string; title?: string }> = [
   { key: 'cpu', label: 'CPU' }, { key: 'memory', label: 'Memory' },
   { key: 'lastUpdated', label: 'Last change', title: 'When this VM last changed (status, address, load); not how fresh the data is' },
 ];
-const STATUSES = ['running', 'stopped', 'paused', 'suspended', 'unknown', 'starting', 'stopping', 'shutting-down', 'rebooting'];
 
 @customElement('ld-vm-table')
 export class VmTable extends LitElement {
@@ -230,7 +229,7 @@ export class VmTable extends LitElement {
       <div class="filters" role="search" aria-label="Filter VMs">
         <label>Search <input type="search" placeholder="name, tag, owner, vmid, IP" @input=${this.onSearch} aria-label="Search VMs"></label>
         <label>Status <select @change=${(e: Event) => this.setFilter('status', (e.target as HTMLSelectElement).value)}>
-          <option value="">any</option>${STATUSES.map((s) => html`<option value=${s}>${statusInfo(s).label}</option>`)}
+          <option value="">any</option>${vmStatuses.map((s) => html`<option value=${s}>${statusInfo(s).label}</option>`)}
         </select></label>
         <label>Cluster <select @change=${(e: Event) => this.setFilter('cluster', (e.target as HTMLSelectElement).value)}>
           <option value="">any</option>${clusters.map((c) => html`<option value=${c}>${this.clusterName(c)}</option>`)}

@@ -1,12 +1,12 @@
 // Power actions from the client: one VM, or many through the server's bulk route (`POST
 // /api/vms/actions`: a selection, or a whole class by its id), with a result per VM.
 import { apiPost, qs } from './api.js';
-import type { Vm } from '../../../server/inventory/vm.js';
+import { finalOf, type PowerAction, type Vm } from '../../../contract/vm.js';
 
-export type PowerAction = 'start' | 'stop' | 'shutdown' | 'reboot';
+export type { PowerAction };
 
 /** The state each action ends in. */
-export const TARGET_STATUS: Record<PowerAction, 'running' | 'stopped'> = { start: 'running', stop: 'stopped', shutdown: 'stopped', reboot: 'running' };
+export const TARGET_STATUS = finalOf;
 
 /** Asks the server to act on one VM; resolves when the server accepted (200 or 202). */
 export async function powerAction(vm: Pick<Vm, 'cluster' | 'vmid'>, action: PowerAction): Promise<void> {

@@ -1,7 +1,7 @@
 // The progress of one bulk action as the teacher page sums it up ("Starting 9: 6 done, 0 failed"):
 // pure, fed with the server's per-VM results and the VMs' live states.
 import { TARGET_STATUS, type PowerAction, type BulkResult } from './actions.js';
-import type { Vm } from '../../../server/inventory/vm.js';
+import { isPending, type Vm } from '../../../contract/vm.js';
 
 export type BulkItemState = 'sending' | 'working' | 'done' | 'failed' | 'skipped';
 
@@ -17,7 +17,6 @@ export interface BulkRun {
   skippedHere: Map<string, string>;
 }
 
-const PENDING = new Set(['starting', 'stopping', 'shutting-down', 'rebooting']);
 
 /** Where one VM of the run stands. */
 export function itemState(run: BulkRun, id: string, vm: Vm | undefined): { state: BulkItemState; message: string } {
@@ -32,8 +31,8 @@ export function itemState(run: BulkRun, id: string, vm: Vm | undefined): { state
     return { state: 'failed', message: msg };
   }
   const status = vm?.status ?? r.status ?? '';
-  if (status === TARGET_STATUS[run.action] && !PENDING.has(status)) return { state: 'done', message: '' };
-  if (PENDING.has(status) || !run.seenPending.has(id)) return { state: 'working', message: '' };
+  if (status === TARGET_STATUS[run.action] && !isPending(status)) return { state: 'done', message: '' };
+  if (isPending(status) || !run.seenPending.has(id)) return { state: 'working', message: '' };
   return { state: 'failed', message: `it is ${status} again` };
 }
 

@@ -4,7 +4,7 @@ import { apiGet, apiPost, apiPatch, apiPut, apiDelete } from './api.js';
 import type { ScopeRule } from '../../../server/classes/scope.js';
 
 export type { ScopeRule };
-import type { Vm } from '../../../server/inventory/vm.js';
+import type { Vm } from '../../../contract/vm.js';
 
 export interface Person { id: number; username: string; displayName: string; /** Teachers only: the class's owner. */ owner?: boolean }
 export interface Assignment { cluster: string; vmid: number; userId: number; key: string }

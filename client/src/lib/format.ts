@@ -1,5 +1,5 @@
 // Pure presentation helpers: status words and tones, ages, sizes, percentages.
-import type { Vm, VmStatus, IpReason } from '../../../server/inventory/vm.js';
+import type { Vm, VmStatus, IpReason } from '../../../contract/vm.js';
 
 export type Tone = 'ok' | 'off' | 'busy' | 'warn' | 'bad';
 
@@ -20,10 +20,8 @@ export function statusInfo(status: VmStatus | string): { label: string; tone: To
   return STATUS[status as VmStatus] ?? { label: String(status), tone: 'bad' };
 }
 
-/** True while a power action is under way. */
-export function isPending(status: VmStatus): boolean {
-  return statusInfo(status).tone === 'busy';
-}
+/** True while a power action is under way (the contract's pending states, shown as "busy"). */
+export { isPending } from '../../../contract/vm.js';
 
 /** A VM is a "problem" for class counts when its state is unknown, its sync failed or it is locked. */
 export function isProblem(vm: Vm): boolean {

@@ -1,5 +1,5 @@
 // Pure filtering, searching and sorting of VM lists (the all-VMs table, the class pool).
-import type { Vm } from '../../../server/inventory/vm.js';
+import type { Vm } from '../../../contract/vm.js';
 
 export type SortKey = 'name' | 'vmid' | 'cluster' | 'node' | 'status' | 'ip' | 'cpu' | 'memory' | 'lastUpdated';
 

@@ -1,6 +1,6 @@
 // The client's one VM store: a snapshot, then pushed changes applied per VM by revision, so the
 // order in which a catch-up response and live events arrive does not matter and nothing is lost.
-import type { Vm } from '../../../server/inventory/vm.js';
+import type { Vm } from '../../../contract/vm.js';
 
 export interface VmChangedMsg { revision: number; vms: Vm[] }
 /** `reason: 'access'` means the VM left this viewer's sight (not deleted): no tombstone is kept. */

@@ -5,7 +5,7 @@ import { deleteCookie, setCookie } from 'hono/cookie';
 import * as v from 'valibot';
 import type { ApiDeps } from '../deps.js';
 import type { AppEnv } from '../env.js';
-import { HttpError, conflict, forbidden, unauthorized } from '../errors.js';
+import { conflict, forbidden, proxmoxError, tooManyRequests, unauthorized, DomainError } from '../errors.js';
 import { clientAddress, requestOrigin, requireUser } from '../middleware.js';
 import { body, NewPassword, ClusterId } from '../validate.js';
 import { SESSION_COOKIE } from '../../auth/session.js';
@@ -68,7 +68,7 @@ export function authRoutes(deps: ApiDeps) {
           return await client.verifyLogin(b.username, b.password, realm);
         } catch (err) {
           log.warn({ cluster: cluster.id, err: (err as Error).message }, 'Proxmox sign-in check failed');
-          throw new HttpError(502, 'proxmox_error', `cannot check credentials with cluster ${cluster.id}`);
+          throw proxmoxError(`cannot check credentials with cluster ${cluster.id}`);
         }
       }, { cpu: false });
       if (who) {
@@ -122,7 +122,7 @@ export function authRoutes(deps: ApiDeps) {
     if (user) return c.json({ user });
     // The reason lets the sign-in page say why a session ended instead of showing a bare form.
     const reason = await deps.sessions.endReason(c.req.header('cookie'));
-    throw new HttpError(401, 'unauthorized', 'sign in first', { reason });
+    throw new DomainError('unauthorized', 'sign in first', { reason });
   });
 
   app.post('/auth/password', async (c) => {

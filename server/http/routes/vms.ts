@@ -4,22 +4,21 @@ import { Hono, type Context } from 'hono';
 import * as v from 'valibot';
 import type { ApiDeps } from '../deps.js';
 import type { AppEnv } from '../env.js';
-import { conflict, forbidden, notFound, HttpError } from '../errors.js';
+import { conflict, forbidden, notFound, DomainError, statusOf } from '../errors.js';
 import { requireUser } from '../middleware.js';
 import { body, params, query, ClusterId, IdString, Vmid, VmidString } from '../validate.js';
 import type { SessionUser } from '../../auth/session.js';
-import type { Vm } from '../../inventory/vm.js';
-import { vmKey } from '../../inventory/vm.js';
-import { actionNames, finalStatus, mapLimit, type ActionName } from '../../actions/power.js';
+import { finalOf, vmCategories, vmKey, vmStatuses, vmTypes, type Vm } from '../../../contract/vm.js';
+import { actionNames, mapLimit, type ActionName } from '../../actions/power.js';
 
 const sortKeys = ['name', 'vmid', 'status', 'node', 'cluster', 'lastUpdated', 'ip'] as const;
 
 const ListQuery = v.strictObject({
   cluster: v.optional(ClusterId),
   node: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/, 'must be a node name'))),
-  status: v.optional(v.picklist(['running', 'stopped', 'paused', 'suspended', 'unknown', 'starting', 'stopping', 'shutting-down', 'rebooting'])),
-  type: v.optional(v.picklist(['qemu', 'lxc'])),
-  category: v.optional(v.picklist(['windows', 'linux', 'lxc', 'unknown'])),
+  status: v.optional(v.picklist(vmStatuses)),
+  type: v.optional(v.picklist(vmTypes)),
+  category: v.optional(v.picklist(vmCategories)),
   tag: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}$/, 'must be a Proxmox tag'))),
   class: v.optional(IdString),
   q: v.optional(v.pipe(v.string(), v.maxLength(100))),
@@ -202,7 +201,7 @@ export function vmRoutes(deps: ApiDeps) {
       vm = await resolveVisibleVm(deps, user, vmid, cluster);
       if (!deps.access.canActOnVm(user, vm.cluster, vm.vmid)) throw forbidden(`you may not ${action} VM ${vmid}`);
     } catch (err) {
-      if (err instanceof HttpError && err.status === 403) {
+      if (err instanceof DomainError && err.code === 'forbidden') {
         await deps.audit.record({ actor: user, action: `vm.${action}`, target: 'vm', cluster: cluster ?? null, vmid, outcome: 'denied', classId: cluster ? deps.access.actionClass(user, cluster, vmid) : null });
       }
       throw err;
@@ -238,15 +237,15 @@ export function vmRoutes(deps: ApiDeps) {
         }
         if (b.classId !== undefined && vm.template) throw conflict(`VM ${id} is a template`);
         // Already where the action would take it: nothing to ask Proxmox, and the answer says so.
-        if (vm.status === finalStatus[action] && action !== 'reboot') {
+        if (vm.status === finalOf[action] && action !== 'reboot') {
           return { id, cluster: t.cluster, vmid: t.vmid, ok: true, httpStatus: 200, status: vm.status, skipped: `already ${vm.status}` };
         }
         const classId = b.classId ?? deps.access.actionClass(user, vm.cluster, vm.vmid);
         const r = await deps.power.run(user, vm, action, Math.max(0, deadline - Date.now()), classId);
         return { id, cluster: t.cluster, vmid: t.vmid, ok: true, httpStatus: r.httpStatus, status: r.vm.status, task: r.task };
       } catch (err) {
-        if (!(err instanceof HttpError)) throw err;
-        return { id, cluster: t.cluster, vmid: t.vmid, ok: false, httpStatus: err.status, error: { code: err.code, message: err.message } };
+        if (!(err instanceof DomainError)) throw err;
+        return { id, cluster: t.cluster, vmid: t.vmid, ok: false, httpStatus: statusOf(err), error: { code: err.code, message: err.message } };
       }
     });
     return c.json({ action, results });
