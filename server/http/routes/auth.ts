@@ -5,7 +5,7 @@ import { deleteCookie, setCookie } from 'hono/cookie';
 import * as v from 'valibot';
 import type { ApiDeps } from '../deps.js';
 import type { AppEnv } from '../env.js';
-import { conflict, forbidden, proxmoxError, tooManyRequests, unauthorized, DomainError } from '../errors.js';
+import { conflict, forbidden, proxmoxError, unauthorized, DomainError } from '../errors.js';
 import { clientAddress, requestOrigin, requireUser } from '../middleware.js';
 import { body, NewPassword, ClusterId } from '../validate.js';
 import { SESSION_COOKIE } from '../../auth/session.js';
