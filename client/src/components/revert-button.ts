@@ -8,7 +8,7 @@ import { plainError } from '../lib/errors.js';
 import { announce } from '../lib/announce.js';
 import { revertVm } from '../lib/provision.js';
 import { confirmAction } from './confirm-dialog.js';
-import type { Vm } from '../../../server/inventory/vm.js';
+import type { Vm } from '../../../contract/vm.js';
 
 @customElement('ld-revert-button')
 export class RevertButton extends LitElement {
