@@ -74,6 +74,8 @@ export const FileConfigSchema = v.strictObject({
   auth: v.optional(v.strictObject({
     sessionTtlHours: v.optional(v.pipe(v.number(), v.minValue(0.1), v.maxValue(24 * 90)), 12),
     trustProxy: v.optional(v.boolean(), false),
+    /** Proxies in front of labdeck that each append to X-Forwarded-For; the client is the hop before them. */
+    trustedHops: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(10)), 1),
   }), {}),
   alerts: v.optional(AlertsConfigSchema, {}),
   metrics: v.optional(MetricsConfigSchema, {}),

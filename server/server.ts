@@ -252,7 +252,7 @@ export async function startLabdeck(config: AppConfig, opts: StartOptions = {}): 
 
     // ── Extension point: modules that attach to the running server (e.g. attachRealtime). ──
     // Push a closer for each: closers.push(() => realtime.close())
-    const realtime = attachRealtime(labdeck);
+    const realtime = attachRealtime(labdeck, { trustProxy: cfg.auth.trustProxy });
     labdeck.realtime = realtime;
     closers.push(() => realtime.close());
     consoleRelay.attach(httpServer);

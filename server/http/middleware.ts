@@ -35,11 +35,16 @@ export function requestOrigin(c: Context, trustProxy: boolean): { proto: 'http' 
   return { proto, host, origin: `${proto}://${host}` };
 }
 
-/** The client's address (the first X-Forwarded-For hop only behind a trusted proxy). */
-export function clientAddress(c: Context, trustProxy: boolean): string {
+/**
+ * The client's address. Behind a trusted proxy: the rightmost X-Forwarded-For hop the trusted
+ * proxies did not add (`trustedHops` of them, each appending one) — the leftmost entries are
+ * whatever the client sent (nginx's $proxy_add_x_forwarded_for keeps them), so they prove nothing.
+ */
+export function clientAddress(c: Context, trustProxy: boolean, trustedHops = 1): string {
   if (trustProxy) {
-    const xff = c.req.header('x-forwarded-for')?.split(',')[0]?.trim();
-    if (xff) return xff;
+    const hops = (c.req.header('x-forwarded-for') ?? '').split(',').map((h) => h.trim()).filter(Boolean);
+    const hop = hops[hops.length - trustedHops];
+    if (hop) return hop;
   }
   try {
     return getConnInfo(c).remote.address ?? 'unknown';

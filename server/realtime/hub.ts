@@ -38,6 +38,8 @@ export interface RealtimeOptions {
   syncStatusMs?: number;
   /** How often open sockets' sessions and projector links are re-checked (expiry). */
   revalidateMs?: number;
+  /** Honour X-Forwarded-Host in the origin check (config auth.trustProxy). */
+  trustProxy?: boolean;
   /** Largest number of VMs in one frame. */
   chunkSize?: number;
   logger?: Logger;
@@ -91,8 +93,11 @@ function refuse(reason: string, code: string): Error {
   return err;
 }
 
-/** Refuses cross-origin browser handshakes (a cookie-authenticated socket is a CSRF target). */
-function sameOrigin(req: IncomingMessage): boolean {
+/**
+ * Refuses cross-origin browser handshakes (a cookie-authenticated socket is a CSRF target).
+ * X-Forwarded-Host counts only behind a trusted proxy: otherwise anyone could name their own site.
+ */
+function sameOrigin(req: IncomingMessage, trustProxy: boolean): boolean {
   const origin = req.headers.origin;
   if (!origin) return true;
   let host: string;
@@ -101,7 +106,7 @@ function sameOrigin(req: IncomingMessage): boolean {
   } catch {
     return false;
   }
-  const forwarded = req.headers['x-forwarded-host'];
+  const forwarded = trustProxy ? req.headers['x-forwarded-host'] : undefined;
   return host === req.headers.host || (typeof forwarded === 'string' && forwarded.split(',')[0].trim() === host);
 }
 
@@ -121,7 +126,7 @@ export function attachRealtime(host: RealtimeHost, opts: RealtimeOptions = {}): 
     // Other upgrades on this server (the console relay, server/console) are answered by their owners.
     destroyUpgrade: false,
     allowRequest: (req, cb) => {
-      const ok = sameOrigin(req);
+      const ok = sameOrigin(req, opts.trustProxy ?? false);
       cb(ok ? null : 'origin not allowed', ok);
     },
   });

@@ -54,7 +54,7 @@ export function authRoutes(deps: ApiDeps) {
 
   app.post('/auth/login', async (c) => {
     const b = await body(c, LoginBody);
-    const address = clientAddress(c, deps.config.auth.trustProxy);
+    const address = clientAddress(c, deps.config.auth.trustProxy, deps.config.auth.trustedHops);
     const account = b.cluster ? `${b.username}@${b.cluster}` : b.username;
     let userId: number | null = null;
     if (b.cluster) {
@@ -131,7 +131,7 @@ export function authRoutes(deps: ApiDeps) {
     const rec = await deps.users.get(user.id);
     if (!rec?.hasPassword) throw conflict('this account signs in through Proxmox; change the password there');
     // Guessing the current password with a stolen session is guessing: the same throttle as sign-in.
-    const address = clientAddress(c, deps.config.auth.trustProxy);
+    const address = clientAddress(c, deps.config.auth.trustProxy, deps.config.auth.trustedHops);
     if (!(await deps.throttle.attempt(user.username, address, () => deps.users.verifyPassword(user.username, b.currentPassword)))) {
       throw forbidden('the current password is wrong');
     }
