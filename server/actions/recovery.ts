@@ -1,5 +1,5 @@
-// After a restart: settles what the previous labdeck process left open. Every audit entry still
-// pending (the process was killed, or stopped while following a task) is settled from the real
+// After a restart: settles what the previous labdeck process left open. Every power action's audit
+// entry still pending (the process was killed, or stopped while following a task) is settled from the real
 // outcome of its Proxmox task, looked up by UPID; every VM left in a pending state ("starting",
 // "shutting-down", ...) goes to the fast lane at once instead of waiting out the pending hold.
 import type { Logger } from '../log.js';
@@ -9,7 +9,9 @@ import { vmKey } from '../../contract/vm.js';
 import type { PveClient } from '../pve/client.js';
 import { PveError } from '../pve/errors.js';
 import type { WatchOptions } from '../sync/fast-lane.js';
-import { taskSucceeded } from './power.js';
+import { actionNames, taskSucceeded } from './power.js';
+
+const POWER_ACTIONS = new Set(actionNames.map((a) => `vm.${a}`));
 
 export interface RecoveryDeps {
   audit: AuditLog;
@@ -101,7 +103,8 @@ export function startRecovery(deps: RecoveryDeps): Recovery {
     let settled = 0;
     let following = 0;
     let watched = 0;
-    const open = (await deps.audit.open()).filter((e) => e.at < deps.startedAt && e.target === 'vm');
+    // Power actions only: other pending entries (a console session, a revert) are their modules' own.
+    const open = (await deps.audit.open()).filter((e) => e.at < deps.startedAt && e.target === 'vm' && POWER_ACTIONS.has(e.action));
     const settledVms = new Set<string>();
     for (const entry of open) {
       if (stopped) break;
