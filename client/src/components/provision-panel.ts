@@ -42,6 +42,8 @@ export class ProvisionPanel extends LitElement {
   @state() private error = '';
   @state() private field: string | null = null;
   @state() private note = '';
+  /** Open while the teacher keeps it open (a job ending must not fold it away). */
+  @state() private opened = false;
   @query('form') private form?: HTMLFormElement;
   private bound: unknown = null;
 
@@ -208,7 +210,7 @@ export class ProvisionPanel extends LitElement {
   override render() {
     const running = this.jobs.some((j) => !ENDED.has(j.state));
     const failed = this.made.filter((v) => v.state === 'failed');
-    return html`<details class="card" ?open=${running}>
+    return html`<details class="card" ?open=${running || this.opened} @toggle=${(e: Event) => { this.opened = (e.target as HTMLDetailsElement).open; }}>
       <summary>Provision VMs from a template${this.made.length ? ` · ${this.made.length} made by labdeck` : ''}</summary>
       <form @submit=${(e: Event) => void this.onStart(e)} aria-label="Provision VMs" novalidate>
         <div><strong>Template</strong>${this.template ? html` <span data-chosen-template>${this.template.name} (${this.template.cluster} ${this.template.vmid})</span>` : nothing}
