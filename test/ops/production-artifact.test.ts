@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../server/simulator/index.js';
+import { waitFor } from '../helpers/wait.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -211,11 +212,7 @@ describe('the production artifact (what the Docker image runs)', () => {
     try {
       const url = `http://127.0.0.1:${port}`;
       // Ready means every simulated cluster finished its first pass.
-      const deadline = Date.now() + 60_000;
-      while ((await fetch(`${url}/readyz`)).status !== 200) {
-        if (Date.now() > deadline) throw new Error(`demo mode never became ready:\n${server.output()}`);
-        await new Promise((r) => setTimeout(r, 200));
-      }
+      await waitFor(async () => (await fetch(`${url}/readyz`)).status === 200, 60_000, `demo mode to become ready:\n${server.output()}`);
       expect(server.output()).toContain('labdeck demo mode');
       const login = await fetch(`${url}/api/auth/login`, {
         method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'student03', password: 'demo' }),
