@@ -146,12 +146,11 @@ describe('the production artifact (what the Docker image runs)', () => {
       return exited;
     };
     const [hcmd, ...hargs] = stage.healthcheck;
-    let healthy = false;
-    for (let i = 0; i < 100 && !healthy && child.exitCode === null; i++) {
-      const probe = await run(hcmd === 'node' ? process.execPath : hcmd, hargs, app, env, 10_000);
-      healthy = probe.code === 0;
-      if (!healthy) await new Promise((r) => setTimeout(r, 300));
-    }
+    // Probes back to back, as the image's HEALTHCHECK would, until one passes or the server exits.
+    const healthy = await waitFor(async () => {
+      if (child.exitCode !== null) return 'exited';
+      return (await run(hcmd === 'node' ? process.execPath : hcmd, hargs, app, env, 10_000)).code === 0 ? 'healthy' : null;
+    }, 60_000, 'the health check').then((s) => s === 'healthy', () => false);
     if (!healthy) {
       await stop();
       throw new Error(`the image's health check never passed:\n${out}`);
