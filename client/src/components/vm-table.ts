@@ -173,10 +173,16 @@ export class VmTable extends LitElement {
   }
 
   private async closeDetail(): Promise<void> {
+    const id = this.detailId;
     this.dialog?.close();
     this.detailId = null;
     await this.updateComplete;
-    this.opener?.focus();
+    // Rows are recycled as live updates re-sort the list: the button that opened the dialog may
+    // now show another VM, or be gone. Focus goes back to this VM's own row when it is rendered.
+    const row = id ? this.renderRoot.querySelector<HTMLElement>(`[data-vm="${CSS.escape(id)}"] button.open`) : null;
+    const target = row ?? (this.opener?.isConnected ? this.opener : this.searchBox);
+    target?.focus();
+    this.opener = null;
   }
 
   private renderRow(vm: Vm, index: number) {
