@@ -67,7 +67,24 @@ export const ProvisionConfigSchema = v.strictObject({
   maxCount: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(500)), 100),
 });
 
+/** This instance among several on one PostgreSQL database (server/cluster). */
+export const InstanceConfigSchema = v.strictObject({
+  /** Shown as each cluster's sync leader; default hostname + pid. Env LABDECK_INSTANCE overrides it. */
+  name: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9._:@-]{0,99}$/, 'must be 1 to 100 letters, digits, . _ : @ or -'))),
+  /** Several labdeck instances share this (PostgreSQL) database: one leads each cluster's sync. Env LABDECK_SHARED=1. */
+  shared: v.optional(v.boolean(), false),
+  /** How often an instance that leads no cluster tries to take the lead. */
+  leaderRetryMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(100), v.maxValue(60_000)), 2000),
+  /** How often the leader pings its lock connection. */
+  lockPingMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(100), v.maxValue(30_000)), 1000),
+  /** A stalled leader's lock connection is ended by PostgreSQL after this long without a ping. */
+  lockTimeoutMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(500), v.maxValue(120_000)), 5000),
+  /** Besides notifications, how often every instance reads what others wrote. */
+  followIntervalMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(100), v.maxValue(60_000)), 3000),
+});
+
 export const FileConfigSchema = v.strictObject({
+  instance: v.optional(InstanceConfigSchema, {}),
   clusters: v.optional(v.array(ClusterConfigSchema), []),
   sync: v.optional(SyncConfigSchema, {}),
   /** Extra sections (auth, alerts, metrics, retention) are added by their modules. */
@@ -85,6 +102,7 @@ export const FileConfigSchema = v.strictObject({
 
 export type ClusterConfig = v.InferOutput<typeof ClusterConfigSchema>;
 export type SyncConfig = v.InferOutput<typeof SyncConfigSchema>;
+export type InstanceConfig = v.InferOutput<typeof InstanceConfigSchema>;
 export type FileConfig = v.InferOutput<typeof FileConfigSchema>;
 
 export interface AppConfig extends FileConfig {
@@ -132,6 +150,21 @@ export function parseFileConfig(raw: unknown, env: NodeJS.ProcessEnv = {}): File
   return result.output;
 }
 
+/** LABDECK_INSTANCE and LABDECK_SHARED over the config file's instance section. */
+function withInstanceEnv(file: FileConfig, env: NodeJS.ProcessEnv): FileConfig {
+  const instance = { ...file.instance };
+  if (env.LABDECK_INSTANCE) {
+    const r = v.safeParse(InstanceConfigSchema.entries.name, env.LABDECK_INSTANCE);
+    if (!r.success) throw new ConfigError(`LABDECK_INSTANCE: ${r.issues[0].message}`);
+    instance.name = r.output;
+  }
+  if (env.LABDECK_SHARED !== undefined && env.LABDECK_SHARED !== '') {
+    if (!/^(1|0|true|false)$/.test(env.LABDECK_SHARED)) throw new ConfigError(`LABDECK_SHARED: must be 1, 0, true or false, got "${env.LABDECK_SHARED}"`);
+    instance.shared = env.LABDECK_SHARED === '1' || env.LABDECK_SHARED === 'true';
+  }
+  return { ...file, instance };
+}
+
 /** Reads env and the config file (LABDECK_CONFIG); no config file → demo mode. */
 export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<AppConfig> {
   const configPath = env.LABDECK_CONFIG || null;
@@ -152,6 +185,7 @@ export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<
     file = parseFileConfig(raw, env);
   }
   const demo = !configPath;
+  file = withInstanceEnv(file, env);
   const port = env.PORT === undefined ? 8080 : Number(env.PORT);
   if (!Number.isInteger(port) || !v.is(Port, port)) throw new ConfigError(`PORT: must be a port number, got "${env.PORT}"`);
   let sessionSecret = env.SESSION_SECRET ?? '';
@@ -159,11 +193,15 @@ export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<
     if (!demo) throw new ConfigError('SESSION_SECRET: must be set to at least 32 characters outside demo mode');
     sessionSecret = (await import('node:crypto')).randomBytes(32).toString('hex');
   }
+  const databaseUrl = env.DATABASE_URL || './data/labdeck.db';
+  if (file.instance.shared && !/^postgres(ql)?:\/\//i.test(databaseUrl)) {
+    throw new ConfigError('instance.shared: several instances need a PostgreSQL database (DATABASE_URL=postgres://...)');
+  }
   return {
     ...file,
     port,
     host: env.HOST || '127.0.0.1',
-    databaseUrl: env.DATABASE_URL || './data/labdeck.db',
+    databaseUrl,
     sessionSecret,
     demo,
     configPath,

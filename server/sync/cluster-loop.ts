@@ -28,6 +28,8 @@ export interface ClusterLoopDeps {
   onVerify: (vmids: number[]) => void;
   /** Called after every pass (success or not), and when the cluster's data turns stale. */
   onPassDone: () => void;
+  /** This instance's name (the cluster's leader while this loop runs its passes). */
+  instance?: string;
 }
 
 /** First retry of a pass the database could not take, and the most it waits between retries. */
@@ -292,6 +294,7 @@ export class ClusterLoop {
       latencyMs: { p50: lat.p50, p95: lat.p95, last: lat.last },
       fastLane: this.deps.fastLaneCount(),
       nodes: [...this.nodes],
+      leader: this.deps.instance ?? null,
     };
   }
 }

@@ -1,7 +1,8 @@
 // The background VM inventory sync: one loop per configured cluster, a shared fast lane, status
 // for the admin and the sync:status push. The server's composition root creates and starts it.
 import { log as rootLog, type Logger } from '../log.js';
-import type { AppConfig, ClusterConfig } from '../config.js';
+import type { AppConfig, ClusterConfig, InstanceConfig } from '../config.js';
+import { instanceName } from '../cluster/instance.js';
 import type { Db } from '../db/index.js';
 import type { ChangeFeed } from '../inventory/changes.js';
 import { InventoryRepo, type ClusterState } from '../inventory/repository.js';
@@ -15,7 +16,7 @@ export interface SyncManagerOptions {
   db: Db;
   feed: ChangeFeed;
   /** Clusters and sync intervals (only `clusters` and `sync` are read). */
-  config: Pick<AppConfig, 'clusters' | 'sync'>;
+  config: Pick<AppConfig, 'clusters' | 'sync'> & { instance?: Partial<InstanceConfig> };
   logger?: Logger;
   /** Tests and the bench can hand in clients; by default one is made per cluster. */
   clientFactory?: (cluster: ClusterConfig) => PveClient;
@@ -40,11 +41,14 @@ export interface SyncManager {
   /** Live-signal counters per cluster. */
   signalStats(): Record<string, SignalStats>;
   readonly repo: InventoryRepo;
+  /** This instance's name (config instance.name, LABDECK_INSTANCE, or hostname-pid). */
+  readonly instance: string;
 }
 
 /** Builds the sync manager; nothing runs until start(). */
 export function createSyncManager(opts: SyncManagerOptions): SyncManager {
   const logger = opts.logger ?? rootLog;
+  const me = instanceName(opts.config);
   const sync = opts.config.sync;
   const repo = new InventoryRepo(opts.db, { feed: opts.feed, staleAfterMs: sync.staleAfterSeconds * 1000 });
   const makeClient = opts.clientFactory ?? createPveClient;
@@ -85,7 +89,7 @@ export function createSyncManager(opts: SyncManagerOptions): SyncManager {
     fastLaneCount: () => fastLane.count(c.id),
     onStatusChanged: (vmids) => { if (running) vmids.forEach((vmid) => fastLane.watch(c.id, vmid)); },
     onVerify: (vmids) => { if (running) vmids.forEach((vmid) => fastLane.verify(c.id, vmid)); },
-    onPassDone: emitStatus,
+    onPassDone: emitStatus, instance: me,
   }, states.find((s) => s.cluster_id === c.id));
 
   const newSignals = (c: ClusterConfig, loop: ClusterLoop) => new SignalLoop({
@@ -101,6 +105,7 @@ export function createSyncManager(opts: SyncManagerOptions): SyncManager {
 
   const manager: SyncManager = {
     repo,
+    instance: me,
 
     async start() {
       if (running) return;
@@ -154,9 +159,10 @@ export function createSyncManager(opts: SyncManagerOptions): SyncManager {
         id: c.id, name: c.name ?? c.id, health: 'unknown' as const, running: null, lastFullAt: null, lastQuickAt: null,
         lastSuccessAt: null, stale: true, guests: 0, errorCount: 0, lastError: null, lastErrorAt: null,
         consecutiveFailures: 0, backoffMs: 0, nextRunAt: null, recentPasses: [],
-        latencyMs: { p50: null, p95: null, last: null }, fastLane: 0, nodes: [],
+        latencyMs: { p50: null, p95: null, last: null }, fastLane: 0, nodes: [], leader: null,
       });
       return {
+        instance: me,
         running,
         startedAt,
         clusters,

@@ -42,9 +42,13 @@ export interface ClusterSyncStatus {
   fastLane: number;
   /** The cluster's nodes as the last successful pass saw them (empty before one). */
   nodes: NodeState[];
+  /** The instance that syncs this cluster (null while none does: several instances, leader lost). */
+  leader?: string | null;
 }
 
 export interface SyncStatus {
+  /** The instance that answered. */
+  instance?: string;
   running: boolean;
   startedAt: number;
   clusters: ClusterSyncStatus[];

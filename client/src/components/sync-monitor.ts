@@ -205,6 +205,7 @@ export class SyncMonitor extends LitElement {
         <dt>Last quick pass</dt><dd>${ago(c.lastQuickAt, now)}</dd>
         <dt>${c.backoffMs > 0 ? 'Retry (backoff)' : 'Next run'}</dt><dd>${c.running ? `running (${c.running})` : until(c.nextRunAt, now)}${c.backoffMs > 0 ? ` · backoff ${Math.round(c.backoffMs / 1000)} s` : ''}</dd>
         <dt>Guests</dt><dd>${c.guests}</dd>
+        ${c.leader !== undefined ? html`<dt>Synced by</dt><dd data-leader>${c.leader ?? html`<span class="badge tone-warn">no instance (taking over)</span>`}${c.leader && c.leader === this.status?.instance ? ' (this instance)' : ''}</dd>` : nothing}
         <dt>Latency</dt><dd>${c.latencyMs.p50 ?? '—'} ms p50 · <span class=${latencyTone(c.latencyMs.p95) ? `v-${latencyTone(c.latencyMs.p95)}` : ''} data-p95>${c.latencyMs.p95 ?? '—'} ms p95${latencyTone(c.latencyMs.p95) ? ` (${latencyTone(c.latencyMs.p95) === 'bad' ? 'very slow' : 'slow'})` : ''}</span></dd>
         <dt>Errors</dt><dd>${c.errorCount}${c.consecutiveFailures ? ` (${c.consecutiveFailures} in a row)` : ''}</dd>
         ${c.stale ? html`<dt>Data</dt><dd><span class="badge tone-warn">Stale</span> since ${ago(c.lastSuccessAt, now)}</dd>` : nothing}
@@ -293,7 +294,7 @@ export class SyncMonitor extends LitElement {
         <button class="primary" @click=${() => this.trigger()} ?disabled=${this.triggering !== null}>${this.triggering === 'all' ? 'Syncing…' : 'Full sync now'}</button></div>
       ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : nothing}
       ${!s ? html`<p class="muted">Loading…</p>` : html`
-        <p class="muted">${s.totals.guests} guests · ${s.clusters.length} ${s.clusters.length === 1 ? 'cluster' : 'clusters'} · ${s.totals.clustersDown} down · ${s.totals.errorCount} errors</p>
+        <p class="muted">${s.totals.guests} guests · ${s.clusters.length} ${s.clusters.length === 1 ? 'cluster' : 'clusters'} · ${s.totals.clustersDown} down · ${s.totals.errorCount} errors${s.instance ? html` · answered by instance <span data-instance>${s.instance}</span>` : nothing}</p>
         <div class="clusters">${s.clusters.map((c) => this.renderCluster(c))}</div>
         <div class="two">
           <section class="card"><h2>Pass duration and Proxmox latency</h2>
