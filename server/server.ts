@@ -208,7 +208,7 @@ export async function startLabdeck(config: AppConfig, opts: StartOptions = {}): 
       ops.middleware(_app);
     });
     // ── Extension point: routes of other modules (mounted before the client fallback). ──
-    app.route('/', ops.routes((user, vmid, cluster) => resolveVisibleVm(deps, user, vmid, cluster)));
+    app.route('/', ops.routes((user, vmid, cluster) => resolveVisibleVm(deps, user, vmid, cluster), (cookie) => sessions.getSessionUser(cookie)));
     const consoleTokens = new ConsoleTokenRepo(db);
     const consoleRelay = new ConsoleRelay({ config: cfg, sessions, access, accessFeed, audit, changes: feed, tokens: consoleTokens, inventory });
     app.route('/', consoleRoutes(deps, { tokens: consoleTokens, relay: consoleRelay, ttlMs: opts.consoleTokenTtlMs ?? 30_000 }));

@@ -24,7 +24,7 @@ const CONFLICT = /already running|not running|is paused|cannot (shutdown|start|s
 export function failureFor(reason: string, unreachable = false): DomainError {
   const text = reason.trim() || 'unknown error';
   if (!unreachable && CONFLICT.test(text)) return conflict(`Proxmox refused: ${text}`, { proxmox: text });
-  return proxmoxError(unreachable ? `Proxmox is unreachable: ${text}` : `Proxmox: ${text}`, { proxmox: text });
+  return proxmoxError(unreachable ? `Proxmox is unreachable: ${text}` : `Proxmox: ${text}`, { proxmox: text, ...(unreachable ? { unreachable: true } : {}) });
 }
 
 /** True for a task exit status that means success ("OK" or "WARNINGS: n"). */

@@ -17,6 +17,8 @@ export interface AuditEntry {
   classId: number | null;
   outcome: AuditOutcome;
   detail: string | null;
+  /** How many targets the entry stands for (1 unless a bulk request was refused as a whole). */
+  count: number;
 }
 
 export interface AuditInput {
@@ -28,6 +30,8 @@ export interface AuditInput {
   classId?: number | null;
   outcome: AuditOutcome;
   detail?: string | null;
+  /** One entry for many targets (a refused bulk request); default one. */
+  count?: number;
 }
 
 export interface AuditQuery {
@@ -47,7 +51,7 @@ export class AuditLog {
     const row = await this.db.insertInto('audit_log').values({
       at: Date.now(), user_id: e.actor?.id ?? null, username: e.actor?.username ?? null, action: e.action,
       target: e.target, cluster_id: e.cluster ?? null, vmid: e.vmid ?? null, class_id: e.classId ?? null,
-      outcome: e.outcome, detail: e.detail ?? null,
+      outcome: e.outcome, detail: e.detail ?? null, count: e.count && e.count > 1 ? e.count : null,
     }).returning('id').executeTakeFirstOrThrow();
     return row.id;
   }
@@ -62,7 +66,7 @@ export class AuditLog {
     const rows = await this.db.selectFrom('audit_log').selectAll().where('outcome', '=', 'pending').orderBy('id').limit(limit).execute();
     return rows.map((r) => ({
       id: r.id, at: r.at, userId: r.user_id, username: r.username, action: r.action, target: r.target,
-      cluster: r.cluster_id, vmid: r.vmid, classId: r.class_id, outcome: r.outcome as AuditOutcome, detail: r.detail, task: r.task,
+      cluster: r.cluster_id, vmid: r.vmid, classId: r.class_id, outcome: r.outcome as AuditOutcome, detail: r.detail, count: r.count ?? 1, task: r.task,
     }));
   }
 
@@ -90,7 +94,7 @@ export class AuditLog {
       for (const r of rows) {
         const e: AuditEntry = {
           id: r.id, at: r.at, userId: r.user_id, username: r.username, action: r.action, target: r.target,
-          cluster: r.cluster_id, vmid: r.vmid, classId: r.class_id, outcome: r.outcome as AuditOutcome, detail: r.detail,
+          cluster: r.cluster_id, vmid: r.vmid, classId: r.class_id, outcome: r.outcome as AuditOutcome, detail: r.detail, count: r.count ?? 1,
         };
         if (!allowed || allowed(e)) out.push(e);
         if (out.length >= q.limit) break;

@@ -210,7 +210,12 @@ export class ConsoleRelay {
     const cluster: ClusterConfig | undefined = this.deps.config.clusters.find((c) => c.id === grant.cluster);
     if (!cluster) throw new Refusal(404, 'not_found', `cluster ${grant.cluster} is not configured`);
 
-    const upstream = await openUpstream(cluster, { node: vm.node, type: vm.type, vmid: vm.vmid });
+    const upstream = await openUpstream(cluster, { node: vm.node, type: vm.type, vmid: vm.vmid }).catch((err: unknown) => {
+      // Proxmox's words (hosts, ports, console users) are for admins; the log keeps them for everyone.
+      if (!(err instanceof UpstreamError) || user.role === 'admin') throw err;
+      log.warn({ err: err.message, cluster: grant.cluster, vmid: grant.vmid }, 'console open failed');
+      throw new UpstreamError(err.status === 504 ? 'Proxmox did not answer in time; try again' : 'Proxmox could not open the console; try again, and tell an admin if it keeps failing', err.status);
+    });
     if (!socket.writable) {
       upstream.ws.terminate();
       return;

@@ -9,6 +9,7 @@ import * as m040 from '../../migrations/040_console.js';
 import * as m045 from '../../migrations/045_link_tokens_audit_class.js';
 import * as m050 from '../../migrations/050_provisioning.js';
 import * as m060 from '../../migrations/060_reliability.js';
+import * as m110 from '../../migrations/110_audit_count.js';
 
 /** Every migration, by name; names sort in the order they run. */
 const migrations: Record<string, Migration> = {
@@ -20,6 +21,7 @@ const migrations: Record<string, Migration> = {
   '045_link_tokens_audit_class': m045,
   '050_provisioning': m050,
   '060_reliability': m060,
+  '110_audit_count': m110,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -168,7 +168,8 @@ export interface AuditLogTable {
   outcome: string;
   detail: string | null;
   /** The Proxmox task (UPID) a power action's entry waits for; null for others. */
-  task: string | null;
+  task: string | null;  /** How many targets one entry stands for (a refused bulk request); null = one. */
+  count: number | null;
 }
 
 /** One row readiness rewrites to prove the database takes writes. */

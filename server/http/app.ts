@@ -6,7 +6,7 @@ import { secureHeaders } from 'hono/secure-headers';
 import { bodyLimit } from 'hono/body-limit';
 import type { ApiDeps } from './deps.js';
 import type { AppEnv } from './env.js';
-import { DomainError, errorBody, statusOf } from './errors.js';
+import { DomainError, errorBody, shownTo, statusOf } from './errors.js';
 import { ThrottledError } from '../auth/throttle.js';
 import { sameOriginOnly } from './middleware.js';
 import { serveClient } from './static.js';
@@ -27,7 +27,10 @@ export function createApp(deps: ApiDeps, middleware?: (app: Hono<AppEnv>) => voi
   const app = new Hono<AppEnv>();
 
   app.onError((err, c) => {
-    if (err instanceof DomainError) return c.json(errorBody(err.code, err.message, err.details), statusOf(err));
+    if (err instanceof DomainError) {
+      const shown = shownTo(err, c.get('user')?.role === 'admin');
+      return c.json(errorBody(shown.code, shown.message, shown.details), statusOf(err));
+    }
     if (err instanceof ThrottledError) {
       return c.json(errorBody('too_many_requests', err.message), 429, { 'Retry-After': String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))) });
     }

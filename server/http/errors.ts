@@ -42,3 +42,14 @@ export function statusOf(err: DomainError): ErrorStatus {
 export function errorBody(code: string, message: string, extra?: Record<string, unknown>) {
   return { error: { code, message, ...extra } };
 }
+
+/**
+ * An error as a given caller may see it. Proxmox's own words (host names, ports, storage and
+ * cluster internals) are for admins: anyone else learns only whether Proxmox answered at all.
+ */
+export function shownTo(err: DomainError, admin: boolean): DomainError {
+  if (admin || err.code !== 'proxmox_error') return err;
+  return err.details?.unreachable === true
+    ? new DomainError('proxmox_error', 'Proxmox is unreachable right now; try again in a minute (an admin can see the details)', { unreachable: true })
+    : new DomainError('proxmox_error', 'Proxmox could not do this; try again, and tell an admin if it keeps failing (they can see the reason)');
+}

@@ -35,7 +35,10 @@ export interface Ops {
   /** Adds the request observer; call in server.ts's middleware extension point. */
   middleware(app: Hono<AppEnv>): void;
   /** The ops routes; mount with `app.route('/', ops.routes(resolveVm))`. */
-  routes(resolveVm: (user: SessionUser, vmid: number, cluster?: string) => Promise<{ cluster: string; vmid: number; status: string }>): Hono<AppEnv>;
+  routes(
+    resolveVm: (user: SessionUser, vmid: number, cluster?: string) => Promise<{ cluster: string; vmid: number; status: string }>,
+    viewer?: (cookie: string | undefined) => Promise<SessionUser | null>,
+  ): Hono<AppEnv>;
   /** Starts alerts and retention, and reads socket counts from the realtime hub when there is one. */
   start(realtime?: RealtimeLike | null): Promise<void>;
   /** From now on /readyz answers 503 (shutdown has begun). */
@@ -92,8 +95,9 @@ export function createOps(deps: OpsDeps): Ops {
         return c.json(errorBody('unavailable', 'labdeck is restarting; try again in a moment'), 503);
       });
     },
-    routes(resolveVm) {
+    routes(resolveVm, viewer) {
       return opsRoutes({
+        viewer,
         db: deps.db, metrics, metricsToken: deps.config.metrics.token, syncStatus: () => deps.sync.status(), alerts,
         resolveVm, retentionDays: deps.config.retention.days, isShuttingDown: () => shuttingDown,
         dbHealth: deps.dbHealth ? () => deps.dbHealth!.state() : undefined,

@@ -41,8 +41,10 @@ export const MetricsConfigSchema = v.strictObject({
 });
 
 export const RetentionConfigSchema = v.strictObject({
-  /** vm_events and sync_runs older than this are deleted. */
+  /** vm_events, sync_runs and alert_events older than this are deleted. */
   days: v.optional(v.pipe(v.number(), v.minValue(1), v.maxValue(3650)), 90),
+  /** The audit log is kept longer (who did what is asked about long after): entries older than this are deleted. */
+  auditDays: v.optional(v.pipe(v.number(), v.minValue(1), v.maxValue(3650)), 365),
   intervalHours: v.optional(v.pipe(v.number(), v.minValue(0.001), v.maxValue(24 * 7)), 6),
 });
 

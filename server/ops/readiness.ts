@@ -27,6 +27,30 @@ export interface ReadinessReport {
   };
 }
 
+/** What anyone may read of readiness: states, no hosts, ports or error texts (those are for admins). */
+export interface PublicReadinessReport {
+  ready: boolean;
+  status: ReadinessReport['status'];
+  checks: {
+    database: { ok: boolean };
+    migrations: { ok: boolean };
+    clusters: Array<{ id: string; state: ClusterReadiness }>;
+  };
+}
+
+/** The report without details for callers who are not admins (pure). */
+export function publicReadiness(r: ReadinessReport): PublicReadinessReport {
+  return {
+    ready: r.ready,
+    status: r.status,
+    checks: {
+      database: { ok: r.checks.database.ok },
+      migrations: { ok: r.checks.migrations.ok },
+      clusters: r.checks.clusters.map((c) => ({ id: c.id, state: c.state })),
+    },
+  };
+}
+
 /** The readiness state of one cluster from its sync status. */
 export function clusterReadiness(c: ClusterSyncStatus): ClusterReadiness {
   if (c.consecutiveFailures > 0) return 'failing';

@@ -13,7 +13,7 @@ import { requireRole, requireUser } from '../http/middleware.js';
 import { ClusterId, VmidString, params, query } from '../http/validate.js';
 import type { AlertMonitor } from './alert-monitor.js';
 import type { Metrics } from './metrics.js';
-import { probeDatabase, readinessReport } from './readiness.js';
+import { probeDatabase, publicReadiness, readinessReport, type ReadinessReport } from './readiness.js';
 import { knownMigrations } from '../db/migrate.js';
 import { loadVmHistory } from './vm-history.js';
 
@@ -26,6 +26,8 @@ export interface OpsRoutesDeps {
   alerts: AlertMonitor | null;
   /** The VM a user means (the same 404/403/409 rules as every VM route). */
   resolveVm: (user: SessionUser, vmid: number, cluster?: string) => Promise<{ cluster: string; vmid: number; status: string }>;
+  /** The signed-in user of a request's Cookie header, if any: /readyz gives admins the details. */
+  viewer?: (cookie: string | undefined) => Promise<SessionUser | null>;
   /** History older than this is pruned, so it is the longest window worth asking for. */
   retentionDays: number;
   isShuttingDown?: () => boolean;
@@ -54,15 +56,20 @@ export function opsRoutes(deps: OpsRoutesDeps): Hono<AppEnv> {
   app.get('/healthz', (c) => c.json({ status: 'ok', uptimeSeconds: Math.round((Date.now() - startedAt) / 1000) }));
 
   app.get('/readyz', async (c) => {
+    c.header('Cache-Control', 'no-store');
+    // Error texts name Proxmox hosts, ports and database servers: only an admin's session sees them.
+    const answer = async (report: ReadinessReport, status: 200 | 503) => {
+      const cookie = c.req.header('cookie');
+      const viewer = cookie && deps.viewer ? await deps.viewer(cookie).catch(() => null) : null;
+      return c.json(viewer?.role === 'admin' ? report : publicReadiness(report), status);
+    };
     // Shutting down: say so at once, whatever the database does (it is about to close).
     if (deps.isShuttingDown?.()) {
-      c.header('Cache-Control', 'no-store');
-      return c.json(readinessReport({ database: { ok: false, ms: 0, error: 'not checked: shutting down' }, applied: [...knownMigrations], sync: deps.syncStatus(), shuttingDown: true }), 503);
+      return answer(readinessReport({ database: { ok: false, ms: 0, error: 'not checked: shutting down' }, applied: [...knownMigrations], sync: deps.syncStatus(), shuttingDown: true }), 503);
     }
     const probe = await probeDatabase(deps.db, 2_000, deps.dbHealth);
     const report = readinessReport({ ...probe, sync: deps.syncStatus(), shuttingDown: deps.isShuttingDown?.() ?? false });
-    c.header('Cache-Control', 'no-store');
-    return c.json(report, report.ready ? 200 : 503);
+    return answer(report, report.ready ? 200 : 503);
   });
 
   app.get('/metrics', async (c) => {

@@ -128,11 +128,17 @@ export class ProvisionService {
     this.manageable(user, classId);
     this.adminFor(input.cluster);
     if (input.count > this.d.maxCount) throw badRequest(`count may be at most ${this.d.maxCount}`, 'count');
-    const tpl = await this.d.inventory.get(input.cluster, input.templateVmid);
-    if (!tpl || (tpl as Vm & { deleted?: boolean }).deleted) throw notFound(`VM ${input.templateVmid} does not exist on cluster ${input.cluster}`);
-    if (!tpl.template) throw conflict(`${tpl.name} (${tpl.vmid}) is not a template: convert it to a template in Proxmox first`);
-    const decision = this.d.scope.decide(classId, { cluster: tpl.cluster, vmid: tpl.vmid, tags: tpl.tags, pool: tpl.pool, template: true, use: 'clone-source' }, user.role === 'admin');
+    const admin = user.role === 'admin';
+    const found = await this.d.inventory.get(input.cluster, input.templateVmid);
+    const tpl = found && !(found as Vm & { deleted?: boolean }).deleted ? found : null;
+    // The scope is asked before anything about the VM is told: a teacher learns nothing of a VM
+    // outside it, not even whether it exists (an unknown one is judged by its cluster and vmid alone).
+    const decision = this.d.scope.decide(classId, tpl
+      ? { cluster: tpl.cluster, vmid: tpl.vmid, tags: tpl.tags, pool: tpl.pool, template: true, use: 'clone-source' }
+      : { cluster: input.cluster, vmid: input.templateVmid, tags: [], pool: null, template: true, use: 'clone-source' }, admin);
     if (!decision.allowed) throw forbidden(decision.reason);
+    if (!tpl) throw notFound(`VM ${input.templateVmid} does not exist on cluster ${input.cluster}`);
+    if (!tpl.template) throw conflict(`${tpl.name} (${tpl.vmid}) is not a template: convert it to a template in Proxmox first`);
     const klass = this.d.access.snapshot().classes.get(classId)!;
     const prefix = input.namePrefix ?? prefixFor(klass.name);
     if (!PREFIX_RE.test(prefix)) throw badRequest('namePrefix must be lower-case letters, digits and -, at most 42 characters, as in a host name', 'namePrefix');

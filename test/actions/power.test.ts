@@ -114,16 +114,19 @@ describe.each(dialects)('power actions (tasks end within the 2 s budget) (%s)', 
     await waitFor(async () => (await ts.labdeck.inventory.list({ keys: targets.map((t) => t.id) })).every((v) => v.status === 'running'));
   });
 
-  it('bulk on a selection reports each VM on its own (unknown, forbidden, ok)', async () => {
+  it('bulk on a selection reports each VM on its own; a student is told the same of unknown and forbidden VMs', async () => {
     await ts.createUser('pupil', 'student');
     const pupil = await ts.login('pupil');
     const r = await ts.request('POST', '/api/vms/actions', { cookie: pupil, body: { action: 'stop', vms: [{ cluster: 'lab-a', vmid: vms[0].vmid }, { cluster: 'lab-a', vmid: 99999 }] } });
     expect(r.status).toBe(200);
-    expect(r.body.results.map((x: any) => x.httpStatus)).toEqual([403, 404]);
+    expect(r.body.results.map((x: any) => [x.httpStatus, x.error.message])).toEqual([[403, `you may not stop VM lab-a:${vms[0].vmid}`], [403, 'you may not stop VM lab-a:99999']]);
+    const byAdmin = await ts.request('POST', '/api/vms/actions', { cookie: admin, body: { action: 'stop', vms: [{ cluster: 'lab-a', vmid: 99999 }] } });
+    expect(byAdmin.body.results[0].httpStatus).toBe(404);
     expect((await ts.request('POST', `/api/vm/${vms[0].vmid}/stop`, { cookie: pupil })).status).toBe(403);
-    const audit = await ts.request('GET', `/api/audit?vmid=${vms[0].vmid}`, { cookie: admin });
-    const denied = audit.body.entries.filter((e: any) => e.username === 'pupil');
-    expect(denied.map((e: any) => [e.action, e.outcome])).toEqual([['vm.stop', 'denied'], ['vm.stop', 'denied']]);
+    const audit = await ts.request('GET', '/api/audit?limit=20', { cookie: admin });
+    const denied = audit.body.entries.filter((e: any) => e.username === 'pupil' && e.outcome === 'denied');
+    // Newest first: the single action, then the bulk request as one entry for both VMs.
+    expect(denied.map((e: any) => [e.action, e.outcome, e.vmid, e.count])).toEqual([['vm.stop', 'denied', vms[0].vmid, 1], ['vm.stop', 'denied', null, 2]]);
   });
 });
 

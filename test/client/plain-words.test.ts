@@ -35,6 +35,12 @@ describe('auditSentence', () => {
     expect(auditSentence(row({ username: 'teacher', action: 'vm.assign', detail: 'student2' }), who, name).text).toBe('Tess Teacher assigned lab-a-ws-005 to Kim Two');
   });
 
+  it('tells a refused bulk request as one line with how many VMs it asked for', () => {
+    expect(auditSentence(row({ action: 'vm.stop', outcome: 'denied', cluster: null, vmid: null, count: 500, detail: 'refused 500 VMs: lab-a:100, …' }), who, name))
+      .toEqual({ text: 'Kim Two was not allowed to stop 500 VMs', tone: 'bad' });
+    expect(auditSentence(row({ action: 'vm.stop', outcome: 'denied', count: 1 }), who, name).text).toBe('Kim Two was not allowed to stop lab-a-ws-005');
+  });
+
   it('does not leave an old "pending" line looking as if it still runs', () => {
     expect(auditSentence(row({ outcome: 'pending' }), who, name)).toEqual({ text: 'Kim Two is starting lab-a-ws-005…', tone: 'busy' });
     expect(auditSentence(row({ outcome: 'pending', at: Date.now() - 3_600_000 }), who, name)).toEqual({ text: 'Kim Two asked to start lab-a-ws-005 (outcome unknown)', tone: 'off' });

@@ -23,7 +23,7 @@ describe('ops endpoints', () => {
     const h = await t.request('GET', '/healthz');
     expect(h.status).toBe(200);
     expect(h.body.status).toBe('ok');
-    const r = await t.request('GET', '/readyz');
+    const r = await t.request('GET', '/readyz', { cookie: admin });
     expect(r.status).toBe(200);
     expect(r.body).toMatchObject({ ready: true, status: 'ready', checks: { database: { ok: true }, migrations: { ok: true, missing: [] } } });
     expect(r.body.checks.clusters).toEqual([expect.objectContaining({ id: 'lab-a', state: 'ok', consecutiveFailures: 0 })]);

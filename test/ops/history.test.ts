@@ -60,12 +60,32 @@ describe.each(dialects)('history storage (%s)', (kind) => {
       expect(h.days.map((d) => d.uptimeSeconds)).toEqual([86_400, 0, 86_400]);
 
       const pruned = await pruneHistory(db, 90, now);
-      expect(pruned).toMatchObject({ vmEvents: 1, syncRuns: 1, alertEvents: 0 });
+      expect(pruned).toMatchObject({ vmEvents: 1, syncRuns: 1, alertEvents: 0, auditEntries: 0 });
       expect((await db.selectFrom('vm_events').select('id').execute()).length).toBe(4);
       expect((await db.selectFrom('sync_runs').select('id').execute()).length).toBe(1);
       // The pruned "started" event is gone, so the window now starts from the first kept change.
       const after = await loadVmHistory(db, 'lab-a', 100, 'running', now - 3 * DAY, now);
       expect(after.days.map((d) => d.uptimeSeconds)).toEqual([86_400, 0, 86_400]);
+    } finally {
+      await close();
+    }
+  });
+
+  it('prunes the audit log at its own, longer retention: a year-old flood goes, last quarter\'s entries stay', async () => {
+    const { db, close } = await openTestDb(kind);
+    try {
+      const now = d0 + 1000 * DAY;
+      const entry = (at: number, vmid: number) => ({ at, user_id: null, username: 'sam', action: 'vm.stop', target: 'vm', cluster_id: 'lab-a', vmid, class_id: null, outcome: 'denied', detail: null, task: null, count: null });
+      // 6,000 denied rows 400 days ago (more than one delete batch), and some from 100 days ago.
+      for (let i = 0; i < 6_000; i += 1_000) {
+        await db.insertInto('audit_log').values(Array.from({ length: 1_000 }, (_, j) => entry(now - 400 * DAY + i + j, 100 + ((i + j) % 900)))).execute();
+      }
+      await db.insertInto('audit_log').values([entry(now - 100 * DAY, 100), entry(now - 91 * DAY, 101), entry(now - DAY, 102)]).execute();
+      // The history retention (90 days) does not touch the audit log; its own (default 365) does.
+      const pruned = await pruneHistory(db, 90, now);
+      expect(pruned.auditEntries).toBe(6_000);
+      expect((await db.selectFrom('audit_log').select('vmid').orderBy('at').execute()).map((r) => r.vmid)).toEqual([100, 101, 102]);
+      expect((await pruneHistory(db, 90, now, 30)).auditEntries).toBe(2);
     } finally {
       await close();
     }

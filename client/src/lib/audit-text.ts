@@ -10,6 +10,8 @@ export interface AuditRow {
   detail: string | null;
   cluster: string | null;
   vmid: number | null;
+  /** How many VMs the entry stands for (a refused bulk request); absent or 1 for one. */
+  count?: number;
 }
 
 const VM_VERBS: Record<string, [done: string, doing: string, failed: string]> = {
@@ -47,7 +49,7 @@ export function auditSentence(e: AuditRow, who: (username: string | null) => str
   const detail = withoutUpid(e.detail);
   const verbs = VM_VERBS[e.action];
   if (verbs) {
-    if (e.outcome === 'denied') return { text: `${actor} was not allowed to ${e.action.slice(3)} ${target}`, tone: 'bad' };
+    if (e.outcome === 'denied') return { text: `${actor} was not allowed to ${e.action.slice(3)} ${(e.count ?? 1) > 1 ? `${e.count} VMs` : target || 'a VM'}`, tone: 'bad' };
     if (e.outcome === 'failed') return { text: `${actor} ${verbs[2]} ${target}${detail ? `: ${detail.replace(/^Proxmox( refused)?:\s*/, '')}` : ''}`, tone: 'bad' };
     // An action still "pending" after 15 minutes was never settled (the server stopped meanwhile).
     if (e.outcome === 'pending') return now - e.at > 15 * 60_000 ? { text: `${actor} asked to ${e.action.slice(3)} ${target} (outcome unknown)`, tone: 'off' } : { text: `${actor} ${verbs[1]} ${target}…`, tone: 'busy' };

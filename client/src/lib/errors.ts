@@ -39,7 +39,9 @@ export function plainError(err: unknown, what?: string): string {
     case 'unavailable':
       return `${prefix}that Proxmox cluster is not available to labdeck right now. Try again later or tell an admin.`;
     case 'proxmox_error':
-      return `${prefix}${/unreachable/i.test(m) ? 'Proxmox does not answer right now. Try again in a minute; if it keeps failing, tell an admin.' : `Proxmox did not do it (${(err.proxmox ?? m).replace(/^Proxmox:\s*/, '')}). Try again; if it keeps failing, tell your teacher.`}`;
+      if (/unreachable/i.test(m)) return `${prefix}Proxmox does not answer right now. Try again in a minute; if it keeps failing, tell an admin.`;
+      // Only admins are told Proxmox's own words; everyone else gets a plain message without them.
+      return `${prefix}Proxmox did not do it${err.proxmox ? ` (${err.proxmox.replace(/^Proxmox:\s*/, '')})` : ''}. Try again; if it keeps failing, tell your teacher.`;
     case 'conflict': {
       if (/exists on clusters/i.test(m)) return `${prefix}that VM id exists on several clusters. Pick the cluster.`;
       if (/already running on VM|already running\b.*action/i.test(m) || /an action is already running/i.test(m)) return `${prefix}another action on this VM is still under way. Wait for it to finish.`;

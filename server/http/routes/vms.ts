@@ -4,12 +4,13 @@ import { Hono, type Context } from 'hono';
 import * as v from 'valibot';
 import type { ApiDeps } from '../deps.js';
 import type { AppEnv } from '../env.js';
-import { conflict, forbidden, notFound, DomainError, statusOf } from '../errors.js';
+import { conflict, forbidden, notFound, shownTo, DomainError, statusOf } from '../errors.js';
 import { requireUser } from '../middleware.js';
 import { body, params, query, ClusterId, IdString, Vmid, VmidString } from '../validate.js';
 import type { SessionUser } from '../../auth/session.js';
 import { finalOf, vmCategories, vmKey, vmStatuses, vmTypes, type Vm } from '../../../contract/vm.js';
 import { actionNames, mapLimit, type ActionName } from '../../actions/power.js';
+import type { AuditInput } from '../../auth/audit-log.js';
 
 const sortKeys = ['name', 'vmid', 'status', 'node', 'cluster', 'lastUpdated', 'ip'] as const;
 
@@ -73,7 +74,18 @@ export function acceptsGzip(header: string | undefined): boolean {
 
 const isTombstone = (vm: Vm) => Boolean((vm as Vm & { deleted?: boolean }).deleted);
 
-/** Finds the VM a caller means by vmid (and cluster): 404 unknown, 403 not theirs, 409 ambiguous. */
+/**
+ * The one refusal a non-admin gets for a VM they may not see, whether it exists or not: the same
+ * status and words for both, so nobody can probe which cluster/vmid pairs exist.
+ */
+export function notYourVm(vmid: number, cluster?: string | null, verb = 'use'): DomainError {
+  return forbidden(`you may not ${verb} VM ${cluster ? `${cluster}:` : ''}${vmid}`);
+}
+
+/**
+ * Finds the VM a caller means by vmid (and cluster): 403 unknown or not theirs (the same answer
+ * for both, see notYourVm; an admin gets 404 for an unknown one), 409 ambiguous.
+ */
 export async function resolveVisibleVm(deps: ApiDeps, user: SessionUser, vmid: number, cluster?: string): Promise<Vm> {
   let candidates: Vm[];
   if (cluster) {
@@ -83,9 +95,10 @@ export async function resolveVisibleVm(deps: ApiDeps, user: SessionUser, vmid: n
     candidates = await deps.inventory.findByVmid(vmid);
   }
   candidates = candidates.filter((vm) => !isTombstone(vm));
-  if (candidates.length === 0) throw notFound(cluster ? `VM ${vmid} does not exist on cluster ${cluster}` : `VM ${vmid} does not exist`);
+  const admin = user.role === 'admin';
+  if (candidates.length === 0 && admin) throw notFound(cluster ? `VM ${vmid} does not exist on cluster ${cluster}` : `VM ${vmid} does not exist`);
   const visible = candidates.filter((vm) => deps.access.canSeeVm(user, vm.cluster, vm.vmid));
-  if (visible.length === 0) throw forbidden(`you may not use VM ${vmid}`);
+  if (visible.length === 0) throw notYourVm(vmid, cluster);
   if (visible.length > 1) throw conflict(`VM ${vmid} exists on clusters ${visible.map((x) => x.cluster).join(', ')}: add ?cluster=`);
   return visible[0];
 }
@@ -96,6 +109,21 @@ export function rdpFile(vm: Vm, username: string): string {
     `full address:s:${vm.ip}:3389`, `username:s:${username}`, 'prompt for credentials:i:1', 'administrative session:i:0',
     'screen mode id:i:2', 'authentication level:i:2', `alternate shell:s:`, `remoteapplicationname:s:${vm.name}`, '',
   ].join('\r\n');
+}
+
+/** How many refused VMs one audit entry names before "and N more". */
+const DENIED_NAMED = 20;
+
+/** One audit entry for all the VMs a bulk request was refused (pure). */
+export function deniedEntry(user: SessionUser, action: ActionName, vms: ReadonlyArray<{ cluster: string; vmid: number }>, classId: number | null): AuditInput {
+  const one = vms.length === 1 ? vms[0] : null;
+  const named = vms.slice(0, DENIED_NAMED).map((t) => vmKey(t.cluster, t.vmid)).join(', ');
+  const more = vms.length > DENIED_NAMED ? ` and ${vms.length - DENIED_NAMED} more` : '';
+  return {
+    actor: { id: user.id, username: user.username }, action: `vm.${action}`, target: 'vm', outcome: 'denied', classId,
+    cluster: one?.cluster ?? null, vmid: one?.vmid ?? null, count: vms.length,
+    detail: one ? null : `refused ${vms.length} VMs: ${named}${more}`,
+  };
 }
 
 export function vmRoutes(deps: ApiDeps) {
@@ -226,14 +254,18 @@ export function vmRoutes(deps: ApiDeps) {
       targets = b.vms!;
     }
     const deadline = Date.now() + 2000;
+    const admin = user.role === 'admin';
+    // Every refusal of this request goes into one audit entry (with a count), written at the end.
+    const denied = new Set<{ cluster: string; vmid: number }>();
     const results = await mapLimit(targets, 4, async (t) => {
       const id = vmKey(t.cluster, t.vmid);
       try {
         const vm = await deps.inventory.get(t.cluster, t.vmid);
-        if (!vm || isTombstone(vm)) throw notFound(`VM ${id} does not exist`);
-        if (!deps.access.canActOnVm(user, vm.cluster, vm.vmid)) {
-          await deps.audit.record({ actor: user, action: `vm.${action}`, target: 'vm', cluster: vm.cluster, vmid: vm.vmid, outcome: 'denied' });
-          throw forbidden(`you may not ${action} VM ${id}`);
+        const missing = !vm || isTombstone(vm);
+        if (missing && admin) throw notFound(`VM ${id} does not exist`);
+        if (missing || !deps.access.canActOnVm(user, vm.cluster, vm.vmid)) {
+          denied.add(t);
+          throw notYourVm(t.vmid, t.cluster, action);
         }
         if (b.classId !== undefined && vm.template) throw conflict(`VM ${id} is a template`);
         // Already where the action would take it: nothing to ask Proxmox, and the answer says so.
@@ -245,9 +277,11 @@ export function vmRoutes(deps: ApiDeps) {
         return { id, cluster: t.cluster, vmid: t.vmid, ok: true, httpStatus: r.httpStatus, status: r.vm.status, task: r.task };
       } catch (err) {
         if (!(err instanceof DomainError)) throw err;
-        return { id, cluster: t.cluster, vmid: t.vmid, ok: false, httpStatus: statusOf(err), error: { code: err.code, message: err.message } };
+        const shown = shownTo(err, admin);
+        return { id, cluster: t.cluster, vmid: t.vmid, ok: false, httpStatus: statusOf(err), error: { code: shown.code, message: shown.message } };
       }
     });
+    if (denied.size > 0) await deps.audit.record(deniedEntry(user, action, targets.filter((t) => denied.has(t)), b.classId ?? null));
     return c.json({ action, results });
   });
 
