@@ -2,15 +2,9 @@
 // none, freshness). A projector link opens without a session on a shared classroom PC, so MAC
 // addresses, nodes, tags, pools, sizes and Proxmox error texts stay off it.
 import type { Vm } from '../../contract/vm.js';
-import { NODE_OFFLINE } from '../inventory/diff.js';
+import { NODE_OFFLINE, type ProjectorVm } from '../../contract/classes.js';
 
-/** The fields of a VM a projector shows; `syncError` only says whether there is one (or that its node is offline). */
-export type ProjectorVm = Pick<Vm, 'id' | 'cluster' | 'vmid' | 'name' | 'status' | 'ip' | 'ipReason' | 'stale' | 'lastSeen' | 'revision'> & {
-  syncError: 'sync error' | typeof NODE_OFFLINE | null;
-};
-
-/** A student as the projector shows them. */
-export interface ProjectorStudent { id: number; displayName: string; vms: string[] }
+export type { ProjectorStudent, ProjectorVm } from '../../contract/classes.js';
 
 /** Cuts a VM down to what a projector shows (pure). */
 export function toProjectorVm(vm: Vm): ProjectorVm {

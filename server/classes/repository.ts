@@ -2,25 +2,10 @@
 // No rules here (the service decides who may do what); tokens are stored only as hashes.
 import type { Db } from '../db/index.js';
 import { hashToken, newToken, sealToken, unsealToken } from '../auth/tokens.js';
-import type { ScopeRule } from './scope.js';
+import type { ScopeRule } from '../../contract/classes.js';
 
-export interface ClassPerson { id: number; username: string; displayName: string }
-export interface ClassTeacher extends ClassPerson { owner: boolean }
-
-export interface PoolEntryView {
-  id: number;
-  kind: 'vm' | 'tag' | 'pool';
-  cluster: string | null;
-  vmid: number | null;
-  value: string | null;
-  addedAt: number;
-  /** An admin added it: it holds its VMs whatever the class's scope. */
-  approved: boolean;
-}
-
-export interface AssignmentView { cluster: string; vmid: number; userId: number; assignedAt: number }
-
-export interface ClassSummary { id: number; name: string; createdAt: number; teachers: ClassTeacher[]; studentCount: number }
+export type { ClassPerson, ClassTeacher, PoolEntryView, AssignmentView, ClassSummary } from '../../contract/classes.js';
+import type { ClassTeacher, PoolEntryView, AssignmentView, ClassSummary, ClassPerson } from '../../contract/classes.js';
 
 export interface LinkView {
   id: number; createdAt: number; expiresAt: number; revoked: boolean; uses: number; /** Invites: how many enrolments it allows (null: no limit). */ maxUses: number | null;

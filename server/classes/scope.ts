@@ -4,11 +4,9 @@
 // may this class take this VM, tag or pool? Templates are never taken as class VMs (only as the
 // source of a clone, which provisioning asks for with `use: 'clone-source'`).
 
-export type ScopeRule =
-  | { cluster: string; kind: 'cluster' }
-  | { cluster: string; kind: 'pool'; pool: string }
-  | { cluster: string; kind: 'tag'; tag: string }
-  | { cluster: string; kind: 'range'; min: number; max: number };
+import type { ScopeRule } from '../../contract/classes.js';
+
+export type { ScopeRule };
 
 /**
  * What a class wants to take. A VM: `vmid` with its `tags`, `pool` and `template` flag as the

@@ -2,6 +2,7 @@
 // assignments (by hand, automatic, from mappings.json); projector links. Every change is audited
 // and announced through Access (the realtime hub recomputes rooms from it).
 import type { Vm } from '../../contract/vm.js';
+import type { ClassDetail, ProjectorView } from '../../contract/classes.js';
 import { vmKey } from '../../contract/vm.js';
 import type { Access } from '../auth/permissions.js';
 import type { AuditLog } from '../auth/audit-log.js';
@@ -15,31 +16,12 @@ import { planMappingsImport, type Mappings, type MappingsReport } from './mappin
 import { toProjectorVm, type ProjectorStudent, type ProjectorVm } from './projector-vm.js';
 import { decideScope, describeRule, describeScope, type ScopeDecision, type ScopeRule, type ScopeTarget } from './scope.js';
 
-export interface ClassDetail extends ClassSummary {
-  students: Array<ClassPerson & { vms: string[] }>;
-  pool: PoolEntryView[];
-  assignments: AssignmentView[];
-  /** Pool VMs (resolved from entries) and assigned VMs, as the inventory has them. */
-  vms: Vm[];
-  /** What an admin lets this class draw from, and the same in words. */
-  scope: ScopeRule[];
-  scopeText: string;
-  /** VMs of this class that other classes hold too (an admin shared them). */
-  shared: Array<{ vm: string; classes: Array<{ id: number; name: string }> }>;
-}
+export type { ClassDetail, ProjectorView } from '../../contract/classes.js';
 
 /** Most VM ids one mappings.json import may list (a bigger file is split by the admin). */
 export const MAX_IMPORT_VMIDS = 5000;
 /** Most usernames in one import. */
 export const MAX_IMPORT_USERS = 2000;
-
-export interface ProjectorView {
-  class: { id: number; name: string };
-  students: ProjectorStudent[];
-  /** Every VM of the class pool, assigned or not (unassigned ones get their own tile). */
-  vms: ProjectorVm[];
-  revision: number;
-}
 
 export type PoolInput =
   | { kind: 'vm'; vmid: number; cluster?: string }

@@ -72,7 +72,8 @@ export interface DiffInput {
 }
 
 /** The sync_error of a guest whose node is offline (its status then reads "unknown"). */
-export const NODE_OFFLINE = 'node offline';
+export { NODE_OFFLINE } from '../../contract/classes.js';
+import { NODE_OFFLINE } from '../../contract/classes.js';
 
 /** True when the two rows differ in anything a user would notice (bookkeeping columns excluded). */
 export function rowChanged(a: InventoryRow, b: InventoryRow): boolean {

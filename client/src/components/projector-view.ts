@@ -9,7 +9,7 @@ import { LiveLink } from '../lib/live.js';
 import { LiveController, TickController } from '../lib/controllers.js';
 import { apiGet } from '../lib/api.js';
 import { statusInfo, ipText, isProblem, isPending, clock, ago } from '../lib/format.js';
-import type { Vm } from '../../../contract/vm.js';
+import type { ProjectorView as ProjectorViewAnswer, ProjectorVm } from '../../../contract/classes.js';
 import type { SinceResponse } from '../lib/vm-store.js';
 
 /** How a tile reads from afar: each kind has its own icon and background, not just a colour. */
@@ -18,7 +18,7 @@ const ICON: Record<Kind, string> = { problem: '⚠', busy: '⟳', running: '▶'
 // Problems first, then VMs on their way; the rest keeps the roster order.
 const RANK: Record<Kind, number> = { problem: 0, busy: 1, running: 2, stopped: 2, none: 2 };
 
-function tileKind(vm: Vm | undefined, vmKey: string | null): Kind {
+function tileKind(vm: ProjectorVm | undefined, vmKey: string | null): Kind {
   if (!vm) return vmKey ? 'problem' : 'none';
   if (isProblem(vm)) return 'problem';
   if (isPending(vm.status)) return 'busy';
@@ -28,20 +28,12 @@ function tileKind(vm: Vm | undefined, vmKey: string | null): Kind {
 /** `student` is null for a pool VM nobody is assigned. */
 interface Tile { student: string | null; vmKey: string | null }
 
-type Raw = Record<string, any>;
-
-/** Student → VM keys from the projector answer (assignments, or VM lists on each student). */
-function tilesFrom(res: Raw): Tile[] {
-  const students = (res.students ?? []) as Raw[];
-  const assignments = (res.assignments ?? []) as Raw[];
+/** Student → VM keys from the projector answer, one tile per VM (or one "No VM yet" tile). */
+function tilesFrom(res: ProjectorViewAnswer): Tile[] {
   const tiles: Tile[] = [];
-  for (const s of students) {
-    const name = String(s.displayName ?? s.display_name ?? s.name ?? s.username);
-    const id = Number(s.id ?? s.userId);
-    const keys: string[] = (s.vmKeys ?? s.vms ?? s.vmIds ?? []).map((v: Raw | string) => (typeof v === 'string' ? v : v.id ?? `${v.cluster}:${v.vmid}`));
-    for (const a of assignments) if (Number(a.userId ?? a.user_id) === id) keys.push(`${a.cluster ?? a.clusterId}:${a.vmid}`);
-    if (keys.length === 0) tiles.push({ student: name, vmKey: null });
-    for (const k of new Set(keys)) tiles.push({ student: name, vmKey: k });
+  for (const s of res.students) {
+    if (s.vms.length === 0) tiles.push({ student: s.displayName, vmKey: null });
+    for (const k of new Set(s.vms)) tiles.push({ student: s.displayName, vmKey: k });
   }
   return tiles.sort((a, b) => (a.student ?? '').localeCompare(b.student ?? '', undefined, { numeric: true }));
 }
@@ -86,7 +78,7 @@ export class ProjectorView extends LitElement {
   @property() token = '';
   @state() private classTitle = '';
   @state() private tiles: Tile[] = [];
-  private link?: LiveLink;
+  private link?: LiveLink<ProjectorVm>;
   private readonly live = new LiveController(this, () => this.link);
   private readonly tick = new TickController(this, 1000);
 
@@ -105,7 +97,7 @@ export class ProjectorView extends LitElement {
     super.connectedCallback();
     window.addEventListener('keydown', this.onKey);
     this.addEventListener('dblclick', this.onDbl);
-    this.link = new LiveLink({ projector: this.token, fullReload: true, loadSnapshot: () => this.load() });
+    this.link = new LiveLink<ProjectorVm>({ projector: this.token, fullReload: true, loadSnapshot: () => this.load() });
     this.live.bind();
     this.link.start();
     document.title = 'Projector · labdeck';
@@ -118,12 +110,12 @@ export class ProjectorView extends LitElement {
     this.link?.stop();
   }
 
-  private async load(): Promise<SinceResponse> {
-    const res = await apiGet<Raw>(`/api/projector/${encodeURIComponent(this.token)}`);
-    this.classTitle = String(res.class?.name ?? '');
+  private async load(): Promise<SinceResponse<ProjectorVm>> {
+    const res = await apiGet<ProjectorViewAnswer>(`/api/projector/${encodeURIComponent(this.token)}`);
+    this.classTitle = res.class.name;
     document.title = `${this.classTitle} · projector · labdeck`;
     this.tiles = tilesFrom(res);
-    return { revision: Number(res.revision ?? 0), vms: (res.vms ?? []) as Vm[] };
+    return { revision: res.revision, vms: res.vms };
   }
 
   override render() {
@@ -134,7 +126,7 @@ export class ProjectorView extends LitElement {
     if (link?.refused) {
       return html`<main class="gone" role="alert"><div><h1>This projector link has been revoked</h1><p>Ask the teacher for a new one.</p></div></main>`;
     }
-    const vms = link?.store.vms ?? new Map<string, Vm>();
+    const vms = link?.store.vms ?? new Map<string, ProjectorVm>();
     // Pool VMs nobody is assigned get a tile too: the teacher sees every class VM on the wall.
     const assigned = new Set(this.tiles.map((t) => t.vmKey));
     const free: Tile[] = [...vms.values()].filter((vm) => !assigned.has(vm.id))

@@ -1,15 +1,19 @@
-// Class data as the client uses it, and the calls that read and change it. Server answers are
-// normalised here, in one place, so views never depend on the exact wire shape.
+// Class data as the client uses it, and the calls that read and change it. The answers are typed
+// with the server's own response types (contract/classes.ts); this module only reshapes them for
+// the views (VM keys, students without their VM lists).
 import { apiGet, apiPost, apiPatch, apiPut, apiDelete } from './api.js';
-import type { ScopeRule } from '../../../server/classes/scope.js';
+import type {
+  AutoAssignResponse, ClassDetailResponse, ClassListResponse, ClassSummaryResponse, InviteAcceptResponse, InviteInfoResponse,
+  PoolEntryView as WirePoolEntry, ScopeRule,
+} from '../../../contract/classes.js';
+import { vmKey, type Vm } from '../../../contract/vm.js';
 
 export type { ScopeRule };
-import type { Vm } from '../../../contract/vm.js';
 
 export interface Person { id: number; username: string; displayName: string; /** Teachers only: the class's owner. */ owner?: boolean }
 export interface Assignment { cluster: string; vmid: number; userId: number; key: string }
 export interface ClassSummary { id: number; name: string; students: number; vms: number }
-export interface PoolEntryView { id: number; kind: 'vm' | 'tag' | 'pool'; cluster: string | null; vmid: number | null; value: string | null; /** An admin added it. */ approved: boolean }
+export type PoolEntryView = Omit<WirePoolEntry, 'addedAt'>;
 export interface ClassDetail {
   id: number;
   name: string;
@@ -26,52 +30,33 @@ export interface ClassDetail {
   shared: Array<{ vm: string; classes: Array<{ id: number; name: string }> }>;
 }
 
-type Raw = Record<string, any>;
-
-function person(p: Raw): Person {
-  return { id: Number(p.id ?? p.userId), username: String(p.username ?? ''), displayName: String(p.displayName ?? p.display_name ?? p.username ?? ''), ...(p.owner !== undefined ? { owner: Boolean(p.owner) } : {}) };
-}
-
-function assignment(a: Raw): Assignment {
-  const cluster = String(a.cluster ?? a.clusterId ?? a.cluster_id);
-  const vmid = Number(a.vmid);
-  return { cluster, vmid, userId: Number(a.userId ?? a.user_id ?? a.user?.id), key: `${cluster}:${vmid}` };
-}
-
-/** Normalises one class detail answer. */
-export function toClassDetail(res: Raw): ClassDetail {
-  const c: Raw = res.class ?? res;
-  const assignments = ((res.assignments ?? c.assignments ?? []) as Raw[]).map(assignment);
-  const vmKeys = (res.vmKeys ?? c.vmKeys ?? (res.vms ?? c.vms ?? []).map((v: Raw | string) => (typeof v === 'string' ? v : v.id ?? `${v.cluster}:${v.vmid}`))) as string[];
+/** Reshapes one class detail answer for the views. */
+export function toClassDetail({ class: c }: ClassDetailResponse): ClassDetail {
+  const assignments = c.assignments.map((a) => ({ cluster: a.cluster, vmid: a.vmid, userId: a.userId, key: vmKey(a.cluster, a.vmid) }));
   return {
-    id: Number(c.id),
-    name: String(c.name),
-    teachers: ((res.teachers ?? c.teachers ?? []) as Raw[]).map(person),
-    students: ((res.students ?? c.students ?? res.members ?? c.members ?? []) as Raw[]).map(person),
-    pool: ((res.pool ?? c.pool ?? []) as Raw[]).map((p) => ({ id: Number(p.id), kind: p.kind, cluster: p.cluster ?? p.clusterId ?? null, vmid: p.vmid ?? null, value: p.value ?? null, approved: Boolean(p.approved) })),
-    scope: (c.scope ?? []) as ScopeRule[],
-    scopeText: String(c.scopeText ?? ''),
-    shared: (c.shared ?? []) as ClassDetail['shared'],
-    vmKeys: [...new Set([...vmKeys, ...assignments.map((a) => a.key)])],
+    id: c.id,
+    name: c.name,
+    teachers: c.teachers.map(({ id, username, displayName, owner }) => ({ id, username, displayName, owner })),
+    students: c.students.map(({ id, username, displayName }) => ({ id, username, displayName })),
+    pool: c.pool.map(({ addedAt: _, ...p }) => p),
+    scope: c.scope,
+    scopeText: c.scopeText,
+    shared: c.shared,
+    vmKeys: [...new Set([...c.vms.map((v) => v.id), ...assignments.map((a) => a.key)])],
     assignments,
   };
 }
 
 /** Classes the caller teaches (admins: all). */
 export async function listClasses(): Promise<ClassSummary[]> {
-  const res = await apiGet<Raw>('/api/classes');
-  const list = (Array.isArray(res) ? res : res.classes ?? []) as Raw[];
-  return list.map((c) => ({
-    id: Number(c.id), name: String(c.name),
-    students: Number(c.students?.length ?? c.studentCount ?? c.memberCount ?? 0),
-    vms: Number(c.vms?.length ?? c.vmCount ?? c.poolCount ?? 0),
-  }));
+  const { classes } = await apiGet<ClassListResponse>('/api/classes');
+  return classes.map((c) => ({ id: c.id, name: c.name, students: c.studentCount, vms: c.vmCount }));
 }
 
 /** Creates a class. */
 export async function createClass(name: string): Promise<number> {
-  const res = await apiPost<Raw>('/api/classes', { name });
-  return Number(res.class?.id ?? res.id);
+  const res = await apiPost<ClassSummaryResponse>('/api/classes', { name });
+  return res.class.id;
 }
 
 /** Renames a class. */
@@ -111,7 +96,7 @@ export async function removeStudent(classId: number, userId: number): Promise<vo
 
 /** One class with roster, pool and assignments. */
 export async function getClass(id: number | string): Promise<ClassDetail> {
-  return toClassDetail(await apiGet<Raw>(`/api/classes/${id}`));
+  return toClassDetail(await apiGet<ClassDetailResponse>(`/api/classes/${id}`));
 }
 
 /** Assigns a pool VM to a student. */
@@ -126,8 +111,8 @@ export async function unassign(classId: number, vm: Pick<Vm, 'cluster' | 'vmid'>
 
 /** Gives each unassigned student a free pool VM; answers how many were assigned. */
 export async function autoAssign(classId: number): Promise<number> {
-  const res = await apiPost<Raw>(`/api/classes/${classId}/auto-assign`);
-  return Number(res.assigned?.length ?? res.assigned ?? res.count ?? 0);
+  const res = await apiPost<AutoAssignResponse>(`/api/classes/${classId}/auto-assign`);
+  return res.assigned.length;
 }
 
 /** Adds VMs to the pool by id, tag or Proxmox pool. */
@@ -144,12 +129,12 @@ export async function removeFromPool(classId: number, entryId: number): Promise<
 
 /** What an invite link opens (class name, expiry). */
 export async function inviteInfo(token: string): Promise<{ classId: number; name: string; expiresAt: number }> {
-  const res = await apiGet<Raw>(`/api/invites/${encodeURIComponent(token)}`);
-  return { classId: Number(res.class?.id), name: String(res.class?.name ?? ''), expiresAt: Number(res.expiresAt) };
+  const res = await apiGet<InviteInfoResponse>(`/api/invites/${encodeURIComponent(token)}`);
+  return { classId: res.class.id, name: res.class.name, expiresAt: res.expiresAt };
 }
 
 /** Accepts an invite (a signed-in student following the link). */
 export async function acceptInvite(token: string): Promise<{ classId: number; name: string }> {
-  const res = await apiPost<Raw>(`/api/invites/${encodeURIComponent(token)}/accept`);
-  return { classId: Number(res.class?.id ?? res.classId), name: String(res.class?.name ?? res.name ?? '') };
+  const res = await apiPost<InviteAcceptResponse>(`/api/invites/${encodeURIComponent(token)}/accept`);
+  return { classId: res.class.id, name: res.class.name };
 }

@@ -1,6 +1,8 @@
 // Lit reactive controllers that re-render a component when the store or the link changes,
 // coalesced to one update per animation frame so a burst of pushes costs one render.
 import type { ReactiveController, ReactiveControllerHost } from 'lit';
+import type { Vm } from '../../../contract/vm.js';
+import type { ProjectorVm } from '../../../contract/classes.js';
 import type { LiveLink } from './live.js';
 
 /** Re-renders the host on store changes and link state changes. */
@@ -10,7 +12,7 @@ export class LiveController implements ReactiveController {
   private frame = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(private readonly host: ReactiveControllerHost, private readonly getLink: () => LiveLink | undefined) {
+  constructor(private readonly host: ReactiveControllerHost, private readonly getLink: () => LiveLink<Vm> | LiveLink<ProjectorVm> | undefined) {
     host.addController(this);
   }
 

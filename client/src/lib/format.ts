@@ -24,7 +24,7 @@ export function statusInfo(status: VmStatus | string): { label: string; tone: To
 export { isPending } from '../../../contract/vm.js';
 
 /** A VM is a "problem" for class counts when its state is unknown, its sync failed or it is locked. */
-export function isProblem(vm: Vm): boolean {
+export function isProblem(vm: Pick<Vm, 'status' | 'syncError' | 'stale'>): boolean {
   return vm.status === 'unknown' || vm.status === 'paused' || vm.status === 'suspended' || !!vm.syncError || vm.stale;
 }
 

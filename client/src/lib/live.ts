@@ -2,39 +2,47 @@
 // `GET /api/vms?since=` after every reconnect, and reports its state for the indicator.
 import { io, type Socket } from 'socket.io-client';
 import type { SyncStatus } from '../../../server/sync/types.js';
-import type { SyncAlertPush } from '../../../server/realtime/events.js';
+import type { ClientToServer, ServerToClient, SyncAlertPush } from '../../../server/realtime/events.js';
 import { apiGet, ApiError } from './api.js';
-import { VmStore, type VmChangedMsg, type VmRemovedMsg, type SinceResponse } from './vm-store.js';
+import type { Vm } from '../../../contract/vm.js';
+import type { ProjectorVm } from '../../../contract/classes.js';
+import { VmStore, type SinceResponse } from './vm-store.js';
+
+/** The socket, typed with the server's own event map. */
+export type LiveSocket = Socket<ServerToClient, ClientToServer>;
 
 export type LinkState = 'connecting' | 'live' | 'reconnecting' | 'offline';
 
-export interface LiveOptions {
+export interface LiveOptions<T extends Vm | ProjectorVm = Vm> {
   /** Projector token: authenticates the socket instead of the session cookie. */
   projector?: string;
   /** Full snapshot loader (first load, and when `since` is not possible). */
-  loadSnapshot: () => Promise<SinceResponse>;
+  loadSnapshot: () => Promise<SinceResponse<T>>;
   /** Catch-up loader; default `GET /api/vms?since=`. */
-  loadSince?: (revision: number) => Promise<SinceResponse>;
+  loadSince?: (revision: number) => Promise<SinceResponse<T>>;
   /** Reload the full snapshot after a reconnect instead of asking for changes since. */
   fullReload?: boolean;
 }
 
 type StateListener = () => void;
 
-/** Owns the socket and the store; `state`, `lastUpdateAt` and `syncStatus` drive the UI. */
-export class LiveLink {
-  readonly store = new VmStore();
+/**
+ * Owns the socket and the store; `state`, `lastUpdateAt` and `syncStatus` drive the UI. `T` is
+ * the VM shape the socket carries: `Vm`, or `ProjectorVm` for a projector link.
+ */
+export class LiveLink<T extends Vm | ProjectorVm = Vm> {
+  readonly store = new VmStore<T>();
   state: LinkState = 'connecting';
   /** Why the server refused the socket (e.g. the session ended). */
   refused: string | null = null;
   syncStatus: SyncStatus | null = null;
-  private socket: Socket | null = null;
+  private socket: LiveSocket | null = null;
   private readonly listeners = new Set<StateListener>();
   private readonly accessListeners = new Set<(classIds: number[]) => void>();
   private readonly alertListeners = new Set<(alert: SyncAlertPush) => void>();
   private catchingUp = false;
 
-  constructor(private readonly opts: LiveOptions) {}
+  constructor(private readonly opts: LiveOptions<T>) {}
 
   /** Notified when state, refusal or sync status changes. */
   onState(fn: StateListener): () => void {
@@ -57,7 +65,7 @@ export class LiveLink {
   /** Opens the socket; the first snapshot is loaded once it is connected. */
   start(): void {
     if (this.socket) return;
-    const socket = io({
+    const socket: LiveSocket = io({
       path: '/socket.io',
       transports: ['websocket', 'polling'],
       withCredentials: true,
@@ -100,18 +108,19 @@ export class LiveLink {
         }, () => undefined);
       }
     }, 3000);
-    socket.on('vm:changed', (msg: VmChangedMsg) => this.store.applyChanged(msg));
-    socket.on('vm:removed', (msg: VmRemovedMsg) => this.store.applyRemoved(msg));
-    socket.on('cluster:stale', (msg: { cluster: string; stale: boolean }) => this.store.markClusterStale(msg.cluster, msg.stale));
+    // The server sends session sockets full VMs and projector sockets projector VMs: T says which.
+    socket.on('vm:changed', (msg) => this.store.applyChanged({ revision: msg.revision, vms: msg.vms as T[] }));
+    socket.on('vm:removed', (msg) => this.store.applyRemoved(msg));
+    socket.on('cluster:stale', (msg) => this.store.markClusterStale(msg.cluster, msg.stale));
     socket.on('server:shutdown', () => this.setState('reconnecting'));
-    socket.on('access:changed', (msg: { classIds?: number[] }) => {
+    socket.on('access:changed', (msg) => {
       if (this.opts.fullReload) void this.catchUp();
-      for (const fn of this.accessListeners) fn(msg.classIds ?? []);
+      for (const fn of this.accessListeners) fn(msg.classIds);
     });
-    socket.on('sync:alert', (a: SyncAlertPush) => {
+    socket.on('sync:alert', (a) => {
       for (const fn of this.alertListeners) fn(a);
     });
-    socket.on('sync:status', (s: SyncStatus) => {
+    socket.on('sync:status', (s) => {
       this.syncStatus = s;
       this.emit();
     });
@@ -126,7 +135,7 @@ export class LiveLink {
   }
 
   /** The underlying socket (tests and the sync monitor use it). */
-  get raw(): Socket | null {
+  get raw(): LiveSocket | null {
     return this.socket;
   }
 
@@ -139,7 +148,7 @@ export class LiveLink {
         const snap = await this.opts.loadSnapshot();
         this.store.applySnapshot(snap.revision, snap.vms);
       } else {
-        const since = this.opts.loadSince ?? ((rev: number) => apiGet<SinceResponse>(`/api/vms?since=${rev}`));
+        const since = this.opts.loadSince ?? ((rev: number) => apiGet<SinceResponse<T>>(`/api/vms?since=${rev}`));
         this.store.applySince(await since(this.store.revision));
       }
       this.setState('live');

@@ -1,21 +1,26 @@
 // The client's one VM store: a snapshot, then pushed changes applied per VM by revision, so the
 // order in which a catch-up response and live events arrive does not matter and nothing is lost.
 import type { Vm } from '../../../contract/vm.js';
+import type { VmChangedPush, VmRemovedPush } from '../../../server/realtime/events.js';
 
-export interface VmChangedMsg { revision: number; vms: Vm[] }
+/** What the store needs of a VM: a full `Vm`, or the projector's cut-down `ProjectorVm`. */
+export type StoredVm = Pick<Vm, 'id' | 'cluster' | 'revision' | 'stale'>;
+
+/** A `vm:changed` push as this store holds it (full VMs, or projector VMs on a projector socket). */
+export type VmChangedMsg<T extends StoredVm = Vm> = Omit<VmChangedPush, 'vms'> & { vms: T[] };
 /** `reason: 'access'` means the VM left this viewer's sight (not deleted): no tombstone is kept. */
-export interface VmRemovedMsg { revision: number; ids: string[]; reason?: 'access' | 'deleted' }
+export type VmRemovedMsg = VmRemovedPush;
 /** `clusters`: each cluster's staleness now (a catch-up carries it; it has no revision of its own). */
-export interface SinceResponse { revision: number; vms: Vm[]; removed?: string[]; clusters?: Array<{ cluster: string; stale: boolean }> }
+export interface SinceResponse<T extends StoredVm = Vm> { revision: number; vms: T[]; removed?: string[]; clusters?: Array<{ cluster: string; stale: boolean }> }
 
 /** A change to one VM as a listener sees it (for announcements). */
-export interface StoreChange { before: Vm | undefined; after: Vm | undefined }
+export interface StoreChange<T extends StoredVm = Vm> { before: T | undefined; after: T | undefined }
 
-type Listener = (changes: StoreChange[]) => void;
+type Listener<T extends StoredVm> = (changes: StoreChange<T>[]) => void;
 
 /** The VM map plus the highest revision seen; notifies listeners with what changed. */
-export class VmStore {
-  readonly vms = new Map<string, Vm>();
+export class VmStore<T extends StoredVm = Vm> {
+  readonly vms = new Map<string, T>();
   /** Revision at which an id was deleted, so an older copy arriving late cannot resurrect it. */
   private readonly tombstones = new Map<string, number>();
   revision = 0;
@@ -23,18 +28,18 @@ export class VmStore {
   /** Bumped on every change: cheap memo key for derived lists. */
   version = 0;
   lastUpdateAt: number | null = null;
-  private readonly listeners = new Set<Listener>();
+  private readonly listeners = new Set<Listener<T>>();
 
   /** Registers a listener; returns the unsubscribe function. */
-  subscribe(fn: Listener): () => void {
+  subscribe(fn: Listener<T>): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
   }
 
   /** Replaces the contents with a full snapshot (keeping anything newer that arrived meanwhile). */
-  applySnapshot(revision: number, vms: Vm[], now = Date.now()): void {
-    const changes: StoreChange[] = [];
-    const next = new Map<string, Vm>();
+  applySnapshot(revision: number, vms: T[], now = Date.now()): void {
+    const changes: StoreChange<T>[] = [];
+    const next = new Map<string, T>();
     for (const vm of vms) {
       const dead = this.tombstones.get(vm.id);
       if (dead !== undefined && dead >= vm.revision) continue;
@@ -57,8 +62,8 @@ export class VmStore {
   }
 
   /** Applies pushed or caught-up changes: a VM replaces the stored one unless that is newer. */
-  applyChanged(msg: VmChangedMsg, now = Date.now()): void {
-    const changes: StoreChange[] = [];
+  applyChanged(msg: VmChangedMsg<T>, now = Date.now()): void {
+    const changes: StoreChange<T>[] = [];
     for (const vm of msg.vms) {
       const dead = this.tombstones.get(vm.id);
       if (dead !== undefined && dead >= vm.revision) continue;
@@ -75,7 +80,7 @@ export class VmStore {
 
   /** Applies removals (deleted guests, or VMs that left this viewer's sight). */
   applyRemoved(msg: VmRemovedMsg, now = Date.now()): void {
-    const changes: StoreChange[] = [];
+    const changes: StoreChange<T>[] = [];
     for (const id of msg.ids) {
       if (msg.reason !== 'access') this.tombstones.set(id, msg.revision);
       const cur = this.vms.get(id);
@@ -89,7 +94,7 @@ export class VmStore {
   }
 
   /** Applies a `GET /api/vms?since=` answer. */
-  applySince(res: SinceResponse, now = Date.now()): void {
+  applySince(res: SinceResponse<T>, now = Date.now()): void {
     this.applyChanged({ revision: res.revision, vms: res.vms }, now);
     if (res.removed?.length) this.applyRemoved({ revision: res.revision, ids: res.removed }, now);
     for (const c of res.clusters ?? []) this.markClusterStale(c.cluster, c.stale, now);
@@ -98,7 +103,7 @@ export class VmStore {
 
   /** Marks every VM of a cluster stale or fresh (its cluster stopped or resumed answering). */
   markClusterStale(cluster: string, stale: boolean, now = Date.now()): void {
-    const changes: StoreChange[] = [];
+    const changes: StoreChange<T>[] = [];
     for (const [id, vm] of this.vms) {
       if (vm.cluster !== cluster || vm.stale === stale) continue;
       const next = { ...vm, stale };
@@ -120,11 +125,11 @@ export class VmStore {
   }
 
   /** All VMs as an array (a fresh one per call). */
-  list(): Vm[] {
+  list(): T[] {
     return [...this.vms.values()];
   }
 
-  private finish(changes: StoreChange[], now: number): void {
+  private finish(changes: StoreChange<T>[], now: number): void {
     this.lastUpdateAt = now;
     this.version++;
     for (const fn of this.listeners) fn(changes);

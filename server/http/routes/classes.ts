@@ -7,6 +7,10 @@ import type { AppEnv } from '../env.js';
 import { requestOrigin, requireUser } from '../middleware.js';
 import { body, params, query, ClusterId, IdString, Username, Vmid, VmidString } from '../validate.js';
 import { MappingsSchema } from '../../classes/mappings-import.js';
+import type {
+  AssignmentsResponse, AutoAssignResponse, ClassDetailResponse, ClassListResponse, ClassSummaryResponse, InviteAcceptResponse,
+  InviteInfoResponse, PoolEntryResponse, ProjectorView, ScopeResponse,
+} from '../../../contract/classes.js';
 
 const ClassId = v.object({ id: IdString });
 const Name = v.strictObject({ name: v.pipe(v.string(), v.trim(), v.minLength(1, 'is required'), v.maxLength(100)) });
@@ -46,25 +50,25 @@ export function classRoutes(deps: ApiDeps) {
   const svc = deps.classes;
   const originOf = (c: Context<AppEnv>) => requestOrigin(c, deps.config.auth.trustProxy).origin;
 
-  app.get('/classes', async (c) => c.json({ classes: await svc.list(requireUser(c)) }));
+  app.get('/classes', async (c) => c.json({ classes: await svc.list(requireUser(c)) } satisfies ClassListResponse));
 
   app.post('/classes', async (c) => {
     const user = requireUser(c);
     const { name } = await body(c, Name);
-    return c.json({ class: await svc.create(user, name) }, 201);
+    return c.json({ class: await svc.create(user, name) } satisfies ClassSummaryResponse, 201);
   });
 
   app.get('/classes/:id', async (c) => {
     const user = requireUser(c);
     const { id } = params(c, ClassId);
-    return c.json({ class: await svc.detail(user, id) });
+    return c.json({ class: await svc.detail(user, id) } satisfies ClassDetailResponse);
   });
 
   app.patch('/classes/:id', async (c) => {
     const user = requireUser(c);
     const { id } = params(c, ClassId);
     const { name } = await body(c, Name);
-    return c.json({ class: await svc.rename(user, id, name) });
+    return c.json({ class: await svc.rename(user, id, name) } satisfies ClassSummaryResponse);
   });
 
   app.delete('/classes/:id', async (c) => {
@@ -78,13 +82,13 @@ export function classRoutes(deps: ApiDeps) {
     const user = requireUser(c);
     const { id } = params(c, ClassId);
     const { username } = await body(c, v.strictObject({ username: Username }));
-    return c.json({ class: await svc.addTeacher(user, id, username) });
+    return c.json({ class: await svc.addTeacher(user, id, username) } satisfies ClassSummaryResponse);
   });
 
   app.delete('/classes/:id/teachers/:userId', async (c) => {
     const user = requireUser(c);
     const { id, userId } = params(c, v.object({ id: IdString, userId: IdString }));
-    return c.json({ class: await svc.removeTeacher(user, id, userId) });
+    return c.json({ class: await svc.removeTeacher(user, id, userId) } satisfies ClassSummaryResponse);
   });
 
   app.post('/classes/:id/students', async (c) => {
@@ -127,13 +131,13 @@ export function classRoutes(deps: ApiDeps) {
   // Open without a session: the sign-in page names the class a signed-out student was invited to.
   app.get('/invites/:token', async (c) => {
     const { token } = params(c, Token);
-    return c.json(await svc.inviteInfo(token));
+    return c.json((await svc.inviteInfo(token)) satisfies InviteInfoResponse);
   });
 
   app.post('/invites/:token/accept', async (c) => {
     const user = requireUser(c);
     const { token } = params(c, Token);
-    return c.json(await svc.acceptInvite(user, token));
+    return c.json((await svc.acceptInvite(user, token)) satisfies InviteAcceptResponse);
   });
 
   app.post('/classes/:id/pool', async (c) => {
@@ -143,20 +147,20 @@ export function classRoutes(deps: ApiDeps) {
     const input = b.vmid !== undefined ? { kind: 'vm' as const, vmid: b.vmid, cluster: b.cluster }
       : b.tag !== undefined ? { kind: 'tag' as const, tag: b.tag, cluster: b.cluster! }
       : { kind: 'pool' as const, pool: b.pool!, cluster: b.cluster! };
-    return c.json({ entry: await svc.addPool(user, id, input) }, 201);
+    return c.json({ entry: await svc.addPool(user, id, input) } satisfies PoolEntryResponse, 201);
   });
 
   app.get('/classes/:id/scope', async (c) => {
     const user = requireUser(c);
     const { id } = params(c, ClassId);
-    return c.json(await svc.scope(user, id));
+    return c.json((await svc.scope(user, id)) satisfies ScopeResponse);
   });
 
   app.put('/classes/:id/scope', async (c) => {
     const user = requireUser(c);
     const { id } = params(c, ClassId);
     const { rules } = await body(c, ScopeBody);
-    return c.json(await svc.setScope(user, id, rules));
+    return c.json((await svc.setScope(user, id, rules)) satisfies ScopeResponse);
   });
 
   app.delete('/classes/:id/pool/:entryId', async (c) => {
@@ -170,19 +174,19 @@ export function classRoutes(deps: ApiDeps) {
     const user = requireUser(c);
     const { id } = params(c, ClassId);
     const b = await body(c, AssignBody);
-    return c.json({ assignments: await svc.assign(user, id, b) });
+    return c.json({ assignments: await svc.assign(user, id, b) } satisfies AssignmentsResponse);
   });
 
   app.delete('/classes/:id/assignments/:cluster/:vmid', async (c) => {
     const user = requireUser(c);
     const { id, cluster, vmid } = params(c, v.object({ id: IdString, cluster: ClusterId, vmid: VmidString }));
-    return c.json({ assignments: await svc.unassign(user, id, cluster, vmid) });
+    return c.json({ assignments: await svc.unassign(user, id, cluster, vmid) } satisfies AssignmentsResponse);
   });
 
   app.post('/classes/:id/auto-assign', async (c) => {
     const user = requireUser(c);
     const { id } = params(c, ClassId);
-    return c.json({ assigned: await svc.autoAssign(user, id) });
+    return c.json({ assigned: await svc.autoAssign(user, id) } satisfies AutoAssignResponse);
   });
 
   app.post('/classes/:id/import-mappings', async (c) => {
@@ -217,7 +221,7 @@ export function classRoutes(deps: ApiDeps) {
 
   app.get('/projector/:token', async (c) => {
     const { token } = params(c, Token);
-    return c.json(await svc.projectorView(token));
+    return c.json((await svc.projectorView(token)) satisfies ProjectorView);
   });
 
   return app;
