@@ -54,6 +54,7 @@ serveIpc({
     const file = parseFileConfig({
       clusters: a.clusters.map((c) => ({ id: c.id, name: c.id, url: c.url, tokenId: c.tokenId, tokenSecret: c.tokenSecret, verifyTls: false })),
       sync: { quickIntervalSeconds: a.quickIntervalSeconds, fullIntervalSeconds: a.fullIntervalSeconds, ...a.sync },
+      ...(a.provision ? { provision: a.provision } : {}),
     });
     const config: AppConfig = { ...file, port: a.port, host: '127.0.0.1', databaseUrl: a.dbFile, sessionSecret: a.sessionSecret, demo: false, configPath: null };
     let seedMs = 0;

@@ -7,6 +7,8 @@ export interface SimStartArgs {
   taskStartMs: number;
   agentTimeoutMs: number;
   ipDelayMs: number;
+  /** Task durations beyond the start task (e.g. linkedClone, snapshot for section 8). */
+  taskDurationMs?: Record<string, number>;
 }
 
 export interface SimClusterInfo {
@@ -33,7 +35,7 @@ export function clusterIds(n: number): string[] {
 export interface SeedPlan {
   password: string;
   admins: string[];
-  classes: Array<{ name: string; teacher: string; cluster: string; students: string[]; pool: string[] }>;
+  classes: Array<{ name: string; teacher: string; cluster: string; students: string[]; pool: string[]; scopeWholeCluster?: boolean }>;
   /** username → VM keys (`cluster:vmid`) assigned to that student. */
   assignments: Record<string, string[]>;
 }
@@ -48,6 +50,8 @@ export interface LabdeckStartArgs {
   fullIntervalSeconds: number;
   /** Further sync settings (e.g. the live signals off while phase A measures passes alone). */
   sync?: Record<string, number>;
+  /** Provisioning settings (perNode, pollMs, ...) for section 8. */
+  provision?: Record<string, number>;
   /** Seed users/classes (first start) or reuse the database as it is (restart). */
   seed: boolean;
   /** 0 = ephemeral; the restart reuses the first port so sockets reconnect by themselves. */

@@ -7,6 +7,8 @@ import { fmtBytes, fmtInt, fmtMs, type Summary } from './stats.js';
 import type { Scale } from './scale.js';
 import type { Usage } from './protocol.js';
 import type { LiveSignalsResult } from './live-signals.js';
+import type { ConsoleBenchResult } from './console.js';
+import type { ProvisionBenchResult } from './provision.js';
 
 export interface MachineInfo {
   nproc: number; cpuModel: string; memoryGiB: number; node: string; platform: string;
@@ -62,6 +64,10 @@ export interface BenchResult {
   leaks: { total: number; examples: unknown[] };
   /** Section 6: the live signals at the default cadence (absent in runs before it existed). */
   liveSignals?: LiveSignalsResult;
+  /** Section 7: consoles through the relay against straight to the simulator. */
+  console?: ConsoleBenchResult;
+  /** Section 8: a class's VMs cloned against the per-node bound. */
+  provision?: ProvisionBenchResult;
   targets: Target[];
 }
 

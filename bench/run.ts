@@ -17,13 +17,17 @@ import { type PassMeasure, type PowerAction, type SimClusterInfo, type SimGuestB
 import { now, rng, round, roundSummary, sample, sleep, summarize, waitFor } from './stats.js';
 import { machineInfo, renderTable, targetsOf, writeResultsMarkdown, type BenchResult } from './report.js';
 import { benchLiveSignals } from './live-signals.js';
+import { benchConsole, consoleShapes } from './console.js';
+import { benchProvision, provisionShapes } from './provision.js';
 import { parseVmKey, vmKey } from '../contract/vm.js';
 
-const usage = `Usage: npm run bench [-- --quick | --tiny] [--only-live] [--results | --no-results] [--out DIR]
+const usage = `Usage: npm run bench [-- --quick | --tiny] [--only-live | --only-console | --only-provision] [--results | --no-results] [--out DIR]
   (no flag)     full run: 10 clusters x 2,000 guests, 2,000 students in 50 classes; rewrites bench/RESULTS.md
   --quick       2 clusters x 500 guests, 200 students: a short run while developing
   --tiny        the smallest shape (the smoke test uses it)
   --only-live   only section 6 (live signals at the default cadence: idle load, freshness, soak); no RESULTS.md rewrite
+  --only-console   only section 7 (consoles: open time, relay throughput and added latency, N at once); own small processes
+  --only-provision only section 8 (40 VMs cloned on 2 nodes: wall time against the per-node bound); own small processes
   --results     also rewrite bench/RESULTS.md (default only for full runs); --no-results never
   --out DIR     where the JSON result and the child logs go (default bench/out)
   --render FILE print (and for a full run, write to bench/RESULTS.md) the report of an earlier JSON result`;
@@ -497,7 +501,7 @@ async function benchDeployed(ctx: Ctx) {
 }
 
 async function main(): Promise<void> {
-  let values: { quick?: boolean; tiny?: boolean; results?: boolean; out?: string; help?: boolean; render?: string; 'only-live'?: boolean };
+  let values: { quick?: boolean; tiny?: boolean; results?: boolean; out?: string; help?: boolean; render?: string; 'only-live'?: boolean; 'only-console'?: boolean; 'only-provision'?: boolean };
   try {
     values = parseArgs({
       allowNegative: true,
@@ -505,6 +509,8 @@ async function main(): Promise<void> {
         quick: { type: 'boolean', default: false },
         tiny: { type: 'boolean', default: false },
         'only-live': { type: 'boolean', default: false },
+        'only-console': { type: 'boolean', default: false },
+        'only-provision': { type: 'boolean', default: false },
         results: { type: 'boolean' },
         out: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
@@ -537,6 +543,34 @@ async function main(): Promise<void> {
   const t0 = now();
   const log = (msg: string) => console.log(`[${((now() - t0) / 1000).toFixed(1).padStart(6)} s] ${msg}`);
   const machine = machineInfo();
+  const onlyOwn = (values['only-console'] ?? false) || (values['only-provision'] ?? false);
+  /** Sections 7 and 8 start their own small simulator and labdeck; the full run does them last. */
+  const ownSections = async (which: { console: boolean; provision: boolean }): Promise<Pick<BenchResult, 'console' | 'provision'>> => {
+    const out: Pick<BenchResult, 'console' | 'provision'> = {};
+    if (which.console) {
+      log(`7. consoles: open time, relay throughput and added latency (${consoleShapes[scale.name].consoles} at once)`);
+      out.console = await benchConsole({ root, outDir, stamp, workDir: work, shape: consoleShapes[scale.name], log });
+    }
+    if (which.provision) {
+      const shape = provisionShapes[scale.name];
+      log(`8. provisioning: ${shape.vms} VMs on ${shape.nodes} nodes, ${shape.perNode} clones at once per node`);
+      out.provision = await benchProvision({ root, outDir, stamp, workDir: work, shape, log });
+    }
+    return out;
+  };
+  if (onlyOwn) {
+    log(`labdeck bench, ${scale.name} run, sections ${[values['only-console'] ? 7 : null, values['only-provision'] ? 8 : null].filter(Boolean).join(' and ')} only`);
+    try {
+      const r = { scale: scale.name, machine, startedAt: new Date().toISOString(), ...(await ownSections({ console: values['only-console'] ?? false, provision: values['only-provision'] ?? false })) };
+      const json = join(outDir, `${stamp}-sections.json`);
+      writeFileSync(json, JSON.stringify({ ...r, finishedAt: new Date().toISOString(), durationS: round((now() - t0) / 1000, 1), machine: { ...machine, loadAvgEnd: machineInfo().loadAvgStart } }, null, 2));
+      console.log(JSON.stringify({ console: r.console, provision: r.provision }, null, 2));
+      log(`wrote ${json}`);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+    return;
+  }
   log(`labdeck bench, ${scale.name} run: ${scale.clusters} clusters x ${scale.guestsPerCluster} guests, ${scale.classes * scale.studentsPerClass} students in ${scale.classes} classes`);
 
   const sim = ChildRpc.start('simulator', join(root, 'bench', 'sim-process.ts'), { cwd: root, logFile: join(outDir, `${stamp}-simulator.log`) });
@@ -645,6 +679,13 @@ async function main(): Promise<void> {
     result.memoryPhaseB = await lab.call<Usage>('usage');
     await mark('phase B: end of the side-by-side window');
     result.leaks = { total: fleet.leaks.length, examples: fleet.leaks.slice(0, 5) };
+    if (!onlyLive) {
+      // The big simulator and labdeck go first: sections 7 and 8 measure on a quiet machine.
+      fleet.close();
+      await lab.stop();
+      await sim.stop();
+      Object.assign(result, await ownSections({ console: true, provision: true }));
+    }
     result.finishedAt = new Date().toISOString();
     result.durationS = round((now() - t0) / 1000, 1);
     result.machine = { ...machine, loadAvgEnd: machineInfo().loadAvgStart };

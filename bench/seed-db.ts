@@ -26,6 +26,7 @@ export async function seedDatabase(db: Db, plan: SeedPlan): Promise<Map<string, 
   const classes = new ClassesRepo(db);
   for (const c of plan.classes) {
     const classId = await classes.create(c.name, ids.get(c.teacher)!);
+    if (c.scopeWholeCluster) await classes.setScope(classId, [{ kind: 'cluster', cluster: c.cluster }], null);
     for (const s of c.students) {
       const userId = ids.get(s)!;
       await classes.addMember(classId, userId);

@@ -51,7 +51,7 @@ serveIpc({
       unauthorizedDelayMs: 0,
       ipDelayMs: a.ipDelayMs,
       agentTimeoutMs: a.agentTimeoutMs,
-      taskDurationMs: { start: a.taskStartMs, stop: 500, shutdown: 1000, reboot: 1000, suspend: 300, resume: 300, migrate: 2000 },
+      taskDurationMs: { start: a.taskStartMs, stop: 500, shutdown: 1000, reboot: 1000, suspend: 300, resume: 300, migrate: 2000, ...a.taskDurationMs },
     });
     for (const c of sim.clusters) byId.set(c.id, { cluster: c, mode: 'held', timer: null });
     return ids.map((id) => {
@@ -71,6 +71,18 @@ serveIpc({
     for (const [id, { cluster: c }] of byId) {
       for (const g of c.guests()) out.push({ cluster: id, vmid: g.vmid, type: g.type, node: g.node, status: g.status, template: g.template });
     }
+    return out;
+  },
+
+  /** Makes a guest (a template for section 8) on a node. */
+  createGuest({ cluster: id, ...opts }: { cluster: string; node: string; name: string; template?: boolean; type?: 'qemu' | 'lxc' }): number {
+    return cluster(id).createGuest(opts);
+  },
+
+  /** Guests under a clone lock right now, per node (how many clones run at once). */
+  cloneLocks({ cluster: id }: { cluster: string }): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const g of cluster(id).guests()) if (g.lock === 'clone') out[g.node] = (out[g.node] ?? 0) + 1;
     return out;
   },
 

@@ -39,5 +39,11 @@ describe('npm run bench -- --tiny', () => {
     expect(r.liveSignals.uiTask.endToClientMs.n).toBeGreaterThan(0);
     expect(r.liveSignals.inGuest.changeToClientMs.n).toBeGreaterThan(0);
     expect(r.liveSignals.soak).toMatchObject({ missed: 0, wrongAtEnd: 0, revisionsBackwards: 0 });
-  }, 180_000);
+    // Section 7: every console opened through the relay and carried frames; section 8: every VM made, never above the bound.
+    expect(r.console.relay.errors + r.console.direct.errors).toBe(0);
+    expect(r.console.openMs.relay.n).toBe(r.console.shape.openSamples);
+    expect(r.console.relay.framesPerSecond).toBeGreaterThan(0);
+    expect(r.provision.done).toBe(r.provision.shape.vms);
+    expect(Math.max(...Object.values(r.provision.maxClonesAtOncePerNode as Record<string, number>))).toBeLessThanOrEqual(r.provision.shape.perNode);
+  }, 240_000);
 });
