@@ -1,14 +1,17 @@
 // `labdeck check-config`: validates the config file, then for each cluster says plainly what works
-// and what does not, layer by layer (DNS, TCP, TLS, token, privileges), with the fix for each
-// failure; and whether the alert channels answer. Each layer is probed on its own so the report
-// names the first broken thing instead of one opaque error.
+// and what does not, layer by layer (DNS, TCP, TLS, token, privileges, the console login,
+// provisioning's privileges), with the fix for each failure; and whether the alert channels
+// answer. Each layer is probed on its own so the report names the first broken thing instead of
+// one opaque error.
 import { lookup } from 'node:dns/promises';
 import { isIP, connect as tcpConnect } from 'node:net';
 import { checkServerIdentity, connect as tlsConnect, type PeerCertificate } from 'node:tls';
 import { Agent, request } from 'undici';
 import nodemailer from 'nodemailer';
 import { ConfigError, loadConfig, type AppConfig, type ClusterConfig } from '../config.js';
-import { judgePrivileges, type PermissionMap } from './privileges.js';
+import { existsSync } from 'node:fs';
+import { judgeConsole, judgePrivileges, judgeProvisioning, type PermissionMap } from './privileges.js';
+import { createDb, dialectOf } from '../db/index.js';
 
 export type CheckLevel = 'ok' | 'warn' | 'fail' | 'skip';
 
@@ -27,7 +30,8 @@ const TAG: Record<CheckLevel, string> = { ok: '[ ok ]', warn: '[warn]', fail: '[
 export function formatLines(lines: CheckLine[], indent = '  '): string {
   return lines.map((l) => {
     const head = `${indent}${TAG[l.level]} ${l.step.padEnd(10)} ${l.message}`;
-    return l.fix ? `${head}\n${indent}       ${' '.repeat(10)} fix: ${l.fix}` : head;
+    const pad = `${indent}       ${' '.repeat(10)} `;
+    return l.fix ? `${head}\n${pad}fix: ${l.fix.split('\n').join(`\n${pad}     `)}` : head;
   }).join('\n');
 }
 
@@ -72,8 +76,56 @@ function tlsProbe(host: string, servername: string | undefined, port: number, ti
   });
 }
 
-/** Probes one cluster layer by layer; stops at the first layer the next ones depend on. */
-export async function checkCluster(c: ClusterConfig): Promise<CheckLine[]> {
+/**
+ * The Proxmox pools class scopes name, per cluster (provisioning clones into them), read from
+ * labdeck's database without changing it; null when there is no database to read yet.
+ */
+export async function poolsInUse(databaseUrl: string): Promise<Map<string, string[]> | null> {
+  if (dialectOf(databaseUrl) !== 'postgres' && !existsSync(databaseUrl)) return null;
+  const db = createDb(databaseUrl);
+  try {
+    const rows = await db.selectFrom('class_scope').select(['cluster_id', 'value']).where('kind', '=', 'pool').distinct().execute();
+    const out = new Map<string, string[]>();
+    for (const r of rows) if (r.value) out.set(r.cluster_id, [...(out.get(r.cluster_id) ?? []), r.value]);
+    return out;
+  } catch {
+    return null;
+  } finally {
+    await db.destroy().catch(() => undefined);
+  }
+}
+
+/** POST /access/ticket as the console user, then that user's VM.Console. */
+async function checkConsoleUser(c: ClusterConfig & { console: NonNullable<ClusterConfig['console']> }, base: string, dispatcher: Agent): Promise<CheckLine> {
+  const who = c.console.username;
+  const res = await request(`${base}/access/ticket`, {
+    method: 'POST', dispatcher, headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ username: who, password: c.console.password }).toString(),
+  });
+  const text = await res.body.text();
+  if (res.statusCode === 401) {
+    return { step: 'console', level: 'fail', message: `Proxmox refused the console user ${who}: wrong user name or password (consoles will not open)`,
+      fix: `check console.username (user@realm, as in Datacenter → Permissions → Users) and console.password; set a new one with: pveum passwd ${who}` };
+  }
+  let ticket = '';
+  try { ticket = (JSON.parse(text) as { data?: { ticket?: string } }).data?.ticket ?? ''; } catch { ticket = ''; }
+  if (res.statusCode !== 200 || !ticket) {
+    return { step: 'console', level: 'fail', message: `the console user's login answered HTTP ${res.statusCode} without a ticket`,
+      fix: 'check that the url points at the Proxmox VE API (https://<node>:8006)' };
+  }
+  const pres = await request(`${base}/access/permissions`, { headers: { cookie: `PVEAuthCookie=${encodeURIComponent(ticket)}` }, dispatcher });
+  const ptext = await pres.body.text();
+  if (pres.statusCode !== 200) {
+    return { step: 'console', level: 'warn', message: `console user ${who} logs in, but its permissions could not be read (HTTP ${pres.statusCode})` };
+  }
+  const v = judgeConsole(((JSON.parse(ptext) as { data?: PermissionMap }).data ?? {}) as PermissionMap, { username: who });
+  return v.ok
+    ? { step: 'console', level: 'ok', message: `console user ${who} logs in and may open consoles (VM.Console)` }
+    : { step: 'console', level: 'fail', message: `console user ${who} logs in but lacks VM.Console on /vms (consoles will be refused)`, fix: v.fix };
+}
+
+/** Probes one cluster layer by layer; stops at the first layer the next ones depend on. `pools`: what class scopes clone into (null: unknown). */
+export async function checkCluster(c: ClusterConfig, pools: string[] | null = []): Promise<CheckLine[]> {
   const lines: CheckLine[] = [];
   const url = new URL(c.url);
   const https = url.protocol === 'https:';
@@ -81,7 +133,7 @@ export async function checkCluster(c: ClusterConfig): Promise<CheckLine[]> {
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const timeout = Math.min(c.timeoutMs, 10_000);
   const skipRest = (from: string[], why: string) => { for (const step of from) lines.push({ step, level: 'skip', message: why }); return lines; };
-  const later = ['TCP', 'TLS', 'token', 'read', 'actions', 'addresses'];
+  const later = ['TCP', 'TLS', 'token', 'read', 'actions', 'addresses', 'console', 'provision'];
 
   let address = host;
   if (isIP(host)) {
@@ -140,7 +192,7 @@ export async function checkCluster(c: ClusterConfig): Promise<CheckLine[]> {
         fix: 'check that the url is https and the port is the Proxmox API port (8006)' });
     }
   }
-  if (!tlsUsable) return skipRest(['token', 'read', 'actions', 'addresses'], 'needs TLS');
+  if (!tlsUsable) return skipRest(later.slice(2), 'needs TLS');
 
   const dispatcher = new Agent({ connect: { rejectUnauthorized: c.verifyTls, timeout }, headersTimeout: timeout + 4_000, bodyTimeout: timeout });
   const auth = { authorization: `PVEAPIToken=${c.tokenId}=${c.tokenSecret}` };
@@ -152,12 +204,12 @@ export async function checkCluster(c: ClusterConfig): Promise<CheckLine[]> {
       lines.push({ step: 'token', level: 'fail', message: `Proxmox refused the token ${c.tokenId}`,
         fix: 'check tokenId (user@realm!name) and tokenSecret, and that the token still exists and has not expired '
           + '(Datacenter → Permissions → API Tokens; pveum user token list <user>)' });
-      return skipRest(['read', 'actions', 'addresses'], 'needs an accepted token');
+      return skipRest(later.slice(3), 'needs an accepted token');
     }
     if (res.statusCode !== 200) {
       lines.push({ step: 'token', level: 'fail', message: `unexpected answer HTTP ${res.statusCode} from ${base}/version`,
         fix: 'check that the url points at the Proxmox VE API (https://<node>:8006)' });
-      return skipRest(['read', 'actions', 'addresses'], 'needs an accepted token');
+      return skipRest(later.slice(3), 'needs an accepted token');
     }
     let version = '';
     try { version = (JSON.parse(text) as { data?: { version?: string } }).data?.version ?? ''; } catch { version = ''; }
@@ -171,7 +223,7 @@ export async function checkCluster(c: ClusterConfig): Promise<CheckLine[]> {
       return lines;
     }
     const perms = ((JSON.parse(ptext) as { data?: PermissionMap }).data ?? {}) as PermissionMap;
-    const labels = { read: 'reading guests', actions: 'power actions', addresses: 'guest IP addresses' } as const;
+    const labels = { read: 'reading guests', actions: 'power actions', addresses: 'guest IP addresses', console: 'consoles' } as const;
     for (const v of judgePrivileges(perms, c.tokenId)) {
       lines.push(v.ok
         ? { step: v.feature, level: 'ok', message: `${labels[v.feature]} allowed` }
@@ -182,6 +234,24 @@ export async function checkCluster(c: ClusterConfig): Promise<CheckLine[]> {
           fix: `${v.fix}  (a token with privilege separation needs its own ACL entry)`,
         });
     }
+    if (c.console) {
+      lines.push(await checkConsoleUser({ ...c, console: c.console }, base, dispatcher));
+    } else {
+      const v = judgeConsole(perms, { tokenId: c.tokenId });
+      lines.push(v.ok
+        ? { step: 'console', level: 'ok', message: 'consoles open with the API token (VM.Console); LXC terminals need Proxmox VE 9.0.4 or later, else a console user' }
+        : { step: 'console', level: 'warn', message: 'consoles not allowed: missing VM.Console (students cannot open their VM\'s console)', fix: v.fix });
+    }
+    const prov = judgeProvisioning(perms, c.tokenId, pools ?? []);
+    const poolNote = pools === null ? ' (pools not checked: no labdeck database to read class scopes from yet)'
+      : pools.length ? ` (pools ${pools.join(', ')} included)` : '';
+    lines.push(prov.ok
+      ? { step: 'provision', level: 'ok', message: `making class VMs from templates allowed${poolNote}` }
+      : {
+        step: 'provision', level: 'warn',
+        message: `making class VMs from templates not allowed: missing ${prov.missing.map((m) => `${m.privilege} on ${m.path}`).join(', ')}${poolNote}`,
+        fix: prov.fixes.join('\n'),
+      });
   } catch (err) {
     lines.push({ step: 'token', level: 'fail', message: `request failed: ${(err as Error).message}`,
       fix: 'the node accepted a connection but did not answer the API: check pveproxy on the node and the cluster\'s timeoutMs' });
@@ -240,7 +310,8 @@ export async function runCheckConfig(env: NodeJS.ProcessEnv, write: (s: string) 
   }
   write(`${TAG.ok} config     ${config.configPath}: valid, ${config.clusters.length} cluster(s)\n`);
   let failed = false;
-  const reports = await Promise.all(config.clusters.map(async (c) => ({ c, lines: await checkCluster(c) })));
+  const pools = await poolsInUse(config.databaseUrl);
+  const reports = await Promise.all(config.clusters.map(async (c) => ({ c, lines: await checkCluster(c, pools ? pools.get(c.id) ?? [] : null) })));
   for (const { c, lines } of reports) {
     write(`\nCluster ${c.id}${c.name ? ` (${c.name})` : ''} at ${c.url}\n${formatLines(lines)}\n`);
     if (lines.some((l) => l.level === 'fail')) failed = true;

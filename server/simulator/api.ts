@@ -167,12 +167,18 @@ function handlers(opts: ApiOptions, auth: Authenticator): Record<string, Handler
       if (!u) throw fail(`no such user ('${str(params.userid)}')`);
       return { enable: 1, expire: 0, groups: u.groups, tokens: {} };
     },
-    'GET /access/permissions': ({ params, principal }) => {
+    'GET /access/permissions': ({ params, principal, cluster }) => {
       const userid = str(params.userid);
       if (userid && userid !== principal!.id && userid !== principal!.userid && !principal!.privileges.has('Sys.Audit')) {
         throw new PveError(403, `Permission check failed (/access, Sys.Audit)`);
       }
-      return permissionsOf(principal!, str(params.path));
+      // Someone else's map (an auditor asking): the token's or that user's privileges.
+      const other = userid && userid !== principal!.id ? auth.users.get(userid) : undefined;
+      const whose: Principal = userid === auth.tokenId ? { ...principal!, privileges: auth.tokenPrivileges }
+        : other ? { ...principal!, privileges: other.privileges } : userid && userid !== principal!.id ? { ...principal!, privileges: new Set() } : principal!;
+      const pools = new Map<string, number[]>([...cluster.pools].map((p) => [p, []]));
+      for (const g of cluster.guests.values()) if (g.pool) pools.get(g.pool)?.push(g.vmid);
+      return permissionsOf(whose, str(params.path), pools);
     },
   };
   for (const kind of ['qemu', 'lxc'] as const) {

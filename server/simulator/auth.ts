@@ -138,11 +138,20 @@ function capabilities(privs: ReadonlySet<string>): Record<string, Record<string,
   return cap;
 }
 
-/** GET /access/permissions: privilege maps per ACL path (the simulated roles apply on '/' and propagate). */
-export function permissionsOf(p: Principal, path?: string): Record<string, Record<string, number>> {
+/**
+ * GET /access/permissions as PVE::RPCEnvironment::get_effective_permissions answers it: the
+ * top-level paths, each pool and its members' paths, each with the privileges effective there
+ * (the simulated roles sit on '/' and propagate, so every path carries the same map); paths
+ * without any privilege are left out. With `path`: that path only, or {} when nothing applies.
+ */
+export function permissionsOf(p: Principal, path?: string, pools: ReadonlyMap<string, readonly number[]> = new Map()): Record<string, Record<string, number>> {
+  // The value is the propagate flag: a role given on '/' propagates.
   const map = Object.fromEntries([...p.privileges].sort().map((x) => [x, 1]));
+  if (Object.keys(map).length === 0) return {};
   if (path) return { [path]: map };
-  return Object.fromEntries(['/', '/access', '/nodes', '/pool', '/sdn', '/storage', '/vms'].map((x) => [x, map]));
+  const paths = ['/', '/access', '/access/groups', '/nodes', '/pool', '/sdn', '/storage', '/vms'];
+  for (const [pool, members] of pools) paths.push(`/pool/${pool}`, ...members.map((vmid) => `/vms/${vmid}`));
+  return Object.fromEntries([...new Set(paths)].map((x) => [x, map]));
 }
 
 type Params = Record<string, string | string[]>;

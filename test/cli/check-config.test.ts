@@ -5,6 +5,10 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../server/simulator/index.js';
+import { ALL_PRIVILEGES } from '../../server/simulator/auth.js';
+import { createDb } from '../../server/db/index.js';
+import { migrateToLatest } from '../../server/db/migrate.js';
+import { ClassesRepo } from '../../server/classes/repository.js';
 import { runCli, type CliResult } from './run-cli.js';
 
 /** The block of output lines of one cluster. */
@@ -31,6 +35,11 @@ describe('labdeck check-config', { timeout: 60_000 }, () => {
         { id: 'nopower', nodes: 1, guests: 3, tokenSecret: randomUUID(), tokenPrivileges: privs },
         { id: 'revoked', nodes: 1, guests: 3, tokenSecret: randomUUID() },
         { id: 'down', nodes: 1, guests: 3, tokenSecret: randomUUID() },
+        { id: 'consoleok', nodes: 1, guests: 3, tokenSecret: randomUUID(), users: [{ userid: 'console@pve', password: 'right-pass', privileges: ['VM.Audit', 'VM.Console'] }] },
+        { id: 'consolebad', nodes: 1, guests: 3, tokenSecret: randomUUID(), users: [{ userid: 'console@pve', password: 'right-pass', privileges: ['VM.Audit', 'VM.Console'] }] },
+        { id: 'consolenopriv', nodes: 1, guests: 3, tokenSecret: randomUUID(), users: [{ userid: 'console@pve', password: 'right-pass', privileges: ['VM.Audit'] }] },
+        // Everything but what cloning, storage and the class's pool need.
+        { id: 'noprov', nodes: 1, guests: 3, tokenSecret: randomUUID(), tokenPrivileges: ALL_PRIVILEGES.filter((p) => !['VM.Clone', 'VM.Snapshot.Rollback', 'Datastore.AllocateSpace', 'Pool.Allocate'].includes(p)) },
       ],
       unauthorizedDelayMs: 0, pvestatdIntervalMs: 0, activity: false,
     });
@@ -46,16 +55,26 @@ describe('labdeck check-config', { timeout: 60_000 }, () => {
     dir = mkdtempSync(join(tmpdir(), 'labdeck-cc-'));
     const entry = (c: { id: string; url: string; tokenId: string; tokenSecret: string }, extra: Record<string, unknown> = {}) =>
       ({ id: c.id, url: c.url, tokenId: c.tokenId, tokenSecret: c.tokenSecret, timeoutMs: 3000, ...extra });
+    const consoleUser = (password: string) => ({ console: { username: 'console@pve', password } });
+    const extra: Record<string, Record<string, unknown>> = { consoleok: consoleUser('right-pass'), consolebad: consoleUser('wrong-pass'), consolenopriv: consoleUser('right-pass') };
+    // labdeck's database, with a class whose scope clones into the Proxmox pool 'lab-pool' of cluster noprov.
+    const dbFile = join(dir, 'l.db');
+    const db = createDb(dbFile);
+    await migrateToLatest(db);
+    const t = await db.insertInto('users').values({ username: 'teach', display_name: 'Teach', role: 'teacher', password_hash: 'x', source: 'local', created_at: 0, updated_at: 0 }).returning('id').executeTakeFirstOrThrow();
+    const classes = new ClassesRepo(db);
+    await classes.setScope(await classes.create('Networks', t.id), [{ kind: 'pool', cluster: 'noprov', pool: 'lab-pool' }], null);
+    await db.destroy();
     const config = {
       clusters: [
-        ...plain.clusters.map((c) => entry(c)),
+        ...plain.clusters.map((c) => entry(c, extra[c.id])),
         entry(tls.cluster('tlsstrict'), { verifyTls: true }),
         entry(tls.cluster('tlsloose'), { verifyTls: false }),
         { id: 'nodns', url: 'https://labdeck-no-such-host.invalid:8006', tokenId: 'root@pam!x', tokenSecret: randomUUID(), timeoutMs: 2000 },
       ],
     };
     writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
-    result = await runCli(['check-config'], { LABDECK_CONFIG: join(dir, 'config.json'), SESSION_SECRET: secret, DATABASE_URL: join(dir, 'l.db') });
+    result = await runCli(['check-config'], { LABDECK_CONFIG: join(dir, 'config.json'), SESSION_SECRET: secret, DATABASE_URL: dbFile });
   });
 
   afterAll(async () => {
@@ -65,7 +84,7 @@ describe('labdeck check-config', { timeout: 60_000 }, () => {
   });
 
   it('exits 1 and reports the config as valid', () => {
-    expect(result.stdout).toMatch(/\[ ok \] config .*valid, 7 cluster\(s\)/);
+    expect(result.stdout).toMatch(/\[ ok \] config .*valid, 11 cluster\(s\)/);
     expect(result.code).toBe(1);
   });
 
@@ -77,6 +96,29 @@ describe('labdeck check-config', { timeout: 60_000 }, () => {
     expect(s).toMatch(/\[ ok \] token .*accepted \(Proxmox VE \d/);
     expect(s).toMatch(/\[ ok \] read/);
     expect(s).toMatch(/\[ ok \] actions/);
+    expect(s).toMatch(/\[ ok \] console +consoles open with the API token/);
+    expect(s).toMatch(/\[ ok \] provision +making class VMs from templates allowed/);
+  });
+
+  it('logs in as the console user: accepted, wrong password, or without VM.Console', () => {
+    expect(section(result.stdout, 'consoleok')).toMatch(/\[ ok \] console +console user console@pve logs in and may open consoles/);
+    const bad = section(result.stdout, 'consolebad');
+    expect(bad).toMatch(/\[FAIL\] console +Proxmox refused the console user console@pve: wrong user name or password/);
+    expect(bad).toMatch(/fix: check console\.username .* pveum passwd console@pve/);
+    const nopriv = section(result.stdout, 'consolenopriv');
+    expect(nopriv).toMatch(/\[FAIL\] console +console user console@pve logs in but lacks VM\.Console/);
+    expect(nopriv).toMatch(/fix: pveum acl modify \/vms --users 'console@pve' --roles PVEVMUser/);
+  });
+
+  it('names what provisioning lacks, path by path, including the pool a class clones into, with the pveum commands', () => {
+    const s = section(result.stdout, 'noprov');
+    expect(s).toMatch(/\[ ok \] actions/);
+    expect(s).toMatch(/\[warn\] provision +making class VMs from templates not allowed: missing VM\.Clone on \/vms, VM\.Snapshot\.Rollback on \/vms, Datastore\.AllocateSpace on \/storage, Pool\.Allocate on \/pool\/lab-pool \(pools lab-pool included\)/);
+    expect(s).toContain("fix: pveum role add LabdeckProvision --privs 'VM.Clone,VM.Allocate,VM.Config.Options,VM.Snapshot,VM.Snapshot.Rollback' && pveum acl modify /vms --tokens 'root@pam!labdeck' --roles LabdeckProvision");
+    expect(s).toMatch(/\n +pveum acl modify \/storage --tokens 'root@pam!labdeck' --roles PVEDatastoreUser/);
+    expect(s).toMatch(/\n +pveum acl modify \/pool\/lab-pool --tokens 'root@pam!labdeck' --roles PVEPoolAdmin/);
+    // A cluster no class clones into a pool on is not asked for Pool.Allocate.
+    expect(section(result.stdout, 'good')).not.toContain('Pool.Allocate');
   });
 
   it('names a cluster that is down, with the fix', () => {

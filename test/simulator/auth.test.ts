@@ -109,6 +109,23 @@ describe('authentication', () => {
     expect(await api.access.permissions.$get({ path: '/vms/100' })).toEqual({ '/vms/100': { 'Sys.Audit': 1, 'VM.Audit': 1 } });
   });
 
+  it('lists effective permissions as get_effective_permissions does: top-level paths, each pool and its members; and the map of another user for a caller with Sys.Audit', async () => {
+    const c = sim.cluster('lab-ro');
+    const member = c.createGuest({ pool: 'lab-pool', node: c.nodes[0] });
+    const perms = (await tokenClient(c).access.permissions.$get()) as Record<string, Record<string, number>>;
+    const pooled = c.guests().filter((g) => g.pool);
+    const expected = ['/', '/access', '/access/groups', '/nodes', '/pool', '/sdn', '/storage', '/vms', ...pooled.map((g) => `/pool/${g.pool}`), ...pooled.map((g) => `/vms/${g.vmid}`)];
+    expect(Object.keys(perms).sort()).toEqual([...new Set(expected)].sort());
+    expect(perms['/pool/lab-pool']).toEqual({ 'Sys.Audit': 1, 'VM.Audit': 1 });
+    expect(perms).toHaveProperty(`/vms/${member}`);
+    // Another user's map: alice has every privilege by default on lab-a (the token may look: Sys.Audit).
+    const a = sim.cluster('lab-a');
+    const hers = (await tokenClient(a).access.permissions.$get({ userid: 'alice@pve', path: '/pool/x' })) as Record<string, Record<string, number>>;
+    expect(hers['/pool/x']['Pool.Allocate']).toBe(1);
+    // A user without any privilege has an empty map, as PVE leaves such paths out.
+    expect(await tokenClient(a).access.permissions.$get({ userid: 'nobody@pve' })).toEqual({});
+  });
+
   it('lists no guests in cluster/resources for a token without VM.Audit', async () => {
     const s2 = await startFast({ clusters: [{ id: 'blind', guests: 4, tokenPrivileges: ['Sys.Audit'] }] });
     try {
