@@ -10,7 +10,7 @@ import { DomainError, conflict, proxmoxError, unavailable } from '../../contract
 import { PveError } from '../pve/errors.js';
 import type { PveClient } from '../pve/client.js';
 import type { AuditLog } from '../auth/audit-log.js';
-import type { InventoryReader } from '../classes/inventory-reader.js';
+import type { InventoryReader } from '../inventory/reader.js';
 import { log } from '../log.js';
 
 /** The actions this module runs (the contract's list; routes validate against it). */
@@ -178,18 +178,4 @@ export class PowerActions {
     this.closed = true;
     await Promise.allSettled([...this.background]);
   }
-}
-
-/** Runs `fn` over items with at most `limit` at once; results keep the input order. */
-export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i], i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }

@@ -10,7 +10,7 @@ import type { SessionUser } from '../auth/session.js';
 import type { UsersRepo } from '../auth/users.js';
 import { badRequest, conflict, forbidden, notFound } from '../../contract/errors.js';
 import type { ClassesRepo, ClassSummary, PoolEntryView, AssignmentView, ClassPerson, LinkView } from './repository.js';
-import type { InventoryReader } from './inventory-reader.js';
+import type { InventoryReader } from '../inventory/reader.js';
 import { planAutoAssign } from './auto-assign.js';
 import { planMappingsImport, type Mappings, type MappingsReport } from './mappings-import.js';
 import { toProjectorVm, type ProjectorStudent, type ProjectorVm } from './projector-vm.js';

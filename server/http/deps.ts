@@ -6,7 +6,8 @@ import type { Sessions } from '../auth/session.js';
 import type { LoginThrottle } from '../auth/throttle.js';
 import type { UsersRepo } from '../auth/users.js';
 import type { ClassesService } from '../classes/service.js';
-import type { InventoryReader, SyncControl } from '../classes/inventory-reader.js';
+import type { InventoryReader } from '../inventory/reader.js';
+import type { SyncControl } from '../sync/control.js';
 import type { PowerActions } from '../actions/power.js';
 import type { ReadModel } from '../inventory/read-model.js';
 

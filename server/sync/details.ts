@@ -5,7 +5,7 @@ import type { PveClient } from '../pve/client.js';
 import { PveError } from '../pve/errors.js';
 import type { GuestType } from '../pve/normalise.js';
 import { probeTcp } from '../pve/probe.js';
-import { mapLimit } from './limit.js';
+import { mapLimit } from '../limit.js';
 
 export interface DetailOptions { concurrency: number; probePorts: boolean; probeTimeoutMs?: number }
 export interface DetailTarget { vmid: number; node: string; type: GuestType; status: string }

@@ -9,7 +9,7 @@ import type { InventoryRepo } from '../inventory/repository.js';
 import type { VmStatus } from '../../contract/vm.js';
 import type { PveClient } from '../pve/client.js';
 import { PveError } from '../pve/errors.js';
-import { mapLimit } from './limit.js';
+import { mapLimit } from '../limit.js';
 import { checkNodeList, nodeListsToRead } from './node-list-check.js';
 import { DESTROY_TASKS, MEMBERSHIP_TASKS, TaskTracker, taskTarget } from './task-tracker.js';
 

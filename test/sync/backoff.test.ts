@@ -1,7 +1,7 @@
 // Backoff grows exponentially with jitter and stops at the cap; bounded concurrency keeps order.
 import { describe, expect, it } from 'vitest';
 import { backoffDelay } from '../../server/sync/backoff.js';
-import { mapLimit } from '../../server/sync/limit.js';
+import { mapLimit } from '../../server/limit.js';
 
 describe('backoffDelay', () => {
   const policy = { baseMs: 1000, maxMs: 300_000 };

@@ -9,7 +9,8 @@ import { requireUser } from '../middleware.js';
 import { body, params, query, ClusterId, IdString, Vmid, VmidString } from '../validate.js';
 import type { SessionUser } from '../../auth/session.js';
 import { finalOf, vmCategories, vmKey, vmStatuses, vmTypes, type Vm } from '../../../contract/vm.js';
-import { actionNames, mapLimit, type ActionName } from '../../actions/power.js';
+import { actionNames, type ActionName } from '../../actions/power.js';
+import { mapLimit } from '../../limit.js';
 import type { AuditInput } from '../../auth/audit-log.js';
 
 const sortKeys = ['name', 'vmid', 'status', 'node', 'cluster', 'lastUpdated', 'ip'] as const;
