@@ -83,9 +83,34 @@ export const InstanceConfigSchema = v.strictObject({
   followIntervalMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(100), v.maxValue(60_000)), 3000),
 });
 
+/** An origin-only http(s) URL: what browsers type to reach labdeck. */
+const urlOf = (s: string): URL | null => URL.canParse(s) ? new URL(s) : null;
+const PublicUrl = v.pipe(
+  v.string(),
+  v.check((s) => urlOf(s) !== null, 'must be a URL like https://labdeck.example.edu'),
+  v.check((s) => /^https?:$/.test(urlOf(s)?.protocol ?? 'http:'), 'must start with https:// (or http://)'),
+  v.check((s) => { const u = urlOf(s); return !u || (!u.username && !u.password && u.pathname === '/' && !u.search && !u.hash); },
+    'must be only scheme, host and port (no path, query or user), like https://labdeck.example.edu'),
+  v.transform((s) => new URL(s).origin),
+);
+
+/** A host name (or IP) with an optional port, as a browser puts it in the Host header. */
+const HostName = v.pipe(
+  v.string(),
+  v.regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*)(:\d{1,5})?$/,
+    'must be a host name with an optional port, like labdeck.example.edu or labdeck:8080'),
+);
+
 export const FileConfigSchema = v.strictObject({
   instance: v.optional(InstanceConfigSchema, {}),
   clusters: v.optional(v.array(ClusterConfigSchema), []),
+  /**
+   * The address users reach labdeck at. Every link labdeck prints (invites, projector views) uses
+   * it, and requests naming another Host are refused (see allowedHosts).
+   */
+  publicUrl: v.optional(PublicUrl),
+  /** More host names labdeck answers to besides publicUrl's (loopback names always pass). */
+  allowedHosts: v.optional(v.pipe(v.array(HostName), v.maxLength(50)), []),
   sync: v.optional(SyncConfigSchema, {}),
   /** Extra sections (auth, alerts, metrics, retention) are added by their modules. */
   auth: v.optional(v.strictObject({

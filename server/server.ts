@@ -38,6 +38,8 @@ import { log } from './log.js';
 import { attachRealtime, type Realtime } from './realtime/hub.js';
 import { createOps, type Ops } from './ops/attach.js';
 import { resolveVisibleVm } from './http/routes/vms.js';
+import { hostPolicy } from './http/hosts.js';
+import { exposureReport } from './ops/exposure.js';
 import { ConsoleRelay } from './console/relay.js';
 import { ConsoleTokenRepo } from './console/token-repo.js';
 import { consoleRoutes } from './console/routes.js';
@@ -252,7 +254,7 @@ export async function startLabdeck(config: AppConfig, opts: StartOptions = {}): 
 
     // ── Extension point: modules that attach to the running server (e.g. attachRealtime). ──
     // Push a closer for each: closers.push(() => realtime.close())
-    const realtime = attachRealtime(labdeck, { trustProxy: cfg.auth.trustProxy });
+    const realtime = attachRealtime(labdeck, { trustProxy: cfg.auth.trustProxy, hosts: hostPolicy(cfg) });
     labdeck.realtime = realtime;
     closers.push(() => realtime.close());
     consoleRelay.attach(httpServer);
@@ -273,7 +275,8 @@ export async function startLabdeck(config: AppConfig, opts: StartOptions = {}): 
       const recovery = startRecovery({ audit, inventory, backend: sync, logger: log, startedAt });
       closers.push(() => recovery.stop());
     }
-    if (!opts.quiet) log.info({ url: labdeck.url, clusters: clusters.map((c) => c.id), demo: Boolean(demo) }, 'labdeck is listening');
+    for (const w of exposureReport(cfg)) if (w.level === 'warn') log.warn({ fix: w.fix }, w.message);
+    if (!opts.quiet) log.info({ url: labdeck.url, publicUrl: cfg.publicUrl ?? null, clusters: clusters.map((c) => c.id), demo: Boolean(demo) }, 'labdeck is listening');
     return labdeck;
   } catch (err) {
     await stopAll();

@@ -3,6 +3,7 @@
 // provisioning's privileges), with the fix for each failure; and whether the alert channels
 // answer. Each layer is probed on its own so the report names the first broken thing instead of
 // one opaque error.
+import { exposureReport } from '../ops/exposure.js';
 import { lookup } from 'node:dns/promises';
 import { isIP, connect as tcpConnect } from 'node:net';
 import { checkServerIdentity, connect as tlsConnect, type PeerCertificate } from 'node:tls';
@@ -292,6 +293,11 @@ export async function checkAlerts(cfg: AppConfig['alerts']): Promise<CheckLine[]
   return lines;
 }
 
+/** What the config leaves open to anyone who reaches labdeck, as check lines (see ops/exposure.ts). */
+export function checkExposure(config: Pick<AppConfig, 'publicUrl' | 'allowedHosts' | 'metrics' | 'demo'>): CheckLine[] {
+  return exposureReport(config).map((e) => ({ step: e.step, level: e.level, message: e.message, ...(e.fix ? { fix: e.fix } : {}) }));
+}
+
 /** Runs the whole check; returns the exit code (0 all fine or warnings, 1 something broken, 2 bad config). */
 export async function runCheckConfig(env: NodeJS.ProcessEnv, write: (s: string) => void): Promise<number> {
   if (!env.LABDECK_CONFIG) {
@@ -316,6 +322,7 @@ export async function runCheckConfig(env: NodeJS.ProcessEnv, write: (s: string) 
     write(`\nCluster ${c.id}${c.name ? ` (${c.name})` : ''} at ${c.url}\n${formatLines(lines)}\n`);
     if (lines.some((l) => l.level === 'fail')) failed = true;
   }
+  write(`\nExposure\n${formatLines(checkExposure(config))}\n`);
   const alertLines = await checkAlerts(config.alerts);
   write(`\nAlerts\n${formatLines(alertLines)}\n`);
   if (alertLines.some((l) => l.level === 'fail')) failed = true;

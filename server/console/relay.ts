@@ -3,6 +3,7 @@
 // user, the Origin and the permission again, opens the Proxmox side (upstream.ts) and passes
 // bytes both ways. It closes a console when its user signs out or loses access, when the VM
 // stops, and records each console session in the audit log (who, which VM, from when to when).
+import { hostAllowed, hostPolicy, nodeRequestOrigin, originAllowed, unknownHostMessage } from '../http/hosts.js';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { createHmac } from 'node:crypto';
@@ -73,12 +74,12 @@ const REVALIDATE_MS = 15_000;
 
 /** A refusal before the upgrade: plain HTTP with labdeck's error body. */
 class Refusal extends Error {
-  constructor(readonly status: 400 | 401 | 403 | 404 | 409 | 502 | 504, readonly code: string, message: string) {
+  constructor(readonly status: 400 | 401 | 403 | 404 | 409 | 421 | 502 | 504, readonly code: string, message: string) {
     super(message);
   }
 }
 
-const REASONS: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 502: 'Bad Gateway', 504: 'Gateway Timeout' };
+const REASONS: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 421: 'Misdirected Request', 502: 'Bad Gateway', 504: 'Gateway Timeout' };
 
 function refuse(socket: Duplex, r: Refusal): void {
   const body = JSON.stringify({ error: { code: r.code, message: r.message } });
@@ -88,15 +89,7 @@ function refuse(socket: Duplex, r: Refusal): void {
 
 /** The origin the browser used to reach us (X-Forwarded-* only behind a trusted proxy). */
 function expectedOrigin(req: IncomingMessage, trustProxy: boolean): string {
-  let proto = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
-  let host = req.headers.host ?? '';
-  if (trustProxy) {
-    const fp = String(req.headers['x-forwarded-proto'] ?? '').split(',')[0].trim().toLowerCase();
-    if (fp === 'https' || fp === 'http') proto = fp;
-    const fh = String(req.headers['x-forwarded-host'] ?? '').split(',')[0].trim();
-    if (fh) host = fh;
-  }
-  return `${proto}://${host}`;
+  return nodeRequestOrigin(req, trustProxy).origin;
 }
 
 export class ConsoleRelay {
@@ -189,7 +182,11 @@ export class ConsoleRelay {
     const token = url.searchParams.get('token') ?? '';
     if (!TOKEN_RE.test(token)) throw new Refusal(400, 'bad_request', 'token: missing or malformed');
     const origin = req.headers.origin;
-    if (!origin || origin !== expectedOrigin(req, this.deps.config.auth.trustProxy)) {
+    const hosts = hostPolicy(this.deps.config);
+    if (!hostAllowed(hosts, nodeRequestOrigin(req, this.deps.config.auth.trustProxy).host)) {
+      throw new Refusal(421, 'bad_request', unknownHostMessage(hosts, req.headers.host));
+    }
+    if (!origin || !originAllowed(hosts, origin, expectedOrigin(req, this.deps.config.auth.trustProxy))) {
       throw new Refusal(403, 'forbidden', 'cross-origin console connection refused');
     }
     const cookie = req.headers.cookie;

@@ -8,7 +8,8 @@ import type { ApiDeps } from './deps.js';
 import type { AppEnv } from './env.js';
 import { DomainError, errorBody, shownTo, statusOf } from './errors.js';
 import { ThrottledError } from '../auth/throttle.js';
-import { sameOriginOnly } from './middleware.js';
+import { allowedHostsOnly, sameOriginOnly } from './middleware.js';
+import { hostPolicy } from './hosts.js';
 import { serveClient } from './static.js';
 import { authRoutes } from './routes/auth.js';
 import { userRoutes } from './routes/users.js';
@@ -18,6 +19,9 @@ import { adminRoutes } from './routes/admin.js';
 import { describeDbError, isDatabaseUnavailable } from '../db/health.js';
 import { log } from '../log.js';
 import { extname } from 'node:path';
+
+/** Paths a monitor asks by whatever name it knows the machine by: no Host check. */
+const PROBE_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
 
 /** Largest accepted request body (a mappings.json of a big school fits easily). */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -56,6 +60,8 @@ export function createApp(deps: ApiDeps, middleware?: (app: Hono<AppEnv>) => voi
     referrerPolicy: 'same-origin',
     crossOriginEmbedderPolicy: false,
   }));
+  const hosts = hostPolicy(deps.config);
+  app.use('*', allowedHostsOnly(hosts, deps.config.auth.trustProxy, PROBE_PATHS));
   middleware?.(app);
 
   app.use('/api/*', bodyLimit({
@@ -63,7 +69,7 @@ export function createApp(deps: ApiDeps, middleware?: (app: Hono<AppEnv>) => voi
     // The rest of the body is never read, so the connection cannot be reused.
     onError: (c) => c.json(errorBody('payload_too_large', `the body is larger than ${MAX_BODY_BYTES} bytes`), 413, { Connection: 'close' }),
   }));
-  app.use('/api/*', sameOriginOnly(deps.config.auth.trustProxy));
+  app.use('/api/*', sameOriginOnly(deps.config.auth.trustProxy, hosts));
   app.use('/api/*', async (c, next) => {
     c.set('user', await deps.sessions.getSessionUser(c.req.header('cookie')));
     c.header('Cache-Control', 'no-store');

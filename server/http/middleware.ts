@@ -6,6 +6,8 @@ import type { SessionUser } from '../auth/session.js';
 import type { Role } from '../db/schema.js';
 import { forbidden, unauthorized } from './errors.js';
 import type { AppEnv } from './env.js';
+import { errorBody } from './errors.js';
+import { hostAllowed, linkOrigin, originAllowed, unknownHostMessage, type HostPolicy } from './hosts.js';
 
 /** The signed-in user, or a 401. */
 export function requireUser(c: Context<AppEnv>): SessionUser {
@@ -55,14 +57,33 @@ export function clientAddress(c: Context, trustProxy: boolean, trustedHops = 1):
 
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+/**
+ * Refuses requests that name a host labdeck is not configured for (publicUrl, allowedHosts): a
+ * page on another name (DNS rebinding, a look-alike domain) cannot use labdeck through the
+ * browser. The probes (/healthz, /readyz, /metrics) answer whatever name a monitor uses.
+ */
+export function allowedHostsOnly(policy: HostPolicy, trustProxy: boolean, exempt: ReadonlySet<string>): MiddlewareHandler {
+  return async (c, next) => {
+    if (exempt.has(c.req.path)) return next();
+    const { host } = requestOrigin(c, trustProxy);
+    if (!hostAllowed(policy, host)) return c.json(errorBody('bad_request', unknownHostMessage(policy, host)), 421);
+    await next();
+  };
+}
+
+/** Where the links labdeck prints for this request point (the public URL when configured). */
+export function linkOriginOf(c: Context, policy: HostPolicy, trustProxy: boolean): string {
+  return linkOrigin(policy, requestOrigin(c, trustProxy).origin);
+}
+
 /** Refuses state-changing requests whose Origin (or Sec-Fetch-Site) says another site sent them. */
-export function sameOriginOnly(trustProxy: boolean): MiddlewareHandler {
+export function sameOriginOnly(trustProxy: boolean, policy: HostPolicy = { publicOrigin: null, allowed: null }): MiddlewareHandler {
   return async (c, next) => {
     if (!SAFE.has(c.req.method)) {
       const origin = c.req.header('origin');
       const site = c.req.header('sec-fetch-site');
       if (origin !== undefined) {
-        if (origin !== requestOrigin(c, trustProxy).origin) throw forbidden('cross-origin request refused');
+        if (!originAllowed(policy, origin, requestOrigin(c, trustProxy).origin)) throw forbidden('cross-origin request refused');
       } else if (site !== undefined && site !== 'same-origin' && site !== 'none') {
         throw forbidden('cross-site request refused');
       }

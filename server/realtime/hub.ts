@@ -3,6 +3,7 @@
 // batched (≤100 ms) and fanned out so each socket gets each VM it may see at most once; access
 // changes move sockets between rooms and send what appeared or left; revoked sessions and
 // projector links lose their sockets.
+import { hostAllowed, nodeRequestOrigin, type HostPolicy } from '../http/hosts.js';
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import { Server, type Socket } from 'socket.io';
 import * as v from 'valibot';
@@ -40,6 +41,8 @@ export interface RealtimeOptions {
   revalidateMs?: number;
   /** Honour X-Forwarded-Host in the origin check (config auth.trustProxy). */
   trustProxy?: boolean;
+  /** The host names handshakes may name and the public origin (config publicUrl, allowedHosts). */
+  hosts?: HostPolicy;
   /** Largest number of VMs in one frame. */
   chunkSize?: number;
   logger?: Logger;
@@ -97,9 +100,11 @@ function refuse(reason: string, code: string): Error {
  * Refuses cross-origin browser handshakes (a cookie-authenticated socket is a CSRF target).
  * X-Forwarded-Host counts only behind a trusted proxy: otherwise anyone could name their own site.
  */
-function sameOrigin(req: IncomingMessage, trustProxy: boolean): boolean {
+function sameOrigin(req: IncomingMessage, trustProxy: boolean, hosts: HostPolicy): boolean {
+  if (!hostAllowed(hosts, nodeRequestOrigin(req, trustProxy).host)) return false;
   const origin = req.headers.origin;
   if (!origin) return true;
+  if (hosts.publicOrigin !== null && origin === hosts.publicOrigin) return true;
   let host: string;
   try {
     host = new URL(origin).host;
@@ -126,7 +131,7 @@ export function attachRealtime(host: RealtimeHost, opts: RealtimeOptions = {}): 
     // Other upgrades on this server (the console relay, server/console) are answered by their owners.
     destroyUpgrade: false,
     allowRequest: (req, cb) => {
-      const ok = sameOrigin(req, opts.trustProxy ?? false);
+      const ok = sameOrigin(req, opts.trustProxy ?? false, opts.hosts ?? { publicOrigin: null, allowed: null });
       cb(ok ? null : 'origin not allowed', ok);
     },
   });

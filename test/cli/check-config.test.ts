@@ -10,6 +10,7 @@ import { createDb } from '../../server/db/index.js';
 import { migrateToLatest } from '../../server/db/migrate.js';
 import { ClassesRepo } from '../../server/classes/repository.js';
 import { runCli, type CliResult } from './run-cli.js';
+import { checkExposure } from '../../server/cli/check-config.js';
 
 /** The block of output lines of one cluster. */
 function section(out: string, id: string): string {
@@ -158,6 +159,23 @@ describe('labdeck check-config', { timeout: 60_000 }, () => {
   it('names a host that does not resolve', () => {
     const s = section(result.stdout, 'nodns');
     expect(s).toMatch(/\[FAIL\] DNS .*cannot resolve labdeck-no-such-host\.invalid/);
+  });
+
+  it('warns that /metrics has no token and that links follow the Host header (no publicUrl)', () => {
+    const s = result.stdout.slice(result.stdout.indexOf('\nExposure\n'));
+    expect(s).toMatch(/\[warn\] publicUrl +publicUrl is not set: invite and projector links are built from the Host header/);
+    expect(s).toMatch(/\[warn\] metrics +\/metrics has no token: anyone who reaches labdeck can read/);
+    expect(s).toMatch(/fix: add "metrics": \{"token": "\$\{METRICS_TOKEN\}"\}/);
+  });
+
+  it('says what a config with publicUrl and a metrics token leaves open: nothing to warn about', () => {
+    expect(checkExposure({ publicUrl: 'https://labdeck.example.edu', allowedHosts: ['labdeck'], metrics: { token: 'x'.repeat(16) }, demo: false }))
+      .toEqual([
+        { step: 'publicUrl', level: 'ok', message: 'links point at https://labdeck.example.edu; only requests for labdeck.example.edu, labdeck, loopback are answered' },
+        { step: 'metrics', level: 'ok', message: '/metrics asks for the bearer token' },
+      ]);
+    // Demo mode is for one machine: nothing to warn about.
+    expect(checkExposure({ allowedHosts: [], metrics: {}, demo: true })).toEqual([]);
   });
 
   it('rejects an invalid config file naming the field (exit 2)', async () => {

@@ -38,6 +38,20 @@ describe('config', () => {
     expect(() => parseFileConfig({ clusterz: [] })).toThrow(ConfigError);
   });
 
+  it('takes publicUrl as an origin only, and allowedHosts as host names', () => {
+    expect(parseFileConfig({ publicUrl: 'https://LabDeck.example.edu/' })).toMatchObject({ publicUrl: 'https://labdeck.example.edu', allowedHosts: [] });
+    expect(parseFileConfig({ publicUrl: 'http://10.0.0.5:8080', allowedHosts: ['labdeck', 'labdeck.lan:8443', '[::1]:8080'] }).allowedHosts).toHaveLength(3);
+    expect(parseFileConfig({}).publicUrl).toBeUndefined();
+    expect(() => parseFileConfig({ publicUrl: 'labdeck.example.edu' })).toThrow(/publicUrl: must be a URL like https:\/\/labdeck\.example\.edu/);
+    expect(() => parseFileConfig({ publicUrl: 'ftp://labdeck.example.edu' })).toThrow(/publicUrl: must start with https:\/\//);
+    for (const bad of ['https://labdeck.example.edu/labdeck', 'https://labdeck.example.edu/?x=1', 'https://user:pw@labdeck.example.edu']) {
+      expect(() => parseFileConfig({ publicUrl: bad }), bad).toThrow(/publicUrl: must be only scheme, host and port/);
+    }
+    for (const bad of ['evil.example/x', 'https://labdeck', 'a b', '']) {
+      expect(() => parseFileConfig({ allowedHosts: [bad] }), bad).toThrow(/allowedHosts\.0: must be a host name/);
+    }
+  });
+
   it('no config file means demo mode with a random session secret', async () => {
     const c = await loadConfig({});
     expect(c).toMatchObject({ demo: true, port: 8080, host: '127.0.0.1', databaseUrl: './data/labdeck.db', clusters: [] });

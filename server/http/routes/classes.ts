@@ -4,7 +4,8 @@ import { Hono, type Context } from 'hono';
 import * as v from 'valibot';
 import type { ApiDeps } from '../deps.js';
 import type { AppEnv } from '../env.js';
-import { requestOrigin, requireUser } from '../middleware.js';
+import { linkOriginOf, requireUser } from '../middleware.js';
+import { hostPolicy } from '../hosts.js';
 import { body, params, query, ClusterId, IdString, Username, Vmid, VmidString } from '../validate.js';
 import { MappingsSchema } from '../../classes/mappings-import.js';
 import type {
@@ -48,7 +49,8 @@ const AssignBody = v.pipe(
 export function classRoutes(deps: ApiDeps) {
   const app = new Hono<AppEnv>();
   const svc = deps.classes;
-  const originOf = (c: Context<AppEnv>) => requestOrigin(c, deps.config.auth.trustProxy).origin;
+  const hosts = hostPolicy(deps.config);
+  const originOf = (c: Context<AppEnv>) => linkOriginOf(c, hosts, deps.config.auth.trustProxy);
 
   app.get('/classes', async (c) => c.json({ classes: await svc.list(requireUser(c)) } satisfies ClassListResponse));
 
