@@ -44,6 +44,7 @@ import { ConsoleRelay } from './console/relay.js';
 import { ConsoleTokenRepo } from './console/token-repo.js';
 import { consoleRoutes } from './console/routes.js';
 import { createProvisioning, type Provisioning } from './provision/attach.js';
+import type { Shared } from './cluster/shared.js';
 
 export interface StartOptions {
   /** Overrides config.port / config.host (tests pass 0 and 127.0.0.1). */
@@ -109,6 +110,8 @@ export interface Labdeck {
   console: ConsoleRelay;
   /** Provisioning jobs, revert, reset, remove (server/provision). */
   provisioning: Provisioning;
+  /** Several instances on one PostgreSQL database (config instance.shared), else null (server/cluster). */
+  shared: Shared | null;
   /** Stops everything this call started (idempotent). */
   close(): Promise<void>;
 }
@@ -152,13 +155,18 @@ export async function startLabdeck(config: AppConfig, opts: StartOptions = {}): 
       if (h.ok) log.info('Database available again');
       else log.error({ err: h.error }, 'Database unavailable: serving what is in memory, retrying');
     });
-    const db = createDb(cfg.databaseUrl, { health: dbHealth });
+    const sharedDb = cfg.instance.shared;
+    // A stalled instance (SIGSTOP, a frozen VM) must not hold the revision counter's lock for everyone.
+    const db = createDb(cfg.databaseUrl, { health: dbHealth, ...(sharedDb ? { idleInTransactionMs: 10_000 } : {}) });
     closers.push(() => db.destroy());
     await migrateToLatest(db);
 
     const feed = new ChangeFeed();
     const accessFeed = new AccessFeed();
-    const sync = createSyncManager({ db, feed, config: cfg });
+    // Loaded only for several instances: a single one never holds the coordination code.
+    const shared = sharedDb ? await (await import('./cluster/shared.js')).startShared({ db, config: cfg, feed, accessFeed, logger: log }) : null;
+    if (shared) closers.push(() => shared.close());
+    const sync = createSyncManager({ db, feed, config: cfg, coordinator: shared?.coordinator });
     const inventory = sync.repo;
     const reads = opts.readModel === false ? null : new ReadModel({
       // While the database is down, the running loops' states stand in, so reads keep working.
@@ -172,6 +180,8 @@ export async function startLabdeck(config: AppConfig, opts: StartOptions = {}): 
       await reads.start();
       closers.push(() => reads.stop());
     }
+    // From the revision the read model holds: what others commit from then on reaches this instance's feed.
+    if (shared) await shared.follow(inventory, reads ? reads.revision() : await inventory.currentRevision());
     const users = new UsersRepo(db);
     // Created before anything that announces on the access feed, so no revocation goes unseen.
     const directory = new SessionUsers({ users, feed: accessFeed, pollMs: opts.userPollMs });
@@ -182,6 +192,7 @@ export async function startLabdeck(config: AppConfig, opts: StartOptions = {}): 
     });
     // Created before any hub attaches, so its tag cache is updated before rooms are computed.
     const access = new Access(db, accessFeed, feed);
+    shared?.relayAccess(() => access.reload());
     const audit = new AuditLog(db);
     const classesRepo = new ClassesRepo(db, linkKey(cfg.sessionSecret));
     const classes = new ClassesService(classesRepo, users, access, audit, inventory, () => clusters.map((c) => c.id));
@@ -244,7 +255,7 @@ export async function startLabdeck(config: AppConfig, opts: StartOptions = {}): 
     const labdeck: Labdeck = {
       url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${addr.port}`,
       port: addr.port, config: cfg, db, feed, accessFeed, sync, inventory, reads, access, sessions, users, audit, classes,
-      classesRepo, power, throttle, httpServer, app, demo, realtime: null, ops, console: consoleRelay, provisioning,
+      classesRepo, power, throttle, httpServer, app, demo, realtime: null, ops, console: consoleRelay, provisioning, shared,
       close: async () => {
         if (closed) return;
         closed = true;

@@ -20,6 +20,8 @@ export function dialectOf(url: string): Dialect {
 export interface DbOptions {
   /** Told about every query's success or failure (readiness, the sync loop's error accounting). */
   health?: DbHealth;
+  /** PostgreSQL ends a pool connection's transaction left idle this long (several instances: a stalled one). */
+  idleInTransactionMs?: number;
 }
 
 /** A statement whose success proves the database takes writes again. */
@@ -44,7 +46,10 @@ export function createDb(url: string, opts: DbOptions = {}): Db {
     pg.types.setTypeParser(20, (x: string) => Number(x));
     // A restart or failover of PostgreSQL ends our connections: without these, a query waits
     // forever for a connection and an idle client's error event ends the process.
-    const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000 });
+    const pool = new pg.Pool({
+      connectionString: url, max: 10, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000,
+      ...(opts.idleInTransactionMs ? { idle_in_transaction_session_timeout: opts.idleInTransactionMs } : {}),
+    });
     pool.on('error', (err) => {
       log.warn({ err: describeDbError(err) }, 'Database connection lost; it is reopened on the next query');
       health?.failed(err);

@@ -10,6 +10,7 @@ import * as m045 from '../../migrations/045_link_tokens_audit_class.js';
 import * as m050 from '../../migrations/050_provisioning.js';
 import * as m060 from '../../migrations/060_reliability.js';
 import * as m110 from '../../migrations/110_audit_count.js';
+import * as m171 from '../../migrations/171_sync_leader.js';
 
 /** Every migration, by name; names sort in the order they run. */
 const migrations: Record<string, Migration> = {
@@ -22,6 +23,7 @@ const migrations: Record<string, Migration> = {
   '050_provisioning': m050,
   '060_reliability': m060,
   '110_audit_count': m110,
+  '171_sync_leader': m171,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -231,6 +231,15 @@ export interface ProvisionVmsTable {
   updated_at: number;
 }
 
+/** Several instances on one PostgreSQL database: each cluster's sync leader and its epoch (migration 171). */
+export interface SyncLeaderTable {
+  cluster_id: string;
+  holder: string;
+  epoch: number;
+  renewed_at: number;
+  status: string | null;
+}
+
 export interface Database {
   vm_inventory: VmInventoryTable;
   revision_counter: RevisionCounterTable;
@@ -253,4 +262,5 @@ export interface Database {
   provision_jobs: ProvisionJobsTable;
   provision_vms: ProvisionVmsTable;
   health_probe: HealthProbeTable;
+  sync_leader: SyncLeaderTable;
 }

@@ -2,8 +2,11 @@
 // one class. Every write takes revisions from the one counter inside its transaction and is
 // announced on the ChangeFeed only after the commit. The writers' view of each cluster's rows is
 // kept in memory (read from the database once, then updated by every write this process commits),
-// so a pass that finds nothing to change costs no query at all. That holds because one labdeck
-// process owns its database: every vm_inventory write goes through this class.
+// so a pass that finds nothing to change costs no query at all. That holds while one labdeck
+// process owns its database: every vm_inventory write goes through this class. With several
+// instances on one PostgreSQL database (server/cluster attaches SharedWrites), each write first
+// reads what the others committed since, under the revision counter's lock, and is fenced by the
+// cluster's sync epoch and announced to the other instances in its own transaction.
 import { sql, type Transaction } from 'kysely';
 import type { Selectable } from 'kysely';
 import type { Database, ClusterStateTable } from '../db/schema.js';
@@ -36,6 +39,19 @@ export interface Changes {
 }
 
 export interface ApplyResult { revision: number | null; changed: Vm[]; removed: string[] }
+
+/** What a repository shared with other instances does inside its write transactions (server/cluster). */
+export interface SharedWrites {
+  /** Throws unless this instance still leads `cluster`'s sync (its epoch); `withStatus` also stores its status. */
+  fence(trx: Transaction<Database>, cluster: string, withStatus: boolean): Promise<void>;
+  /** Tells the other instances (pg_notify, delivered at commit). */
+  notify(trx: Transaction<Database>, cluster: string, kind: 'inventory' | 'state', revision: number | null): Promise<void>;
+}
+
+export interface ApplyOptions {
+  /** A write labdeck decided on any instance (a power action's state): not fenced by the sync epoch. */
+  unfenced?: boolean;
+}
 
 export interface PassRecordInput {
   cluster: string;
@@ -90,6 +106,9 @@ export class InventoryRepo {
   private readonly rowVersions = new Map<string, Map<number, number>>();
   /** Writes run one at a time in this process, each computed from the rows the previous one left. */
   private writeQueue: Promise<unknown> = Promise.resolve();
+  private shared: SharedWrites | null = null;
+  /** cluster → revision up to which `stored` holds every committed row of it (shared database only). */
+  private readonly syncedTo = new Map<string, number>();
 
   constructor(db: Db, opts: InventoryRepoOptions = {}) {
     this.db = db;
@@ -97,6 +116,46 @@ export class InventoryRepo {
     this.staleAfterMs = opts.staleAfterMs ?? 90_000;
     this.now = opts.now ?? Date.now;
     this.pg = dialectOfDb(db) === 'postgres';
+  }
+
+  /** Shares the database with other instances: fenced, catching-up, announced writes (PostgreSQL). */
+  attachShared(shared: SharedWrites): void {
+    this.shared = shared;
+  }
+
+  /**
+   * Rows another instance committed (read by server/cluster's follower): kept where newer than
+   * the stored copy, so the passes' and the fast lane's view follows them.
+   */
+  absorb(rows: readonly InventoryRow[]): Promise<void> {
+    return this.serial(async () => {
+      const byCluster = new Map<string, InventoryRow[]>();
+      for (const r of rows) {
+        const cur = this.stored.get(r.cluster_id)?.get(r.vmid);
+        if (!this.stored.has(r.cluster_id) || (cur && cur.revision >= r.revision)) continue;
+        const list = byCluster.get(r.cluster_id) ?? [];
+        list.push(r);
+        byCluster.set(r.cluster_id, list);
+      }
+      for (const [cluster, list] of byCluster) this.merge(cluster, this.stored.get(cluster)!, list);
+    });
+  }
+
+  /** Drops the stored rows and state of a cluster (this instance takes over its sync: read them afresh). */
+  forget(cluster: string): Promise<void> {
+    return this.serial(async () => {
+      this.stored.delete(cluster);
+      this.syncedTo.delete(cluster);
+      this.versions.set(cluster, this.storedVersion(cluster) + 1);
+      this.rowVersions.delete(cluster);
+      const row = await this.db.selectFrom('cluster_state').selectAll().where('cluster_id', '=', cluster).executeTakeFirst();
+      if (row) this.adoptState(row);
+    });
+  }
+
+  /** A cluster state as another instance stored it (readers' staleness follows it). */
+  adoptState(state: ClusterState): void {
+    this.states?.set(state.cluster_id, state);
   }
 
   /** The cluster states in memory (null until first read). */
@@ -268,6 +327,8 @@ export class InventoryRepo {
   private async rowsOf(cluster: string): Promise<Map<number, InventoryRow>> {
     let rows = this.stored.get(cluster);
     if (!rows) {
+      // Counter first: every row committed up to it is in the read that follows.
+      if (this.shared) this.syncedTo.set(cluster, await this.currentRevision());
       const read = await this.db.selectFrom('vm_inventory').selectAll().where('cluster_id', '=', cluster).execute();
       rows = new Map(read.map((r) => [r.vmid, r]));
       this.stored.set(cluster, rows);
@@ -281,33 +342,49 @@ export class InventoryRepo {
    * When `compute` finds nothing to do, the database is not touched. `compute` must not modify
    * the rows it is given (they are the stored copies).
    */
-  async apply(cluster: string, compute: (stored: InventoryRow[]) => Changes, vmids?: readonly number[]): Promise<ApplyResult> {
+  async apply(cluster: string, compute: (stored: InventoryRow[]) => Changes, vmids?: readonly number[], opts: ApplyOptions = {}): Promise<ApplyResult> {
     const { written, tombstoned, revision } = await this.serial(async () => {
       const rows = await this.rowsOf(cluster);
-      const changes = compute(pick(rows, vmids));
+      let changes = compute(pick(rows, vmids));
       if (!changes.upserts.length && !changes.tombstones.length && !changes.events.length) {
         return { written: [], tombstoned: [], revision: null };
       }
+      const shared = this.shared;
       const done = await this.db.transaction().execute(async (trx) => {
         // A second process on the same PostgreSQL database still takes revisions in commit order.
-        if (this.pg) await trx.selectFrom('revision_counter').select('value').where('id', '=', 1).forUpdate().execute();
-        return this.write(trx, changes);
-      });
-      if (done.written.length || done.tombstoned.length) {
-        const version = this.storedVersion(cluster) + 1;
-        this.versions.set(cluster, version);
-        let changedIn = this.rowVersions.get(cluster);
-        if (!changedIn) this.rowVersions.set(cluster, (changedIn = new Map()));
-        for (const r of [...done.written, ...done.tombstoned]) {
-          rows.set(r.vmid, r);
-          changedIn.set(r.vmid, version);
+        const locked = this.pg ? await trx.selectFrom('revision_counter').select('value').where('id', '=', 1).forUpdate().executeTakeFirst() : undefined;
+        if (!shared) return this.write(trx, changes);
+        if (!opts.unfenced) await shared.fence(trx, cluster, false);
+        // What other instances committed since this one last saw the cluster: computed again from it.
+        const fresh = await trx.selectFrom('vm_inventory').selectAll()
+          .where('cluster_id', '=', cluster).where('revision', '>', this.syncedTo.get(cluster) ?? 0).execute();
+        if (fresh.length) {
+          this.merge(cluster, rows, fresh);
+          changes = compute(pick(rows, vmids));
         }
-      }
+        const res = await this.write(trx, changes);
+        this.syncedTo.set(cluster, Math.max(locked?.value ?? 0, res.revision ?? 0));
+        if (res.revision !== null) await shared.notify(trx, cluster, 'inventory', res.revision);
+        return res;
+      });
+      if (done.written.length || done.tombstoned.length) this.merge(cluster, rows, [...done.written, ...done.tombstoned]);
       return done;
     });
     const result: ApplyResult = { revision, changed: written.map((r) => toVm(r, false)), removed: tombstoned.map((r) => vmKey(r.cluster_id, r.vmid)) };
     this.announce(result, tombstoned.length ? tombstoned[tombstoned.length - 1].revision : null);
     return result;
+  }
+
+  /** Stores rows as the database now holds them, as one more version of the cluster's rows. */
+  private merge(cluster: string, rows: Map<number, InventoryRow>, changed: readonly InventoryRow[]): void {
+    const version = this.storedVersion(cluster) + 1;
+    this.versions.set(cluster, version);
+    let changedIn = this.rowVersions.get(cluster);
+    if (!changedIn) this.rowVersions.set(cluster, (changedIn = new Map()));
+    for (const r of changed) {
+      rows.set(r.vmid, r);
+      changedIn.set(r.vmid, version);
+    }
   }
 
   private async write(trx: Transaction<Database>, changes: Changes): Promise<{ written: InventoryRow[]; tombstoned: InventoryRow[]; revision: number | null }> {
@@ -367,7 +444,7 @@ export class InventoryRepo {
         cluster_id: cluster, vmid, at: now, kind: 'status', from_value: row.status, to_value: status, detail: 'labdeck',
       }];
       return { upserts: [next], tombstones: [], events };
-    }, [vmid]);
+    }, [vmid], { unfenced: true });
     const vm = result.changed[0] ?? null;
     if (!vm) throw new Error(`VM ${vmKey(cluster, vmid)} is not in the inventory`);
     const stale = (await this.staleness())(cluster);
@@ -384,6 +461,7 @@ export class InventoryRepo {
     let next: ClusterState;
     try {
       next = await this.db.transaction().execute(async (trx) => {
+        if (this.shared) await this.shared.fence(trx, p.cluster, true);
         let row = state;
         if (!row) {
           const prev = await trx.selectFrom('cluster_state').selectAll().where('cluster_id', '=', p.cluster).executeTakeFirst();
@@ -400,6 +478,7 @@ export class InventoryRepo {
           cluster_id: p.cluster, kind: p.kind, started_at: p.startedAt, duration_ms: p.durationMs,
           guests_seen: p.guests, rows_changed: p.changed, requests: p.requests, error: p.error,
         }).execute();
+        if (this.shared) await this.shared.notify(trx, p.cluster, 'state', null);
         return r;
       });
     } catch (err) {

@@ -41,6 +41,16 @@ const FAST_LANE_BURST = 20;
 
 const describe = (err: unknown) => (err instanceof PveError ? err.message : (err as Error).message ?? String(err));
 
+/** A cluster's staleness and health from its state (pure; the other instances judge a leader's status with it too). */
+export function healthOf(s: Pick<ClusterState, 'last_success_at' | 'consecutive_failures'>, staleAfterMs: number, now: number): { stale: boolean; health: ClusterHealth } {
+  const stale = s.last_success_at === null || now - s.last_success_at > staleAfterMs;
+  let health: ClusterHealth = 'unknown';
+  if (s.consecutive_failures >= 3 || (s.consecutive_failures > 0 && stale)) health = 'down';
+  else if (s.consecutive_failures > 0) health = 'degraded';
+  else if (s.last_success_at !== null) health = 'healthy';
+  return { stale, health };
+}
+
 /** The per-cluster loop. */
 export class ClusterLoop {
   readonly id: string;
@@ -267,12 +277,7 @@ export class ClusterLoop {
   /** The admin's view of this cluster. */
   status(): ClusterSyncStatus {
     const s = this.state;
-    const now = Date.now();
-    const stale = s.last_success_at === null || now - s.last_success_at > this.deps.sync.staleAfterSeconds * 1000;
-    let health: ClusterHealth = 'unknown';
-    if (s.consecutive_failures >= 3 || (s.consecutive_failures > 0 && stale)) health = 'down';
-    else if (s.consecutive_failures > 0) health = 'degraded';
-    else if (s.last_success_at !== null) health = 'healthy';
+    const { stale, health } = healthOf(s, this.deps.sync.staleAfterSeconds * 1000, Date.now());
     const lat = this.deps.client.latency();
     return {
       id: this.id,

@@ -10,7 +10,33 @@ import { createPveClient, type PveClient } from '../pve/client.js';
 import { ClusterLoop } from './cluster-loop.js';
 import { FastLane, type WatchOptions } from './fast-lane.js';
 import { SignalLoop, type SignalStats } from './signal-loop.js';
-import type { SyncStatus } from './types.js';
+import type { ClusterSyncStatus, InstancesStatus, SyncStatus } from './types.js';
+
+/** What the manager asks of the instances' coordination when several share one database (server/cluster). */
+export interface SyncCoordinator {
+  /** Starts taking the lead of clusters; `hooks` run the loops of the clusters led here. */
+  start(hooks: CoordinatorHooks): Promise<void>;
+  stop(): Promise<void>;
+  /** The status the leading instance stored for a cluster not led here, or null. */
+  remoteStatus(cluster: string): ClusterSyncStatus | null;
+  /** Asks the cluster's leader to watch a guest live (a power action ran here). */
+  forwardWatch(cluster: string, vmid: number, opts: WatchOptions): void;
+  /** Asks the cluster's leader to run a pass. */
+  forwardTrigger(cluster: string, kind: 'full' | 'quick'): void;
+  info(): InstancesStatus;
+}
+
+export interface CoordinatorHooks {
+  lead(cluster: string, epoch: number): Promise<void>;
+  lose(cluster: string): Promise<void>;
+  /** A leader's work asked for by another instance. */
+  watch(cluster: string, vmid: number, opts: WatchOptions): void;
+  trigger(cluster: string, kind: 'full' | 'quick'): void;
+  /** The status of a cluster led here (stored with each pass for the other instances). */
+  status(cluster: string): ClusterSyncStatus | null;
+  /** Another instance's status changed: push it. */
+  statusChanged(): void;
+}
 
 export interface SyncManagerOptions {
   db: Db;
@@ -20,6 +46,8 @@ export interface SyncManagerOptions {
   logger?: Logger;
   /** Tests and the bench can hand in clients; by default one is made per cluster. */
   clientFactory?: (cluster: ClusterConfig) => PveClient;
+  /** Several instances on one database: only the clusters this one leads are synced here. */
+  coordinator?: SyncCoordinator;
 }
 
 export interface SyncManager {
@@ -49,6 +77,7 @@ export interface SyncManager {
 export function createSyncManager(opts: SyncManagerOptions): SyncManager {
   const logger = opts.logger ?? rootLog;
   const me = instanceName(opts.config);
+  const coordinator = opts.coordinator;
   const sync = opts.config.sync;
   const repo = new InventoryRepo(opts.db, { feed: opts.feed, staleAfterMs: sync.staleAfterSeconds * 1000 });
   const makeClient = opts.clientFactory ?? createPveClient;
@@ -103,6 +132,35 @@ export function createSyncManager(opts: SyncManagerOptions): SyncManager {
     passSoon: (destroyed) => loop.soon(destroyed),
   });
 
+  const hooks: CoordinatorHooks = {
+    async lead(cluster) {
+      const c = configs.get(cluster);
+      if (!c || !running) return;
+      // Another instance synced it until now: its rows and state are read afresh.
+      await repo.forget(cluster);
+      const [states, summary] = await Promise.all([repo.clusterStates(), repo.summary()]);
+      const loop = newLoop(c, states);
+      loops.set(cluster, loop);
+      loop.start(Object.values(summary.byCluster[cluster] ?? {}).reduce((a, b) => a + b, 0));
+      const sig = newSignals(c, loop);
+      signals.set(cluster, sig);
+      sig.start();
+      emitStatus();
+    },
+    async lose(cluster) {
+      const loop = loops.get(cluster);
+      const sig = signals.get(cluster);
+      loops.delete(cluster);
+      signals.delete(cluster);
+      await Promise.all([sig?.stop(2_000), loop?.stop(2_000)]);
+      emitStatus();
+    },
+    watch: (cluster, vmid, o) => { if (running && loops.has(cluster)) fastLane.watch(cluster, vmid, o); },
+    trigger: (cluster, kind) => { if (running) void loops.get(cluster)?.run(kind); },
+    status: (cluster) => loops.get(cluster)?.status() ?? null,
+    statusChanged: emitStatus,
+  };
+
   const manager: SyncManager = {
     repo,
     instance: me,
@@ -111,6 +169,11 @@ export function createSyncManager(opts: SyncManagerOptions): SyncManager {
       if (running) return;
       running = true;
       startedAt = Date.now();
+      if (coordinator) {
+        await coordinator.start(hooks);
+        logger.info({ clusters: opts.config.clusters.map((c) => c.id), instance: me }, 'Background VM inventory sync started (clusters synced by whichever instance leads them)');
+        return;
+      }
       const [states, summary] = await Promise.all([repo.clusterStates(), repo.summary()]);
       for (const c of opts.config.clusters) {
         const loop = loops.get(c.id) ?? newLoop(c, states);
@@ -130,6 +193,7 @@ export function createSyncManager(opts: SyncManagerOptions): SyncManager {
 
     async stop(timeoutMs = 5_000) {
       running = false;
+      await coordinator?.stop();
       await Promise.all([...signals.values()].map((s) => s.stop(timeoutMs)));
       await Promise.all([...loops.values()].map((l) => l.stop(timeoutMs)));
       await Promise.race([fastLane.stop(), new Promise((r) => setTimeout(r, timeoutMs).unref())]);
@@ -140,7 +204,11 @@ export function createSyncManager(opts: SyncManagerOptions): SyncManager {
 
     async trigger(t = {}) {
       const kind = t.kind ?? 'full';
-      const targets = t.cluster ? [t.cluster] : [...configs.keys()];
+      let targets = t.cluster ? [t.cluster] : [...configs.keys()];
+      if (coordinator && running) {
+        for (const id of targets) if (!loops.has(id)) coordinator.forwardTrigger(id, kind);
+        targets = targets.filter((id) => loops.has(id));
+      }
       const missing = targets.filter((id) => configs.has(id) && !loops.has(id));
       if (missing.length) {
         // Not started (tests, one-off runs): loops that run passes only when asked.
@@ -151,11 +219,12 @@ export function createSyncManager(opts: SyncManagerOptions): SyncManager {
     },
 
     watch(cluster, vmid, o) {
-      fastLane.watch(cluster, vmid, o);
+      if (coordinator && running && !loops.has(cluster)) coordinator.forwardWatch(cluster, vmid, o ?? {});
+      else fastLane.watch(cluster, vmid, o);
     },
 
     status() {
-      const clusters = opts.config.clusters.map((c) => loops.get(c.id)?.status() ?? {
+      const clusters = opts.config.clusters.map((c) => loops.get(c.id)?.status() ?? coordinator?.remoteStatus(c.id) ?? {
         id: c.id, name: c.name ?? c.id, health: 'unknown' as const, running: null, lastFullAt: null, lastQuickAt: null,
         lastSuccessAt: null, stale: true, guests: 0, errorCount: 0, lastError: null, lastErrorAt: null,
         consecutiveFailures: 0, backoffMs: 0, nextRunAt: null, recentPasses: [],
@@ -163,6 +232,7 @@ export function createSyncManager(opts: SyncManagerOptions): SyncManager {
       });
       return {
         instance: me,
+        ...(coordinator ? { instances: coordinator.info() } : {}),
         running,
         startedAt,
         clusters,

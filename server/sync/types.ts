@@ -46,9 +46,18 @@ export interface ClusterSyncStatus {
   leader?: string | null;
 }
 
+/** Several instances on one database: what this one leads, and writes of its passes refused since it started. */
+export interface InstancesStatus {
+  led: string[];
+  /** Per cluster: refused by the epoch in the database, or before asking it (no longer leader). */
+  fenced: Record<string, { byEpoch: number; notLeader: number }>;
+}
+
 export interface SyncStatus {
   /** The instance that answered. */
   instance?: string;
+  /** Only when several instances share the database. */
+  instances?: InstancesStatus;
   running: boolean;
   startedAt: number;
   clusters: ClusterSyncStatus[];
