@@ -265,9 +265,13 @@ export async function startLabdeck(config: AppConfig, opts: StartOptions = {}): 
 
     // ── Extension point: modules that attach to the running server (e.g. attachRealtime). ──
     // Push a closer for each: closers.push(() => realtime.close())
-    const realtime = attachRealtime(labdeck, { trustProxy: cfg.auth.trustProxy, hosts: hostPolicy(cfg) });
+    const socketAdapter = shared ? await import('./cluster/socket-adapter.js') : null;
+    // Several instances behind a load balancer: websocket only, so no request of a socket lands on another instance.
+    const realtime = attachRealtime(labdeck, { trustProxy: cfg.auth.trustProxy, hosts: hostPolicy(cfg), ...(shared ? { transports: ['websocket' as const] } : {}) });
     labdeck.realtime = realtime;
     closers.push(() => realtime.close());
+    // Set in the same tick as the hub attaches, before any socket can connect.
+    if (socketAdapter) closers.push(socketAdapter.attachSocketAdapter(realtime.io, cfg.databaseUrl, log));
     consoleRelay.attach(httpServer);
     consoleRelay.onWatchers = (cluster, vmid, watchers) => {
       const students = (access.snapshot().assignmentsOfVm.get(`${cluster}:${vmid}`) ?? []).map((a) => a.userId);

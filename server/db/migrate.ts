@@ -11,6 +11,7 @@ import * as m050 from '../../migrations/050_provisioning.js';
 import * as m060 from '../../migrations/060_reliability.js';
 import * as m110 from '../../migrations/110_audit_count.js';
 import * as m171 from '../../migrations/171_sync_leader.js';
+import * as m172 from '../../migrations/172_socket_io_attachments.js';
 
 /** Every migration, by name; names sort in the order they run. */
 const migrations: Record<string, Migration> = {
@@ -24,6 +25,7 @@ const migrations: Record<string, Migration> = {
   '060_reliability': m060,
   '110_audit_count': m110,
   '171_sync_leader': m171,
+  '172_socket_io_attachments': m172,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -2,7 +2,9 @@
 // cookie (or a projector token), in rooms chosen by the permissions module; ChangeFeed events are
 // batched (≤100 ms) and fanned out so each socket gets each VM it may see at most once; access
 // changes move sockets between rooms and send what appeared or left; revoked sessions and
-// projector links lose their sockets.
+// projector links lose their sockets. Every instance fans out to its own sockets from its own feed
+// (which follows the other instances' commits), so these emits are local: with an adapter that
+// links instances (several on one database) they would otherwise reach the others' sockets twice.
 import { hostAllowed, nodeRequestOrigin, type HostPolicy } from '../http/hosts.js';
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import { Server, type Socket } from 'socket.io';
@@ -45,6 +47,8 @@ export interface RealtimeOptions {
   hosts?: HostPolicy;
   /** Largest number of VMs in one frame. */
   chunkSize?: number;
+  /** Engine.io transports (several instances without sticky sessions: websocket only). */
+  transports?: Array<'polling' | 'websocket'>;
   logger?: Logger;
 }
 
@@ -127,6 +131,7 @@ export function attachRealtime(host: RealtimeHost, opts: RealtimeOptions = {}): 
   const io = new Server<ClientToServer, ServerToClient, Record<string, never>, SocketData>(host.httpServer, {
     path: '/socket.io',
     serveClient: false,
+    ...(opts.transports ? { transports: opts.transports } : {}),
     maxHttpBufferSize: 16 * 1024,
     // Other upgrades on this server (the console relay, server/console) are answered by their owners.
     destroyUpgrade: false,
@@ -180,7 +185,7 @@ export function attachRealtime(host: RealtimeHost, opts: RealtimeOptions = {}): 
   function emitChanged(target: string, all: Vm[], projector = false): void {
     const vms: Array<Vm | ProjectorVm> = projector ? all.map(toProjectorVm) : all;
     for (const part of chunks(vms, chunkSize)) {
-      io.to(target).emit('vm:changed', { revision, vms: part });
+      io.local.to(target).emit('vm:changed', { revision, vms: part });
       counters.messages++;
     }
   }
@@ -245,13 +250,13 @@ export function attachRealtime(host: RealtimeHost, opts: RealtimeOptions = {}): 
 
     if (removed.length) {
       const gone = removed.map((id) => ({ id, rooms: roomsOfKey(id) }));
-      io.to(ADMIN_ROOM).emit('vm:removed', { revision, ids: removed });
+      io.local.to(ADMIN_ROOM).emit('vm:removed', { revision, ids: removed });
       counters.messages++;
       for (const [key, ids] of planDelivery(gone, index())) {
         const g = groups.get(key);
         if (!g) continue;
         for (const id of ids) g.visible?.delete(id);
-        io.to(groupRoom(key)).emit('vm:removed', { revision, ids: [...ids] });
+        io.local.to(groupRoom(key)).emit('vm:removed', { revision, ids: [...ids] });
         counters.messages++;
       }
       for (const id of removed) roomCache.delete(id);
@@ -266,7 +271,7 @@ export function attachRealtime(host: RealtimeHost, opts: RealtimeOptions = {}): 
         const left = [...ids].filter((id) => !g.rooms.some((r) => keepOf.get(id)!.has(r)));
         if (!left.length) continue;
         for (const id of left) g.visible?.delete(id);
-        io.to(groupRoom(key)).emit('vm:removed', { revision, ids: left, reason: 'access' });
+        io.local.to(groupRoom(key)).emit('vm:removed', { revision, ids: left, reason: 'access' });
         counters.messages++;
       }
     }
@@ -284,7 +289,7 @@ export function attachRealtime(host: RealtimeHost, opts: RealtimeOptions = {}): 
   const sendStatus = () => {
     statusTimer = null;
     if (!statusPending || closed) return;
-    io.to(ADMIN_ROOM).emit('sync:status', statusPending);
+    io.local.to(ADMIN_ROOM).emit('sync:status', statusPending);
     counters.messages++;
     statusPending = null;
     statusTimer = setTimeout(sendStatus, syncStatusMs);
@@ -297,13 +302,13 @@ export function attachRealtime(host: RealtimeHost, opts: RealtimeOptions = {}): 
       staleByCluster.set(c.id, c.stale);
       if (was === undefined || was === c.stale) continue;
       const msg = { cluster: c.id, stale: c.stale, lastSuccessAt: c.lastSuccessAt };
-      io.to(ADMIN_ROOM).emit('cluster:stale', msg);
+      io.local.to(ADMIN_ROOM).emit('cluster:stale', msg);
       const prefix = `${c.id}:`;
       for (const g of groups.values()) {
         if (g.admin || !g.visible) continue;
         for (const k of g.visible) {
           if (k.startsWith(prefix)) {
-            io.to(groupRoom(g.key)).emit('cluster:stale', msg);
+            io.local.to(groupRoom(g.key)).emit('cluster:stale', msg);
             break;
           }
         }
@@ -471,19 +476,19 @@ export function attachRealtime(host: RealtimeHost, opts: RealtimeOptions = {}): 
       const after = visibleFor(sockets[0], rooms);
       for (const s of sockets) placeSocket(s, rooms, after);
       const targets = sockets.map((s) => s.id);
-      io.to(targets).emit('access:changed', { classIds: change.classIds });
+      io.local.to(targets).emit('access:changed', { classIds: change.classIds });
       if (!before || !after) continue;
       const { appeared, left } = diffVisible(before, after);
       if (appeared.length) {
         const found = await repo.list({ keys: appeared });
         const vms: Array<Vm | ProjectorVm> = sockets[0].data.user ? found : found.map(toProjectorVm);
         if (vms.length) {
-          for (const part of chunks(vms, chunkSize)) io.to(targets).emit('vm:changed', { revision, vms: part });
+          for (const part of chunks(vms, chunkSize)) io.local.to(targets).emit('vm:changed', { revision, vms: part });
           counters.messages++;
         }
       }
       if (left.length) {
-        io.to(targets).emit('vm:removed', { revision, ids: left, reason: 'access' });
+        io.local.to(targets).emit('vm:removed', { revision, ids: left, reason: 'access' });
         counters.messages++;
       }
     }

@@ -3,6 +3,7 @@
 // leader's writes, and closing the leader hands its clusters to the other. Needs TEST_DATABASE_URL.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { io as connectSocket, type Socket } from 'socket.io-client';
 import { parseFileConfig, type AppConfig } from '../../server/config.js';
 import { startSimulator, type Simulator } from '../../server/simulator/index.js';
 import { startLabdeck, type Labdeck } from '../../server/server.js';
@@ -16,6 +17,8 @@ describe.skipIf(!pgUrl)('sync leadership among instances on one PostgreSQL datab
   let sim: Simulator;
   let db: TestDatabase;
   const running: Labdeck[] = [];
+  const secret = randomBytes(32).toString('hex');
+  const sockets: Socket[] = [];
 
   const start = async (name: string): Promise<Labdeck> => {
     const file = parseFileConfig({
@@ -23,7 +26,7 @@ describe.skipIf(!pgUrl)('sync leadership among instances on one PostgreSQL datab
       sync: { fullIntervalSeconds: 300, quickIntervalSeconds: 1, fastIntervalMs: 100, taskIntervalSeconds: 0, nodeListIntervalSeconds: 0 },
       clusters: sim.clusters.map((c) => ({ id: c.id, url: c.url, tokenId: c.tokenId, tokenSecret: c.tokenSecret, probePorts: false })),
     });
-    const config: AppConfig = { ...file, port: 0, host: '127.0.0.1', databaseUrl: db.url, sessionSecret: randomBytes(32).toString('hex'), demo: false, configPath: null };
+    const config: AppConfig = { ...file, port: 0, host: '127.0.0.1', databaseUrl: db.url, sessionSecret: secret, demo: false, configPath: null };
     const l = await startLabdeck(config, { quiet: true, staticRoot: null });
     running.push(l);
     return l;
@@ -38,6 +41,7 @@ describe.skipIf(!pgUrl)('sync leadership among instances on one PostgreSQL datab
     db = await makeTestDatabase('postgres');
   });
   afterAll(async () => {
+    for (const so of sockets) so.close();
     for (const l of running) await l.close();
     await sim?.close();
     await db?.drop();
@@ -58,6 +62,33 @@ describe.skipIf(!pgUrl)('sync leadership among instances on one PostgreSQL datab
     for (const l of [a, b]) {
       await waitFor(() => l.reads?.byKeys([`lab-a:${vm.vmid}`])[0]?.vm.status === 'stopped', 10_000, `${l.sync.instance} sees the VM stopped`);
     }
+  });
+
+  it('a power action through one instance is pushed to a socket on the other; other emits cross over too', async () => {
+    const [a, b] = running;
+    await a.users.create({ username: 'boss', role: 'admin', password: 'password-1234' });
+    const login = await fetch(`${a.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'boss', password: 'password-1234' }) });
+    const cookie = login.headers.getSetCookie().find((c) => c.startsWith('labdeck_session='))!.split(';')[0];
+    // Polling would need every request of a socket on the same instance: refused.
+    const polling = await fetch(`${b.url}/socket.io/?EIO=4&transport=polling`, { headers: { cookie } });
+    expect(polling.status).toBe(400);
+    const so = connectSocket(b.url, { path: '/socket.io', transports: ['websocket'], extraHeaders: { cookie, origin: b.url } });
+    sockets.push(so);
+    const events: Array<{ event: string; msg: any }> = [];
+    so.onAny((event: string, msg: unknown) => events.push({ event, msg }));
+    await new Promise<void>((resolve, reject) => { so.once('connect', () => resolve()); so.once('connect_error', reject); });
+
+    const vm = sim.cluster('lab-b').guests().find((g) => g.status === 'running' && !g.template)!;
+    const r = await fetch(`${a.url}/api/vm/${vm.vmid}/stop?cluster=lab-b`, { method: 'POST', headers: { cookie, origin: a.url } });
+    expect(r.status).toBeLessThan(300);
+    await waitFor(() => events.some((e) => e.event === 'vm:changed' && e.msg.vms.some((v: any) => v.id === `lab-b:${vm.vmid}` && v.status === 'stopping')), 10_000, 'the pending state pushed on inst-b');
+    await waitFor(() => events.some((e) => e.event === 'vm:changed' && e.msg.vms.some((v: any) => v.id === `lab-b:${vm.vmid}` && v.status === 'stopped')), 10_000, 'the outcome pushed on inst-b');
+    // Each change reached this socket once, not once per instance.
+    const revisions = events.filter((e) => e.event === 'vm:changed').flatMap((e) => e.msg.vms.filter((v: any) => v.id === `lab-b:${vm.vmid}`).map((v: any) => v.revision));
+    expect(new Set(revisions).size).toBe(revisions.length);
+    // An emit outside the hub's fan-out (as the console relay makes) reaches sockets on the other instance.
+    a.realtime!.io.to('admin').emit('console:watchers', { cluster: 'lab-b', vmid: vm.vmid, watchers: [] });
+    await waitFor(() => events.some((e) => e.event === 'console:watchers'), 5_000, 'an emit on inst-a reaching inst-b');
   });
 
   it('a leader whose epoch moved on has its pass writes refused and gives the cluster up', async () => {
