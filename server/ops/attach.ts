@@ -73,7 +73,7 @@ export function createOps(deps: OpsDeps): Ops {
   const metrics = new Metrics();
   metrics.bind({ syncStatus: () => deps.sync.status(), guestSummary: () => deps.inventory.summary() });
   const alerts = deps.config.alerts.enabled
-    ? new AlertMonitor({ db: deps.db, config: deps.config.alerts, status: () => deps.sync.status(), feed: deps.feed })
+    ? new AlertMonitor({ db: deps.db, config: deps.config.alerts, status: () => ledHere(deps.sync.status()), feed: deps.feed })
     : null;
   const onCall = (call: PveCallRecord) => metrics.observePveCall(call.cluster, pveEndpoint(call.path), call.ms, call.error);
   const onStatus = (s: SyncStatus) => metrics.ingestSyncStatus(s);
@@ -141,4 +141,13 @@ export function createOps(deps: OpsDeps): Ops {
       await alerts?.stop(2_000);
     },
   };
+}
+
+/**
+ * The clusters this instance raises alerts for: all of them alone, only those it leads when several
+ * instances share the database (one alert per event, from the instance that syncs the cluster).
+ */
+export function ledHere(s: SyncStatus): SyncStatus {
+  const led = s.instances?.led;
+  return led ? { ...s, clusters: s.clusters.filter((c) => led.includes(c.id)) } : s;
 }

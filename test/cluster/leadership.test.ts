@@ -27,7 +27,8 @@ describe.skipIf(!pgUrl)('sync leadership among instances on one PostgreSQL datab
       clusters: sim.clusters.map((c) => ({ id: c.id, url: c.url, tokenId: c.tokenId, tokenSecret: c.tokenSecret, probePorts: false })),
     });
     const config: AppConfig = { ...file, port: 0, host: '127.0.0.1', databaseUrl: db.url, sessionSecret: secret, demo: false, configPath: null };
-    const l = await startLabdeck(config, { quiet: true, staticRoot: null });
+    // The users table is polled rarely here, so only the relay between instances can end a socket in time.
+    const l = await startLabdeck(config, { quiet: true, staticRoot: null, userPollMs: 60_000 });
     running.push(l);
     return l;
   };
@@ -89,6 +90,22 @@ describe.skipIf(!pgUrl)('sync leadership among instances on one PostgreSQL datab
     // An emit outside the hub's fan-out (as the console relay makes) reaches sockets on the other instance.
     a.realtime!.io.to('admin').emit('console:watchers', { cluster: 'lab-b', vmid: vm.vmid, watchers: [] });
     await waitFor(() => events.some((e) => e.event === 'console:watchers'), 5_000, 'an emit on inst-a reaching inst-b');
+  });
+
+  it('ending a user\'s sessions on one instance closes their socket on the other within a second', async () => {
+    const [a, b] = running;
+    const u = await a.users.create({ username: 'pupil', role: 'student', password: 'password-1234' });
+    const login = await fetch(`${b.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'pupil', password: 'password-1234' }) });
+    expect(login.status).toBe(200);
+    const cookie = login.headers.getSetCookie().find((c) => c.startsWith('labdeck_session='))!.split(';')[0];
+    const so = connectSocket(b.url, { path: '/socket.io', transports: ['websocket'], reconnection: false, extraHeaders: { cookie, origin: b.url } });
+    sockets.push(so);
+    const connected = await new Promise<boolean>((resolve) => { so.once('connect', () => resolve(true)); so.once('connect_error', () => resolve(false)); so.once('disconnect', () => resolve(false)); });
+    expect(connected).toBe(true);
+    const closed = new Promise<number>((resolve) => so.once('disconnect', () => resolve(Date.now())));
+    const t0 = Date.now();
+    await a.sessions.revokeAll(u.id);
+    expect((await closed) - t0).toBeLessThan(1000);
   });
 
   it('a leader whose epoch moved on has its pass writes refused and gives the cluster up', async () => {
