@@ -5,6 +5,21 @@ import type { IpReason, VmStatus } from '../../contract/vm.js';
 
 export type GuestType = 'qemu' | 'lxc';
 
+/** Longest guest name labdeck keeps (Proxmox allows DNS names; anything longer is not one). */
+export const MAX_NAME_LENGTH = 128;
+
+/**
+ * A guest name as labdeck stores it: control characters (CR, LF, tab, NUL…), line and paragraph
+ * separators and bidirectional overrides removed, spaces collapsed, at most 128 characters; null
+ * when nothing is left. Proxmox restricts names, but labdeck does not rely on it: a name ends up
+ * in .rdp files, logs and page titles (pure).
+ */
+export function cleanName(raw: string | null | undefined): string | null {
+  if (typeof raw !== 'string') return null;
+  const s = raw.replace(/[\p{Cc}\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]+/gu, ' ').replace(/\s+/g, ' ').trim();
+  return s ? [...s].slice(0, MAX_NAME_LENGTH).join('') : null;
+}
+
 /** A guest as /cluster/resources lists it, normalised. `name` is null for a not-yet-broadcast stub. */
 export interface ResourceRow {
   vmid: number;
@@ -145,7 +160,7 @@ export function readResourceEntry(raw: unknown): ResourceEntry {
     return { kind: 'malformed', vmid: null, reason: `${rawType} entry ${JSON.stringify(id ?? x.vmid ?? null)}: no usable vmid` };
   }
   if (typeof x.node !== 'string' || !x.node) return { kind: 'malformed', vmid, reason: `${rawType} ${vmid}: no node` };
-  const name = typeof x.name === 'string' ? (x.name.trim() ? x.name : null) : text(x.name);
+  const name = cleanName(typeof x.name === 'string' ? x.name : text(x.name));
   return {
     kind: 'guest',
     row: {
@@ -218,7 +233,7 @@ export function normaliseStatusCurrent(raw: unknown): LiveStatus {
   const status = x.status === 'running' && x.qmpstatus ? normaliseStatus(x.qmpstatus) : normaliseStatus(x.status);
   return {
     status, uptime: x.uptime, cpu: x.cpu, cpus: x.cpus, mem: x.mem, maxmem: x.maxmem,
-    name: x.name || null, agent: x.agent, lock: x.lock || null,
+    name: cleanName(x.name), agent: x.agent, lock: x.lock || null,
   };
 }
 
@@ -261,7 +276,7 @@ export function normaliseConfig(raw: unknown): GuestConfig {
     agent: agentEnabled(c.agent),
     cores: cores === null ? null : cores * sockets,
     memory: memMiB === null ? null : memMiB * 1024 * 1024,
-    name: typeof c.name === 'string' ? c.name : typeof c.hostname === 'string' ? c.hostname : null,
+    name: cleanName(typeof c.name === 'string' ? c.name : typeof c.hostname === 'string' ? c.hostname : null),
   };
 }
 

@@ -146,4 +146,23 @@ describe('probing, flooding and reading what is not yours', () => {
       await ts.cluster.setFault({});
     }
   });
+
+  it('a VM whose name carries CR/LF cannot inject directives into the .rdp file; the stored name is clean', async () => {
+    const evil = 'ws\r\nalternate shell:s:cmd.exe /c calc\r\nfull address:s:evil.example\u0000\u202e';
+    const vmid = ts.cluster.createGuest({ type: 'qemu', name: evil, running: true, ostype: 'win11' });
+    const vm = await waitFor(async () => {
+      await ts.labdeck.sync.trigger({ kind: 'full' });
+      const got = await ts.labdeck.inventory.get('lab-a', vmid);
+      return got?.ip ? got : null;
+    }, 10_000, 'the new VM with an address');
+    expect(vm.name).toBe('ws alternate shell:s:cmd.exe /c calc full address:s:evil.example');
+    expect((await ts.request('POST', `/api/classes/${classId}/pool`, { cookie: admin, body: { vmid } })).status).toBe(201);
+    expect((await ts.request('POST', `/api/classes/${classId}/assignments`, { cookie: admin, body: { vmid, username: 'sam' } })).status).toBe(200);
+    const rdp = await ts.request('GET', `/api/vm/${vmid}/rdp`, { cookie: student });
+    expect(rdp.status).toBe(200);
+    const lines = rdp.text.split('\r\n');
+    expect(lines.filter((l) => l.startsWith('alternate shell:'))).toEqual(['alternate shell:s:']);
+    expect(lines.filter((l) => l.startsWith('full address:'))).toEqual([`full address:s:${vm.ip}:3389`]);
+    expect(rdp.text.replace(/\r\n/g, '')).not.toMatch(/[\u0000-\u001f\u202e]/);
+  });
 });

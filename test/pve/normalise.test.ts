@@ -1,6 +1,7 @@
 // Proxmox answers as they really come: strings for numbers, 0/1, stubs, odd tags, both guest types.
 import { describe, expect, it } from 'vitest';
 import {
+  cleanName,
   agentEnabled, categoryOf, ipFromAgent, ipFromLxc, macFromConfig, normaliseConfig, normaliseResources,
   normaliseStatusCurrent, parseTags, parseUpid,
 } from '../../server/pve/normalise.js';
@@ -84,5 +85,23 @@ describe('guest details', () => {
     const upid = 'UPID:pve1:0000ABCD:0001E240:65A1B2C3:qmstart:100:root@pam!labdeck:';
     expect(parseUpid(upid)).toBe(upid);
     expect(() => parseUpid('nope')).toThrow();
+  });
+});
+
+describe('guest names', () => {
+  it('keeps no control characters, separators or direction overrides, and no more than 128 characters', () => {
+    expect(cleanName('lab-a-ws-001')).toBe('lab-a-ws-001');
+    expect(cleanName('a\r\nalternate shell:s:cmd\tb\u0000c')).toBe('a alternate shell:s:cmd b c');
+    expect(cleanName('x\u2028y\u202eexe.txt')).toBe('x y exe.txt');
+    expect(cleanName('\r\n\u0007 ')).toBeNull();
+    expect(cleanName(null)).toBeNull();
+    expect(cleanName('é'.repeat(300))).toBe('é'.repeat(128));
+  });
+
+  it('applies to every place a name comes from: the resources list, status/current and the config', () => {
+    const row = normaliseResources([{ id: 'qemu/100', type: 'qemu', vmid: 100, node: 'pve1', name: 'bad\r\nname', status: 'running' }]);
+    expect(row.rows[0].name).toBe('bad name');
+    expect(normaliseStatusCurrent({ status: 'running', name: 'bad\nname' }).name).toBe('bad name');
+    expect(normaliseConfig({ name: 'bad\rname' }).name).toBe('bad name');
   });
 });

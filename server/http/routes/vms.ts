@@ -12,6 +12,7 @@ import { finalOf, vmCategories, vmKey, vmStatuses, vmTypes, type Vm } from '../.
 import { actionNames, type ActionName } from '../../actions/power.js';
 import { mapLimit } from '../../limit.js';
 import type { AuditInput } from '../../auth/audit-log.js';
+import { cleanName } from '../../pve/normalise.js';
 
 const sortKeys = ['name', 'vmid', 'status', 'node', 'cluster', 'lastUpdated', 'ip'] as const;
 
@@ -104,11 +105,14 @@ export async function resolveVisibleVm(deps: ApiDeps, user: SessionUser, vmid: n
   return visible[0];
 }
 
+/** A value for one line of an .rdp file: a CR, LF or other control character would start a directive of its own (pure). */
+const rdpValue = (s: string | null | undefined): string => cleanName(s ?? '') ?? '';
+
 /** The text of a Windows Remote Desktop file for a VM (pure). */
 export function rdpFile(vm: Vm, username: string): string {
   return [
-    `full address:s:${vm.ip}:3389`, `username:s:${username}`, 'prompt for credentials:i:1', 'administrative session:i:0',
-    'screen mode id:i:2', 'authentication level:i:2', `alternate shell:s:`, `remoteapplicationname:s:${vm.name}`, '',
+    `full address:s:${rdpValue(vm.ip)}:3389`, `username:s:${rdpValue(username)}`, 'prompt for credentials:i:1', 'administrative session:i:0',
+    'screen mode id:i:2', 'authentication level:i:2', `alternate shell:s:`, `remoteapplicationname:s:${rdpValue(vm.name)}`, '',
   ].join('\r\n');
 }
 
