@@ -1,6 +1,8 @@
 // The Hono app: error mapping, security headers, body limits, same-origin check, session loading,
 // the API routes under /api, and the built client for everything else.
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
+import { routePath } from 'hono/route';
+import type { IncomingMessage } from 'node:http';
 import { HTTPException } from 'hono/http-exception';
 import { secureHeaders } from 'hono/secure-headers';
 import { bodyLimit } from 'hono/body-limit';
@@ -26,6 +28,22 @@ const PROBE_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metri
 /** Largest accepted request body (a mappings.json of a big school fits easily). */
 export const MAX_BODY_BYTES = 1024 * 1024;
 
+/** Whether the client closed the connection before its request body arrived (pure over the request). */
+function clientWentAway(c: Context<AppEnv>): boolean {
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  if (incoming && (incoming.readableAborted || (incoming.destroyed && !incoming.complete))) return true;
+  return c.req.raw.signal?.aborted === true;
+}
+
+/** The route pattern that answered, for logs. */
+function routeOf(c: Context<AppEnv>): string {
+  try {
+    return routePath(c) || 'unmatched';
+  } catch {
+    return 'unmatched';
+  }
+}
+
 /** Builds the app; other modules add routes to the returned app before it is served (see server.ts). */
 export function createApp(deps: ApiDeps, middleware?: (app: Hono<AppEnv>) => void): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -43,12 +61,19 @@ export function createApp(deps: ApiDeps, middleware?: (app: Hono<AppEnv>) => voi
       const code = status === 413 ? 'payload_too_large' : status === 401 ? 'unauthorized' : status === 404 ? 'not_found' : 'bad_request';
       return c.json(errorBody(code, err.message || 'bad request'), status);
     }
+    // Logs name the route pattern, never the raw path: tokens (invites, projectors) live in paths.
+    const route = routeOf(c);
+    if (clientWentAway(c)) {
+      // The client hung up while sending (an upload cancelled, a tab closed): nobody's bug, nobody to answer.
+      log.info({ method: c.req.method, route }, 'the client went away before its request arrived whole');
+      return c.json(errorBody('bad_request', 'the request did not arrive whole'), 400, { Connection: 'close' });
+    }
     if (isDatabaseUnavailable(err)) {
       // Not a bug of this request: the database is down, full or locked; the client may retry.
-      log.warn({ err: describeDbError(err), method: c.req.method, path: c.req.path }, 'request failed: database unavailable');
+      log.warn({ err: describeDbError(err), method: c.req.method, route }, 'request failed: database unavailable');
       return c.json(errorBody('unavailable', 'the database is unavailable right now; try again shortly'), 503, { 'Retry-After': '5' });
     }
-    log.error({ err, method: c.req.method, path: c.req.path }, 'unhandled error in a request');
+    log.error({ err, method: c.req.method, route }, 'unhandled error in a request');
     return c.json(errorBody('internal', 'internal error'), 500);
   });
 

@@ -4,13 +4,26 @@ import * as v from 'valibot';
 import type { Context } from 'hono';
 import { badRequest } from './errors.js';
 
-/** Parses a value or throws a 400 naming the first bad field. */
+/** How much of a caller's own input an error message may repeat. */
+const ECHO_MAX = 120;
+
+/** Shortens text from a caller to at most `max` characters (whole code points, "…" when cut) (pure). */
+export function shorten(text: string, max = ECHO_MAX): string {
+  const chars = [...text];
+  return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
+}
+
+/**
+ * Parses a value or throws a 400 naming the first bad field. valibot's messages quote what they
+ * received, and a field name may be the caller's own key: both are shortened, so a 500 KB string
+ * is not sent back to whoever sent it (nor into logs).
+ */
 export function parseInput<S extends v.GenericSchema>(schema: S, value: unknown, where: 'body' | 'query' | 'path'): v.InferOutput<S> {
   const r = v.safeParse(schema, value);
   if (r.success) return r.output;
   const issue = r.issues[0];
-  const field = v.getDotPath(issue) ?? where;
-  throw badRequest(`${where === 'path' ? 'path parameter' : where} ${field}: ${issue.message}`, field);
+  const field = shorten(v.getDotPath(issue) ?? where, 60);
+  throw badRequest(`${where === 'path' ? 'path parameter' : where} ${field}: ${shorten(issue.message, 200)}`, field);
 }
 
 /** The JSON body of a request, validated. An empty body counts as `{}`. */
@@ -50,3 +63,13 @@ export const Username = v.pipe(v.string(), v.trim(), v.regex(/^[A-Za-z0-9][A-Za-
 export const LocalUsername = v.pipe(v.string(), v.trim(), v.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be 1-64 letters, digits, . _ or -'));
 export const NewPassword = v.pipe(v.string(), v.minLength(8, 'must be at least 8 characters'), v.maxLength(1024));
 export const Role = v.picklist(['admin', 'teacher', 'student']);
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?:^|[^\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+/** Whether a text has no control characters (NUL, CR, LF…) and no lone surrogates (pure). */
+export const isPlainText = (s: string): boolean => !/\p{Cc}/u.test(s) && !LONE_SURROGATE.test(s);
+
+/** A name people read (a class, a display name): trimmed, 1..max characters, plain text. */
+export const PlainName = (max = 100) => v.pipe(
+  v.string(), v.trim(), v.minLength(1, 'is required'), v.maxLength(max, `must be at most ${max} characters`),
+  v.check(isPlainText, 'must be plain text: no control characters (such as NUL or line breaks) and no broken Unicode'),
+);

@@ -1,7 +1,9 @@
 // A table of bad inputs against the real server: each gets the expected 4xx with a JSON error
 // (naming the field where there is one) — never a 500, never a stack trace.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from 'node:net';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { waitFor } from '../helpers/wait.js';
 
 interface Case {
   name: string;
@@ -93,6 +95,53 @@ describe('bad input', () => {
       if (c.field) expect(r.body.error.field ?? r.body.error.message).toContain(c.field);
     });
   }
+
+  it('a class name with NUL or a lone surrogate is refused; real Unicode is kept', async () => {
+    for (const name of ['Net\u0000works', 'Line\nbreak', 'Half \ud83e', '\udc00 tail']) {
+      const r = await ts.request('POST', '/api/classes', { cookie: admin, raw: JSON.stringify({ name }) });
+      expect(r.status, JSON.stringify(name)).toBe(400);
+      expect(r.body.error).toMatchObject({ code: 'bad_request', field: 'name', message: expect.stringMatching(/must be plain text/) });
+    }
+    const rename = await ts.request('PATCH', `/api/classes/${classId}`, { cookie: admin, raw: JSON.stringify({ name: 'C\u0000' }) });
+    expect(rename.status).toBe(400);
+    const ok = await ts.request('POST', '/api/classes', { cookie: admin, body: { name: 'Netzwerke 🧪 Ü' } });
+    expect(ok.status).toBe(201);
+    expect(ok.body.class.name).toBe('Netzwerke 🧪 Ü');
+  });
+
+  it('a 500 KB value or key is not echoed back in the 400', async () => {
+    const big = 'x'.repeat(500_000);
+    const cases = [
+      { path: '/api/vms/actions', body: { action: big, vms: [{ cluster: 'lab-a', vmid: 100 }] } },
+      { path: '/api/auth/login', body: { username: 'root', password: 'x', [big]: 1 } },
+      { path: '/api/classes', body: { name: big } },
+      { path: `/api/classes/${classId}/pool`, body: { tag: big, cluster: 'lab-a' } },
+    ];
+    for (const c of cases) {
+      const r = await ts.request('POST', c.path, { cookie: admin, body: c.body });
+      expect(r.status, c.path).toBe(400);
+      expect(r.text.length, c.path).toBeLessThan(600);
+    }
+  });
+
+  it('an upload the client gives up on half-way (a cancelled mappings.json import) is no server error', async () => {
+    const u = new URL(ts.url);
+    const sock = connect(Number(u.port), u.hostname);
+    await new Promise((r) => sock.once('connect', r));
+    const answered = new Promise<void>((resolve) => sock.once('close', () => resolve()));
+    // "100 Continue" says the server has the headers and is reading the body: then the client hangs up.
+    const continued = new Promise<void>((resolve) => sock.once('data', () => resolve()));
+    sock.write(`POST /api/classes/${classId}/import-mappings HTTP/1.1\r\nHost: ${u.host}\r\nCookie: ${admin}\r\nContent-Type: application/json\r\nContent-Length: 500000\r\nExpect: 100-continue\r\n\r\n`);
+    await continued;
+    sock.write('{"s1":[');
+    sock.destroy();
+    await answered;
+    const line = await waitFor(async () => (await ts.request('GET', '/metrics')).text.split('\n')
+      .find((l) => l.startsWith('labdeck_http_request_duration_seconds_count{') && l.includes('route="/api/classes/:id/import-mappings"')), 5000, 'the aborted request in the metrics');
+    expect(line).toContain('status="400"');
+    // The server answers as before.
+    expect((await ts.request('GET', '/api/auth/me', { cookie: admin })).status).toBe(200);
+  });
 
   it('a POST from our own origin passes the origin check', async () => {
     const r = await ts.request('POST', '/api/classes', { cookie: admin, body: { name: 'Mine' }, headers: { origin: ts.url } });

@@ -6,7 +6,7 @@ import type { ApiDeps } from '../deps.js';
 import type { AppEnv } from '../env.js';
 import { linkOriginOf, requireUser } from '../middleware.js';
 import { hostPolicy } from '../hosts.js';
-import { body, params, query, ClusterId, IdString, Username, Vmid, VmidString } from '../validate.js';
+import { body, params, query, ClusterId, IdString, PlainName, Username, Vmid, VmidString } from '../validate.js';
 import { MappingsSchema } from '../../classes/mappings-import.js';
 import type {
   AssignmentsResponse, AutoAssignResponse, ClassDetailResponse, ClassListResponse, ClassSummaryResponse, InviteAcceptResponse,
@@ -14,7 +14,7 @@ import type {
 } from '../../../contract/classes.js';
 
 const ClassId = v.object({ id: IdString });
-const Name = v.strictObject({ name: v.pipe(v.string(), v.trim(), v.minLength(1, 'is required'), v.maxLength(100)) });
+const Name = v.strictObject({ name: PlainName(100) });
 /** Up to a term (about half a year): a projector link on a classroom PC lasts as long as the course. */
 const Ttl = v.strictObject({ ttlHours: v.optional(v.pipe(v.number(), v.minValue(0.01), v.maxValue(24 * 190, 'must be at most 4560 hours (a term)'))) });
 const TokenString = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{20,100}$/, 'must be a link token'));

@@ -6,21 +6,21 @@ import type { ApiDeps } from '../deps.js';
 import type { AppEnv } from '../env.js';
 import { conflict, notFound } from '../errors.js';
 import { requireRole } from '../middleware.js';
-import { body, params, query, IdString, LocalUsername, NewPassword, Role } from '../validate.js';
+import { body, params, query, IdString, LocalUsername, NewPassword, PlainName, Role } from '../validate.js';
 import { UserExistsError, publicUser } from '../../auth/users.js';
 
 const CreateBody = v.strictObject({
   username: LocalUsername,
   password: NewPassword,
   role: Role,
-  displayName: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(100))),
+  displayName: v.optional(PlainName(100)),
 });
 
 const PatchBody = v.strictObject({
   role: v.optional(Role),
   disabled: v.optional(v.boolean()),
   password: v.optional(NewPassword),
-  displayName: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(100))),
+  displayName: v.optional(PlainName(100)),
 });
 
 export function userRoutes(deps: ApiDeps) {
