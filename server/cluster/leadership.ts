@@ -3,8 +3,8 @@
 // its session ends and the lock is free; a leader that stalls (SIGSTOP, a frozen VM) stops pinging
 // and PostgreSQL ends its session after lockTimeoutMs (idle_session_timeout). Each takeover
 // increases the cluster's epoch in sync_leader, and every write of a pass checks that epoch in its
-// own transaction (see fence in ./shared.ts): a leader that lost its lock without noticing writes
-// nothing. Any error on the lock connection steps down from every cluster; the lock is tried
+// own transaction (see fence in ./shared.ts): once another instance has taken over, a leader that
+// lost its lock without noticing writes nothing. Any error on the lock connection steps down from every cluster; the lock is tried
 // again every retryMs.
 import type pg from 'pg';
 import type { Logger } from '../log.js';
@@ -31,6 +31,8 @@ const LOCK_KEYS = `hashtext('labdeck.sync'), hashtext($1)`;
 export class Leadership {
   private client: pg.Client | null = null;
   private readonly held = new Map<string, number>();
+  /** cluster → the epoch this instance led it with last (kept after losing it: the fence's token). */
+  private readonly last = new Map<string, number>();
   private tickTimer: NodeJS.Timeout | null = null;
   private pingTimer: NodeJS.Timeout | null = null;
   private busy: Promise<void> | null = null;
@@ -41,6 +43,15 @@ export class Leadership {
   /** The epoch this instance leads `cluster` with, or null. */
   epochOf(cluster: string): number | null {
     return this.held.get(cluster) ?? null;
+  }
+
+  /**
+   * The epoch this instance last led `cluster` with, even after losing it: writes still under way
+   * carry it, and the database refuses them once another instance has taken over (a newer epoch).
+   * Until then no other instance writes the cluster, so they are still the only writer's.
+   */
+  lastEpochOf(cluster: string): number | null {
+    return this.last.get(cluster) ?? null;
   }
 
   /** Clusters led here. */
@@ -81,6 +92,7 @@ export class Leadership {
       if (!got.rows[0].ok) continue;
       const epoch = await this.takeOver(client, cluster);
       this.held.set(cluster, epoch);
+      this.last.set(cluster, epoch);
       this.o.logger.info({ cluster, epoch, instance: this.o.instance }, `This instance now syncs cluster ${cluster} (epoch ${epoch})`);
       await this.o.onLead(cluster, epoch);
     }

@@ -190,7 +190,8 @@ export async function startShared(o: SharedOptions): Promise<Shared> {
 
   const writes: SharedWrites = {
     async fence(trx: Transaction<Database>, cluster: string, withStatus: boolean) {
-      const epoch = leadership.epochOf(cluster);
+      // The database decides, not what this instance believes: a stalled leader believes it still leads.
+      const epoch = leadership.lastEpochOf(cluster);
       if (epoch === null) {
         countFenced(cluster, false);
         throw new FencedError(cluster, false);
@@ -203,7 +204,7 @@ export async function startShared(o: SharedOptions): Promise<Shared> {
       if (!r) {
         countFenced(cluster, true);
         logger.warn({ cluster, epoch }, `A write of cluster ${cluster}'s sync was refused: another instance took over (epoch ${epoch} is over)`);
-        // After the refusal is thrown: the lock is given back and the loop stopped.
+        // After the refusal is thrown: the lock (if still held) is given back and the loop stopped.
         setImmediate(() => void leadership.resign(cluster, 'another instance took over (its epoch is newer)'));
         throw new FencedError(cluster, true);
       }

@@ -72,6 +72,10 @@ export interface SpawnOptions {
   sim: Simulator;
   databaseUrl: string;
   sync?: Record<string, unknown>;
+  /** Other config sections (e.g. `{ instance: { shared: true } }`). */
+  config?: Record<string, unknown>;
+  /** Extra environment (e.g. LABDECK_INSTANCE). */
+  env?: Record<string, string>;
   /** Wait for /readyz 200 (default true). */
   waitReady?: boolean;
 }
@@ -82,13 +86,14 @@ export async function spawnLabdeck(o: SpawnOptions): Promise<LabdeckProcess> {
   writeFileSync(config, JSON.stringify({
     clusters: o.sim.clusters.map((c) => ({ id: c.id, url: c.url, tokenId: c.tokenId, tokenSecret: c.tokenSecret, probePorts: false, timeoutMs: 5000 })),
     sync: { fullIntervalSeconds: 3600, quickIntervalSeconds: 2, fastIntervalMs: 200, ...o.sync },
+    ...o.config,
   }));
   const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
     cwd: root,
     env: {
       PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LABDECK_CONFIG: config, DATABASE_URL: o.databaseUrl,
-      SESSION_SECRET: SECRET, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info',
+      SESSION_SECRET: SECRET, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info', ...o.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
