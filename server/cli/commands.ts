@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type AppConfig } from '../config.js';
 import { createDb, type Db } from '../db/index.js';
 import { migrateToLatest } from '../db/migrate.js';
-import type { SyncStatus } from '../sync/types.js';
+import * as v from 'valibot';
 import { UsageError } from './usage-error.js';
 import { DomainError, type ErrorCode } from '../../contract/errors.js';
 
@@ -26,6 +26,8 @@ Classes:
 
 Sync (via the running server, signed with SESSION_SECRET as the first admin or --as <admin>):
   sync trigger [--cluster <id>] [--kind full|quick] [--url http://127.0.0.1:8080]
+                                 --url (also for import-mappings --apply) must be loopback or the
+                                 config's publicUrl; --insecure-url sends the admin session elsewhere
 
 Setup:
   check-config                   validates LABDECK_CONFIG and tests DNS, TCP, TLS, token and
@@ -43,6 +45,7 @@ const options = {
   apply: { type: 'boolean' },
   kind: { type: 'string' },
   url: { type: 'string' },
+  'insecure-url': { type: 'boolean' },
   as: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -66,7 +69,21 @@ async function serverConfig(): Promise<AppConfig> {
   }
 }
 
-function syncSummary(status: SyncStatus): string {
+/** The server's answer to a sync trigger, as far as the CLI reads it. */
+const SyncAnswer = v.object({
+  finished: v.boolean(),
+  status: v.object({
+    clusters: v.array(v.object({
+      id: v.string(),
+      health: v.string(),
+      recentPasses: v.array(v.object({
+        kind: v.string(), error: v.nullish(v.string()), guests: v.nullish(v.number()), changed: v.nullish(v.number()), durationMs: v.nullish(v.number()),
+      })),
+    })),
+  }),
+});
+
+function syncSummary(status: v.InferOutput<typeof SyncAnswer>['status']): string {
   return status.clusters.map((c) => {
     const last = c.recentPasses.at(-1);
     const pass = last ? `last ${last.kind} pass: ${last.error ? `failed (${last.error})` : `${last.guests} guests, ${last.changed} changed in ${last.durationMs} ms`}` : 'no pass yet';
@@ -107,7 +124,7 @@ export async function run(argv: string[], write: (s: string) => void = (s) => pr
       case 'import-mappings': {
         const config = o.apply ? await serverConfig() : ({ databaseUrl: dbUrl } as AppConfig);
         const { importMappingsCommand } = await import('./mappings.js');
-        const out = await withDb(config.databaseUrl, (db) => importMappingsCommand(config, db, rest[0], { class: o.class, cluster: o.cluster, apply: o.apply, url: o.url, as: o.as }));
+        const out = await withDb(config.databaseUrl, (db) => importMappingsCommand(config, db, rest[0], { class: o.class, cluster: o.cluster, apply: o.apply, url: o.url, insecureUrl: o['insecure-url'], as: o.as }));
         write(`${out}\n`);
         return 0;
       }
@@ -118,7 +135,7 @@ export async function run(argv: string[], write: (s: string) => void = (s) => pr
         const { callServer } = await import('./server-api.js');
         const body = { ...(o.cluster ? { cluster: o.cluster } : {}), ...(o.kind ? { kind: o.kind } : {}) };
         const res = await withDb(config.databaseUrl, (db) =>
-          callServer<{ finished: boolean; status: SyncStatus }>(config, db, { url: o.url, as: o.as }, 'POST', '/api/sync/trigger', body));
+          callServer(config, db, { url: o.url, insecureUrl: o['insecure-url'], as: o.as }, 'POST', '/api/sync/trigger', body, SyncAnswer));
         write(`${res.body.finished ? 'Sync pass finished.' : 'Sync pass started (still running after 10 s).'}\n${syncSummary(res.body.status)}\n`);
         return 0;
       }
@@ -138,6 +155,9 @@ export async function run(argv: string[], write: (s: string) => void = (s) => pr
       write(`labdeck: ${err.message}\n`);
       return exitCodeOf[err.code];
     }
-    throw err;
+    // A bug or something nobody foresaw: one plain line, no stack trace (LOG_LEVEL=debug shows it).
+    write(`labdeck: ${command} failed: ${(err as Error)?.message ?? String(err)}\n`);
+    if (process.env.LOG_LEVEL === 'debug') write(`${(err as Error)?.stack ?? ''}\n`);
+    return 1;
   }
 }

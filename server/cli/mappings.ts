@@ -15,6 +15,21 @@ import { vmKey } from '../../contract/vm.js';
 import { callServer, type ServerTarget } from './server-api.js';
 import { UsageError } from './usage-error.js';
 
+const Key = { username: v.string(), cluster: v.string(), vmid: v.number() };
+/** The server's answer to an import, as the CLI reads it (anything else is reported as unexpected). */
+const ImportAnswer = v.object({
+  report: v.object({
+    assigned: v.array(v.object(Key)),
+    alreadyAssigned: v.array(v.object(Key)),
+    unknownUsers: v.array(v.string()),
+    notStudents: v.array(v.string()),
+    unknownVms: v.array(v.object({ username: v.string(), vmid: v.number() })),
+    ambiguous: v.array(v.object({ username: v.string(), vmid: v.number(), clusters: v.array(v.string()) })),
+    takenByOther: v.array(v.object({ ...Key, assignedTo: v.string() })),
+    refused: v.optional(v.array(v.object({ ...Key, reason: v.string() })), []),
+  }),
+});
+
 /** The report as lines a person reads. */
 export function formatMappingsReport(r: MappingsReport, applied: boolean): string {
   const out: string[] = [];
@@ -27,6 +42,7 @@ export function formatMappingsReport(r: MappingsReport, applied: boolean): strin
   for (const u of r.unknownVms) out.push(`No such VM: ${u.vmid} (for ${u.username})`);
   for (const a of r.ambiguous) out.push(`VM ${a.vmid} (for ${a.username}) is on clusters ${a.clusters.join(', ')}: add --cluster`);
   for (const tkn of r.takenByOther) out.push(`${tkn.cluster}:${tkn.vmid} (for ${tkn.username}) is assigned to ${tkn.assignedTo}: left as it is`);
+  for (const x of r.refused ?? []) out.push(`${x.cluster}:${x.vmid} (for ${x.username}) refused: ${x.reason}`);
   if (!applied) out.push('', 'Dry run: nothing was changed. Run again with --apply to make these assignments.');
   return out.join('\n');
 }
@@ -59,7 +75,7 @@ export async function importMappingsCommand(
 
   if (opts.apply) {
     const q = opts.cluster ? `?cluster=${encodeURIComponent(opts.cluster)}` : '';
-    const res = await callServer<{ report: MappingsReport }>(config, db, opts, 'POST', `/api/classes/${cls.id}/import-mappings${q}`, mappings);
+    const res = await callServer(config, db, opts, 'POST', `/api/classes/${cls.id}/import-mappings${q}`, mappings, ImportAnswer);
     return `${header}\n${formatMappingsReport(res.body.report, true)}`;
   }
 
