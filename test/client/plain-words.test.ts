@@ -14,6 +14,8 @@ describe('plainError', () => {
     expect(plainError(new ApiError(400, 'bad_request', 'path parameter token: must be a link token', 'token')))
       .toBe('This link is incomplete. Copy the whole link again from your teacher.');
     expect(plainError(new ApiError(403, 'forbidden', 'you may not start VM 104'), 'start lab-a-ws-004')).toMatch(/not allowed.*Ask your teacher/);
+    expect(plainError(new ApiError(403, 'forbidden', "VM lab-a:120 is outside this class's scope; this class may use: lab-a vmid 110"), 'add it to the pool'))
+      .toBe("Could not add it to the pool: VM lab-a:120 is outside this class's scope; this class may use: lab-a vmid 110.");
     expect(plainError(new ApiError(409, 'conflict', 'Proxmox refused: VM 104 is locked (backup)', null, 'VM 104 is locked (backup)'), 'start it'))
       .toMatch(/locked for another task.*Try again in a minute/);
     expect(plainError(new ApiError(0, 'network', 'The server cannot be reached.'))).toMatch(/cannot be reached.*reconnects by itself/);

@@ -92,7 +92,7 @@ export class ClassScope extends LitElement {
         <ul>${d.scope.map((r, i) => html`<li data-rule=${words(r)}>${words(r)}
           <button class="small" ?disabled=${this.busy} aria-label=${`Remove ${words(r)} from the scope`} @click=${() => this.onRemove(i)}>Remove</button></li>`)}</ul>
         <form @submit=${this.onAdd} aria-label="Add to the scope">
-          <input name="cluster" aria-label="Cluster" placeholder="cluster id" list="scope-clusters" pattern="[a-z0-9][a-z0-9_-]{0,62}" required>
+          <input name="cluster" aria-label="Cluster" placeholder="cluster id" list="scope-clusters" pattern="[a-z0-9][a-z0-9_\\-]{0,62}" required>
           <datalist id="scope-clusters">${this.clusters.map((c) => html`<option value=${c}></option>`)}</datalist>
           <select name="kind" aria-label="Scope rule">
             <option value="cluster">whole cluster</option><option value="pool">Proxmox pool</option>

@@ -218,7 +218,7 @@ export class ProvisionPanel extends LitElement {
             @vm-picked=${(e: CustomEvent<PickedVm>) => { this.template = e.detail; }}></ld-vm-picker>
           ${this.field === 'templateVmid' ? html`<p class="error">${this.error}</p>` : nothing}</div>
         <label>How many <input name="count" type="number" min="1" max="500" required .value=${String(Math.max(1, this.students))} style="width:6rem" aria-invalid=${this.field === 'count'}></label>
-        <label>Name prefix <input name="namePrefix" placeholder="the class name" pattern="[a-z0-9-]+" maxlength="42" aria-invalid=${this.field === 'namePrefix'}>
+        <label>Name prefix <input name="namePrefix" placeholder="the class name" pattern="[a-z0-9\\-]+" maxlength="42" aria-invalid=${this.field === 'namePrefix'}>
           <span class="muted">VMs are named prefix-01, prefix-02, …</span></label>
         <label><input type="checkbox" name="assign" checked> Give one to each student without a VM</label>
         <label><input type="checkbox" name="baseline" checked> Take a baseline snapshot (students can revert to it)</label>

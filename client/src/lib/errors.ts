@@ -33,6 +33,8 @@ export function plainError(err: unknown, what?: string): string {
     case 'unauthorized':
       return 'Your session has ended. Sign in again.';
     case 'forbidden':
+      // A class scope's refusal says what the scope allows: that is the next step, so it is shown.
+      if (/this class may use|has no scope yet/i.test(m)) return `${prefix}${m.charAt(0).toUpperCase()}${m.slice(1)}.`;
       return `${prefix}you are not allowed to do this. Ask your teacher or an admin if you should be.`;
     case 'too_many_requests':
       return 'Too many tries in a row. Wait a few minutes, then try again.';
