@@ -163,7 +163,7 @@ export function vmRoutes(deps: ApiDeps) {
       if (filtered) list = reads.filter(filter, list);
       if (keys !== 'all' || q.sort !== undefined || q.order !== undefined) {
         const cmp = compareVms(q.sort, q.order);
-        list = [...list].sort((a, b) => cmp(a.vm, b.vm));
+        list = [...list].sort(cmp);
       }
       c.header('Content-Type', 'application/json');
       return c.body(`{"revision":${revision},"vms":${reads.jsonArray(list, stale)}}`);
