@@ -4,19 +4,23 @@
 // time fixed in advance, whatever the server's pace, and opens a socket), a closed-loop student read
 // at 16 concurrent, and optionally a heap snapshot summarised by bench/heap-summary.ts.
 //
-//   npm run build && npx tsx bench/lean.ts --shape demo|2k|20k [--snapshot] [--steady-s 20]
+//   npm run build && npx tsx bench/lean.ts --shape demo|2k|20k [--snapshot] [--steady-s 20] [--cpu-prof]
+//     [--node-flags "--max-semi-space-size=2"]
 //
 // demo: demo mode as `npm start` runs it (time to ready, RSS after 60 s). 2k: 1 cluster × 2,000
 // guests, 200 students with a socket each. 20k: 10 clusters × 2,000 guests, 2,000 students + 50
-// teachers + 1 admin sockets. The simulator and the clients run in this process.
+// teachers + 1 admin sockets. The simulator and the clients run in this process. --cpu-prof
+// samples the server's CPU (through its inspector) during the lab start and the closed-loop read
+// and prints where the time went and the longest stretches the event loop was busy; the .cpuprofile is kept in the working directory for Chrome DevTools.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
+import WebSocket from 'ws';
 import { io as connect, type Socket } from 'socket.io-client';
 import { startSimulator } from '../server/simulator/index.js';
 import { createDb } from '../server/db/index.js';
@@ -31,6 +35,7 @@ import { scales } from './scale.js';
 import { runReadLoad } from './load.js';
 import { now, summarize } from './stats.js';
 import { groupHeap } from './heap-summary.js';
+import { busyStretches, hotSpots } from './profile.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const MAIN = join(root, 'dist', 'server', 'main.js');
@@ -48,6 +53,12 @@ function rssOf(pid: number): { rss: number; peak: number } {
   const s = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(s)?.[1] ?? 0);
   return { rss: kb('VmRSS'), peak: kb('VmHWM') };
+}
+
+/** CPU time (user + system) a process has used, in ms (/proc/<pid>/stat, 100 ticks a second). */
+function cpuMsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 function startCompiled(env: Record<string, string>, cwd: string, flags: string[]): { child: ChildProcess; output: () => string } {
@@ -71,6 +82,69 @@ async function waitReady(url: string, child: ChildProcess, output: () => string,
   }
 }
 
+/** The server's inspector (started with --inspect=127.0.0.1:0): one CPU profile over a window. */
+async function inspectorProfile(output: () => string): Promise<{ stop: (file: string) => Promise<string[]> }> {
+  const at = /Debugger listening on (ws:\/\/\S+)/.exec(output())?.[1];
+  if (!at) throw new Error('the server printed no inspector address');
+  const ws = new WebSocket(at);
+  await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+  let id = 0;
+  const pending = new Map<number, (r: unknown) => void>();
+  ws.on('message', (m: Buffer) => {
+    const msg = JSON.parse(m.toString()) as { id?: number; result?: unknown };
+    if (msg.id !== undefined) pending.get(msg.id)?.(msg.result);
+  });
+  const post = (method: string, params: object = {}) => new Promise<unknown>((resolve) => {
+    pending.set(++id, resolve);
+    ws.send(JSON.stringify({ id, method, params }));
+  });
+  await post('Profiler.enable');
+  await post('Profiler.setSamplingInterval', { interval: 100 });
+  await post('Profiler.start');
+  return {
+    stop: async (file) => {
+      const { profile } = (await post('Profiler.stop')) as { profile: Parameters<typeof hotSpots>[0] };
+      ws.close();
+      writeFileSync(file, JSON.stringify(profile));
+      const { totalMs, spots } = hotSpots(profile, root, 25);
+      return [
+        `CPU ${totalMs} ms busy (idle left out); profile in ${file}`, ...spots.map((s) => `${s.selfMs.toFixed(1)} ms ${s.percent}% ${s.where}`),
+        ...busyStretches(profile, root, 8).map((b) => `busy ${b.ms.toFixed(1)} ms without a break, in ${b.where}`),
+      ];
+    },
+  };
+}
+
+/** GC time by kind and the event-loop delay, from the server's own /metrics (pure over two scrapes). */
+export function loopDuring(before: string, after: string): string {
+  const num = (text: string, re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
+  const gc = ['minor', 'major', 'incremental'].map((kind) => {
+    const sum = (t: string) => num(t, new RegExp(`^labdeck_nodejs_gc_duration_seconds_sum\\{kind="${kind}"\\} (\\S+)`, 'm'));
+    const count = (t: string) => num(t, new RegExp(`^labdeck_nodejs_gc_duration_seconds_count\\{kind="${kind}"\\} (\\S+)`, 'm'));
+    return `${kind} ${count(after) - count(before)}× ${((sum(after) - sum(before)) * 1000).toFixed(0)} ms`;
+  });
+  const lag = (k: string) => (num(after, new RegExp(`^labdeck_nodejs_eventloop_lag_${k}_seconds (\\S+)`, 'm')) * 1000).toFixed(1);
+  return `GC ${gc.join(', ')}; event-loop delay p99 ${lag('p99')} ms, max ${lag('max')} ms`;
+}
+
+/**
+ * Where a process's RSS is: the V8 heap by space (committed, from /metrics), memory outside the
+ * heap that V8 knows of (external: buffers), and the kernel's split of RSS into anonymous
+ * (heap, malloc, stacks) and file-backed (the node binary, native addons) pages.
+ */
+async function memoryOf(url: string, pid: number): Promise<string> {
+  const text = await scrape(url);
+  const m = (name: string) => Number(new RegExp(`^labdeck_${name} (\\S+)`, 'm').exec(text)?.[1] ?? 0) / 2 ** 20;
+  const spaces = [...text.matchAll(/^labdeck_nodejs_heap_space_size_total_bytes\{space="(\w+)"\} (\S+)/gm)]
+    .map(([, space, v]) => [space, Number(v) / 2 ** 20] as const).filter(([, v]) => v >= 0.5)
+    .map(([space, v]) => `${space.replace(/_space$/, '')} ${v.toFixed(0)}`).join(', ');
+  const roll = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(roll)?.[1] ?? 0) / 1024;
+  return `RSS ${kb('Rss').toFixed(0)} MB = anonymous ${kb('Anonymous').toFixed(0)} + file-backed ${(kb('Rss') - kb('Anonymous')).toFixed(0)}; V8 heap ${m('nodejs_heap_size_total_bytes').toFixed(0)} MB committed (${spaces}), ${m('nodejs_heap_size_used_bytes').toFixed(0)} MB used; external ${m('nodejs_external_memory_bytes').toFixed(0)} MB`;
+}
+
+const scrape = (url: string) => fetch(`${url}/metrics`).then((r) => r.text(), () => '');
+
 /** SIGUSR2 → a .heapsnapshot in cwd; answers its summary (top groups). */
 async function snapshot(pid: number, cwd: string): Promise<string[]> {
   const before = new Set(readdirSync(cwd));
@@ -87,15 +161,18 @@ async function snapshot(pid: number, cwd: string): Promise<string[]> {
   }
   if (!file) return ['no snapshot written'];
   const { total, groups } = groupHeap(JSON.parse(readFileSync(join(cwd, file), 'utf8')));
-  return [`live heap ${(total / 2 ** 20).toFixed(1)} MB`, ...groups.slice(0, 12).map((g) => `${(g.selfBytes / 2 ** 20).toFixed(2)} MB ${g.kind}${g.name ? ` ${g.name.slice(0, 50)}` : ''} ×${g.count}`)];
+  // Kept beside the caller for DevTools (the server's directory is removed at the end).
+  const kept = join(process.cwd(), file);
+  copyFileSync(join(cwd, file), kept);
+  return [`live heap ${(total / 2 ** 20).toFixed(1)} MB (${kept})`, ...groups.slice(0, 12).map((g) => `${(g.selfBytes / 2 ** 20).toFixed(2)} MB ${g.kind}${g.name ? ` ${g.name.slice(0, 50)}` : ''} ×${g.count}`)];
 }
 
-async function demo(opts: { snapshot: boolean }): Promise<void> {
+async function demo(opts: { snapshot: boolean; nodeFlags: string[] }): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'labdeck-lean-demo-'));
   const port = 18000 + Math.floor(Math.random() * 2000);
   const url = `http://127.0.0.1:${port}`;
   const t0 = now();
-  const { child, output } = startCompiled({ PORT: String(port), DATABASE_URL: join(dir, 'labdeck.db') }, dir, opts.snapshot ? ['--heapsnapshot-signal=SIGUSR2'] : []);
+  const { child, output } = startCompiled({ PORT: String(port), DATABASE_URL: join(dir, 'labdeck.db') }, dir, [...opts.nodeFlags, ...(opts.snapshot ? ['--heapsnapshot-signal=SIGUSR2'] : [])]);
   try {
     await waitReady(url, child, output, 180_000);
     const readyMs = now() - t0;
@@ -103,6 +180,7 @@ async function demo(opts: { snapshot: boolean }): Promise<void> {
     await new Promise((r) => setTimeout(r, Math.max(0, 60_000 - (now() - t0))));
     const m = rssOf(child.pid!);
     console.log(`demo: RSS 60 s after start ${mb(m.rss)} MB, peak ${mb(m.peak)} MB; load ${load()}`);
+    console.log(`demo: memory: ${await memoryOf(url, child.pid!)}`);
     if (opts.snapshot) for (const line of await snapshot(child.pid!, dir)) console.log(`demo heap: ${line}`);
   } finally {
     child.kill('SIGTERM');
@@ -111,7 +189,7 @@ async function demo(opts: { snapshot: boolean }): Promise<void> {
   }
 }
 
-async function fleetShape(name: string, opts: { snapshot: boolean; steadyS: number }): Promise<void> {
+async function fleetShape(name: string, opts: { snapshot: boolean; steadyS: number; cpuProf: boolean; nodeFlags: string[] }): Promise<void> {
   const shape = shapes[name];
   const dir = mkdtempSync(join(tmpdir(), `labdeck-lean-${name}-`));
   const ids = clusterIds(shape.clusters);
@@ -137,7 +215,7 @@ async function fleetShape(name: string, opts: { snapshot: boolean; steadyS: numb
     const url = `http://127.0.0.1:${port}`;
     const started = startCompiled({
       PORT: String(port), DATABASE_URL: dbFile, LABDECK_CONFIG: join(dir, 'labdeck.json'), SESSION_SECRET: secret,
-    }, dir, opts.snapshot ? ['--heapsnapshot-signal=SIGUSR2'] : []);
+    }, dir, [...opts.nodeFlags, ...(opts.snapshot ? ['--heapsnapshot-signal=SIGUSR2'] : []), ...(opts.cpuProf ? ['--inspect=127.0.0.1:0'] : [])]);
     child = started.child;
     const readyMs = await waitReady(url, child, started.output, 600_000);
     const afterPass = rssOf(child.pid!);
@@ -154,6 +232,8 @@ async function fleetShape(name: string, opts: { snapshot: boolean; steadyS: numb
     await db.destroy();
 
     // The start of a lab, open loop: arrival times fixed in advance, spread over 10 s.
+    const labProf = opts.cpuProf ? await inspectorProfile(started.output) : null;
+    const labMetrics = await scrape(url);
     const pool = new Pool(url, { connections: 256, pipelining: 1 });
     const latencies: number[] = [];
     const connectMs: number[] = [];
@@ -184,8 +264,10 @@ async function fleetShape(name: string, opts: { snapshot: boolean; steadyS: numb
     const lab = summarize(latencies);
     const conn = summarize(connectMs);
     console.log(`${name}: lab start, ${students.length} students in ${windowMs / 1000} s (open loop): GET /api/vms p50 ${lab.p50?.toFixed(2)} ms, p99 ${lab.p99?.toFixed(2)} ms, max ${lab.max?.toFixed(1)} ms; socket connect p50 ${conn.p50?.toFixed(1)} ms, p99 ${conn.p99?.toFixed(1)} ms; errors ${errors}; all done in ${Math.round(now() - t0)} ms; load ${load()}`);
+    console.log(`${name}: lab start, server: ${loopDuring(labMetrics, await scrape(url))}`);
     for (const o of others) await openSocket(cookies.get(o)!);
     await pool.close();
+    if (labProf) for (const line of await labProf.stop(join(process.cwd(), `lean-${name}-lab-${Date.now()}.cpuprofile`))) console.log(`${name} lab cpu: ${line}`);
 
     // Steady state with every socket open: RSS sampled once a second.
     const samples: number[] = [];
@@ -195,11 +277,18 @@ async function fleetShape(name: string, opts: { snapshot: boolean; steadyS: numb
     }
     samples.sort((a, b) => a - b);
     const steady = rssOf(child.pid!);
+    console.log(`${name}: memory with sockets open: ${await memoryOf(url, child.pid!)}`);
     console.log(`${name}: ${sockets.filter((s) => s.connected).length} sockets open; RSS steady (median of ${opts.steadyS} 1 s samples) ${mb(samples[samples.length >> 1])} MB, peak so far ${mb(steady.peak)} MB; load ${load()}`);
 
+    const prof = opts.cpuProf ? await inspectorProfile(started.output) : null;
+    const closedMetrics = await scrape(url);
+    const cpu0 = cpuMsOf(child.pid!);
     const closed = await runReadLoad({ url, path: '/api/vms', cookies: students.slice(0, 16).map((s) => cookies.get(s)!), concurrency: 16, durationMs: 5000 });
     const c = summarize(closed.latenciesMs);
     console.log(`${name}: student GET /api/vms, 16 concurrent (closed loop, 5 s): p50 ${c.p50?.toFixed(2)} ms, p99 ${c.p99?.toFixed(2)} ms, ${Math.round(closed.rps)} req/s, errors ${closed.errors}; RSS ${mb(rssOf(child.pid!).rss)} MB, peak ${mb(rssOf(child.pid!).peak)} MB; load ${load()}`);
+    const perRequestUs = ((cpuMsOf(child.pid!) - cpu0) * 1000) / Math.max(1, closed.requests);
+    console.log(`${name}: closed loop, server: ${Math.round(perRequestUs)} µs CPU a request; ${loopDuring(closedMetrics, await scrape(url))}`);
+    if (prof) for (const line of await prof.stop(join(process.cwd(), `lean-${name}-${Date.now()}.cpuprofile`))) console.log(`${name} cpu: ${line}`);
     if (opts.snapshot) for (const line of await snapshot(child.pid!, dir)) console.log(`${name} heap: ${line}`);
   } finally {
     for (const s of sockets) s.close();
@@ -213,12 +302,13 @@ async function fleetShape(name: string, opts: { snapshot: boolean; steadyS: numb
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { shape: { type: 'string' }, snapshot: { type: 'boolean' }, 'steady-s': { type: 'string' } } });
+  const { values } = parseArgs({ options: { shape: { type: 'string' }, snapshot: { type: 'boolean' }, 'steady-s': { type: 'string' }, 'cpu-prof': { type: 'boolean' }, 'node-flags': { type: 'string' } } });
+  const nodeFlags = (values['node-flags'] ?? '').split(' ').filter(Boolean);
   if (!existsSync(MAIN)) throw new Error('dist/server/main.js is missing: run npm run build first');
   const shape = values.shape ?? 'demo';
-  if (shape === 'demo') return demo({ snapshot: Boolean(values.snapshot) });
+  if (shape === 'demo') return demo({ snapshot: Boolean(values.snapshot), nodeFlags });
   if (!shapes[shape]) throw new Error(`--shape must be demo, 2k or 20k`);
-  return fleetShape(shape, { snapshot: Boolean(values.snapshot), steadyS: Number(values['steady-s'] ?? 20) });
+  return fleetShape(shape, { snapshot: Boolean(values.snapshot), steadyS: Number(values['steady-s'] ?? 20), cpuProf: Boolean(values['cpu-prof']), nodeFlags });
 }
 
 await main();

@@ -33,6 +33,61 @@ export function hotSpots(profile: Profile, root: string, top = 15): { totalMs: n
   return { totalMs: Math.round(total), spots };
 }
 
+/**
+ * The longest stretches the thread worked without going idle (what a request arriving then waits
+ * behind), each with the deepest frame that most of its samples were under (pure).
+ */
+export function busyStretches(profile: Profile, root: string, top = 8): Array<{ ms: number; where: string }> {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes as Array<ProfileNode & { children?: number[] }>) for (const c of n.children ?? []) parent.set(c, n.id);
+  const samples = profile.samples ?? [];
+  const deltas = profile.timeDeltas ?? [];
+  const runs: Array<{ ms: number; ids: number[] }> = [];
+  let cur: { ms: number; ids: number[] } | null = null;
+  for (let i = 0; i < samples.length; i++) {
+    const n = byId.get(samples[i]);
+    const dt = (deltas[i + 1] ?? 0) / 1000;
+    if (!n || n.callFrame.functionName === '(idle)') {
+      if (cur) runs.push(cur);
+      cur = null;
+      continue;
+    }
+    cur ??= { ms: 0, ids: [] };
+    cur.ms += dt;
+    cur.ids.push(samples[i]);
+  }
+  if (cur) runs.push(cur);
+  const label = (n: ProfileNode) => {
+    const url = n.callFrame.url.replace(/^file:\/\//, '');
+    const file = url ? (url.includes('/node_modules/') ? url.slice(url.lastIndexOf('/node_modules/') + 14) : relative(root, url)) : '';
+    return `${n.callFrame.functionName || '(anonymous)'}${file ? ` ${file}:${n.callFrame.lineNumber + 1}` : ''}`;
+  };
+  return runs.sort((a, b) => b.ms - a.ms).slice(0, top).map((r) => {
+    // Frames by how many of the stretch's samples they are on the stack of; the deepest one on most.
+    const count = new Map<number, { n: number; depth: number }>();
+    for (const id of r.ids) {
+      const stack: number[] = [];
+      for (let x: number | undefined = id; x !== undefined; x = parent.get(x)) stack.push(x);
+      stack.reverse().forEach((x, depth) => {
+        const c = count.get(x) ?? { n: 0, depth };
+        c.n++;
+        count.set(x, c);
+      });
+    }
+    let best: number | null = null;
+    for (const [x, c] of count) {
+      if (c.n < r.ids.length * 0.6 || c.depth === 0) continue;
+      if (best === null || c.depth > count.get(best)!.depth) best = x;
+    }
+    // And where its samples were themselves (the top three by share).
+    const self = new Map<string, number>();
+    for (const id of r.ids) self.set(label(byId.get(id)!), (self.get(label(byId.get(id)!)) ?? 0) + 1);
+    const mostly = [...self].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([w, n]) => `${Math.round((100 * n) / r.ids.length)}% ${w}`).join('; ');
+    return { ms: Math.round(r.ms * 10) / 10, where: `${best === null ? 'several places' : label(byId.get(best)!)} (${mostly})` };
+  });
+}
+
 /** One profiling session of this process. */
 export class Profiler {
   private session: Session | null = null;
