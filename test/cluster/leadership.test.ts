@@ -61,7 +61,7 @@ describe.skipIf(!pgUrl)('sync leadership among instances on one PostgreSQL datab
     const vm = sim.cluster('lab-a').guests().find((g) => g.status === 'running' && !g.template)!;
     sim.cluster('lab-a').powerOutside(vm.vmid, 'stop');
     for (const l of [a, b]) {
-      await waitFor(() => l.reads?.byKeys([`lab-a:${vm.vmid}`])[0]?.vm.status === 'stopped', 10_000, `${l.sync.instance} sees the VM stopped`);
+      await waitFor(() => l.reads?.byKeys([`lab-a:${vm.vmid}`])[0]?.status === 'stopped', 10_000, `${l.sync.instance} sees the VM stopped`);
     }
   });
 
@@ -135,7 +135,7 @@ describe.skipIf(!pgUrl)('sync leadership among instances on one PostgreSQL datab
     expect(Date.now() - t0).toBeLessThan(10_000);
     const vm = sim.cluster('lab-b').guests().find((g) => g.status === 'stopped' && !g.template)!;
     sim.cluster('lab-b').powerOutside(vm.vmid, 'start');
-    await waitFor(() => b.reads?.byKeys([`lab-b:${vm.vmid}`])[0]?.vm.status === 'running', 10_000, 'the new leader syncs the change');
+    await waitFor(() => b.reads?.byKeys([`lab-b:${vm.vmid}`])[0]?.status === 'running', 10_000, 'the new leader syncs the change');
   });
 
   /** The database as inst-b (which outlives inst-a here) opened it. */
