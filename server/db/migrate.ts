@@ -10,6 +10,7 @@ import * as m045 from '../../migrations/045_link_tokens_audit_class.js';
 import * as m050 from '../../migrations/050_provisioning.js';
 import * as m060 from '../../migrations/060_reliability.js';
 import * as m110 from '../../migrations/110_audit_count.js';
+import * as m140 from '../../migrations/140_reclone.js';
 import * as m171 from '../../migrations/171_sync_leader.js';
 import * as m172 from '../../migrations/172_socket_io_attachments.js';
 
@@ -24,15 +25,18 @@ const migrations: Record<string, Migration> = {
   '050_provisioning': m050,
   '060_reliability': m060,
   '110_audit_count': m110,
+  '140_reclone': m140,
   '171_sync_leader': m171,
   '172_socket_io_attachments': m172,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
+// Each issue numbers its migrations in its own range and they land in any order: a database that
+// already ran 171 must still take a 140 that landed after it (each migration stands alone).
 
 /** Brings the schema up to date; throws with the failing migration's name. */
 export async function migrateToLatest(db: Db): Promise<void> {
-  const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
+  const { error, results } = await new Migrator({ db, provider, allowUnorderedMigrations: true }).migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
     throw new Error(`migration ${failed} failed: ${(error as Error).message ?? String(error)}`);
@@ -41,7 +45,7 @@ export async function migrateToLatest(db: Db): Promise<void> {
 
 /** Brings the schema up to (and including) one migration: tests of a later migration's data step. */
 export async function migrateTo(db: Db, name: string): Promise<void> {
-  const { error } = await new Migrator({ db, provider }).migrateTo(name);
+  const { error } = await new Migrator({ db, provider, allowUnorderedMigrations: true }).migrateTo(name);
   if (error) throw error;
 }
 

@@ -229,6 +229,8 @@ export interface ProvisionVmsTable {
   assign_user_id: number | null;
   has_baseline: number;
   updated_at: number;
+  /** 140_reclone: the row of the VM this one re-creates (removed first); null for a plain clone. */
+  replaces_id: number | null;
 }
 
 /** Several instances on one PostgreSQL database: each cluster's sync leader and its epoch (migration 171). */

@@ -14,6 +14,7 @@ import type { AppEnv } from '../http/env.js';
 import type { Realtime } from '../realtime/hub.js';
 import { createGuestAdmin, type GuestAdmin } from '../pve/guest-admin.js';
 import { log } from '../log.js';
+import { vmKey } from '../../contract/vm.js';
 import { ProvisionRepo } from './repository.js';
 import { ProvisionRunner } from './runner.js';
 import { ProvisionService } from './service.js';
@@ -88,6 +89,13 @@ export function createProvisioning(d: ProvisionDeps): Provisioning {
       // Approved: labdeck made it for this class from a template the class's scope allowed.
       await d.classesRepo.addPoolEntry(classId, { kind: 'vm', cluster, vmid, value: null, approved: true });
       await d.access.changed({ userIds: [], classIds: [classId] });
+    },
+    async unregister(classId, cluster, vmid) {
+      const users = (d.access.snapshot().assignmentsOfVm.get(vmKey(cluster, vmid)) ?? []).filter((a) => a.classId === classId).map((a) => a.userId);
+      const entry = (await d.classesRepo.pool(classId)).find((p) => p.kind === 'vm' && p.cluster === cluster && p.vmid === vmid);
+      if (entry) await d.classesRepo.removePoolEntry(classId, entry.id);
+      else await d.classesRepo.unassign(classId, cluster, vmid);
+      await d.access.changed({ userIds: users, classIds: [classId] });
     },
     async assign(classId, cluster, vmid, userId) {
       if (!(await d.classesRepo.members(classId)).some((m) => m.id === userId)) return false;

@@ -18,7 +18,7 @@ export interface NewJob {
   pvePool: string | null;
   scopeTag: string | null;
   createdBy: number;
-  vms: Array<{ name: string; assignUserId: number | null }>;
+  vms: Array<{ name: string; assignUserId: number | null; replacesId?: number }>;
 }
 
 /** VM states that still hold (or may hold) a guest in Proxmox. */
@@ -40,6 +40,7 @@ export class ProvisionRepo {
       await tx.insertInto('provision_vms').values(j.vms.map((vm, idx) => ({
         job_id: id, class_id: j.classId, cluster_id: j.cluster, idx, name: vm.name, vmid: null, node: null, type: j.template.type,
         state: 'pending' as const, upid: null, error: null, attempts: 0, assign_user_id: vm.assignUserId, has_baseline: 0, updated_at: now,
+        replaces_id: vm.replacesId ?? null,
       }))).execute();
       return id;
     });
@@ -86,6 +87,16 @@ export class ProvisionRepo {
   async findVm(cluster: string, vmid: number): Promise<VmRow | null> {
     return (await this.db.selectFrom('provision_vms').selectAll().where('cluster_id', '=', cluster).where('vmid', '=', vmid)
       .where('state', 'in', LIVE_VM_STATES).orderBy('id', 'desc').executeTakeFirst()) ?? null;
+  }
+
+  async vm(id: number): Promise<VmRow | null> {
+    return (await this.db.selectFrom('provision_vms').selectAll().where('id', '=', id).executeTakeFirst()) ?? null;
+  }
+
+  /** An unfinished re-creation of the VM of that row, if one is under way. */
+  async replacing(rowId: number): Promise<VmRow | null> {
+    return (await this.db.selectFrom('provision_vms').selectAll().where('replaces_id', '=', rowId)
+      .where('state', 'in', ['pending', 'cloning', 'configuring', 'baseline']).executeTakeFirst()) ?? null;
   }
 
   /** vmids on a cluster held by unfinished rows (so allocation skips them after a restart). */

@@ -84,5 +84,13 @@ export function provisionRoutes(deps: ApiDeps, svc: ProvisionService) {
     const vm = await resolveVisibleVm(deps, user, vmid, cluster);
     return c.json(await svc.revert(user, vm));
   });
+  app.post('/vm/:vmid/reclone', async (c) => {
+    const user = requireUser(c);
+    const { vmid } = params(c, VmPath);
+    const { cluster } = query(c, ClusterQuery);
+    await body(c, v.strictObject({}));
+    const vm = await resolveVisibleVm(deps, user, vmid, cluster);
+    return c.json({ job: await svc.reclone(user, vm) }, 202);
+  });
   return app;
 }

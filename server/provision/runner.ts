@@ -16,6 +16,8 @@ export interface RunnerDeps {
   admin(cluster: string): GuestAdmin | undefined;
   /** Puts a made VM in the class's pool (labdeck's list of class VMs). */
   register(classId: number, cluster: string, vmid: number): Promise<void>;
+  /** Takes a removed VM out of the class (its pool entry and assignment). */
+  unregister(classId: number, cluster: string, vmid: number): Promise<void>;
   /** Assigns it to a student (false when the student left the class meanwhile). */
   assign(classId: number, cluster: string, vmid: number, userId: number): Promise<boolean>;
   /** Whether the inventory knows a live VM with that id (ids nextid offers may still be in use elsewhere). */
@@ -155,6 +157,7 @@ export class ProvisionRunner {
         await this.update(vm, { state: 'cancelled' });
         return;
       }
+      if (vm.state === 'pending' && vm.replaces_id !== null) await this.replaceStep(job, vm, admin);
       if (!(await this.cloneStep(job, vm, admin))) return;
       await this.deps.register(job.class_id, job.cluster_id, vm.vmid!);
       if (vm.state === 'configuring') await this.configureStep(job, vm, admin);
@@ -226,6 +229,37 @@ export class ProvisionRunner {
       await this.update(vm, { state: 'pending', vmid: null, upid: null, error: `retrying: ${failure.message}` });
       await this.sleep(retryDelay(vm.attempts, this.opts.retryBaseMs));
     }
+  }
+
+  /**
+   * A re-creation: removes the VM it replaces first (stopped, destroyed with purge, taken out of
+   * the class), so that the new clone takes its place with the same name and student. A failure
+   * leaves the old VM as it was, with the reason.
+   */
+  private async replaceStep(job: JobRow, vm: VmRow, admin: GuestAdmin): Promise<void> {
+    const old = await this.deps.repo.vm(vm.replaces_id!);
+    if (!old || old.vmid === null || old.state === 'removed') return;
+    const node = old.node ?? job.template_node;
+    const vmid = old.vmid;
+    const before = old.state;
+    await this.deps.repo.updateVm(old.id, { state: 'removing', error: null });
+    try {
+      const cfg = await this.retryLocked(`reading VM ${vmid}`, () => admin.config(node, old.type, vmid));
+      if (cfg) {
+        if (await admin.running(node, old.type, vmid)) {
+          const stopped = await this.follow(admin, node, await this.retryLocked(`stopping VM ${vmid}`, () => admin.stop(node, old.type, vmid)));
+          if (!taskSucceeded(stopped)) throw new StepFailed(`could not stop VM ${vmid} to re-create it: ${classifyFailure(stopped).message}`);
+        }
+        const exit = await this.follow(admin, node, await this.retryLocked(`removing VM ${vmid}`, () => admin.destroy(node, old.type, vmid)));
+        if (!taskSucceeded(exit)) throw new StepFailed(`could not remove VM ${vmid} to re-create it: ${classifyFailure(exit).message}`);
+      }
+    } catch (err) {
+      if (!(err instanceof Closing)) await this.deps.repo.updateVm(old.id, { state: before, error: `re-creating failed: ${err instanceof Error ? err.message : String(err)}` });
+      throw err;
+    }
+    await this.deps.repo.updateVm(old.id, { state: 'removed', error: null });
+    await this.deps.unregister(job.class_id, job.cluster_id, vmid);
+    this.deps.refresh(job.cluster_id);
   }
 
   private async configureStep(job: JobRow, vm: VmRow, admin: GuestAdmin): Promise<void> {

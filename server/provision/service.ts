@@ -255,6 +255,38 @@ export class ProvisionService {
     }
   }
 
+  /**
+   * Re-creates a VM labdeck made from its template, for when its storage cannot roll back to the
+   * baseline: a one-VM job through the runner removes it, clones the template again with the same
+   * name, tags and baseline, and gives it to the same student. Whoever may act on the VM may ask.
+   */
+  async reclone(user: SessionUser, vm: Vm): Promise<JobView> {
+    if (!this.d.access.canActOnVm(user, vm.cluster, vm.vmid)) throw forbidden('you may not act on this VM');
+    this.adminFor(vm.cluster);
+    const row = await this.d.repo.findVm(vm.cluster, vm.vmid);
+    if (!row) throw conflict(`labdeck did not make ${vm.name} from a template, so it cannot re-create it`);
+    if (row.state !== 'done') throw conflict(`${vm.name} is ${row.state === 'removing' ? 'being removed' : row.state === 'failed' ? 'a failed clone: remove it instead' : 'still being made'}`);
+    if (await this.d.repo.replacing(row.id)) throw conflict(`${vm.name} is already being re-created`);
+    const job = (await this.d.repo.job(row.job_id))!;
+    const tpl = await this.d.inventory.get(job.cluster_id, job.template_vmid);
+    if (!tpl || (tpl as Vm & { deleted?: boolean }).deleted || !tpl.template) {
+      throw conflict(`the template ${job.template_name} (${job.template_vmid}) that ${vm.name} was made from is gone: ask your teacher to make a new VM from another template`);
+    }
+    const decision = this.d.scope.decide(job.class_id, { cluster: tpl.cluster, vmid: tpl.vmid, tags: tpl.tags, pool: tpl.pool, template: true, use: 'clone-source' }, user.role === 'admin');
+    if (!decision.allowed) throw forbidden(decision.reason);
+    const student = (this.d.access.snapshot().assignmentsOfVm.get(vmKey(vm.cluster, vm.vmid)) ?? []).find((a) => a.classId === job.class_id)?.userId ?? null;
+    // Where the VM is now (it may have moved since it was made): the runner removes it there.
+    await this.d.repo.updateVm(row.id, { node: vm.node });
+    const id = await this.d.repo.createJob({
+      classId: job.class_id, cluster: job.cluster_id, template: { vmid: tpl.vmid, type: tpl.type, node: tpl.node, name: tpl.name },
+      namePrefix: job.name_prefix, full: Boolean(job.full_clone), baseline: Boolean(job.baseline), pvePool: job.pve_pool, scopeTag: job.scope_tag,
+      createdBy: user.id, vms: [{ name: row.name, assignUserId: student, replacesId: row.id }],
+    });
+    await this.d.audit.record({ actor: { id: user.id, username: user.username }, action: 'vm.reclone', target: 'vm', classId: job.class_id, cluster: vm.cluster, vmid: vm.vmid, outcome: 'ok', detail: `job ${id}: ${row.name} re-created from ${tpl.name}` });
+    this.d.runner.enqueue(id);
+    return (await this.view(id))!;
+  }
+
   /** Reverts every VM labdeck made for the class that has a baseline, four at a time. */
   async reset(user: SessionUser, classId: number): Promise<VmOutcome[]> {
     this.manageable(user, classId);

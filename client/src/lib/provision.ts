@@ -1,5 +1,5 @@
 // The client side of provisioning: the calls of /api/classes/:id/provision…, the VMs labdeck made
-// for a class (reset, remove), revert, and the inventory search of the pickers.
+// for a class (reset, remove), revert and re-create, and the inventory search of the pickers.
 import { apiGet, apiPost, qs } from './api.js';
 import type { JobView, ProvisionedVm, VmOutcome } from '../../../server/provision/service.js';
 
@@ -17,6 +17,8 @@ export const listProvisioned = (classId: number) => apiGet<{ vms: ProvisionedVm[
 export const resetClass = (classId: number) => apiPost<{ results: VmOutcome[]; reverted: number; failed: number }>(`/api/classes/${classId}/reset`);
 export const removeVms = (classId: number, vms?: Array<{ cluster: string; vmid: number }>) =>
   apiPost<{ results: VmOutcome[]; removed: number; failed: number }>(`/api/classes/${classId}/remove-vms`, vms ? { vms } : {});
+/** Re-creates a VM labdeck made from its template (a one-VM job that removes it, then clones again). */
+export const recloneVm = (cluster: string, vmid: number) => apiPost<{ job: JobView }>(`/api/vm/${vmid}/reclone${qs({ cluster })}`);
 export const revertVm = (cluster: string, vmid: number) => apiPost<{ started: boolean }>(`/api/vm/${vmid}/revert${qs({ cluster })}`);
 export const searchInventory = (classId: number, q: { q: string; kind: 'template' | 'vm'; limit?: number }) =>
   apiGet<{ vms: PickedVm[] }>(`/api/classes/${classId}/inventory${qs({ q: q.q, kind: q.kind, limit: q.limit ?? 20 })}`);
