@@ -8,6 +8,7 @@ import type { Scale } from './scale.js';
 import type { Usage } from './protocol.js';
 import type { LiveSignalsResult } from './live-signals.js';
 import type { ConsoleBenchResult } from './console.js';
+import type { InstancesBenchResult } from './instances.js';
 import type { ProvisionBenchResult } from './provision.js';
 
 export interface MachineInfo {
@@ -66,6 +67,8 @@ export interface BenchResult {
   liveSignals?: LiveSignalsResult;
   /** Section 7: consoles through the relay against straight to the simulator. */
   console?: ConsoleBenchResult;
+  /** Section 9: three instances on one PostgreSQL database (absent without a PostgreSQL URL). */
+  instances?: InstancesBenchResult;
   /** Section 8: a class's VMs cloned against the per-node bound. */
   provision?: ProvisionBenchResult;
   targets: Target[];

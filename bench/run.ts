@@ -19,15 +19,18 @@ import { machineInfo, renderTable, targetsOf, writeResultsMarkdown, type BenchRe
 import { benchLiveSignals } from './live-signals.js';
 import { benchConsole, consoleShapes } from './console.js';
 import { benchProvision, provisionShapes } from './provision.js';
+import { benchInstances, instancesShapes } from './instances.js';
 import { parseVmKey, vmKey } from '../contract/vm.js';
 
-const usage = `Usage: npm run bench [-- --quick | --tiny] [--only-live | --only-console | --only-provision] [--results | --no-results] [--out DIR]
+const usage = `Usage: npm run bench [-- --quick | --tiny] [--only-live | --only-console | --only-provision | --only-instances] [--results | --no-results] [--out DIR]
   (no flag)     full run: 10 clusters x 2,000 guests, 2,000 students in 50 classes; rewrites bench/RESULTS.md
   --quick       2 clusters x 500 guests, 200 students: a short run while developing
   --tiny        the smallest shape (the smoke test uses it)
   --only-live   only section 6 (live signals at the default cadence: idle load, freshness, soak); no RESULTS.md rewrite
   --only-console   only section 7 (consoles: open time, relay throughput and added latency, N at once); own small processes
   --only-provision only section 8 (40 VMs cloned on 2 nodes: wall time against the per-node bound); own small processes
+  --only-instances only section 9 (three instances on one PostgreSQL database: push latency to all three, failover);
+                   needs BENCH_DATABASE_URL or TEST_DATABASE_URL; own small processes
   --results     also rewrite bench/RESULTS.md (default only for full runs); --no-results never
   --out DIR     where the JSON result and the child logs go (default bench/out)
   --render FILE print (and for a full run, write to bench/RESULTS.md) the report of an earlier JSON result`;
@@ -501,7 +504,7 @@ async function benchDeployed(ctx: Ctx) {
 }
 
 async function main(): Promise<void> {
-  let values: { quick?: boolean; tiny?: boolean; results?: boolean; out?: string; help?: boolean; render?: string; 'only-live'?: boolean; 'only-console'?: boolean; 'only-provision'?: boolean };
+  let values: { quick?: boolean; tiny?: boolean; results?: boolean; out?: string; help?: boolean; render?: string; 'only-live'?: boolean; 'only-console'?: boolean; 'only-provision'?: boolean; 'only-instances'?: boolean };
   try {
     values = parseArgs({
       allowNegative: true,
@@ -511,6 +514,7 @@ async function main(): Promise<void> {
         'only-live': { type: 'boolean', default: false },
         'only-console': { type: 'boolean', default: false },
         'only-provision': { type: 'boolean', default: false },
+        'only-instances': { type: 'boolean', default: false },
         results: { type: 'boolean' },
         out: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
@@ -543,10 +547,10 @@ async function main(): Promise<void> {
   const t0 = now();
   const log = (msg: string) => console.log(`[${((now() - t0) / 1000).toFixed(1).padStart(6)} s] ${msg}`);
   const machine = machineInfo();
-  const onlyOwn = (values['only-console'] ?? false) || (values['only-provision'] ?? false);
+  const onlyOwn = (values['only-console'] ?? false) || (values['only-provision'] ?? false) || (values['only-instances'] ?? false);
   /** Sections 7 and 8 start their own small simulator and labdeck; the full run does them last. */
-  const ownSections = async (which: { console: boolean; provision: boolean }): Promise<Pick<BenchResult, 'console' | 'provision'>> => {
-    const out: Pick<BenchResult, 'console' | 'provision'> = {};
+  const ownSections = async (which: { console: boolean; provision: boolean; instances?: boolean }): Promise<Pick<BenchResult, 'console' | 'provision' | 'instances'>> => {
+    const out: Pick<BenchResult, 'console' | 'provision' | 'instances'> = {};
     if (which.console) {
       log(`7. consoles: open time, relay throughput and added latency (${consoleShapes[scale.name].consoles} at once)`);
       out.console = await benchConsole({ root, outDir, stamp, workDir: work, shape: consoleShapes[scale.name], log });
@@ -556,15 +560,19 @@ async function main(): Promise<void> {
       log(`8. provisioning: ${shape.vms} VMs on ${shape.nodes} nodes, ${shape.perNode} clones at once per node`);
       out.provision = await benchProvision({ root, outDir, stamp, workDir: work, shape, log });
     }
+    if (which.instances) {
+      log('9. three instances on one PostgreSQL database: push latency to all three, failover');
+      out.instances = await benchInstances({ root, outDir, stamp, workDir: work, shape: instancesShapes[scale.name], log }) ?? undefined;
+    }
     return out;
   };
   if (onlyOwn) {
-    log(`labdeck bench, ${scale.name} run, sections ${[values['only-console'] ? 7 : null, values['only-provision'] ? 8 : null].filter(Boolean).join(' and ')} only`);
+    log(`labdeck bench, ${scale.name} run, sections ${[values['only-console'] ? 7 : null, values['only-provision'] ? 8 : null, values['only-instances'] ? 9 : null].filter(Boolean).join(' and ')} only`);
     try {
-      const r = { scale: scale.name, machine, startedAt: new Date().toISOString(), ...(await ownSections({ console: values['only-console'] ?? false, provision: values['only-provision'] ?? false })) };
+      const r = { scale: scale.name, machine, startedAt: new Date().toISOString(), ...(await ownSections({ console: values['only-console'] ?? false, provision: values['only-provision'] ?? false, instances: values['only-instances'] ?? false })) };
       const json = join(outDir, `${stamp}-sections.json`);
       writeFileSync(json, JSON.stringify({ ...r, finishedAt: new Date().toISOString(), durationS: round((now() - t0) / 1000, 1), machine: { ...machine, loadAvgEnd: machineInfo().loadAvgStart } }, null, 2));
-      console.log(JSON.stringify({ console: r.console, provision: r.provision }, null, 2));
+      console.log(JSON.stringify({ console: r.console, provision: r.provision, instances: r.instances }, null, 2));
       log(`wrote ${json}`);
     } finally {
       rmSync(work, { recursive: true, force: true });
@@ -684,7 +692,7 @@ async function main(): Promise<void> {
       fleet.close();
       await lab.stop();
       await sim.stop();
-      Object.assign(result, await ownSections({ console: true, provision: true }));
+      Object.assign(result, await ownSections({ console: true, provision: true, instances: true }));
     }
     result.finishedAt = new Date().toISOString();
     result.durationS = round((now() - t0) / 1000, 1);
