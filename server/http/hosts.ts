@@ -19,11 +19,17 @@ export function splitHost(host: string): { hostname: string; port: string | null
   return m ? { hostname: m[1], port: m[2] ?? null } : { hostname: h, port: null };
 }
 
-/** The policy the config describes (pure). */
-export function hostPolicy(cfg: { publicUrl?: string; allowedHosts?: readonly string[] }): HostPolicy {
+/**
+ * The policy the config describes (pure). The address labdeck listens on (`HOST`, when it is one
+ * address rather than all of them) is allowed too: the CLI on the same machine talks to it.
+ */
+export function hostPolicy(cfg: { publicUrl?: string; allowedHosts?: readonly string[]; host?: string }): HostPolicy {
   const publicOrigin = cfg.publicUrl ? new URL(cfg.publicUrl).origin : null;
   if (!publicOrigin && !cfg.allowedHosts?.length) return { publicOrigin: null, allowed: null };
   const allowed = (cfg.allowedHosts ?? []).map(splitHost);
+  if (cfg.host && cfg.host !== '0.0.0.0' && cfg.host !== '::') {
+    allowed.push({ hostname: cfg.host.includes(':') && !cfg.host.startsWith('[') ? `[${cfg.host.toLowerCase()}]` : cfg.host.toLowerCase(), port: null });
+  }
   if (publicOrigin) {
     const u = new URL(publicOrigin);
     allowed.push({ hostname: u.hostname.toLowerCase(), port: u.port || null });

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { io as connect } from 'socket.io-client';
 import WebSocket from 'ws';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { hostAllowed, hostPolicy } from '../../server/http/hosts.js';
 
 const PUBLIC = 'https://labdeck.example.edu';
 
@@ -115,6 +116,18 @@ describe('with publicUrl and allowedHosts', () => {
       ws.on('error', () => resolve(-1));
     });
     expect(refused).toBe(421);
+  });
+});
+
+describe('the host policy (pure)', () => {
+  it('lets the CLI reach the one address labdeck listens on (HOST), not every address', () => {
+    const p = hostPolicy({ publicUrl: PUBLIC, allowedHosts: [], host: '10.0.0.5' });
+    expect(hostAllowed(p, '10.0.0.5:8080')).toBe(true);
+    expect(hostAllowed(p, '10.0.0.6:8080')).toBe(false);
+    expect(hostAllowed(hostPolicy({ publicUrl: PUBLIC, host: '0.0.0.0' }), '0.0.0.0:8080')).toBe(false);
+    expect(hostAllowed(hostPolicy({ publicUrl: PUBLIC, host: 'fd00::5' }), '[fd00::5]:8080')).toBe(true);
+    // Nothing configured: every host, as before.
+    expect(hostAllowed(hostPolicy({ host: '10.0.0.5' }), 'anything.example')).toBe(true);
   });
 });
 
