@@ -45,10 +45,11 @@ export function errorBody(code: string, message: string, extra?: Record<string, 
 
 /**
  * An error as a given caller may see it. Proxmox's own words (host names, ports, storage and
- * cluster internals) are for admins: anyone else learns only whether Proxmox answered at all.
+ * cluster internals; an error carries them as `proxmox`) are for admins: anyone else learns only
+ * whether Proxmox answered at all. Errors in labdeck's own words pass unchanged.
  */
 export function shownTo(err: DomainError, admin: boolean): DomainError {
-  if (admin || err.code !== 'proxmox_error') return err;
+  if (admin || err.code !== 'proxmox_error' || err.details?.proxmox === undefined) return err;
   return err.details?.unreachable === true
     ? new DomainError('proxmox_error', 'Proxmox is unreachable right now; try again in a minute (an admin can see the details)', { unreachable: true })
     : new DomainError('proxmox_error', 'Proxmox could not do this; try again, and tell an admin if it keeps failing (they can see the reason)');

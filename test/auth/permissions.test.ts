@@ -6,7 +6,7 @@ import {
 } from '../../server/auth/permissions.js';
 import { roleForGroups } from '../../server/http/routes/auth.js';
 import { failureFor, taskSucceeded } from '../../server/actions/power.js';
-import { statusOf } from '../../server/http/errors.js';
+import { proxmoxError, shownTo, statusOf } from '../../server/http/errors.js';
 
 // Users: 1 admin, 2 teacher of class 10 (owner), 3 co-teacher of 10, 4 teacher of 20, 5 student in 10 with a:100,
 // 6 student in 20 with a:200. Class 10 pool: a:100, a:101, tag "web" on b; class 20 pool: Proxmox pool "p2" on a.
@@ -82,6 +82,22 @@ describe('Proxmox groups → role', () => {
     expect(roleForGroups(['ops', 'kids'], login)).toBe('admin');
     expect(roleForGroups(['x'], login)).toBeNull();
     expect(roleForGroups([], { ...login, defaultRole: 'student' })).toBe('student');
+  });
+});
+
+describe('Proxmox errors as each caller sees them', () => {
+  it("gives Proxmox's words to admins only; labdeck's own words pass to everyone", () => {
+    const raw = failureFor('connect ECONNREFUSED 10.0.0.5:8006', true);
+    expect(shownTo(raw, true)).toBe(raw);
+    const plain = shownTo(raw, false);
+    expect(plain.message).toBe('Proxmox is unreachable right now; try again in a minute (an admin can see the details)');
+    expect(JSON.stringify({ m: plain.message, d: plain.details })).not.toMatch(/10\.0\.0\.5|8006|ECONNREFUSED/);
+    expect(shownTo(failureFor('storage local-lvm full'), false).message).toMatch(/^Proxmox could not do this/);
+    const own = proxmoxError('cannot check credentials with cluster lab-a');
+    expect(shownTo(own, false)).toBe(own);
+    // A conflict keeps Proxmox's reason: "already running" is what a student needs to know.
+    const busy = failureFor('VM 100 already running');
+    expect(shownTo(busy, false)).toBe(busy);
   });
 });
 
