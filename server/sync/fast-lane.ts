@@ -44,9 +44,34 @@ interface Watch {
   /** A verification: one read; it turns into a full watch only when the status really changed. */
   once: boolean;
   done: Promise<void>;
+  /** Ends the current wait between two reads early (the task ended: read now). */
+  wake: (() => void) | null;
+  /** A wake-up came while a read was in flight: skip the next wait. */
+  woken: boolean;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());
+/** Waits ms between two reads of a watch, or until it is woken. */
+function pause(w: Watch, ms: number): Promise<void> {
+  if (w.woken) {
+    w.woken = false;
+    return Promise.resolve();
+  }
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(done, ms);
+    timer.unref?.();
+    function done() {
+      clearTimeout(timer);
+      w.wake = null;
+      resolve();
+    }
+    w.wake = done;
+  });
+}
+
+function wake(w: Watch): void {
+  if (w.wake) w.wake();
+  else w.woken = true;
+}
 
 /** Settled means the live state reached its target (a reboot must also have restarted). */
 function reached(target: VmStatus | null, stored: InventoryRow, live: LiveStatus, firstUptime: number | null, sawDown: boolean): boolean {
@@ -76,6 +101,7 @@ export class FastLane {
     if (this.stopped || !this.deps.client(cluster)) return;
     const key = vmKey(cluster, vmid);
     const existing = this.watches.get(key);
+    this.deps.logger.debug({ cluster, vmid, existing: Boolean(existing), expect: opts.expect ?? null, trace: 'watch' }, 'Fast lane watch');
     if (existing) {
       existing.deadline = Date.now() + this.maxWatchMs;
       existing.once = false;
@@ -96,6 +122,8 @@ export class FastLane {
     w.expect = null;
     w.once = false;
     w.deadline = Date.now() + this.maxWatchMs;
+    // The outcome is there now: read it at once rather than at the next tick.
+    wake(w);
   }
 
   /**
@@ -112,7 +140,7 @@ export class FastLane {
   private begin(cluster: string, vmid: number, expect: VmStatus | null, once: boolean, settled = false): void {
     if (this.count(cluster) >= this.maxPerCluster) return;
     const key = vmKey(cluster, vmid);
-    const w: Watch = { cluster, vmid, deadline: Date.now() + this.maxWatchMs, expect, settled, once, done: Promise.resolve() };
+    const w: Watch = { cluster, vmid, deadline: Date.now() + this.maxWatchMs, expect, settled, once, done: Promise.resolve(), wake: null, woken: false };
     w.done = this.run(w).catch((err) => this.deps.logger.warn({ cluster, vmid, err: (err as Error).message }, 'Fast lane stopped on an error'))
       .finally(() => this.watches.delete(key));
     this.watches.set(key, w);
@@ -142,6 +170,7 @@ export class FastLane {
   /** Stops all watches and waits for them to finish their current poll. */
   async stop(): Promise<void> {
     this.stopped = true;
+    for (const w of this.watches.values()) wake(w);
     await Promise.all([...this.watches.values()].map((w) => w.done));
   }
 
@@ -162,6 +191,7 @@ export class FastLane {
       const [row] = await this.deps.repo.storedRows(cluster, [vmid]);
       if (!client || !row || row.deleted) return;
       let live: LiveStatus;
+      const readAt = Date.now();
       try {
         live = await client.statusCurrent(row.node, row.type, vmid);
       } catch (err) {
@@ -171,27 +201,27 @@ export class FastLane {
         }
         // A failed verification leaves the hold to run out; the next pass asks again.
         if (w.once || Date.now() >= w.deadline) return;
-        await sleep(this.deps.intervalMs);
+        await pause(w, this.deps.intervalMs);
         continue;
       }
+      this.deps.logger.debug({ cluster, vmid, status: live.status, readAt, readMs: Date.now() - readAt, trace: 'live-read' }, 'Fast lane read');
       if (firstUptime === null) firstUptime = live.uptime;
       if (live.status !== 'running') sawDown = true;
       const target = w.settled ? null : w.expect ?? targetOfPending(row.status);
       const timedOut = Date.now() >= w.deadline;
       if (!reached(target, row, live, firstUptime, sawDown) && !timedOut) {
-        await sleep(this.deps.intervalMs);
+        await pause(w, this.deps.intervalMs);
         continue;
       }
       w.expect = null;
       // The stored status was right (the snapshot lagged): that one read was the whole check.
       const confirmed = w.once && live.status === row.status;
       if (!confirmed) w.once = false;
-      let details: GuestDetails | undefined;
-      const wantsIp = !confirmed && live.status === 'running' && (row.ip === null ? row.ip_reason !== 'no-agent' : row.status !== 'running');
-      if (wantsIp) details = await addressDetails(client, { vmid, node: row.node, type: row.type, status: 'running' }, { concurrency: 1, probePorts: this.deps.probePorts(cluster) });
-      await this.deps.repo.apply(cluster, (stored) => {
+      const write = (details?: GuestDetails) => this.deps.repo.apply(cluster, (stored) => {
         const cur = stored[0];
         if (!cur || cur.deleted) return { upserts: [], tombstones: [], events: [] };
+        // The address came later than the reading: a status written meanwhile is newer than ours.
+        if (details && cur.status !== live.status) return { upserts: [], tombstones: [], events: [] };
         const now = Date.now();
         const next = mergeLive(cur, live, now, details);
         if (!rowChanged(cur, next)) return { upserts: [], tombstones: [], events: [] };
@@ -201,14 +231,20 @@ export class FastLane {
         }];
         return { upserts: [next], tombstones: [], events };
       }, [vmid]);
+      const wantsIp = !confirmed && live.status === 'running' && (row.ip === null ? row.ip_reason !== 'no-agent' : row.status !== 'running');
+      // The status first: a booting guest's agent can take seconds to answer (or to time out), and
+      // the screen must not wait for the address to show that the guest runs.
+      await write();
+      this.deps.logger.debug({ cluster, vmid, status: live.status, trace: 'applied' }, 'Fast lane wrote');
       this.hold(cluster, vmid);
+      if (wantsIp) await write(await addressDetails(client, { vmid, node: row.node, type: row.type, status: 'running' }, { concurrency: 1, probePorts: this.deps.probePorts(cluster) }));
       if (confirmed) return;
       stable = live.status === last ? stable + 1 : 1;
       last = live.status;
       const [after] = await this.deps.repo.storedRows(cluster, [vmid]);
       const ipSettled = live.status !== 'running' || !after || after.ip !== null || after.ip_reason === 'no-agent';
       if ((stable >= 2 && ipSettled) || timedOut) return;
-      await sleep(this.deps.intervalMs);
+      await pause(w, this.deps.intervalMs);
     }
   }
 }

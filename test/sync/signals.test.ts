@@ -8,6 +8,7 @@ import type { Db } from '../../server/db/index.js';
 import { TASKS_KEPT_PER_NODE, type Simulator } from '../../server/simulator/index.js';
 import { waitFor as until } from '../helpers/wait.js';
 import { makeManager, startSim, type Harness } from './helpers.js';
+import { vmKey } from '../../contract/vm.js';
 
 // The snapshot never refreshes on its own, and no timed pass runs after the first full one.
 const FROZEN = { pvestatdIntervalMs: 3_600_000 };
@@ -24,8 +25,8 @@ describe('live signals', () => {
     await closeDb?.();
   });
 
-  async function setup(sync: Record<string, unknown>, guests = 24, tasks: Record<string, number> = {}) {
-    sim = await startSim([{ id: 'lab', guests, nodes: 2, seed: 5 }], { ...FROZEN, taskDurationMs: { start: 150, stop: 100, shutdown: 3000, reboot: 150, migrate: 200, clone: 300, destroy: 150, ...tasks } });
+  async function setup(sync: Record<string, unknown>, guests = 24, tasks: Record<string, number> = {}, simOver: Record<string, unknown> = {}) {
+    sim = await startSim([{ id: 'lab', guests, nodes: 2, seed: 5 }], { ...FROZEN, taskDurationMs: { start: 150, stop: 100, shutdown: 3000, reboot: 150, migrate: 200, clone: 300, destroy: 150, ...tasks }, ...simOver });
     ({ db, close: closeDb } = await openTestDb('sqlite'));
     h = makeManager(db, sim, { ...NO_PASSES, ...sync });
     await h.manager.start();
@@ -49,6 +50,34 @@ describe('live signals', () => {
     await until(async () => (await stored(s.vmid))?.status === 'running');
     expect(passKinds()).toEqual(['full']);
     expect(h.manager.signalStats().lab.signalled).toBeGreaterThanOrEqual(2);
+  });
+
+  it('a task end seen in the task list is pushed within one task-list period, not at the next fast-lane poll nor after the address', async () => {
+    // The fast lane polls only every 5 s and a booting guest's agent takes 3 s to answer: a push
+    // within one task-list period (plus a few reads and a write) can only come from acting on the
+    // task's end at once and writing the status before asking for the address.
+    const TASK_MS = 500;
+    const SLACK_MS = 1_000;
+    const c = await setup({ taskIntervalSeconds: TASK_MS / 1000, nodeListIntervalSeconds: 0, fastIntervalMs: 5_000 }, 24,
+      { start: 2_000, shutdown: 2_000 }, { agentTimeoutMs: 3_000, ipDelayMs: 3_000 });
+    const pushedAs = (vmid: number, status: string) => new Promise<number>((resolve) => {
+      const on = (e: { vms: Array<{ id: string; status: string }> }) => {
+        if (!e.vms.some((v) => v.id === vmKey('lab', vmid) && v.status === status)) return;
+        h.feed.off('vm:changed', on);
+        resolve(Date.now());
+      };
+      h.feed.on('vm:changed', on);
+    });
+    for (const [from, action, to] of [['running', 'shutdown', 'stopped'], ['stopped', 'start', 'running']] as const) {
+      const g = c.guests().find((x) => x.status === from && !x.template && x.type === 'qemu')!;
+      const pushed = pushedAs(g.vmid, to);
+      const upid = c.powerOutside(g.vmid, action, 'ui')!;
+      // Watched while the task runs: its first live read is done and the next is 5 s away.
+      await until(() => h.logs.some((l) => l.trace === 'live-read' && l.vmid === g.vmid), 30_000, 'the first live read');
+      await c.taskDone(upid);
+      const endedAt = Date.now();
+      expect(await pushed - endedAt).toBeLessThan(TASK_MS + SLACK_MS);
+    }
   });
 
   it('a shutdown from inside a guest (no task) reaches the inventory through the node list', async () => {
