@@ -17,12 +17,33 @@ const up = (s: string): boolean => s === 'running' || s === 'paused';
 // Pending states are labdeck's own actions in flight: the fast lane already follows them.
 const pending = (s: string): boolean => s === 'starting' || s === 'stopping' || s === 'shutting-down' || s === 'rebooting';
 
-/** Checks one node's list of one guest type against the cluster's stored rows. */
-export function checkNodeList(
-  stored: readonly InventoryRow[], node: string, type: GuestType, listed: readonly NodeGuest[], held: ReadonlySet<number>, now: number,
-): NodeListVerdict {
+/** The stored rows of a cluster indexed once for a whole sweep of its node lists. */
+export interface StoredIndex {
+  byVmid: ReadonlyMap<number, InventoryRow>;
+  /** Live rows by `${node}/${type}`. */
+  byList: ReadonlyMap<string, readonly InventoryRow[]>;
+}
+
+/** Indexes the cluster's live (not deleted) rows by vmid and by node list. */
+export function indexStored(stored: readonly InventoryRow[]): StoredIndex {
   const byVmid = new Map<number, InventoryRow>();
-  for (const r of stored) if (!r.deleted) byVmid.set(r.vmid, r);
+  const byList = new Map<string, InventoryRow[]>();
+  for (const r of stored) {
+    if (r.deleted) continue;
+    byVmid.set(r.vmid, r);
+    const k = `${r.node}/${r.type}`;
+    const list = byList.get(k);
+    if (list) list.push(r);
+    else byList.set(k, [r]);
+  }
+  return { byVmid, byList };
+}
+
+/** Checks one node's list of one guest type against the cluster's stored rows (as an array or indexed once per sweep). */
+export function checkNodeList(
+  stored: readonly InventoryRow[] | StoredIndex, node: string, type: GuestType, listed: readonly NodeGuest[], held: ReadonlySet<number>, now: number,
+): NodeListVerdict {
+  const { byVmid, byList } = Array.isArray(stored) ? indexStored(stored) : stored as StoredIndex;
   const out: NodeListVerdict = { watch: [], membershipChanged: false };
   const seen = new Set<number>();
   for (const g of listed) {
@@ -36,8 +57,8 @@ export function checkNodeList(
     if (g.status === 'running' && s.status === 'running' && s.started_at !== null && g.uptime !== null
       && now - g.uptime * 1000 - s.started_at > START_TOLERANCE_MS) out.watch.push(g.vmid);
   }
-  for (const s of byVmid.values()) {
-    if (s.node === node && s.type === type && up(s.status) && !seen.has(s.vmid)) out.membershipChanged = true;
+  for (const s of byList.get(`${node}/${type}`) ?? []) {
+    if (up(s.status) && !seen.has(s.vmid)) out.membershipChanged = true;
   }
   return out;
 }

@@ -10,7 +10,7 @@ import type { VmStatus } from '../../contract/vm.js';
 import type { PveClient } from '../pve/client.js';
 import { PveError } from '../pve/errors.js';
 import { mapLimit } from '../limit.js';
-import { checkNodeList, nodeListsToRead } from './node-list-check.js';
+import { checkNodeList, indexStored, nodeListsToRead } from './node-list-check.js';
 import { DESTROY_TASKS, MEMBERSHIP_TASKS, TaskTracker, taskTarget } from './task-tracker.js';
 
 export interface SignalLoopDeps {
@@ -45,6 +45,15 @@ export interface SignalStats {
 }
 
 const MAX_BACKOFF_MS = 30_000;
+const NODE_LIST_CONCURRENCY = 2;
+/**
+ * Right after a task started or ended (someone is at work in the Proxmox UI, HA is moving
+ * guests), the task list is read this often for BUSY_FOR_MS, so a short task that starts and ends
+ * between two reads shows within a second, not two. A task that merely keeps running (a backup, an
+ * open console) does not count: its guest, if any, is already being watched.
+ */
+const BUSY_TASK_INTERVAL_MS = 1_000;
+const BUSY_FOR_MS = 10_000;
 const describe = (err: unknown) => (err instanceof PveError ? err.message : (err as Error).message ?? String(err));
 
 /** The live-signal timers of one cluster. */
@@ -61,6 +70,8 @@ export class SignalLoop {
   /** The last read failed: the next one cannot tell what happened in between. */
   private missed = false;
   private reading: Promise<void> | null = null;
+  /** When the last task start or end was seen (epoch ms). */
+  private lastTaskChangeAt = -Infinity;
   readonly stats: SignalStats = { taskReads: 0, nodeListReads: 0, signalled: 0, rollovers: 0, errors: 0 };
 
   constructor(private readonly deps: SignalLoopDeps) {}
@@ -85,9 +96,15 @@ export class SignalLoop {
     if (this.stopped) return;
     this.taskTimer = setTimeout(() => {
       this.taskTimer = null;
-      void this.readTasks().finally(() => this.nextTasks(backoff(this.deps.taskIntervalMs, this.taskFailures)));
+      void this.readTasks().finally(() => this.nextTasks(backoff(this.taskInterval(), this.taskFailures)));
     }, ms);
     this.taskTimer.unref();
+  }
+
+  /** The task list's period now: shorter for a while after a task started or ended. */
+  taskInterval(): number {
+    const base = this.deps.taskIntervalMs;
+    return Date.now() - this.lastTaskChangeAt < BUSY_FOR_MS ? Math.min(base, BUSY_TASK_INTERVAL_MS) : base;
   }
 
   private nextSweep(ms: number): void {
@@ -109,6 +126,7 @@ export class SignalLoop {
     if (!this.deps.ready()) return;
     const { cluster, client, logger } = this.deps;
     let snap;
+    const readAt = Date.now();
     try {
       snap = await client.tasks();
       this.taskFailures = 0;
@@ -125,6 +143,7 @@ export class SignalLoop {
     if (snap.unchanged && !this.missed) return;
     const ch = this.tracker.observe(snap.tasks, this.endedSince);
     this.endedSince = Infinity;
+    if (ch.started.length || ch.ended.length || ch.vanished.length) this.lastTaskChangeAt = Date.now();
     const destroyed: number[] = [];
     let membership = false;
     for (const t of ch.started) {
@@ -135,6 +154,7 @@ export class SignalLoop {
     }
     for (const t of [...ch.ended, ...ch.vanished]) {
       if (t.vmid === null) continue;
+      logger.debug({ cluster, vmid: t.vmid, type: t.type, endtime: t.endtime, readAt, readMs: Date.now() - readAt, trace: 'task-end' }, 'Task end seen in the task list');
       if (MEMBERSHIP_TASKS.has(t.type)) {
         membership = true;
         if (DESTROY_TASKS.has(t.type) && t.status === 'OK') destroyed.push(t.vmid);
@@ -173,23 +193,31 @@ export class SignalLoop {
     const pairs = nodeListsToRead(await repo.storedRows(cluster));
     let failed = 0;
     let membership = false;
-    await mapLimit(pairs, 4, async ({ node, type }) => {
-      let listed;
+    // Two at a time: few connections, each kept alive from one sweep's request to the next.
+    const lists = await mapLimit(pairs, NODE_LIST_CONCURRENCY, async ({ node, type }) => {
       try {
-        listed = await client.nodeGuests(node, type);
+        const listed = await client.nodeGuests(node, type);
         this.stats.nodeListReads++;
+        return { node, type, listed };
       } catch (err) {
         // An offline node answers nothing; the snapshot shows its guests as it can.
         failed++;
         this.stats.errors++;
         logger.debug({ cluster, node, type, err: describe(err) }, 'Reading a node guest list failed');
-        return;
+        return null;
       }
-      // Compared with the rows as stored now, after the read: a write in between is not undone.
-      const verdict = checkNodeList(await repo.storedRows(cluster), node, type, listed, this.deps.held(), Date.now());
+    });
+    // Compared with the rows as stored now, after the reads: a write in between is not undone.
+    // Indexed once for the whole sweep, not once per list.
+    const index = indexStored(await repo.storedRows(cluster));
+    const held = this.deps.held();
+    const now = Date.now();
+    for (const l of lists) {
+      if (!l) continue;
+      const verdict = checkNodeList(index, l.node, l.type, l.listed, held, now);
       for (const vmid of verdict.watch) this.signal(vmid, null);
       membership ||= verdict.membershipChanged;
-    });
+    }
     this.nodeFailures = pairs.length > 0 && failed === pairs.length ? this.nodeFailures + 1 : 0;
     if (membership) this.deps.passSoon([]);
   }
