@@ -10,7 +10,21 @@ import { mapLimit } from '../limit.js';
 export interface DetailOptions { concurrency: number; probePorts: boolean; probeTimeoutMs?: number }
 export interface DetailTarget { vmid: number; node: string; type: GuestType; status: string }
 
-const message = (err: unknown) => (err instanceof PveError ? err.reason : (err as Error).message);
+/**
+ * A detail call's failure as the VM's sync error, which everyone who sees the VM reads (students
+ * too): Proxmox's own answer about the guest ("QEMU guest agent is not running") is kept, but no
+ * connection error, whose text names the cluster's host and port.
+ */
+export function detailError(err: unknown): string {
+  if (!(err instanceof PveError)) return 'labdeck could not read it';
+  switch (err.kind) {
+    case 'http': return err.reason.slice(0, 200);
+    case 'timeout': return 'Proxmox did not answer in time';
+    case 'invalid-response': return 'Proxmox answered something labdeck cannot read';
+    default: return 'Proxmox could not be reached';
+  }
+}
+const message = detailError;
 
 /** Probes RDP and SSH on an address (both at once). */
 export async function probeGuest(ip: string, timeoutMs = 600): Promise<{ rdp: boolean; ssh: boolean }> {
