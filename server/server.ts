@@ -210,6 +210,7 @@ export async function startLabdeck(config: AppConfig, opts: StartOptions = {}): 
     await access.reload();
 
     const throttle = new LoginThrottle(opts.throttle ?? defaultThrottleLimits);
+    shared?.relayThrottle(throttle);
     const staticRoot = opts.staticRoot !== undefined ? opts.staticRoot : existsSync(defaultStaticRoot) ? defaultStaticRoot : null;
     const deps: ApiDeps = {
       config: cfg, users, sessions, access, audit, classes, power, sync, inventory, reads: reads ?? undefined, staticRoot,

@@ -61,6 +61,9 @@ export class LoginThrottle {
   private running = 0;
   private readonly counters = { verifications: 0, maxRunning: 0 };
 
+  /** Told of every verdict on a password (several instances relay them to each other). */
+  onVerdict: ((account: string, address: string, ok: boolean, at: number) => void) | null = null;
+
   constructor(limits: Partial<ThrottleLimits> = {}, private readonly now: () => number = Date.now) {
     this.limits = { ...defaultThrottleLimits, ...limits };
   }
@@ -137,12 +140,28 @@ export class LoginThrottle {
         this.failures.delete(k.pair);
         this.uncount(k.address, at);
       }
+      this.onVerdict?.(account, address, Boolean(result), at);
       return result;
     } finally {
       for (const key of [k.pair, k.address, k.account]) {
         const n = (this.inFlight.get(key) ?? 1) - 1;
         if (n > 0) this.inFlight.set(key, n); else this.inFlight.delete(key);
       }
+    }
+  }
+
+  /** A verdict another instance reached: a failure counts here too, a success starts the pair afresh. */
+  remoteVerdict(account: string, address: string, ok: boolean, at: number): void {
+    const k = this.keys(account, address);
+    if (ok) {
+      this.failures.delete(k.pair);
+      return;
+    }
+    for (const key of [k.pair, k.address]) {
+      const list = this.recent(key);
+      list.push(at);
+      list.sort((x, y) => x - y);
+      this.failures.set(key, list);
     }
   }
 

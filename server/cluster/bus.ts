@@ -24,6 +24,7 @@ export const BusMessage = v.variant('k', [
   v.object({ k: v.literal('access'), i: Id, u: v.array(Int), cl: v.array(Int) }),
   v.object({ k: v.literal('session'), i: Id, u: Int }),
   v.object({ k: v.literal('projector'), i: Id, h: v.pipe(v.string(), v.maxLength(128)), cl: Int }),
+  v.object({ k: v.literal('signin'), i: Id, a: v.pipe(v.string(), v.maxLength(256)), ip: v.pipe(v.string(), v.maxLength(128)), ok: v.boolean(), t: v.number() }),
 ]);
 export type BusMessage = v.InferOutput<typeof BusMessage>;
 /** A message as sent (the sender is filled in). */

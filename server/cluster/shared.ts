@@ -1,8 +1,8 @@
 // Several labdeck instances on one PostgreSQL database, wired together: sync leadership per cluster
 // (./leadership.ts), fenced and announced writes for the inventory repository, the follower that
 // keeps this instance's view on what the others commit (./follower.ts), the leaders' statuses for
-// the sync monitor, watches and passes asked of a cluster's leader, and access changes relayed to
-// every instance's sockets. Loaded only when config instance.shared is set.
+// the sync monitor, watches and passes asked of a cluster's leader, access changes relayed to
+// every instance's sockets, and sign-in verdicts relayed to every instance's throttle. Loaded only when config instance.shared is set.
 import type { Transaction } from 'kysely';
 import type { AppConfig } from '../config.js';
 import type { Db } from '../db/index.js';
@@ -15,6 +15,7 @@ import type { WatchOptions } from '../sync/fast-lane.js';
 import type { ClusterSyncStatus } from '../sync/types.js';
 import { healthOf } from '../sync/cluster-loop.js';
 import type { Logger } from '../log.js';
+import type { LoginThrottle } from '../auth/throttle.js';
 import { instanceName } from './instance.js';
 import { Bus, type BusMessage } from './bus.js';
 import { Leadership } from './leadership.js';
@@ -50,6 +51,8 @@ export interface Shared {
   readonly coordinator: SyncCoordinator;
   /** Fenced, announced writes for the repository; starts following the others' writes from `from`. */
   follow(repo: InventoryRepo, from: number): Promise<void>;
+  /** Relays sign-in verdicts between instances, so a guesser's failures count on every one. */
+  relayThrottle(throttle: LoginThrottle): void;
   /** Relays access changes between instances; `reload` re-reads permissions before a relayed change is announced here. */
   relayAccess(reload: () => Promise<void>): void;
   stats(): SharedStats;
@@ -68,6 +71,7 @@ export async function startShared(o: SharedOptions): Promise<Shared> {
   const staleAfterMs = o.config.sync.staleAfterSeconds * 1000;
   const clusterIds = o.config.clusters.map((c) => c.id);
   let hooks: CoordinatorHooks | null = null;
+  let throttle: LoginThrottle | null = null;
   let repo: InventoryRepo | null = null;
   let follower: InventoryFollower | null = null;
   const leaders = new Map<string, LeaderRow>();
@@ -137,6 +141,9 @@ export async function startShared(o: SharedOptions): Promise<Shared> {
         break;
       case 'trigger':
         if (leadership.epochOf(m.c) !== null) hooks?.trigger(m.c, m.t);
+        break;
+      case 'signin':
+        if (m.i !== me) throttle?.remoteVerdict(m.a, m.ip, m.ok, m.t);
         break;
       default:
         relayIn(m);
@@ -256,6 +263,11 @@ export async function startShared(o: SharedOptions): Promise<Shared> {
       follower = new InventoryFollower({ db: o.db, feed: o.feed, repo: r, from, logger });
       await follower.poke();
     },
+    relayThrottle(t) {
+      throttle = t;
+      // Only the account and address (as the throttle keys them), never a password.
+      t.onVerdict = (account, address, ok, at) => send({ k: 'signin', a: account.slice(0, 256), ip: address.slice(0, 128), ok, t: at });
+    },
     relayAccess(reload) {
       reloadAccess = reload;
       o.accessFeed.on('access:changed', localAccess);
@@ -265,6 +277,7 @@ export async function startShared(o: SharedOptions): Promise<Shared> {
     stats: () => ({ instance: me, led: leadership.led(), fenced: structuredClone(fenced), follower: follower ? { ...follower.stats } : null }),
     async close() {
       clearInterval(timer);
+      if (throttle) throttle.onVerdict = null;
       follower?.stop();
       o.accessFeed.off('access:changed', localAccess);
       o.accessFeed.off('session:revoked', localSession);

@@ -108,6 +108,18 @@ describe.skipIf(!pgUrl)('sync leadership among instances on one PostgreSQL datab
     expect((await closed) - t0).toBeLessThan(1000);
   });
 
+  it('failed sign-ins on one instance slow the next try on the other', async () => {
+    const [a, b] = running;
+    await a.users.create({ username: 'target', role: 'teacher', password: 'right-password-1' });
+    const signIn = (l: Labdeck, password: string) => fetch(`${l.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'target', password }) });
+    for (let i = 0; i < 5; i++) expect((await signIn(a, `wrong-${i}`)).status).toBe(401);
+    // The limit of one account from one address is 5 failures: the 6th waits, on any instance.
+    // Only inst-b's throttle is asked until it knows (a try on it would count there too).
+    const knows = () => ['127.0.0.1', '::ffff:127.0.0.1', '::1'].some((ip) => b.throttle.retryAfterMs('target', ip) > 0);
+    await waitFor(knows, 1_000, 'inst-b hearing of the failures');
+    expect((await signIn(b, 'wrong-again')).status).toBe(429);
+  });
+
   it('a leader whose epoch moved on has its pass writes refused and gives the cluster up', async () => {
     const [a, b] = running;
     const leader = ledBy(a).includes('lab-b') ? a : b;
