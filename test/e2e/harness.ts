@@ -3,7 +3,7 @@
 // class (teacher, three students; student1 has two VMs, student2 one; a pool of five VMs, all
 // assigned ones stopped at the start).
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import type { Simulator, SimCluster } from '../../server/simulator/index.js';
+import type { Simulator, SimCluster, StorageId } from '../../server/simulator/index.js';
 import type { Labdeck } from '../../server/server.js';
 
 export const PASSWORD = 'correct horse battery';
@@ -29,6 +29,8 @@ export interface StackOptions {
   pvestatdIntervalMs?: number;
   quickIntervalSeconds?: number;
   staticRoot?: string | null;
+  /** Where the guests' disks live (default 'local-lvm'; 'local-zfs' rolls back only to the newest snapshot). */
+  storage?: StorageId;
 }
 
 /** The first five non-template QEMU guests, in vmid order. */
@@ -38,7 +40,7 @@ const poolOf = (cluster: SimCluster) =>
 /** Starts simulator + labdeck and seeds the class. */
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const server = await startTestServer({
-    clusters: [{ id: 'lab-a', name: 'Lab A', nodes: 2, guests: opts.guests ?? 12, seed: 7 }],
+    clusters: [{ id: 'lab-a', name: 'Lab A', nodes: 2, guests: opts.guests ?? 12, seed: 7, storage: opts.storage }],
     sim: {
       pvestatdIntervalMs: opts.pvestatdIntervalMs ?? 200, ipDelayMs: 100, agentTimeoutMs: 3000,
       taskDurationMs: { start: 150, stop: 100, shutdown: 150, reboot: 150 },

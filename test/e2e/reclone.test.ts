@@ -1,0 +1,61 @@
+// End to end in real Chromium on ZFS-like storage: a student's Revert is refused because a newer
+// snapshot sits on top of the baseline; the page offers "Re-create from template", asks first,
+// and the VM is made again from its template with the same name while the old one goes.
+import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { startStack, type Stack } from './harness.js';
+import { canRunE2e, launch, newPage, signIn, shot } from './browser.js';
+import { waitFor } from '../helpers/wait.js';
+
+describe.skipIf(!canRunE2e)('re-create from template (Chromium)', () => {
+  let stack: Stack;
+  let browser: Browser;
+  let page: Page;
+  const errors: string[] = [];
+  afterEach(() => { expect(errors.splice(0)).toEqual([]); });
+
+  beforeAll(async () => {
+    [stack, browser] = await Promise.all([startStack({ storage: 'local-zfs' }), launch()]);
+    page = (await newPage(browser, { width: 1280, height: 900 }, errors)).page;
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.close();
+  });
+
+  it('a refused revert offers Re-create from template; after a confirmation the VM is made again with the same name', async () => {
+    const c = stack.cluster;
+    const tpl = c.createGuest({ template: true, node: 'pve1', name: 'tpl-e2e-zfs', tags: ['labdeck-template'] });
+    await stack.server.synced();
+    const teacher = await stack.login('teacher');
+    // student3 is the one without a VM: assign gives it theirs.
+    const job = await stack.server.request('POST', `/api/classes/${stack.classId}/provision`, { cookie: teacher, body: { cluster: 'lab-a', templateVmid: tpl, count: 1, namePrefix: 'zfs', assign: true } });
+    expect(job.status).toBe(202);
+    const made = await waitFor(() => c.guests().find((g) => g.name === 'zfs-01' && g.snapshots.includes('labdeck-baseline') && g.lock === null), 30_000, 'the VM');
+    const old = made.vmid;
+    const snap = await fetch(`${c.url}/api2/json/nodes/${made.node}/qemu/${old}/snapshot`, {
+      method: 'POST', headers: { Authorization: `PVEAPIToken=${c.tokenId}=${c.tokenSecret}`, 'content-type': 'application/x-www-form-urlencoded' }, body: 'snapname=my-work',
+    });
+    expect(snap.status).toBe(200);
+    await waitFor(() => c.guest(old)!.snapshots.length === 2 && c.guest(old)!.lock === null, 5000, 'the newer snapshot');
+
+    await signIn(page, stack.url, 'student3', /\/my$/);
+    const card = page.locator(`article[data-vm="lab-a:${old}"]`);
+    await card.waitFor({ timeout: 20_000 });
+    await card.locator('button[data-revert]').click();
+    const dialog = page.locator('ld-confirm-dialog dialog');
+    await dialog.locator('[data-confirm]').click();
+    await expect.poll(() => card.locator('[data-revert-result]').textContent(), { timeout: 15_000 }).toContain('can be re-created from its template');
+    await card.locator('button[data-reclone]').click();
+    await dialog.waitFor();
+    expect(await dialog.textContent()).toContain('zfs-01');
+    await dialog.locator('[data-confirm]').click();
+    await expect.poll(() => card.locator('[data-revert-result]').textContent(), { timeout: 15_000 }).toContain('is being re-created');
+    await shot(page, 'reclone-asked');
+    const again = await waitFor(() => c.guests().find((g) => g.name === 'zfs-01' && g.vmid !== old && g.snapshots.join() === 'labdeck-baseline' && g.lock === null), 30_000, 'the re-created VM');
+    expect(c.guest(old)).toBeUndefined();
+    // The student's page shows the new VM in place of the old one, without a reload.
+    await page.locator(`article[data-vm="lab-a:${again.vmid}"]`).waitFor({ timeout: 20_000 });
+    expect(await page.locator(`article[data-vm="lab-a:${old}"]`).count()).toBe(0);
+  }, 120_000);
+});
