@@ -1,6 +1,7 @@
 // A class's links (invites, projector links) and its audit trail, as the teacher page reads them.
 import { apiGet, apiPost, apiDelete, qs } from './api.js';
 import type { AuditRow } from './audit-text.js';
+import type { InviteListResponse, LinkListItem, NewLinkResponse, ProjectorLinkListResponse } from '../../../contract/classes.js';
 
 export type LinkKind = 'invite' | 'projector';
 
@@ -17,17 +18,15 @@ export interface ClassLink {
   maxUses: number | null;
 }
 
-interface LinkWire { id: number; url?: string | null; createdAt: number; expiresAt: number; revoked: boolean; uses?: number; maxUses?: number | null }
-
-const toLink = (kind: LinkKind) => (l: LinkWire): ClassLink => ({
-  kind, id: l.id, url: l.url ?? null, createdAt: l.createdAt, expiresAt: l.expiresAt, revoked: l.revoked, uses: l.uses ?? 0, maxUses: l.maxUses ?? null,
+const toLink = (kind: LinkKind) => (l: LinkListItem): ClassLink => ({
+  kind, id: l.id, url: l.url, createdAt: l.createdAt, expiresAt: l.expiresAt, revoked: l.revoked, uses: l.uses, maxUses: l.maxUses,
 });
 
 /** Links still working (not revoked, not expired), newest first. */
 export async function activeLinks(classId: number, now = Date.now()): Promise<ClassLink[]> {
   const [inv, proj] = await Promise.all([
-    apiGet<{ invites: LinkWire[] }>(`/api/classes/${classId}/invites`),
-    apiGet<{ links: LinkWire[] }>(`/api/classes/${classId}/projector-links`),
+    apiGet<InviteListResponse>(`/api/classes/${classId}/invites`),
+    apiGet<ProjectorLinkListResponse>(`/api/classes/${classId}/projector-links`),
   ]);
   const all = [...inv.invites.map(toLink('invite')), ...proj.links.map(toLink('projector'))];
   return all.filter((l) => !l.revoked && l.expiresAt > now && (l.maxUses === null || l.uses < l.maxUses)).sort((a, b) => b.createdAt - a.createdAt);
@@ -36,7 +35,7 @@ export async function activeLinks(classId: number, now = Date.now()): Promise<Cl
 /** A new link lasting `ttlHours`. */
 export async function createLink(classId: number, kind: LinkKind, ttlHours: number): Promise<ClassLink> {
   const path = kind === 'invite' ? 'invites' : 'projector-links';
-  const res = await apiPost<{ id: number; url: string; expiresAt: number }>(`/api/classes/${classId}/${path}`, { ttlHours });
+  const res = await apiPost<NewLinkResponse>(`/api/classes/${classId}/${path}`, { ttlHours });
   return { kind, id: res.id, url: res.url, createdAt: Date.now(), expiresAt: res.expiresAt, revoked: false, uses: 0, maxUses: null };
 }
 

@@ -10,7 +10,7 @@ import { body, params, query, ClusterId, IdString, PlainName, Username, Vmid, Vm
 import { MappingsSchema } from '../../classes/mappings-import.js';
 import type {
   AssignmentsResponse, AutoAssignResponse, ClassDetailResponse, ClassListResponse, ClassSummaryResponse, InviteAcceptResponse,
-  InviteInfoResponse, PoolEntryResponse, ProjectorView, ScopeResponse,
+  InviteInfoResponse, InviteListResponse, NewInviteResponse, NewLinkResponse, PoolEntryResponse, ProjectorLinkListResponse, ProjectorView, ScopeResponse,
 } from '../../../contract/classes.js';
 
 const ClassId = v.object({ id: IdString });
@@ -112,7 +112,7 @@ export function classRoutes(deps: ApiDeps) {
     const user = requireUser(c);
     const { id } = params(c, ClassId);
     const origin = originOf(c);
-    return c.json({ invites: (await svc.listInvites(user, id)).map(({ token, ...l }) => ({ ...l, url: token ? `${origin}/invite/${token}` : null })) });
+    return c.json({ invites: (await svc.listInvites(user, id)).map(({ token, ...l }) => ({ ...l, url: token ? `${origin}/invite/${token}` : null })) } satisfies InviteListResponse);
   });
 
   app.post('/classes/:id/invites', async (c) => {
@@ -120,7 +120,7 @@ export function classRoutes(deps: ApiDeps) {
     const { id } = params(c, ClassId);
     const { ttlHours, maxUses } = await body(c, InviteBody);
     const inv = await svc.createInvite(user, id, ttlHours ?? 24 * 7, maxUses ?? null);
-    return c.json({ id: inv.id, token: inv.token, url: `${originOf(c)}${inv.path}`, expiresAt: inv.expiresAt, maxUses: inv.maxUses, uses: 0 }, 201);
+    return c.json({ id: inv.id, token: inv.token, url: `${originOf(c)}${inv.path}`, expiresAt: inv.expiresAt, maxUses: inv.maxUses, uses: 0 } satisfies NewInviteResponse, 201);
   });
 
   app.delete('/classes/:id/invites/:inviteId', async (c) => {
@@ -203,7 +203,7 @@ export function classRoutes(deps: ApiDeps) {
     const user = requireUser(c);
     const { id } = params(c, ClassId);
     const origin = originOf(c);
-    return c.json({ links: (await svc.listProjectorLinks(user, id)).map(({ token, ...l }) => ({ ...l, token, url: token ? `${origin}/projector/${token}` : null })) });
+    return c.json({ links: (await svc.listProjectorLinks(user, id)).map(({ token, ...l }) => ({ ...l, token, url: token ? `${origin}/projector/${token}` : null })) } satisfies ProjectorLinkListResponse);
   });
 
   app.post('/classes/:id/projector-links', async (c) => {
@@ -211,7 +211,7 @@ export function classRoutes(deps: ApiDeps) {
     const { id } = params(c, ClassId);
     const { ttlHours } = await body(c, Ttl);
     const link = await svc.createProjectorLink(user, id, ttlHours ?? 12);
-    return c.json({ id: link.id, token: link.token, url: `${originOf(c)}${link.path}`, expiresAt: link.expiresAt }, 201);
+    return c.json({ id: link.id, token: link.token, url: `${originOf(c)}${link.path}`, expiresAt: link.expiresAt } satisfies NewLinkResponse, 201);
   });
 
   app.delete('/classes/:id/projector-links/:link', async (c) => {
