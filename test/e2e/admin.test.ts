@@ -32,6 +32,10 @@ describe.skipIf(!canRunE2e)('admin pages (Chromium)', () => {
     await expect.poll(() => alerts.locator('[data-alerts-empty]').textContent(), { timeout: 5000 }).toMatch(/No alerts so far/);
     await expect.poll(() => card.getAttribute('data-health'), { timeout: 5000 }).toBe('healthy');
     await expect.poll(() => page.locator('ld-sync-chart circle').count(), { timeout: 5000 }).toBeGreaterThan(1);
+    // Which instance syncs the cluster, and which one answered (one process: the same).
+    const instance = stack.lab.sync.instance;
+    expect(await card.locator('[data-leader]').textContent()).toBe(`${instance} (this instance)`);
+    expect(await page.locator('[data-instance]').textContent()).toBe(instance);
     await shot(page, 'sync-monitor-healthy');
     await stack.cluster.setFault({ mode: 'down' });
     await expect.poll(() => card.getAttribute('data-health'), { timeout: 15_000 }).toBe('down');
