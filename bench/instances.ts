@@ -4,7 +4,8 @@
 // measured from the moment labdeck stamped the change (its vm_events row, taken just before the
 // commit). Failover: kill -9 of the leader of a cluster → another instance reports leading it, and
 // a change made in Proxmox right after the kill → on the sockets of both survivors.
-// Needs BENCH_DATABASE_URL or TEST_DATABASE_URL (a PostgreSQL server where it may create a database).
+// Needs a PostgreSQL server where it may create a database: BENCH_DATABASE_URL (a full run), or
+// TEST_DATABASE_URL too with --only-instances.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
@@ -48,6 +49,8 @@ export interface InstancesBenchCtx {
   stamp: string;
   workDir: string;
   shape: InstancesShape;
+  /** A PostgreSQL server where the bench may create (and drop) a database; null skips the section. */
+  databaseUrl: string | null;
   log(msg: string): void;
 }
 
@@ -64,9 +67,9 @@ async function freePort(): Promise<number> {
 
 /** Runs section 9 (skipped with a message when no PostgreSQL URL is set). */
 export async function benchInstances(ctx: InstancesBenchCtx): Promise<InstancesBenchResult | null> {
-  const admin = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
+  const admin = ctx.databaseUrl;
   if (!admin) {
-    ctx.log('9. skipped: set BENCH_DATABASE_URL (or TEST_DATABASE_URL) to a PostgreSQL server where the bench may create a database');
+    ctx.log('9. skipped: set BENCH_DATABASE_URL to a PostgreSQL server where the bench may create a database');
     return null;
   }
   const { shape, log } = ctx;

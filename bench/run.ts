@@ -30,7 +30,7 @@ const usage = `Usage: npm run bench [-- --quick | --tiny] [--only-live | --only-
   --only-console   only section 7 (consoles: open time, relay throughput and added latency, N at once); own small processes
   --only-provision only section 8 (40 VMs cloned on 2 nodes: wall time against the per-node bound); own small processes
   --only-instances only section 9 (three instances on one PostgreSQL database: push latency to all three, failover);
-                   needs BENCH_DATABASE_URL or TEST_DATABASE_URL; own small processes
+                   needs BENCH_DATABASE_URL or TEST_DATABASE_URL (a full run: BENCH_DATABASE_URL only); own processes
   --results     also rewrite bench/RESULTS.md (default only for full runs); --no-results never
   --out DIR     where the JSON result and the child logs go (default bench/out)
   --render FILE print (and for a full run, write to bench/RESULTS.md) the report of an earlier JSON result`;
@@ -562,7 +562,9 @@ async function main(): Promise<void> {
     }
     if (which.instances) {
       log('9. three instances on one PostgreSQL database: push latency to all three, failover');
-      out.instances = await benchInstances({ root, outDir, stamp, workDir: work, shape: instancesShapes[scale.name], log }) ?? undefined;
+      // A full run takes only BENCH_DATABASE_URL (the suite's TEST_DATABASE_URL does not add three processes to it).
+      const databaseUrl = process.env.BENCH_DATABASE_URL ?? (onlyOwn ? process.env.TEST_DATABASE_URL : undefined) ?? null;
+      out.instances = await benchInstances({ root, outDir, stamp, workDir: work, shape: instancesShapes[scale.name], databaseUrl, log }) ?? undefined;
     }
     return out;
   };
