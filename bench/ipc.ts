@@ -1,7 +1,9 @@
 // Request/response over Node's child-process IPC channel: the harness drives the simulator and
 // labdeck children with it, so each runs in its own process and its CPU and memory are its own.
 import { fork, type ChildProcess } from 'node:child_process';
-import { openSync } from 'node:fs';
+import { openSync, readFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { createRequire } from 'node:module';
 
 interface Request { id: number; cmd: string; args: unknown }
 interface Reply { id: number; ok: boolean; result?: unknown; error?: string }
@@ -27,6 +29,45 @@ export function serveIpc(handlers: Handlers): void {
   process.on('disconnect', () => process.exit(0));
 }
 
+/**
+ * What `npm start` gives node, read from package.json's start script (`VAR=value … node --flag …
+ * dist/server/main.js`), so the benches run labdeck exactly as production does (pure over the text).
+ */
+export function productionNode(startScript: string): { flags: string[]; env: Record<string, string> } {
+  const words = startScript.trim().split(/\s+/);
+  const env: Record<string, string> = {};
+  let i = 0;
+  for (; i < words.length && /^[A-Z_][A-Z0-9_]*=/.test(words[i]); i++) {
+    const eq = words[i].indexOf('=');
+    env[words[i].slice(0, eq)] = words[i].slice(eq + 1);
+  }
+  if (words[i] !== 'node') throw new Error(`the start script does not run node: ${startScript}`);
+  const flags: string[] = [];
+  for (i++; i < words.length && words[i].startsWith('--'); i++) flags.push(words[i]);
+  return { flags, env };
+}
+
+/** `npm start`'s node flags and environment of the checkout at `root`. */
+export function productionStart(root: string): { flags: string[]; env: Record<string, string> } {
+  return productionNode((JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start);
+}
+
+let compiledEntry: string | null = null;
+
+/** bench/labdeck-process.ts bundled as scripts/build-server.mjs bundles the server, once per run. */
+function compiledLabdeck(root: string): string {
+  if (compiledEntry) return compiledEntry;
+  const outdir = join(root, 'dist', 'bench');
+  // Required here, not imported: the labdeck child loads this module too and must not hold esbuild.
+  const { buildSync } = createRequire(import.meta.url)('esbuild') as typeof import('esbuild');
+  buildSync({
+    absWorkingDir: root, entryPoints: ['bench/labdeck-process.ts'], outdir, bundle: true, splitting: true, format: 'esm',
+    platform: 'node', target: 'node20.19', packages: 'external', tsconfig: 'tsconfig.json', chunkNames: '[name]-[hash]',
+    legalComments: 'none', logLevel: 'warning',
+  });
+  return (compiledEntry = join(outdir, 'labdeck-process.js'));
+}
+
 /** Parent side: a forked TypeScript child answering commands. */
 export class ChildRpc {
   private next = 1;
@@ -48,13 +89,20 @@ export class ChildRpc {
     });
   }
 
-  /** Forks `tsx <module>`; its stdout/stderr go to logFile. */
+  /**
+   * Forks `tsx <module>`; its stdout/stderr go to logFile. labdeck itself (bench/labdeck-process.ts)
+   * runs compiled, as `npm start` runs it: bundled by esbuild like the production build, started by
+   * plain node with the same memory settings.
+   */
   static start(name: string, modulePath: string, opts: { logFile: string; env?: NodeJS.ProcessEnv; cwd: string; args?: string[]; nodeOptions?: string[] }): ChildRpc {
     const fd = openSync(opts.logFile, 'a');
-    const child = fork(modulePath, opts.args ?? [], {
+    const root = dirname(dirname(modulePath));
+    const compiled = basename(modulePath) === 'labdeck-process.ts' ? compiledLabdeck(root) : null;
+    const production = compiled ? productionStart(root) : { flags: ['--import', 'tsx'], env: {} };
+    const child = fork(compiled ?? modulePath, opts.args ?? [], {
       cwd: opts.cwd,
-      execArgv: ['--import', 'tsx', ...(opts.nodeOptions ?? [])],
-      env: { ...process.env, ...opts.env },
+      execArgv: [...production.flags, ...(opts.nodeOptions ?? [])],
+      env: { ...process.env, ...production.env, ...opts.env },
       stdio: ['ignore', fd, fd, 'ipc'],
     });
     return new ChildRpc(name, child);

@@ -1,5 +1,5 @@
 // The production figures of labdeck: the compiled server (`node dist/server/main.js`, exactly as
-// `npm start` and the image run it, MALLOC_MMAP_THRESHOLD_ included) in its own process, its RSS
+// `npm start` and the image run it, its environment and node flags included) in its own process, its RSS
 // read from /proc, the start of a lab as an open-loop load (every student loads their list at a
 // time fixed in advance, whatever the server's pace, and opens a socket), a closed-loop student read
 // at 16 concurrent, and optionally a heap snapshot summarised by bench/heap-summary.ts.
@@ -36,6 +36,7 @@ import { runReadLoad } from './load.js';
 import { now, summarize } from './stats.js';
 import { groupHeap } from './heap-summary.js';
 import { busyStretches, hotSpots } from './profile.js';
+import { productionStart } from './ipc.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const MAIN = join(root, 'dist', 'server', 'main.js');
@@ -62,9 +63,11 @@ function cpuMsOf(pid: number): number {
 }
 
 function startCompiled(env: Record<string, string>, cwd: string, flags: string[]): { child: ChildProcess; output: () => string } {
-  const child = spawn(process.execPath, [...flags, MAIN], {
+  // As `npm start` runs it (package.json's start script); --node-flags come after, so they override.
+  const production = productionStart(root);
+  const child = spawn(process.execPath, [...production.flags, ...flags, MAIN], {
     cwd, stdio: ['ignore', 'pipe', 'pipe'],
-    env: { PATH: process.env.PATH ?? '', HOME: cwd, MALLOC_MMAP_THRESHOLD_: '131072', LOG_LEVEL: 'warn', HOST: '127.0.0.1', ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: cwd, ...production.env, LOG_LEVEL: 'warn', HOST: '127.0.0.1', ...env },
   });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });

@@ -124,7 +124,12 @@ describe('the production artifact (what the Docker image runs)', () => {
     }
     expect(stage.env).toMatchObject({ HOST: '0.0.0.0', PORT: '8080', DATABASE_URL: '/data/labdeck.db' });
     // Plain node runs a built file: no loader flag, no TypeScript anywhere outside node_modules.
-    expect(stage.cmd).toEqual(['node', 'dist/server/main.js']);
+    // The same node flags as `npm start` (the heap sizing measured in bench/RESULTS.md), nothing else.
+    const start = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
+    const startFlags = start.split(/\s+/).filter((w) => w.startsWith('--'));
+    expect(startFlags.length).toBeGreaterThan(0);
+    expect(stage.cmd).toEqual(['node', ...startFlags, 'dist/server/main.js']);
+    expect(startFlags.every((f) => /^--max-(semi|old)-space-size=\d+$/.test(f))).toBe(true);
     expect(stage.cli[0]).toBe('node');
     expect(stage.cli.slice(1).every((a) => !a.startsWith('-') && !a.endsWith('.ts'))).toBe(true);
     const files = readdirSync(app, { recursive: true, encoding: 'utf8' }).filter((f) => !f.startsWith('node_modules'));
