@@ -11,6 +11,7 @@ import type { UsersRepo } from '../auth/users.js';
 import { badRequest, conflict, forbidden, notFound } from '../../contract/errors.js';
 import type { ClassesRepo, ClassSummary, PoolEntryView, AssignmentView, ClassPerson, LinkView } from './repository.js';
 import type { InventoryReader } from '../inventory/reader.js';
+import { onlyMatch, vmsMatching } from '../inventory/resolve.js';
 import { planAutoAssign } from './auto-assign.js';
 import { planMappingsImport, type Mappings, type MappingsReport } from './mappings-import.js';
 import { toProjectorVm, type ProjectorStudent, type ProjectorVm } from './projector-vm.js';
@@ -258,25 +259,18 @@ export class ClassesService {
   private async resolveForClass(user: SessionUser, classId: number, vmid: number, cluster?: string): Promise<Vm> {
     if (user.role === 'admin') return this.resolveVm(vmid, cluster);
     const scope = this.access.scopeOf(classId);
-    const found = cluster ? [await this.inventory.get(cluster, vmid)] : await this.inventory.findByVmid(vmid);
-    const usable = found.filter((v): v is Vm => v !== null && !isDeleted(v) && (this.access.canSeeVm(user, v.cluster, v.vmid)
-      || decideScope(scope, { cluster: v.cluster, vmid: v.vmid, tags: v.tags, pool: v.pool }).allowed));
-    if (usable.length === 0) throw forbidden(`VM ${cluster ? `${cluster}:` : ''}${vmid} is not available to this class; ${describeScope(scope)}`);
-    if (usable.length > 1) throw conflict(`VM ${vmid} exists on clusters ${usable.map((v) => v.cluster).join(', ')}: give the cluster`);
-    return usable[0];
+    const usable = (await vmsMatching(this.inventory, vmid, cluster)).filter((v) => this.access.canSeeVm(user, v.cluster, v.vmid)
+      || decideScope(scope, { cluster: v.cluster, vmid: v.vmid, tags: v.tags, pool: v.pool }).allowed);
+    const vm = onlyMatch(usable, vmid);
+    if (!vm) throw forbidden(`VM ${cluster ? `${cluster}:` : ''}${vmid} is not available to this class; ${describeScope(scope)}`);
+    return vm;
   }
 
   /** One VM by vmid (and cluster when given or ambiguous). */
   async resolveVm(vmid: number, cluster?: string): Promise<Vm> {
-    if (cluster) {
-      const vm = await this.inventory.get(cluster, vmid);
-      if (!vm || isDeleted(vm)) throw notFound(`VM ${vmid} does not exist on cluster ${cluster}`);
-      return vm;
-    }
-    const found = (await this.inventory.findByVmid(vmid)).filter((v) => !isDeleted(v));
-    if (found.length === 0) throw notFound(`VM ${vmid} does not exist`);
-    if (found.length > 1) throw conflict(`VM ${vmid} exists on clusters ${found.map((v) => v.cluster).join(', ')}: add ?cluster=`);
-    return found[0];
+    const vm = onlyMatch(await vmsMatching(this.inventory, vmid, cluster), vmid);
+    if (!vm) throw notFound(cluster ? `VM ${vmid} does not exist on cluster ${cluster}` : `VM ${vmid} does not exist`);
+    return vm;
   }
 
   /**
@@ -361,7 +355,7 @@ export class ClassesService {
     await this.manageable(user, id);
     const keys = [...this.access.vmKeysOfClass(id)];
     const vms = keys.length ? await this.inventory.list({ keys }) : [];
-    const poolVms = vms.filter((v) => !v.template && !isDeleted(v) && this.access.poolHoldsVm(id, v.cluster, v.vmid))
+    const poolVms = vms.filter((v) => !v.template && this.access.poolHoldsVm(id, v.cluster, v.vmid))
       .sort((x, y) => x.cluster.localeCompare(y.cluster) || x.vmid - y.vmid);
     const plan = planAutoAssign({ poolVms, students: await this.repo.members(id), assignments: await this.repo.assignments(id) });
     for (const p of plan) await this.repo.assign(id, p.cluster, p.vmid, p.userId);
@@ -385,7 +379,7 @@ export class ClassesService {
     if (listed > MAX_IMPORT_VMIDS) throw badRequest(`the file lists ${listed} VM ids; at most ${MAX_IMPORT_VMIDS} per import (split the file)`, 'body');
     const found = await this.users.listByUsernames(names);
     const vmids = [...new Set(Object.values(mappings).flat())];
-    const vms = (await this.inventory.findByVmids(vmids)).filter((v) => !isDeleted(v));
+    const vms = await this.inventory.findByVmids(vmids);
     const clustersOfVmid = new Map<number, string[]>();
     const byKey = new Map<string, Vm>();
     for (const v of vms) {
@@ -458,7 +452,7 @@ export class ClassesService {
     const [members, assignments] = await Promise.all([this.repo.members(c.id), this.repo.assignments(c.id)]);
     const revision = await this.inventory.currentRevision();
     const keys = [...this.access.vmKeysOfClass(c.id)];
-    const vms = keys.length ? (await this.inventory.list({ keys })).filter((v) => !isDeleted(v)) : [];
+    const vms = keys.length ? await this.inventory.list({ keys }) : [];
     const students = this.withVms(members, assignments).map((m) => ({ id: m.id, displayName: m.displayName, vms: m.vms }));
     return { class: { id: c.id, name: c.name }, students, vms: vms.map(toProjectorVm), revision };
   }
@@ -469,9 +463,4 @@ export class ClassesService {
     if (existing !== null) return existing;
     return (await this.create(owner, name)).id;
   }
-}
-
-/** Tombstones (removed VMs) carry `deleted` when the repository exposes it. */
-function isDeleted(vm: Vm): boolean {
-  return Boolean((vm as Vm & { deleted?: boolean }).deleted);
 }

@@ -11,6 +11,7 @@ import type { SessionUser } from '../../auth/session.js';
 import { finalOf, vmCategories, vmKey, vmStatuses, vmTypes, type Vm } from '../../../contract/vm.js';
 import { actionNames, type ActionName } from '../../actions/power.js';
 import { mapLimit } from '../../limit.js';
+import { onlyMatch, vmsMatching } from '../../inventory/resolve.js';
 import type { AuditInput } from '../../auth/audit-log.js';
 import { cleanName } from '../../pve/normalise.js';
 
@@ -74,8 +75,6 @@ export function acceptsGzip(header: string | undefined): boolean {
   });
 }
 
-const isTombstone = (vm: Vm) => Boolean((vm as Vm & { deleted?: boolean }).deleted);
-
 /**
  * The one refusal a non-admin gets for a VM they may not see, whether it exists or not: the same
  * status and words for both, so nobody can probe which cluster/vmid pairs exist.
@@ -89,20 +88,11 @@ export function notYourVm(vmid: number, cluster?: string | null, verb = 'use'): 
  * for both, see notYourVm; an admin gets 404 for an unknown one), 409 ambiguous.
  */
 export async function resolveVisibleVm(deps: ApiDeps, user: SessionUser, vmid: number, cluster?: string): Promise<Vm> {
-  let candidates: Vm[];
-  if (cluster) {
-    const vm = await deps.inventory.get(cluster, vmid);
-    candidates = vm ? [vm] : [];
-  } else {
-    candidates = await deps.inventory.findByVmid(vmid);
-  }
-  candidates = candidates.filter((vm) => !isTombstone(vm));
-  const admin = user.role === 'admin';
-  if (candidates.length === 0 && admin) throw notFound(cluster ? `VM ${vmid} does not exist on cluster ${cluster}` : `VM ${vmid} does not exist`);
-  const visible = candidates.filter((vm) => deps.access.canSeeVm(user, vm.cluster, vm.vmid));
-  if (visible.length === 0) throw notYourVm(vmid, cluster);
-  if (visible.length > 1) throw conflict(`VM ${vmid} exists on clusters ${visible.map((x) => x.cluster).join(', ')}: add ?cluster=`);
-  return visible[0];
+  const candidates = await vmsMatching(deps.inventory, vmid, cluster);
+  if (candidates.length === 0 && user.role === 'admin') throw notFound(cluster ? `VM ${vmid} does not exist on cluster ${cluster}` : `VM ${vmid} does not exist`);
+  const vm = onlyMatch(candidates.filter((x) => deps.access.canSeeVm(user, x.cluster, x.vmid)), vmid);
+  if (!vm) throw notYourVm(vmid, cluster);
+  return vm;
 }
 
 /** A value for one line of an .rdp file: a CR, LF or other control character would start a directive of its own (pure). */
@@ -187,7 +177,7 @@ export function vmRoutes(deps: ApiDeps) {
       cluster: q.cluster, node: q.node, status: q.status, type: q.type, category: q.category, tag: q.tag, q: q.q,
       keys: keys === 'all' ? undefined : [...keys],
     });
-    return c.json({ revision, vms: sortVms(vms.filter((vm) => !isTombstone(vm)), q.sort, q.order), ...extra });
+    return c.json({ revision, vms: sortVms(vms, q.sort, q.order), ...extra });
   });
 
   const vmOf = async (c: Context<AppEnv>) => {
@@ -266,7 +256,7 @@ export function vmRoutes(deps: ApiDeps) {
       const id = vmKey(t.cluster, t.vmid);
       try {
         const vm = await deps.inventory.get(t.cluster, t.vmid);
-        const missing = !vm || isTombstone(vm);
+        const missing = !vm;
         if (missing && admin) throw notFound(`VM ${id} does not exist`);
         if (missing || !deps.access.canActOnVm(user, vm.cluster, vm.vmid)) {
           denied.add(t);
