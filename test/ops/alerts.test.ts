@@ -218,6 +218,6 @@ describe('alerts config', () => {
     expect(() => parseFileConfig({ retention: { days: 0 } })).toThrow(/retention\.days/);
     const ok = parseFileConfig({ alerts: { email: { host: 'smtp', from: 'labdeck@school.test', to: ['it@school.test'], auth: { user: 'u', pass: '${SMTP_PASS}' } } } }, { SMTP_PASS: 'pw' });
     expect(ok.alerts).toMatchObject({ enabled: true, failures: 3, staleMinutes: 10, email: { port: 587, secure: false, auth: { pass: 'pw' } } });
-    expect(ok.retention).toEqual({ days: 90, intervalHours: 6 });
+    expect(ok.retention).toEqual({ days: 90, auditDays: 365, intervalHours: 6 });
   });
 });
