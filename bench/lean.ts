@@ -102,7 +102,7 @@ async function inspectorProfile(output: () => string): Promise<{ stop: (file: st
     ws.send(JSON.stringify({ id, method, params }));
   });
   await post('Profiler.enable');
-  await post('Profiler.setSamplingInterval', { interval: 100 });
+  await post('Profiler.setSamplingInterval', { interval: 100 }); // µs: a 10 ms stretch on the CPU has ~100 samples
   await post('Profiler.start');
   return {
     stop: async (file) => {
@@ -112,7 +112,7 @@ async function inspectorProfile(output: () => string): Promise<{ stop: (file: st
       const { totalMs, spots } = hotSpots(profile, root, 25);
       return [
         `CPU ${totalMs} ms busy (idle left out); profile in ${file}`, ...spots.map((s) => `${s.selfMs.toFixed(1)} ms ${s.percent}% ${s.where}`),
-        ...busyStretches(profile, root, 8).map((b) => `busy ${b.ms.toFixed(1)} ms without a break, in ${b.where}`),
+        ...busyStretches(profile, root, 8).map((b) => `busy ${b.ms.toFixed(1)} ms without a break (${b.samples} samples), in ${b.where}`),
       ];
     },
   };

@@ -35,9 +35,10 @@ export function hotSpots(profile: Profile, root: string, top = 15): { totalMs: n
 
 /**
  * The longest stretches the thread worked without going idle (what a request arriving then waits
- * behind), each with the deepest frame that most of its samples were under (pure).
+ * behind), each with the deepest frame that most of its samples were under (pure). A stretch with
+ * far fewer samples than its length allows was mostly spent off the CPU (another process ran).
  */
-export function busyStretches(profile: Profile, root: string, top = 8): Array<{ ms: number; where: string }> {
+export function busyStretches(profile: Profile, root: string, top = 8): Array<{ ms: number; samples: number; where: string }> {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes as Array<ProfileNode & { children?: number[] }>) for (const c of n.children ?? []) parent.set(c, n.id);
@@ -84,7 +85,7 @@ export function busyStretches(profile: Profile, root: string, top = 8): Array<{ 
     const self = new Map<string, number>();
     for (const id of r.ids) self.set(label(byId.get(id)!), (self.get(label(byId.get(id)!)) ?? 0) + 1);
     const mostly = [...self].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([w, n]) => `${Math.round((100 * n) / r.ids.length)}% ${w}`).join('; ');
-    return { ms: Math.round(r.ms * 10) / 10, where: `${best === null ? 'several places' : label(byId.get(best)!)} (${mostly})` };
+    return { ms: Math.round(r.ms * 10) / 10, samples: r.ids.length, where: `${best === null ? 'several places' : label(byId.get(best)!)} (${mostly})` };
   });
 }
 
