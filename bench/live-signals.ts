@@ -1,5 +1,5 @@
 // Section 6 of the bench: labdeck at its default cadence (task list 2 s, node lists 4 s, snapshot
-// 15 s) with every cluster's pvestatd at the lagged interval. Idle: labdeck's CPU and what it asks
+// 30 s) with every cluster's pvestatd at the lagged interval. Idle: labdeck's CPU and what it asks
 // of Proxmox per cluster per minute, next to one open Proxmox UI tab. Freshness: a Proxmox UI task
 // → every entitled client (from the task's end), a shutdown from inside a guest → every entitled
 // client (from the shutdown). Soak: random outside changes of both kinds for a while; at the end

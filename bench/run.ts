@@ -682,7 +682,7 @@ async function main(): Promise<void> {
       log(`5. side by side for ${scale.compareWindowMs / 1000} s: idle push vs polling, scheduled freshness`);
       result.deployed = await benchDeployed(ctx);
     }
-    log('6. live signals at the default cadence (task list 2 s, node lists 4 s, snapshot 15 s)');
+    log('6. live signals at the default cadence (task list 2 s, 1 s for 10 s after a task change; node lists 4 s; snapshot 30 s)');
     result.liveSignals = await benchLiveSignals({
       scale, sim, lab, fleet, clusters, entitledOf: (vm) => entitledOf(ctx, vm), assigned: [...ent.byVm.keys()], random: ctx.random, log,
     });

@@ -46,7 +46,7 @@ export const scales: Record<Scale['name'], Scale> = {
     passes: [{ fraction: 0, repeats: 5 }, { fraction: 0.01, repeats: 3 }, { fraction: 0.1, repeats: 2 }],
     readMs: 6000, readConcurrency: { student: 16, teacher: 8, admin: 2 },
     pushSingles: 24, pushBatch: 1000, startSamples: 10,
-    taskStartMs: 2000, agentTimeoutMs: 3000, ipDelayMs: 3000, deployedQuickIntervalS: 15, compareWindowMs: 60_000, pollers: 40, pollIntervalMs: 2000,
+    taskStartMs: 2000, agentTimeoutMs: 3000, ipDelayMs: 3000, deployedQuickIntervalS: 30, compareWindowMs: 60_000, pollers: 40, pollIntervalMs: 2000,
     seedSyncConcurrency: 8, liveIdleMs: 60_000, liveSamples: 60, soakMs: 180_000,
   },
   quick: {
@@ -55,7 +55,7 @@ export const scales: Record<Scale['name'], Scale> = {
     passes: [{ fraction: 0, repeats: 3 }, { fraction: 0.01, repeats: 2 }, { fraction: 0.1, repeats: 2 }],
     readMs: 2000, readConcurrency: { student: 8, teacher: 4, admin: 2 },
     pushSingles: 12, pushBatch: 100, startSamples: 4,
-    taskStartMs: 1000, agentTimeoutMs: 3000, ipDelayMs: 3000, deployedQuickIntervalS: 15, compareWindowMs: 15_000, pollers: 8, pollIntervalMs: 2000,
+    taskStartMs: 1000, agentTimeoutMs: 3000, ipDelayMs: 3000, deployedQuickIntervalS: 30, compareWindowMs: 15_000, pollers: 8, pollIntervalMs: 2000,
     seedSyncConcurrency: 8, liveIdleMs: 20_000, liveSamples: 16, soakMs: 40_000,
   },
   tiny: {

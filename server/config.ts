@@ -39,7 +39,7 @@ const offOrAtLeast = (min: number) => (x: number): boolean => x === 0 || x >= mi
 export const SyncConfigSchema = v.strictObject({
   fullIntervalSeconds: v.optional(v.pipe(v.number(), v.minValue(1), v.maxValue(86_400)), 300),
   /** The snapshot (/cluster/resources) between full passes; the live signals below do the fast work. */
-  quickIntervalSeconds: v.optional(v.pipe(v.number(), v.minValue(0.1), v.maxValue(3_600)), 15),
+  quickIntervalSeconds: v.optional(v.pipe(v.number(), v.minValue(0.1), v.maxValue(3_600)), 30),
   /** Proxmox's task list (/cluster/tasks): a task started or ended anywhere sends its guest to the fast lane. 0 = off. */
   taskIntervalSeconds: v.optional(v.pipe(v.number(), v.check(offOrAtLeast(0.5), 'must be 0 (off) or from 0.5 to 3600'), v.maxValue(3_600)), 2),
   /** Node-local guest lists, where guests run: a shutdown from inside a guest (no task). 0 = off. */

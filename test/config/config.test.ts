@@ -19,7 +19,7 @@ describe('config', () => {
   it('fills defaults for clusters and sync', () => {
     const c = parseFileConfig({ clusters: [cluster] });
     expect(c.clusters[0]).toMatchObject({ verifyTls: true, probePorts: true, timeoutMs: 10_000 });
-    expect(c.sync).toEqual({ fullIntervalSeconds: 300, quickIntervalSeconds: 15, taskIntervalSeconds: 2, nodeListIntervalSeconds: 4, fastIntervalMs: 1000, detailConcurrency: 8, staleAfterSeconds: 90, maxBackoffSeconds: 300 });
+    expect(c.sync).toEqual({ fullIntervalSeconds: 300, quickIntervalSeconds: 30, taskIntervalSeconds: 2, nodeListIntervalSeconds: 4, fastIntervalMs: 1000, detailConcurrency: 8, staleAfterSeconds: 90, maxBackoffSeconds: 300 });
   });
 
   it('expands ${ENV} references and says which one is missing', () => {
