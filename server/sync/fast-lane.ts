@@ -160,6 +160,13 @@ export class FastLane {
     return out;
   }
 
+  /** The guests being watched in a cluster now. */
+  watching(cluster: string): ReadonlySet<number> {
+    const out = new Set<number>();
+    for (const w of this.watches.values()) if (w.cluster === cluster) out.add(w.vmid);
+    return out;
+  }
+
   /** Guests being watched in a cluster. */
   count(cluster: string): number {
     let n = 0;

@@ -126,7 +126,7 @@ export function createSyncManager(opts: SyncManagerOptions): SyncManager {
     taskIntervalMs: sync.taskIntervalSeconds * 1000,
     nodeListIntervalMs: sync.nodeListIntervalSeconds * 1000,
     ready: () => loop.ready(),
-    held: () => fastLane.heldFor(c.id),
+    held: () => fastLane.watching(c.id),
     watch: (vmid, expect) => { if (running) fastLane.watch(c.id, vmid, expect ? { expect } : {}); },
     settle: (vmid) => fastLane.settle(c.id, vmid),
     passSoon: (destroyed) => loop.soon(destroyed),

@@ -24,7 +24,11 @@ export interface SignalLoopDeps {
   nodeListIntervalMs: number;
   /** Whether the cluster's first full pass is in. */
   ready: () => boolean;
-  /** Guests whose status the fast lane read live recently. */
+  /**
+   * Guests the fast lane is watching now (a node list needs not send them again). Not those merely
+   * held after a live reading: the hold keeps the lagging snapshot off, but a node list is live, and
+   * a guest shut down from inside right after a change must not wait for the hold to run out.
+   */
   held: () => ReadonlySet<number>;
   /** Polls a guest live until it settles (expecting a status, or whatever it says). */
   watch: (vmid: number, expect: VmStatus | null) => void;

@@ -97,6 +97,21 @@ describe('live signals', () => {
     await until(async () => ((await stored(r.vmid))!.startedAt ?? 0) > before + 30_000, 30_000);
   });
 
+  it('a shutdown from inside right after a Proxmox UI start shows within a node-list period, not after the live-reading hold', async () => {
+    // The fast lane holds a guest's status for 15 s after its last live reading (against the lagging
+    // snapshot); the node lists are live and must not wait for that.
+    const LIST_MS = 1_000;
+    const SLACK_MS = 3_000;
+    const c = await setup({ taskIntervalSeconds: 0.5, nodeListIntervalSeconds: LIST_MS / 1000 });
+    const g = c.guests().find((x) => x.status === 'stopped' && !x.template && x.type === 'qemu')!;
+    await c.taskDone(c.powerOutside(g.vmid, 'start', 'ui')!);
+    await until(async () => (await stored(g.vmid))?.status === 'running' && h.manager.status().clusters[0].fastLane === 0, 30_000);
+    const at = Date.now();
+    c.powerOutside(g.vmid, 'shutdown', 'guest');
+    await until(async () => (await stored(g.vmid))?.status === 'stopped', 30_000);
+    expect(Date.now() - at).toBeLessThan(LIST_MS + SLACK_MS);
+  });
+
   it('a migration seen in the task list moves the VM once it ends', async () => {
     const c = await setup({ taskIntervalSeconds: 0.5, nodeListIntervalSeconds: 0 });
     const g = c.guests().find((x) => x.status === 'stopped' && !x.template)!;
