@@ -60,7 +60,16 @@ export class Sessions {
     const u = await this.users.get(userId);
     if (!u) throw new Error(`no user ${userId}`);
     const data: SealedSession = { uid: u.id, sv: u.sessionVersion, iat: Date.now() };
-    return sealData(data, { password: this.secret, ttl: this.ttlSeconds });
+    const seal = await sealData(data, { password: this.secret, ttl: this.ttlSeconds });
+    // Its contents are known: the first request after a sign-in (a whole class at the start of a
+    // lab) needs no unsealing. Expiry and revocation are checked on every read as for any seal.
+    this.remember(seal, data);
+    return seal;
+  }
+
+  private remember(seal: string, data: Partial<SealedSession>): void {
+    if (this.unsealed.size >= UNSEALED_MAX) this.unsealed.delete(this.unsealed.keys().next().value!);
+    this.unsealed.set(seal, data);
   }
 
   /** The signed-in user of a sealed cookie value, or null (expired, tampered, revoked, disabled). */
@@ -74,10 +83,7 @@ export class Sessions {
         return null;
       }
       // Only genuine seals are kept, so made-up cookies cannot fill the memory.
-      if (typeof data.uid === 'number') {
-        if (this.unsealed.size >= UNSEALED_MAX) this.unsealed.delete(this.unsealed.keys().next().value!);
-        this.unsealed.set(seal, data);
-      }
+      if (typeof data.uid === 'number') this.remember(seal, data);
     }
     if (typeof data.uid !== 'number' || typeof data.sv !== 'number' || typeof data.iat !== 'number') return null;
     if (Date.now() - data.iat > this.ttlSeconds * 1000) return null;

@@ -75,6 +75,18 @@ describe.each(dialects)('sessions from memory (%s)', (dialect) => {
     expect((await ts.request('GET', '/api/vms', { cookie })).status).toBe(401);
   });
 
+  it('a session known from its sign-in is refused once revoked, and its cookie stays refused', async () => {
+    const cookie = await studentWithVm('kim');
+    // The very first read after the sign-in, and the same cookie after the user's sessions end.
+    expect((await ts.request('GET', '/api/vms', { cookie })).status).toBe(200);
+    const kim = await ts.labdeck.users.getByUsername('kim');
+    await ts.labdeck.sessions.revokeAll(kim!.id);
+    expect((await ts.request('GET', '/api/vms', { cookie })).status).toBe(401);
+    expect((await ts.request('GET', '/api/auth/me', { cookie })).status).toBe(401);
+    // A new sign-in is a new session.
+    expect((await ts.request('GET', '/api/vms', { cookie: await ts.login('kim') })).status).toBe(200);
+  });
+
   it('a role change in-process ends the sessions at once', async () => {
     const cookie = await studentWithVm('rob');
     const admin = await ts.createUser('ada', 'admin').then(() => ts.login('ada'));
