@@ -2,6 +2,7 @@
 // from the ChangeFeed, so `GET /api/vms` answers without a query. Each VM is held once, as the
 // object the API answers with; JSON is made per answer (a student's few VMs cost microseconds), and
 // the admin body of every VM is built when asked for, kept while it is read and dropped when idle.
+import { searchNeedle, vmMatchesText } from '../../contract/vm-search.js';
 import { gzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import type { ChangeFeed, VmChanged, VmRemoved } from './changes.js';
@@ -65,14 +66,7 @@ export function matchesFilter(vm: Vm, f: ReadFilter, likeIgnoresCase: boolean): 
     const tag = likeIgnoresCase ? f.tag.toLowerCase() : f.tag;
     if (!vm.tags.some((t) => (likeIgnoresCase ? t.toLowerCase() : t) === tag)) return false;
   }
-  const text = f.q?.trim();
-  if (text) {
-    const lower = text.toLowerCase();
-    const asId = /^\d{1,9}$/.test(text) ? Number(text) : null;
-    const ip = likeIgnoresCase ? (vm.ip ?? '').toLowerCase() : (vm.ip ?? '');
-    if (!vm.name.toLowerCase().includes(lower) && !ip.includes(lower) && vm.vmid !== asId) return false;
-  }
-  return true;
+  return vmMatchesText(vm, searchNeedle(f.q));
 }
 
 /** The admin body as bytes, with the revision and staleness it was made for. */

@@ -7,6 +7,7 @@
 // instances on one PostgreSQL database (server/cluster attaches SharedWrites), each write first
 // reads what the others committed since, under the revision counter's lock, and is fenced by the
 // cluster's sync epoch and announced to the other instances in its own transaction.
+import { searchNeedle } from '../../contract/vm-search.js';
 import { sql, type Transaction } from 'kysely';
 import type { Selectable } from 'kysely';
 import type { Database, ClusterStateTable } from '../db/schema.js';
@@ -198,14 +199,19 @@ export class InventoryRepo {
       const pattern = `%;${escapeLike(filter.tag)};%`;
       q = q.where(sql<boolean>`(';' || tags || ';') like ${pattern} escape '\\'`);
     }
-    if (filter.q && filter.q.trim()) {
-      const text = filter.q.trim();
-      const like = `%${escapeLike(text.toLowerCase())}%`;
-      const asId = /^\d{1,9}$/.test(text) ? Number(text) : null;
+    const needle = searchNeedle(filter.q);
+    if (needle) {
+      // contract/vm-search.ts in SQL: a part of the name, node, pool or a tag; the start of the vmid or IP.
+      const part = `%${escapeLike(needle)}%`;
+      const start = `${escapeLike(needle)}%`;
       q = q.where((eb) => eb.or([
-        eb(sql`lower(name)`, 'like', sql`${like} escape '\\'`),
-        eb(sql`coalesce(ip, '')`, 'like', sql`${like} escape '\\'`),
-        ...(asId !== null ? [eb('vmid', '=', asId)] : []),
+        eb(sql`lower(name)`, 'like', sql`${part} escape '\\'`),
+        eb(sql`lower(node)`, 'like', sql`${part} escape '\\'`),
+        eb(sql`lower(coalesce(pool, ''))`, 'like', sql`${part} escape '\\'`),
+        // Tags are stored joined by ';': a needle without one matches inside a single tag only.
+        ...(needle.includes(';') ? [] : [eb(sql`lower(tags)`, 'like', sql`${part} escape '\\'`)]),
+        eb(sql`cast(vmid as text)`, 'like', sql`${start} escape '\\'`),
+        eb(sql`lower(coalesce(ip, ''))`, 'like', sql`${start} escape '\\'`),
       ]));
     }
     if (filter.keys) {

@@ -1,6 +1,7 @@
 // The rules of a class's VM lifecycle: who may provision (the class's teachers, inside its
 // scope), what a job looks like, who may revert a VM to its baseline (whoever may act on it),
 // resetting a whole class, and removing only the VMs labdeck made for that class.
+import { searchNeedle, vmMatchesText } from '../../contract/vm-search.js';
 import type { Access } from '../auth/permissions.js';
 import type { AuditLog } from '../auth/audit-log.js';
 import type { SessionUser } from '../auth/session.js';
@@ -366,13 +367,11 @@ export class ProvisionService {
   /** Inventory search inside the class's scope for the pickers: by name, vmid, tag or node. */
   async search(user: SessionUser, classId: number, q: { q: string; templates: boolean; cluster?: string; limit: number }): Promise<Vm[]> {
     this.manageable(user, classId);
-    const text = q.q.trim().toLowerCase();
+    const text = searchNeedle(q.q);
     const all = await this.d.inventory.list(q.cluster ? { cluster: q.cluster } : {});
     const out: Vm[] = [];
     for (const vm of all) {
-      if ((vm as Vm & { deleted?: boolean }).deleted || vm.template !== q.templates) continue;
-      if (text && !(vm.name.toLowerCase().includes(text) || String(vm.vmid).startsWith(text) || vm.node.toLowerCase() === text
-        || vm.tags.some((t) => t.toLowerCase().includes(text)))) continue;
+      if (vm.template !== q.templates || !vmMatchesText(vm, text)) continue;
       const d = this.d.scope.decide(classId, { cluster: vm.cluster, vmid: vm.vmid, tags: vm.tags, pool: vm.pool, template: vm.template, use: q.templates ? 'clone-source' : 'pool' }, user.role === 'admin');
       if (!d.allowed) continue;
       out.push(vm);

@@ -60,6 +60,11 @@ describe.each(dialects)('InventoryRepo on %s', (kind) => {
     expect(ids(await repo.list({ q: 'web_s' }))).toEqual(['a:102']);
     expect(ids(await repo.list({ q: 'web%' }))).toEqual([]);
     expect(ids(await repo.list({ q: '100' }))).toEqual(['a:100', 'b:100']);
+    // One meaning of free text everywhere (contract/vm-search.ts): node, tag and pool parts, vmid and IP starts.
+    expect(ids(await repo.list({ q: 'PVE2' }))).toEqual(['a:101']);
+    expect(ids(await repo.list({ q: 'ss-2' }))).toEqual(['a:101']);
+    expect(ids(await repo.list({ q: '10' }))).toEqual(['a:100', 'a:101', 'a:102', 'b:100']);
+    expect(ids(await repo.list({ q: '00' }))).toEqual(['a:100']); // the name ws-100; no vmid starts with 00
     expect(ids(await repo.list({ keys: ['a:101', 'b:100', 'junk'] }))).toEqual(['a:101', 'b:100']);
     expect(await repo.list({ keys: [] })).toEqual([]);
     expect((await repo.findByVmid(100)).map((v) => v.cluster)).toEqual(['a', 'b']);

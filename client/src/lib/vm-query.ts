@@ -1,5 +1,6 @@
 // Pure filtering, searching and sorting of VM lists (the all-VMs table, the class pool).
 import type { Vm } from '../../../contract/vm.js';
+import { searchNeedle, vmMatchesText } from '../../../contract/vm-search.js';
 
 export type SortKey = 'name' | 'vmid' | 'cluster' | 'node' | 'status' | 'ip' | 'cpu' | 'memory' | 'lastUpdated';
 
@@ -13,22 +14,11 @@ export interface VmQuery {
 }
 
 /**
- * True when the VM matches the free-text search: a part of its name, tags, node, Proxmox pool or
- * `owner` (the student it is assigned to), or the start of its vmid or IP.
+ * True when the VM matches the free-text search (contract/vm-search.ts says what that means), or
+ * `owner` (the student it is assigned to) contains it.
  */
 export function matchesText(vm: Vm, q: string, owner?: string): boolean {
-  if (!q) return true;
-  const needle = q.trim().toLowerCase();
-  if (!needle) return true;
-  return (
-    vm.name.toLowerCase().includes(needle) ||
-    String(vm.vmid).startsWith(needle) ||
-    (vm.ip ?? '').startsWith(needle) ||
-    vm.node.toLowerCase().includes(needle) ||
-    (vm.pool ?? '').toLowerCase().includes(needle) ||
-    vm.tags.some((t) => t.toLowerCase().includes(needle)) ||
-    (owner !== undefined && owner.toLowerCase().includes(needle))
-  );
+  return vmMatchesText(vm, searchNeedle(q), owner === undefined ? [] : [owner]);
 }
 
 const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
