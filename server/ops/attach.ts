@@ -1,6 +1,7 @@
 // The operations side of one server process, wired in three places of server.ts: request
 // middleware (request id, log, HTTP metrics), routes (/healthz, /readyz, /metrics, alerts, VM
 // history), and once listening: the alert monitor, history retention and the metric sources.
+import { ADMIN_ROOM } from '../../contract/rooms.js';
 import type { Hono } from 'hono';
 import type { AppConfig } from '../config.js';
 import type { Db } from '../db/index.js';
@@ -46,12 +47,12 @@ export interface Ops {
   close(): Promise<void>;
 }
 
-/** What ops reads from the realtime hub: its stats and the socket.io server (for bytes sent). */
+/** What ops uses of the realtime hub: its stats, the engine (for bytes sent) and its typed send (alerts). */
 export interface RealtimeLike {
   stats(): unknown;
+  send?(rooms: string, event: 'sync:alert', alert: SyncAlertPush): void;
   io?: {
     engine?: { on(event: 'connection', cb: (socket: EngineSocketLike) => void): unknown };
-    to?(room: 'admin'): { emit(event: 'sync:alert', alert: SyncAlertPush): unknown };
   };
 }
 interface EngineSocketLike { on(event: 'packetCreate', cb: (packet: { data?: unknown }) => void): unknown }
@@ -117,8 +118,8 @@ export function createOps(deps: OpsDeps): Ops {
           });
         });
         metrics.bind({ realtime: () => ({ ...realtimeCounts(realtime.stats()), ...(realtime.io?.engine ? { bytes } : {}) }) });
-        const io = realtime.io;
-        if (alerts && io?.to) offAlert = alerts.onAlert((alert) => io.to!('admin').emit('sync:alert', alert));
+        const send = realtime.send?.bind(realtime);
+        if (alerts && send) offAlert = alerts.onAlert((alert) => send(ADMIN_ROOM, 'sync:alert', alert));
       }
       retention = startRetention(deps.db, deps.config.retention);
       try {

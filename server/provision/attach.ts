@@ -1,6 +1,7 @@
 // Wires provisioning into the running server: a guest-admin client per cluster, the one job
 // runner (resuming interrupted jobs), the service, its routes, and the live progress push to the
 // class's teachers.
+import { ADMIN_ROOM, classRoom } from '../../contract/rooms.js';
 import type { Hono } from 'hono';
 import type { AppConfig } from '../config.js';
 import type { Db } from '../db/index.js';
@@ -64,7 +65,7 @@ export function createProvisioning(d: ProvisionDeps): Provisioning {
       const job = await service.view(id).catch(() => null);
       if (!job) continue;
       // Teachers of the class and admins; projector sockets share the class room but get nothing.
-      const sockets = await io.in([`class:${job.classId}`, 'admin']).fetchSockets();
+      const sockets = await io.in([classRoom(job.classId), ADMIN_ROOM]).fetchSockets();
       for (const s of sockets) if (s.data.user && d.access.canManageClass(s.data.user, job.classId)) s.emit('provision:progress', { classId: job.classId, job });
     }
   };

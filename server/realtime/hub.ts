@@ -65,6 +65,11 @@ export interface RealtimeStats {
 
 export interface Realtime {
   io: Server<ClientToServer, ServerToClient, Record<string, never>, SocketData>;
+  /**
+   * The one way other modules push: an event of the typed map to rooms (contract/rooms.ts), on
+   * every instance's sockets when several run. The hub's own VM fan-out does not go through it.
+   */
+  send<E extends keyof ServerToClient>(rooms: string | string[], event: E, ...args: Parameters<ServerToClient[E]>): void;
   /** Sends whatever is pending now (tests, shutdown). */
   flush(): void;
   stats(): RealtimeStats;
@@ -483,8 +488,10 @@ export function attachRealtime(host: RealtimeHost, opts: RealtimeOptions = {}): 
         const found = await repo.list({ keys: appeared });
         const vms: Array<Vm | ProjectorVm> = sockets[0].data.user ? found : found.map(toProjectorVm);
         if (vms.length) {
-          for (const part of chunks(vms, chunkSize)) io.local.to(targets).emit('vm:changed', { revision, vms: part });
-          counters.messages++;
+          for (const part of chunks(vms, chunkSize)) {
+            io.local.to(targets).emit('vm:changed', { revision, vms: part });
+            counters.messages++;
+          }
         }
       }
       if (left.length) {
@@ -525,6 +532,10 @@ export function attachRealtime(host: RealtimeHost, opts: RealtimeOptions = {}): 
 
   return {
     io,
+    send(rooms, event, ...args) {
+      io.to(rooms).emit(event, ...args);
+      counters.messages++;
+    },
     flush,
     stats: () => ({ sockets: io.sockets.sockets.size, groups: groups.size, revision, ...counters }),
     async close() {

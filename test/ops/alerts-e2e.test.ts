@@ -5,6 +5,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SMTPServer } from 'smtp-server';
+import { io as connect, type Socket } from 'socket.io-client';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait.js';
 import { signBody } from '../../server/ops/alert-channels.js';
@@ -53,6 +54,17 @@ describe('alerts from a real sync loop', () => {
 
   it('sends one "down", nothing more while down, then one "recovered", and lists them for admins', async () => {
     const status = () => t.labdeck.sync.status().clusters[0];
+    // An admin's open sync monitor hears each alert live; a teacher's socket hears none.
+    await t.createUser('boss', 'admin');
+    await t.createUser('miss', 'teacher');
+    const live: Record<string, string[]> = { boss: [], miss: [] };
+    const sockets: Socket[] = [];
+    for (const who of ['boss', 'miss'] as const) {
+      const socket = connect(t.url, { path: '/socket.io', transports: ['websocket'], reconnection: false, forceNew: true, extraHeaders: { cookie: await t.login(who) } });
+      socket.on('sync:alert', (a: { kind: string; cluster: string }) => live[who].push(`${a.cluster} ${a.kind}`));
+      await new Promise<void>((resolve, reject) => { socket.once('connect', () => resolve()); socket.once('connect_error', reject); });
+      sockets.push(socket);
+    }
     await t.cluster.setFault({ mode: 'down' });
     await waitFor(() => hooks.length >= 1 && mails.length >= 1, 15_000, 'an alert');
     const failuresAtAlert = status().consecutiveFailures;
@@ -77,9 +89,14 @@ describe('alerts from a real sync loop', () => {
     expect(mails).toHaveLength(2);
     expect(mails[1]).toMatch(/Subject: \[labdeck\] Cluster lab-a recovered/);
 
-    await t.createUser('boss', 'admin');
     const res = await t.request('GET', '/api/sync/alerts', { cookie: await t.login('boss') });
     expect(res.body.alerts.map((a: { kind: string }) => a.kind)).toEqual(['recovered', 'down']);
     expect(res.body.alerts[1].deliveries).toEqual({ webhook: 'ok', email: 'ok' });
+
+    // Barrier for the sockets: an ack round trip on each comes back after every earlier push (socket.io keeps order).
+    for (const socket of sockets) await socket.timeout(5000).emitWithAck('hello', {});
+    expect(live.boss).toEqual(['lab-a down', 'lab-a recovered']);
+    expect(live.miss).toEqual([]);
+    for (const socket of sockets) socket.disconnect();
   });
 });
