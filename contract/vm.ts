@@ -104,6 +104,9 @@ export function vmKey(cluster: string, vmid: number): string {
   return `${cluster}:${vmid}`;
 }
 
+/** The cluster part of a VM key. */
+export const clusterOfVmKey = (key: string): string => key.slice(0, key.lastIndexOf(':'));
+
 /** Splits a VM key back into cluster and vmid; null when it is not one. */
 export function parseVmKey(key: string): { cluster: string; vmid: number } | null {
   const i = key.lastIndexOf(':');

@@ -1,11 +1,12 @@
 // The one place that decides who may see or act on a VM, a class or a projector link, for HTTP
 // routes and socket.io rooms alike. The rules are pure functions over an AccessSnapshot (loaded
 // from the database); `Access` keeps the current snapshot and answers synchronously.
+import { AccessRepo } from './access-repository.js';
 import { ADMIN_ROOM, classRoom, userRoom } from '../../contract/rooms.js';
 import type { Db } from '../db/index.js';
 import type { Role } from '../db/schema.js';
 import type { ChangeFeed } from '../inventory/changes.js';
-import { vmKey } from '../../contract/vm.js';
+import { parseVmKey, vmKey } from '../../contract/vm.js';
 import type { AccessFeed, AccessChanged } from './access-feed.js';
 import { hashToken } from './tokens.js';
 import { scopeHoldsVm, type ScopeRule } from '../classes/scope.js';
@@ -64,7 +65,8 @@ function addTo<K, V>(map: Map<K, Set<V>>, key: K, value: V): void {
 }
 
 /** Builds the indexed snapshot from plain rows (pure, for tests and for Access.reload). */
-export function buildSnapshot(rows: {
+/** The database rows a permission snapshot is built from (read by AccessRepo). */
+export interface SnapshotRows {
   classes: Array<{ id: number; name: string }>;
   teachers: Array<{ class_id: number; user_id: number; is_owner: number }>;
   members: Array<{ class_id: number; user_id: number }>;
@@ -72,7 +74,9 @@ export function buildSnapshot(rows: {
   assignments: Array<{ class_id: number; cluster_id: string; vmid: number; user_id: number }>;
   projectors: Array<{ class_id: number; token_hash: string; expires_at: number }>;
   scope?: Array<{ class_id: number; cluster_id: string; kind: string; value: string | null; vmid_min: number | null; vmid_max: number | null }>;
-}): AccessSnapshot {
+}
+
+export function buildSnapshot(rows: SnapshotRows): AccessSnapshot {
   const snap: AccessSnapshot = {
     classes: new Map(), teacherClasses: new Map(), memberClasses: new Map(), assignedToUser: new Map(),
     assignmentsOfVm: new Map(), poolByVm: new Map(), poolByTag: new Map(), poolByPool: new Map(), projectors: new Map(),
@@ -199,9 +203,8 @@ export function vmKeysOfClassIn(snap: AccessSnapshot, attrsOf: ReadonlyMap<strin
   }
   if (byAttr.length) {
     for (const [key, attrs] of attrsOf) {
-      const i = key.lastIndexOf(':');
-      const cluster = key.slice(0, i), vmid = Number(key.slice(i + 1));
-      if (byAttr.some((e) => poolEntryHolds(snap, e, cluster, vmid, attrs))) out.add(key);
+      const vm = parseVmKey(key);
+      if (vm && byAttr.some((e) => poolEntryHolds(snap, e, vm.cluster, vm.vmid, attrs))) out.add(key);
     }
   }
   return out;
@@ -243,7 +246,10 @@ export class Access {
   private snap: AccessSnapshot = buildSnapshot({ classes: [], teachers: [], members: [], pool: [], assignments: [], projectors: [] });
   private readonly attrs = new Map<string, VmAttrs>();
 
-  constructor(private readonly db: Db, readonly feed: AccessFeed, changes?: ChangeFeed) {
+  private readonly repo: AccessRepo;
+
+  constructor(db: Db, readonly feed: AccessFeed, changes?: ChangeFeed) {
+    this.repo = new AccessRepo(db);
     // Registered before the realtime hub attaches, so rooms are computed from fresh tags.
     changes?.on('vm:changed', ({ vms }) => {
       for (const vm of vms) this.attrs.set(vm.id, { tags: vm.tags, pool: vm.pool, template: vm.template });
@@ -261,23 +267,12 @@ export class Access {
   async reload(): Promise<void> {
     // Reloads can overlap (two teachers at once); one that started earlier must not win.
     const mine = ++this.started;
-    const now = Date.now();
-    const [classes, teachers, members, pool, assignments, projectors, scope, vms] = await Promise.all([
-      this.db.selectFrom('classes').select(['id', 'name']).execute(),
-      this.db.selectFrom('class_teachers').selectAll().execute(),
-      this.db.selectFrom('class_members').select(['class_id', 'user_id']).execute(),
-      this.db.selectFrom('class_pool').select(['id', 'class_id', 'kind', 'cluster_id', 'vmid', 'value', 'approved']).execute(),
-      this.db.selectFrom('vm_assignments').select(['class_id', 'cluster_id', 'vmid', 'user_id']).execute(),
-      this.db.selectFrom('projector_links').select(['class_id', 'token_hash', 'expires_at'])
-        .where('revoked', '=', 0).where('expires_at', '>', now).execute(),
-      this.db.selectFrom('class_scope').select(['class_id', 'cluster_id', 'kind', 'value', 'vmid_min', 'vmid_max']).orderBy('id').execute(),
-      this.attrsLoaded ? Promise.resolve([]) : this.db.selectFrom('vm_inventory').select(['cluster_id', 'vmid', 'tags', 'pool', 'is_template']).execute(),
-    ]);
+    const [rows, vms] = await Promise.all([this.repo.snapshotRows(Date.now()), this.attrsLoaded ? Promise.resolve([]) : this.repo.vmAttrs()]);
     this.attrsLoaded = true;
-    for (const v of vms) this.attrs.set(vmKey(v.cluster_id, v.vmid), { tags: v.tags ? v.tags.split(';').filter(Boolean) : [], pool: v.pool, template: Boolean(v.is_template) });
+    for (const v of vms) this.attrs.set(vmKey(v.cluster, v.vmid), { tags: v.tags, pool: v.pool, template: v.template });
     if (mine < this.applied) return;
     this.applied = mine;
-    this.snap = buildSnapshot({ classes, teachers, members, pool, assignments, projectors, scope });
+    this.snap = buildSnapshot(rows);
   }
 
   /** Reloads, then announces the change (the hub recomputes rooms of those users and classes). */
@@ -330,8 +325,8 @@ export class Access {
     const probe: PoolEntry = { ...e, id: 0, classId: 0, approved: true };
     const out: string[] = [];
     for (const [key, attrs] of this.attrs) {
-      const i = key.lastIndexOf(':');
-      if (poolEntryMatches(probe, key.slice(0, i), Number(key.slice(i + 1)), attrs)) out.push(key);
+      const vm = parseVmKey(key);
+      if (vm && poolEntryMatches(probe, vm.cluster, vm.vmid, attrs)) out.push(key);
     }
     return out;
   }

@@ -29,7 +29,7 @@ export function toVm(row: InventoryRow, stale: boolean): Vm {
     cores: row.cores,
     diskSize: row.disk_size,
     template: row.is_template !== 0,
-    tags: row.tags ? row.tags.split(';') : [],
+    tags: splitTags(row.tags),
     category: row.category as VmCategory,
     pool: row.pool,
     lock: row.lock,
@@ -39,4 +39,9 @@ export function toVm(row: InventoryRow, stale: boolean): Vm {
     revision: row.revision,
     stale,
   };
+}
+
+/** Tags as stored (joined by ';', as Proxmox lists them) back to a list; empty parts dropped. */
+export function splitTags(stored: string | null): string[] {
+  return stored ? stored.split(';').filter(Boolean) : [];
 }

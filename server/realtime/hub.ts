@@ -11,7 +11,7 @@ import { Server, type Socket } from 'socket.io';
 import * as v from 'valibot';
 import type { ChangeFeed, VmChanged, VmRemoved } from '../inventory/changes.js';
 import type { InventoryRepo } from '../inventory/repository.js';
-import { parseVmKey, type Vm } from '../../contract/vm.js';
+import { clusterOfVmKey, parseVmKey, type Vm } from '../../contract/vm.js';
 import type { SyncStatus } from '../sync/types.js';
 import type { Access } from '../auth/permissions.js';
 import type { AccessChanged, ProjectorRevoked, SessionRevoked } from '../auth/access-feed.js';
@@ -324,7 +324,7 @@ export function attachRealtime(host: RealtimeHost, opts: RealtimeOptions = {}): 
   /** The staleness of every cluster this socket sees part of (admins: all). */
   function sendStaleness(socket: LabSocket): void {
     const group = groups.get(socket.data.group);
-    const prefixes = group && !group.admin && group.visible ? [...group.visible].map((k) => k.slice(0, k.lastIndexOf(':'))) : null;
+    const prefixes = group && !group.admin && group.visible ? [...group.visible].map(clusterOfVmKey) : null;
     const seen = prefixes ? new Set(prefixes) : null;
     for (const c of host.sync.status?.().clusters ?? []) {
       if (seen && !seen.has(c.id)) continue;

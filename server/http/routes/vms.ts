@@ -8,7 +8,7 @@ import { conflict, forbidden, notFound, shownTo, DomainError, statusOf } from '.
 import { requireUser } from '../middleware.js';
 import { body, params, query, ClusterId, IdString, Vmid, VmidString } from '../validate.js';
 import type { SessionUser } from '../../auth/session.js';
-import { finalOf, vmCategories, vmKey, vmStatuses, vmTypes, type Vm } from '../../../contract/vm.js';
+import { clusterOfVmKey, finalOf, parseVmKey, vmCategories, vmKey, vmStatuses, vmTypes, type Vm } from '../../../contract/vm.js';
 import { actionNames, type ActionName } from '../../actions/power.js';
 import { mapLimit } from '../../limit.js';
 import { onlyMatch, vmsMatching } from '../../inventory/resolve.js';
@@ -166,7 +166,7 @@ export function vmRoutes(deps: ApiDeps) {
       const see = (id: string) => keys === 'all' || keys.has(id);
       // Staleness is not a change with a revision: a client that was away learns it here (a cluster
       // that recovered while it was gone has no changed VM to carry the news).
-      const seenClusters = keys === 'all' ? null : new Set([...keys].map((k) => k.slice(0, k.lastIndexOf(':'))));
+      const seenClusters = keys === 'all' ? null : new Set([...keys].map(clusterOfVmKey));
       const clusters = deps.sync.status().clusters.filter((cl) => !seenClusters || seenClusters.has(cl.id))
         .map((cl) => ({ cluster: cl.id, stale: cl.stale, lastSuccessAt: cl.lastSuccessAt }));
       return c.json({ revision: s.revision, vms: s.vms.filter((vm) => see(vm.id)), removed: s.removed.filter(see), clusters });
@@ -241,10 +241,7 @@ export function vmRoutes(deps: ApiDeps) {
     if (b.classId !== undefined) {
       if (!deps.access.snapshot().classes.has(b.classId)) throw notFound(`class ${b.classId} does not exist`);
       if (!deps.access.canManageClass(user, b.classId)) throw forbidden('only the teachers of this class may act on all its VMs');
-      targets = [...deps.access.vmKeysOfClass(b.classId)].map((k) => {
-        const i = k.lastIndexOf(':');
-        return { cluster: k.slice(0, i), vmid: Number(k.slice(i + 1)) };
-      });
+      targets = [...deps.access.vmKeysOfClass(b.classId)].map(parseVmKey).filter((t) => t !== null);
     } else {
       targets = b.vms!;
     }
