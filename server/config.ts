@@ -65,6 +65,12 @@ export const ProvisionConfigSchema = v.strictObject({
   pollMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(20), v.maxValue(10_000)), 500),
   /** Largest number of VMs one job may make. */
   maxCount: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(500)), 100),
+  /**
+   * Several instances (instance.shared): how often the instance running a job renews its lease.
+   * Another instance takes a job over once its lease is 3 renewals old, and looks for such jobs
+   * every 2 renewals.
+   */
+  leaseRenewMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(100), v.maxValue(60_000)), 5000),
 });
 
 /** This instance among several on one PostgreSQL database (server/cluster). */

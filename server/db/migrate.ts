@@ -13,6 +13,7 @@ import * as m110 from '../../migrations/110_audit_count.js';
 import * as m140 from '../../migrations/140_reclone.js';
 import * as m171 from '../../migrations/171_sync_leader.js';
 import * as m172 from '../../migrations/172_socket_io_attachments.js';
+import * as m173 from '../../migrations/173_provision_lease.js';
 
 /** Every migration, by name; names sort in the order they run. */
 const migrations: Record<string, Migration> = {
@@ -28,6 +29,7 @@ const migrations: Record<string, Migration> = {
   '140_reclone': m140,
   '171_sync_leader': m171,
   '172_socket_io_attachments': m172,
+  '173_provision_lease': m173,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

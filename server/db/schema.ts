@@ -209,6 +209,10 @@ export interface ProvisionJobsTable {
   created_at: number;
   updated_at: number;
   finished_at: number | null;
+  /** The instance running the job (migration 173); null when none claimed it yet or its owner let go. */
+  owner: string | null;
+  /** When the owner last renewed its lease (ms). */
+  renewed_at: number | null;
 }
 
 /** One VM a provisioning job makes (or made): the record of what labdeck created for a class. */

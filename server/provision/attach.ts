@@ -15,6 +15,7 @@ import type { AppEnv } from '../http/env.js';
 import type { Realtime } from '../realtime/hub.js';
 import { createGuestAdmin, type GuestAdmin } from '../pve/guest-admin.js';
 import { log } from '../log.js';
+import { instanceName } from '../cluster/instance.js';
 import { vmKey } from '../../contract/vm.js';
 import { ProvisionRepo } from './repository.js';
 import { ProvisionRunner } from './runner.js';
@@ -111,7 +112,11 @@ export function createProvisioning(d: ProvisionDeps): Provisioning {
     changed,
     refresh,
     vmidRange: (classId, cluster) => scope.placement(classId, cluster).range,
-  }, { perNode: opts.perNode, retries: opts.retries, retryBaseMs: opts.retryBaseMs, pollMs: opts.pollMs });
+  }, {
+    perNode: opts.perNode, retries: opts.retries, retryBaseMs: opts.retryBaseMs, pollMs: opts.pollMs,
+    // Several instances: a job belongs to the one running it while its lease is renewed.
+    instance: instanceName(d.config), ...(d.config.instance.shared ? { leaseRenewMs: opts.leaseRenewMs } : {}),
+  });
 
   const service = new ProvisionService({
     repo, runner, classesRepo: d.classesRepo, access: d.access, audit: d.audit, inventory: d.inventory,

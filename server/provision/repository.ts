@@ -59,12 +59,63 @@ export class ProvisionRepo {
     return this.db.selectFrom('provision_jobs').selectAll().where('state', 'in', ['queued', 'running']).orderBy('id').execute();
   }
 
+  /**
+   * Makes `owner` the instance running the job, if it is unfinished and nobody else holds it: no
+   * owner, the same owner, or an owner whose lease was last renewed before `expiredBefore`
+   * (null: take it whoever holds it, a single instance). One UPDATE, so two instances claiming at
+   * once cannot both win. True when claimed.
+   */
+  async claimJob(id: number, owner: string, now: number, expiredBefore: number | null): Promise<boolean> {
+    let q = this.db.updateTable('provision_jobs').set({ owner, renewed_at: now })
+      .where('id', '=', id).where('state', 'in', ['queued', 'running']);
+    if (expiredBefore !== null) {
+      q = q.where((eb) => eb.or([eb('owner', 'is', null), eb('owner', '=', owner), eb('renewed_at', 'is', null), eb('renewed_at', '<', expiredBefore)]));
+    }
+    const r = await q.executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  /** Renews the lease of a job this owner holds; false when another instance took it over. */
+  async renewJob(id: number, owner: string, now: number): Promise<boolean> {
+    const r = await this.db.updateTable('provision_jobs').set({ renewed_at: now }).where('id', '=', id).where('owner', '=', owner).executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  /** Lets go of the unfinished jobs this owner holds (it stops), so another instance takes them at once. */
+  async releaseJobs(owner: string): Promise<void> {
+    await this.db.updateTable('provision_jobs').set({ owner: null, renewed_at: null })
+      .where('owner', '=', owner).where('state', 'in', ['queued', 'running']).execute();
+  }
+
   async vmsOfJob(jobId: number): Promise<VmRow[]> {
     return this.db.selectFrom('provision_vms').selectAll().where('job_id', '=', jobId).orderBy('idx').execute();
   }
 
   async updateJob(id: number, patch: Partial<Pick<JobRow, 'state' | 'cancel_requested' | 'finished_at'>>): Promise<void> {
     await this.db.updateTable('provision_jobs').set({ ...patch, updated_at: Date.now() }).where('id', '=', id).execute();
+  }
+
+  /**
+   * Like updateJob, only while `owner` holds the job (the runner's writes: an instance whose job
+   * another one took over writes nothing more). False when refused.
+   */
+  async updateOwnedJob(id: number, owner: string, patch: Partial<Pick<JobRow, 'state' | 'finished_at'>>): Promise<boolean> {
+    const r = await this.db.updateTable('provision_jobs').set({ ...patch, updated_at: Date.now() }).where('id', '=', id).where('owner', '=', owner).executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  /** Like updateVm, only while `owner` holds the VM's job. False when refused. */
+  async updateOwnedVm(id: number, jobId: number, owner: string, patch: Partial<Omit<VmRow, 'id' | 'job_id' | 'class_id' | 'cluster_id' | 'idx'>>): Promise<boolean> {
+    const r = await this.db.updateTable('provision_vms').set({ ...patch, updated_at: Date.now() }).where('id', '=', id)
+      .where('job_id', 'in', (eb) => eb.selectFrom('provision_jobs').select('id').where('id', '=', jobId).where('owner', '=', owner))
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  /** Whether another instance holds a live lease on the job (renewed at or after `liveSince`). */
+  async heldElsewhere(id: number, owner: string, liveSince: number): Promise<boolean> {
+    const row = await this.db.selectFrom('provision_jobs').select(['owner', 'renewed_at']).where('id', '=', id).executeTakeFirst();
+    return !!row && row.owner !== null && row.owner !== owner && row.renewed_at !== null && row.renewed_at >= liveSince;
   }
 
   async updateVm(id: number, patch: Partial<Omit<VmRow, 'id' | 'job_id' | 'class_id' | 'cluster_id' | 'idx'>>): Promise<void> {

@@ -37,9 +37,19 @@ export interface RunnerOptions {
   pollMs: number;
   /** How long a task is followed before the step counts as failed. */
   taskTimeoutMs?: number;
+  /** This instance's name: the owner written on the jobs it runs. */
+  instance?: string;
+  /**
+   * Several instances on one database: the lease renewal period. A job is taken over only once its
+   * owner's lease is 3 periods old, and unfinished jobs are looked for every 2 periods. Absent
+   * (a single instance): every unfinished job is this process's own, resumed at start at once.
+   */
+  leaseRenewMs?: number;
 }
 
 class Closing extends Error {}
+/** Another instance took the job over (this one was stalled past its lease): stop working on it. */
+class Lost extends Error {}
 
 const errText = (err: unknown): string => (err instanceof PveError ? err.reason : err instanceof Error ? err.message : String(err));
 
@@ -51,24 +61,79 @@ export class ProvisionRunner {
   private readonly allocating = new Map<string, Promise<unknown>>();
   private readonly timers = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
   private closed = false;
+  private readonly me: string;
+  /** Jobs this process claimed and runs (their leases are renewed). */
+  private readonly owned = new Set<number>();
+  /** Jobs another instance took over while this one ran them. */
+  private readonly lost = new Set<number>();
+  private renewTimer: NodeJS.Timeout | null = null;
+  private scanTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly deps: RunnerDeps, private readonly opts: RunnerOptions) {
     this.limiter = new KeyedLimiter(opts.perNode);
+    this.me = opts.instance ?? `labdeck-${process.pid}`;
   }
 
-  /** Resumes the jobs a previous run left queued or running. */
+  private get shared(): boolean {
+    return this.opts.leaseRenewMs !== undefined;
+  }
+
+  /** The lease renewal period (a single instance renews too, but nobody waits on it). */
+  private get renewMs(): number {
+    return this.opts.leaseRenewMs ?? 5000;
+  }
+
+  /**
+   * Resumes the jobs a previous run left queued or running. Several instances: only those nobody
+   * alive holds, and from then on every 2 renewal periods those whose owner's lease ran out.
+   */
   async start(): Promise<void> {
-    for (const job of await this.deps.repo.unfinishedJobs()) {
-      log.info({ job: job.id, classId: job.class_id, cluster: job.cluster_id }, 'resuming a provisioning job');
-      this.enqueue(job.id);
+    this.renewTimer = setInterval(() => void this.renew(), this.renewMs);
+    this.renewTimer.unref();
+    await this.scan();
+    if (this.shared) {
+      this.scanTimer = setInterval(() => void this.scan().catch((err) => log.warn({ err: errText(err) }, 'looking for provisioning jobs to take over failed')), 2 * this.renewMs);
+      this.scanTimer.unref();
     }
   }
 
-  /** Starts running a job (no-op when it already runs). */
-  enqueue(jobId: number): void {
+  private async scan(): Promise<void> {
+    for (const job of await this.deps.repo.unfinishedJobs()) {
+      if (this.closed) return;
+      if (!this.jobs.has(job.id)) this.enqueue(job.id, true);
+    }
+  }
+
+  private async renew(): Promise<void> {
+    const now = Date.now();
+    for (const id of [...this.owned]) {
+      try {
+        if (!(await this.deps.repo.renewJob(id, this.me, now)) && this.owned.has(id)) {
+          log.warn({ job: id, instance: this.me }, 'another instance took over a provisioning job this one was running: stopping it here');
+          this.lost.add(id);
+        }
+      } catch (err) {
+        log.warn({ job: id, err: errText(err) }, 'could not renew the lease of a provisioning job');
+      }
+    }
+  }
+
+  /** Whether another live instance runs the job (its lease is fresh). */
+  async heldElsewhere(jobId: number): Promise<boolean> {
+    if (!this.shared) return false;
+    return this.deps.repo.heldElsewhere(jobId, this.me, Date.now() - 3 * this.renewMs);
+  }
+
+  /** Starts running a job (no-op when it already runs, or another live instance holds it). */
+  enqueue(jobId: number, resumed = false): void {
     if (this.closed || this.jobs.has(jobId)) return;
-    const run = this.runJob(jobId).catch((err) => log.error({ job: jobId, err: errText(err) }, 'provisioning job crashed'))
-      .finally(() => this.jobs.delete(jobId));
+    const run = this.runJob(jobId, resumed).catch((err) => {
+      if (!(err instanceof Lost)) log.error({ job: jobId, err: errText(err) }, 'provisioning job crashed');
+    }).finally(() => {
+      this.jobs.delete(jobId);
+      this.owned.delete(jobId);
+      this.lost.delete(jobId);
+    });
     this.jobs.set(jobId, run);
   }
 
@@ -85,11 +150,15 @@ export class ProvisionRunner {
   /** Stops: steps under way end at their next wait; their state stays in the database for the next start. */
   async close(): Promise<void> {
     this.closed = true;
+    if (this.renewTimer) clearInterval(this.renewTimer);
+    if (this.scanTimer) clearInterval(this.scanTimer);
     for (const t of this.timers) {
       clearTimeout(t.timer);
       t.resolve();
     }
     await Promise.allSettled([...this.jobs.values()]);
+    // Let go of what is left, so another instance takes it without waiting out the lease.
+    if (this.shared) await this.deps.repo.releaseJobs(this.me).catch((err) => log.warn({ err: errText(err) }, 'could not let go of provisioning jobs'));
   }
 
   private sleep(ms: number): Promise<void> {
@@ -106,11 +175,16 @@ export class ProvisionRunner {
     });
   }
 
-  private async runJob(jobId: number): Promise<void> {
+  private async runJob(jobId: number, resumed: boolean): Promise<void> {
+    const now = Date.now();
+    // One instance runs a job: claimed here unless another live one holds it (a single instance takes every job).
+    if (!(await this.deps.repo.claimJob(jobId, this.me, now, this.shared ? now - 3 * this.renewMs : null))) return;
+    this.owned.add(jobId);
     let job = await this.deps.repo.job(jobId);
     if (!job || (job.state !== 'queued' && job.state !== 'running')) return;
+    if (resumed) log.info({ job: job.id, classId: job.class_id, cluster: job.cluster_id, instance: this.me }, 'resuming a provisioning job');
     if (job.state === 'queued') {
-      await this.deps.repo.updateJob(jobId, { state: 'running' });
+      if (!(await this.deps.repo.updateOwnedJob(jobId, this.me, { state: 'running' }))) throw new Lost();
       job = { ...job, state: 'running' };
       this.deps.changed(jobId);
     }
@@ -121,19 +195,23 @@ export class ProvisionRunner {
     } finally {
       clearInterval(refresher);
     }
-    if (this.closed) return;
+    if (this.closed || this.lost.has(jobId)) return;
     const after = await this.deps.repo.vmsOfJob(jobId);
     const fresh = await this.deps.repo.job(jobId);
     const state = fresh?.cancel_requested ? 'cancelled' : after.some((v) => v.state === 'failed') ? 'failed' : 'done';
-    await this.deps.repo.updateJob(jobId, { state, finished_at: Date.now() });
+    if (!(await this.deps.repo.updateOwnedJob(jobId, this.me, { state, finished_at: Date.now() }))) throw new Lost();
     this.deps.refresh(job.cluster_id);
     this.deps.changed(jobId);
     log.info({ job: jobId, classId: job.class_id, state, done: after.filter((v) => v.state === 'done').length, failed: after.filter((v) => v.state === 'failed').length }, 'provisioning job ended');
   }
 
+  /** Writes a step, only while this instance still holds the job (else Lost: nothing more is sent to Proxmox for it). */
   private async update(vm: VmRow, patch: Parameters<ProvisionRepo['updateVm']>[1]): Promise<void> {
+    if (this.lost.has(vm.job_id) || !(await this.deps.repo.updateOwnedVm(vm.id, vm.job_id, this.me, patch))) {
+      this.lost.add(vm.job_id);
+      throw new Lost();
+    }
     Object.assign(vm, patch);
-    await this.deps.repo.updateVm(vm.id, patch);
     this.deps.changed(vm.job_id);
   }
 
@@ -167,7 +245,7 @@ export class ProvisionRunner {
       }
       await this.update(vm, { state: 'done', error: null, upid: null });
     } catch (err) {
-      if (err instanceof Closing || this.closed) return;
+      if (err instanceof Closing || err instanceof Lost || this.closed || this.lost.has(job.id)) return;
       const message = err instanceof StepFailed ? err.message : `unexpected error: ${errText(err)}`;
       log.warn({ job: job.id, cluster: job.cluster_id, vmid: vm.vmid, err: message }, 'provisioning a VM failed');
       await this.update(vm, { state: 'failed', error: message, upid: null }).catch(() => undefined);
@@ -204,7 +282,7 @@ export class ProvisionRunner {
           });
           await this.update(vm, { upid });
         } catch (err) {
-          if (err instanceof Closing) throw err;
+          if (err instanceof Closing || err instanceof Lost) throw err;
           failure = classifyFailure(errText(err));
         }
       }
@@ -254,7 +332,7 @@ export class ProvisionRunner {
         if (!taskSucceeded(exit)) throw new StepFailed(`could not remove VM ${vmid} to re-create it: ${classifyFailure(exit).message}`);
       }
     } catch (err) {
-      if (!(err instanceof Closing)) await this.deps.repo.updateVm(old.id, { state: before, error: `re-creating failed: ${err instanceof Error ? err.message : String(err)}` });
+      if (!(err instanceof Closing || err instanceof Lost)) await this.deps.repo.updateVm(old.id, { state: before, error: `re-creating failed: ${err instanceof Error ? err.message : String(err)}` });
       throw err;
     }
     await this.deps.repo.updateVm(old.id, { state: 'removed', error: null });
@@ -294,7 +372,7 @@ export class ProvisionRunner {
       try {
         return await fn();
       } catch (err) {
-        if (err instanceof Closing) throw err;
+        if (err instanceof Closing || err instanceof Lost) throw err;
         const f = classifyFailure(errText(err));
         if (f.kind !== 'lock' || attempt > this.opts.retries) throw new StepFailed(`${what} failed: ${f.message}`);
         await this.sleep(retryDelay(attempt, this.opts.retryBaseMs));
@@ -339,7 +417,7 @@ export class ProvisionRunner {
       const exit = await this.follow(admin, node, await admin.destroy(node, vm.type, vmid));
       if (!taskSucceeded(exit)) log.warn({ cluster: admin.cluster, vmid, exit }, 'could not remove a failed clone');
     } catch (err) {
-      if (err instanceof Closing) throw err;
+      if (err instanceof Closing || err instanceof Lost) throw err;
       log.warn({ cluster: admin.cluster, vmid, err: errText(err) }, 'could not check or remove a failed clone');
     }
   }

@@ -188,8 +188,8 @@ export class ProvisionService {
     await this.d.repo.updateJob(jobId, { cancel_requested: 1 });
     await this.d.repo.cancelPending(jobId);
     await this.d.audit.record({ actor: { id: user.id, username: user.username }, action: 'class.provision.cancel', target: 'class', classId, outcome: 'ok', detail: `job ${jobId}` });
-    // A job that is not running here (queued behind nothing) ends now.
-    if (!this.d.runner.isRunning(jobId)) await this.d.repo.updateJob(jobId, { state: 'cancelled', finished_at: Date.now() });
+    // A job that is not running here nor on another live instance (queued behind nothing) ends now.
+    if (!this.d.runner.isRunning(jobId) && !(await this.d.runner.heldElsewhere(jobId))) await this.d.repo.updateJob(jobId, { state: 'cancelled', finished_at: Date.now() });
     return (await this.view(jobId))!;
   }
 

@@ -1,0 +1,109 @@
+// Two labdeck processes on one PostgreSQL database and one simulator: a provisioning job running
+// on one instance is not resumed by another that starts meanwhile (its owner's lease is renewed),
+// and once its owner is killed (kill -9) the other takes it over when the lease runs out and
+// finishes it, with exactly as many clones in Proxmox as the job asked for. Needs TEST_DATABASE_URL.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Simulator } from '../../server/simulator/index.js';
+import type { Db } from '../../server/db/index.js';
+import { makeTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { waitFor } from '../helpers/wait.js';
+import { api, chaosSimulator, prepareDatabase, spawnLabdeck, type LabdeckProcess } from '../chaos/harness.js';
+
+const pgUrl = process.env.TEST_DATABASE_URL;
+if (!pgUrl) console.warn('TEST_DATABASE_URL is not set: the provisioning lease test between instances is skipped.');
+
+const RENEW_MS = 300;
+const COUNT = 4;
+
+describe.skipIf(!pgUrl)('provisioning jobs among instances on one PostgreSQL database', () => {
+  let sim: Simulator;
+  let tdb: TestDatabase;
+  let db: Db;
+  let cookie: string;
+  let dir: string;
+  const procs: LabdeckProcess[] = [];
+
+  const spawn = (name: string) => spawnLabdeck({
+    dir, sim, databaseUrl: tdb.url,
+    sync: { quickIntervalSeconds: 1, fullIntervalSeconds: 3600, taskIntervalSeconds: 0, nodeListIntervalSeconds: 0, fastIntervalMs: 200 },
+    config: {
+      instance: { shared: true, leaderRetryMs: 500, lockPingMs: 300, lockTimeoutMs: 2000, followIntervalMs: 1000 },
+      provision: { perNode: 1, pollMs: 100, retryBaseMs: 50, leaseRenewMs: RENEW_MS },
+    },
+    env: { LABDECK_INSTANCE: name },
+  }).then((p) => { procs.push(p); return p; });
+  const jobRow = (id: number) => db.selectFrom('provision_jobs').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+  const vmRows = (id: number) => db.selectFrom('provision_vms').selectAll().where('job_id', '=', id).orderBy('idx').execute();
+
+  beforeAll(async () => {
+    // Clones slow enough that the job is still running when the second instance has started.
+    sim = await chaosSimulator([{ id: 'lab-a', guests: 6, seed: 7 }], { taskDurationMs: { start: 200, stop: 200, clone: 2500, linkedClone: 2500, config: 20, snapshot: 50, destroy: 50 } });
+    tdb = await makeTestDatabase('postgres');
+    ({ db, cookie } = await prepareDatabase(tdb.url));
+    dir = mkdtempSync(join(tmpdir(), 'labdeck-lease-'));
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const p of procs) {
+      p.kill();
+      await p.exited;
+    }
+    await db?.destroy();
+    await sim?.close();
+    await tdb?.drop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }, 30_000);
+
+  it('a running job stays with its live owner; after kill -9 the other instance takes it over and makes no VM twice', async () => {
+    const a = await spawn('inst-a');
+    const cl = sim.cluster('lab-a');
+    const tpl = cl.createGuest({ template: true, node: cl.nodes[0], type: 'qemu', name: 'tpl-lease', tags: ['labdeck-template'] });
+    const created = await api(`${a.url}/api/classes`, cookie, 'POST', { name: 'lease-class' });
+    expect(created.status).toBe(201);
+    const classId = created.body.class.id as number;
+    expect((await api(`${a.url}/api/classes/${classId}/scope`, cookie, 'PUT', { rules: [{ kind: 'cluster', cluster: 'lab-a' }] })).status).toBe(200);
+    // The template reaches the inventory with the next pass.
+    const started = await waitFor(async () => {
+      const r = await api(`${a.url}/api/classes/${classId}/provision`, cookie, 'POST', { cluster: 'lab-a', templateVmid: tpl, count: COUNT, namePrefix: 'lease', baseline: false });
+      return r.status === 202 ? r.body.job : null;
+    }, 15_000, 'the job accepted');
+    const jobId = started.id as number;
+    await waitFor(async () => (await jobRow(jobId)).owner === 'inst-a' && (await vmRows(jobId)).some((v) => v.state === 'cloning'), 10_000, 'inst-a cloning');
+
+    // B starts while A runs the job: it looks at unfinished jobs at start and every 2 renewals, and leaves this one alone.
+    const b = await spawn('inst-b');
+    const bReadyAt = Date.now();
+    await waitFor(async () => {
+      const j = await jobRow(jobId);
+      expect(j.owner).toBe('inst-a');
+      // Renewed well after B's start: B saw a live lease for more than one lease length.
+      return (j.renewed_at ?? 0) > bReadyAt + 4 * RENEW_MS;
+    }, 10_000, 'inst-a renewing while inst-b runs');
+    const midway = await jobRow(jobId);
+    expect(midway.state).toBe('running');
+    expect(b.output()).not.toMatch(/resuming a provisioning job/);
+    expect((await vmRows(jobId)).filter((v) => v.state === 'done').length).toBeLessThan(COUNT);
+
+    // A dies mid-job: B takes it over once the lease is 3 renewals old, and finishes it.
+    a.kill();
+    await a.exited;
+    const killedAt = Date.now();
+    await waitFor(async () => (await jobRow(jobId)).owner === 'inst-b', 10_000, 'inst-b took the job over');
+    expect(Date.now() - killedAt).toBeLessThan(3 * RENEW_MS + 2 * RENEW_MS + 3000);
+    await b.waitForLog(/resuming a provisioning job/, 5000, true);
+    const end = await waitFor(async () => {
+      const j = await jobRow(jobId);
+      return j.state === 'running' || j.state === 'queued' ? null : j;
+    }, 30_000, 'the job ended');
+    expect(end.state).toBe('done');
+    const vms = await vmRows(jobId);
+    expect(vms.map((v) => v.state)).toEqual(Array(COUNT).fill('done'));
+    expect(new Set(vms.map((v) => v.vmid)).size).toBe(COUNT);
+    // Exactly one clone per VM in Proxmox: none made twice, none left behind.
+    const clones = cl.guests().filter((g) => !g.template && g.name.startsWith('lease-'));
+    expect(clones.map((g) => g.vmid).sort()).toEqual(vms.map((v) => v.vmid).sort());
+  }, 60_000);
+});
