@@ -12,7 +12,7 @@ import type { ClusterState, InventoryRepo, SharedWrites } from '../inventory/rep
 import type { AccessFeed, AccessChanged, ProjectorRevoked, SessionRevoked } from '../auth/access-feed.js';
 import type { CoordinatorHooks, SyncCoordinator } from '../sync/manager.js';
 import type { WatchOptions } from '../sync/fast-lane.js';
-import type { ClusterSyncStatus } from '../sync/types.js';
+import type { ClusterSyncStatus } from '../../contract/sync.js';
 import { healthOf } from '../sync/cluster-loop.js';
 import type { Logger } from '../log.js';
 import type { LoginThrottle } from '../auth/throttle.js';

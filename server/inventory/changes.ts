@@ -2,7 +2,7 @@
 // the realtime hub (and metrics, alerts) listen. Only real changes are announced, never whole lists.
 import { EventEmitter } from 'node:events';
 import type { Vm } from '../../contract/vm.js';
-import type { SyncStatus } from '../sync/types.js';
+import type { SyncStatus } from '../../contract/sync.js';
 
 export interface VmChanged { revision: number; vms: Vm[] }
 export interface VmRemoved { revision: number; ids: string[] }

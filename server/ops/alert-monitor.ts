@@ -2,7 +2,7 @@
 // and delivers it to the configured channels (with a few retries, in the background).
 import type { Db } from '../db/index.js';
 import type { ChangeFeed } from '../inventory/changes.js';
-import type { SyncStatus } from '../sync/types.js';
+import type { SyncStatus } from '../../contract/sync.js';
 import { log as rootLog, type Logger } from '../log.js';
 import type { AlertsConfig } from './config-schema.js';
 import { channelsFromConfig, type AlertChannel, type AlertMessage } from './alert-channels.js';

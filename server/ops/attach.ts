@@ -7,7 +7,7 @@ import type { AppConfig } from '../config.js';
 import type { Db } from '../db/index.js';
 import type { DbHealth } from '../db/health.js';
 import type { ChangeFeed } from '../inventory/changes.js';
-import type { SyncStatus } from '../sync/types.js';
+import type { SyncStatus } from '../../contract/sync.js';
 import type { AppEnv } from '../http/env.js';
 import type { SessionUser } from '../auth/session.js';
 import { pveCallObservers, type PveCallRecord } from '../pve/http.js';

@@ -2,7 +2,7 @@
 // pushes, HTTP requests and power actions. Values that other modules already count (sync status,
 // inventory summary, realtime stats) are read at scrape time instead of being pushed here.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { SyncStatus } from '../sync/types.js';
+import type { SyncStatus } from '../../contract/sync.js';
 
 /** Cumulative counts the realtime hub reports; any field may be missing. */
 export interface RealtimeCounts {

@@ -7,7 +7,7 @@ import { sql } from 'kysely';
 import type { Db } from '../db/index.js';
 import { describeDbError, type DbHealthState } from '../db/health.js';
 import { knownMigrations } from '../db/migrate.js';
-import type { ClusterSyncStatus, SyncStatus } from '../sync/types.js';
+import type { ClusterSyncStatus, SyncStatus } from '../../contract/sync.js';
 
 export type ClusterReadiness = 'ok' | 'failing' | 'stale' | 'pending';
 

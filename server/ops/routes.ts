@@ -5,7 +5,7 @@ import { Hono } from 'hono';
 import * as v from 'valibot';
 import type { Db } from '../db/index.js';
 import type { DbHealthState } from '../db/health.js';
-import type { SyncStatus } from '../sync/types.js';
+import type { SyncStatus } from '../../contract/sync.js';
 import type { SessionUser } from '../auth/session.js';
 import type { AppEnv } from '../http/env.js';
 import { notFound, unauthorized } from '../http/errors.js';

@@ -2,7 +2,7 @@
 import type { Vm } from '../../contract/vm.js';
 import type { ErrorCode } from '../../contract/errors.js';
 import type { ProjectorVm } from '../classes/projector-vm.js';
-import type { SyncStatus } from '../sync/types.js';
+import type { SyncStatus } from '../../contract/sync.js';
 import type { SessionUser } from '../auth/session.js';
 import type { JobView } from '../provision/service.js';
 

@@ -12,7 +12,7 @@ import * as v from 'valibot';
 import type { ChangeFeed, VmChanged, VmRemoved } from '../inventory/changes.js';
 import type { InventoryRepo } from '../inventory/repository.js';
 import { clusterOfVmKey, parseVmKey, type Vm } from '../../contract/vm.js';
-import type { SyncStatus } from '../sync/types.js';
+import type { SyncStatus } from '../../contract/sync.js';
 import type { Access } from '../auth/permissions.js';
 import type { AccessChanged, ProjectorRevoked, SessionRevoked } from '../auth/access-feed.js';
 import type { SessionUser } from '../auth/session.js';

@@ -12,7 +12,7 @@ import type { PveClient } from '../pve/client.js';
 import { PveError } from '../pve/errors.js';
 import { backoffDelay } from './backoff.js';
 import { runPass, type PassOutcome, type QuietPass } from './pass.js';
-import type { ClusterHealth, ClusterSyncStatus, NodeState, PassRecord } from './types.js';
+import type { ClusterHealth, ClusterSyncStatus, NodeState, PassRecord } from '../../contract/sync.js';
 
 export interface ClusterLoopDeps {
   cluster: ClusterConfig;

@@ -10,7 +10,7 @@ import { createPveClient, type PveClient } from '../pve/client.js';
 import { ClusterLoop } from './cluster-loop.js';
 import { FastLane, type WatchOptions } from './fast-lane.js';
 import { SignalLoop, type SignalStats } from './signal-loop.js';
-import type { ClusterSyncStatus, InstancesStatus, SyncStatus } from './types.js';
+import type { ClusterSyncStatus, InstancesStatus, SyncStatus } from '../../contract/sync.js';
 
 /** What the manager asks of the instances' coordination when several share one database (server/cluster). */
 export interface SyncCoordinator {

@@ -8,7 +8,7 @@ import { AlertsConfigSchema } from '../../server/ops/config-schema.js';
 import { decideAlert, initialAlertState, type AlertPolicy } from '../../server/ops/alert-policy.js';
 import { AlertMonitor } from '../../server/ops/alert-monitor.js';
 import { signBody } from '../../server/ops/alert-channels.js';
-import type { ClusterSyncStatus, SyncStatus } from '../../server/sync/types.js';
+import type { ClusterSyncStatus, SyncStatus } from '../../contract/sync.js';
 import { dialects, openTestDb } from '../helpers/db.js';
 
 const policy: AlertPolicy = { failures: 3, staleMs: 10 * 60_000 };

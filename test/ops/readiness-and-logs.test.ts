@@ -7,7 +7,7 @@ import { readinessReport, clusterReadiness } from '../../server/ops/readiness.js
 import { knownMigrations } from '../../server/db/migrate.js';
 import { httpObserver } from '../../server/ops/http-observer.js';
 import { Metrics } from '../../server/ops/metrics.js';
-import type { ClusterSyncStatus, SyncStatus } from '../../server/sync/types.js';
+import type { ClusterSyncStatus, SyncStatus } from '../../contract/sync.js';
 import { parsePrometheusText, sampleValue } from './prom-text.js';
 
 function cluster(over: Partial<ClusterSyncStatus>): ClusterSyncStatus {

@@ -10,7 +10,7 @@ import { ago, until, statusInfo } from '../lib/format.js';
 import { announce } from '../lib/announce.js';
 import type { Point, Series } from '../lib/chart.js';
 import type { LiveLink } from '../lib/live.js';
-import type { SyncStatus, ClusterSyncStatus, ClusterHealth } from '../../../server/sync/types.js';
+import type { SyncStatus, ClusterSyncStatus, ClusterHealth } from '../../../contract/sync.js';
 import type { SyncAlertPush } from '../../../server/realtime/events.js';
 import './sync-chart.js';
 

@@ -1,7 +1,7 @@
 // The live link: one socket.io connection that feeds the VM store, catches up with
 // `GET /api/vms?since=` after every reconnect, and reports its state for the indicator.
 import { io, type Socket } from 'socket.io-client';
-import type { SyncStatus } from '../../../server/sync/types.js';
+import type { SyncStatus } from '../../../contract/sync.js';
 import type { ClientToServer, ServerToClient, SyncAlertPush } from '../../../server/realtime/events.js';
 import { apiGet, ApiError } from './api.js';
 import type { Vm } from '../../../contract/vm.js';

@@ -1,4 +1,4 @@
-// Sync statistics as the admin sees them (GET /api/sync/status, the sync:status push, /readyz).
+// Sync statistics on the wire, as the admin sees them (GET /api/sync/status, the sync:status push, /readyz): server and client import these.
 
 export type PassKind = 'full' | 'quick' | 'fast';
 export type ClusterHealth = 'healthy' | 'degraded' | 'down' | 'unknown';
