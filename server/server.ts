@@ -1,6 +1,7 @@
 // The composition root: config → database → migrations → (demo simulator and seed) → sync loop →
 // Hono app + HTTP server → hooks of other modules. Tests, e2e and the bench start the real server
 // through startLabdeck on port 0; main.ts only adds the banner and signal handling.
+import { PveCalls } from './pve/http.js';
 import type { AddressInfo } from 'node:net';
 import type { Server as HttpServer } from 'node:http';
 import { existsSync } from 'node:fs';
@@ -166,7 +167,9 @@ export async function startLabdeck(config: AppConfig, opts: StartOptions = {}): 
     // Loaded only for several instances: a single one never holds the coordination code.
     const shared = sharedDb ? await (await import('./cluster/shared.js')).startShared({ db, config: cfg, feed, accessFeed, logger: log }) : null;
     if (shared) closers.push(() => shared.close());
-    const sync = createSyncManager({ db, feed, config: cfg, coordinator: shared?.coordinator });
+    // One view of this labdeck's Proxmox calls for the metrics, handed to every client it builds.
+    const pveCalls = new PveCalls();
+    const sync = createSyncManager({ db, feed, config: cfg, coordinator: shared?.coordinator, pveCalls });
     const inventory = sync.repo;
     const reads = opts.readModel === false ? null : new ReadModel({
       // While the database is down, the running loops' states stand in, so reads keep working.
@@ -216,7 +219,7 @@ export async function startLabdeck(config: AppConfig, opts: StartOptions = {}): 
       config: cfg, users, sessions, access, audit, classes, power, sync, inventory, reads: reads ?? undefined, staticRoot,
       throttle,
     };
-    const ops = createOps({ db, config: cfg, feed, sync, inventory, dbHealth });
+    const ops = createOps({ db, config: cfg, feed, sync, inventory, dbHealth, pveCalls });
     const app = createApp(deps, (_app) => {
       // ── Extension point: request middleware of other modules (runs before every route). ──
       ops.middleware(_app);
@@ -224,9 +227,9 @@ export async function startLabdeck(config: AppConfig, opts: StartOptions = {}): 
     // ── Extension point: routes of other modules (mounted before the client fallback). ──
     app.route('/', ops.routes((user, vmid, cluster) => resolveVisibleVm(deps, user, vmid, cluster), (cookie) => sessions.getSessionUser(cookie)));
     const consoleTokens = new ConsoleTokenRepo(db);
-    const consoleRelay = new ConsoleRelay({ config: cfg, sessions, access, accessFeed, audit, changes: feed, tokens: consoleTokens, inventory });
+    const consoleRelay = new ConsoleRelay({ config: cfg, sessions, access, accessFeed, audit, changes: feed, tokens: consoleTokens, inventory, pveCalls });
     app.route('/', consoleRoutes(deps, { tokens: consoleTokens, relay: consoleRelay, ttlMs: opts.consoleTokenTtlMs ?? 30_000 }));
-    const provisioning = createProvisioning({ db, config: cfg, access, audit, classesRepo, inventory, sync });
+    const provisioning = createProvisioning({ db, config: cfg, access, audit, classesRepo, inventory, sync, pveCalls });
     closers.push(() => provisioning.close());
     provisioning.mount(app, deps);
     finishApp(app, staticRoot);

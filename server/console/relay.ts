@@ -3,6 +3,7 @@
 // user, the Origin and the permission again, opens the Proxmox side (upstream.ts) and passes
 // bytes both ways. It closes a console when its user signs out or loses access, when the VM
 // stops, and records each console session in the audit log (who, which VM, from when to when).
+import type { PveCalls } from '../pve/http.js';
 import { hostAllowed, hostPolicy, nodeRequestOrigin, originAllowed, unknownHostMessage } from '../http/hosts.js';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -47,6 +48,8 @@ export interface RelayDeps {
   changes: ChangeFeed;
   tokens: ConsoleTokenRepo;
   inventory: { get(cluster: string, vmid: number): Promise<Vm | null> };
+  /** The metrics' view of Proxmox calls. */
+  pveCalls?: PveCalls;
 }
 
 interface LiveConsole {
@@ -207,7 +210,7 @@ export class ConsoleRelay {
     const cluster: ClusterConfig | undefined = this.deps.config.clusters.find((c) => c.id === grant.cluster);
     if (!cluster) throw new Refusal(404, 'not_found', `cluster ${grant.cluster} is not configured`);
 
-    const upstream = await openUpstream(cluster, { node: vm.node, type: vm.type, vmid: vm.vmid }).catch((err: unknown) => {
+    const upstream = await openUpstream(cluster, { node: vm.node, type: vm.type, vmid: vm.vmid }, this.deps.pveCalls).catch((err: unknown) => {
       // Proxmox's words (hosts, ports, console users) are for admins; the log keeps them for everyone.
       if (!(err instanceof UpstreamError) || user.role === 'admin') throw err;
       log.warn({ err: err.message, cluster: grant.cluster, vmid: grant.vmid }, 'console open failed');

@@ -6,6 +6,7 @@
 // Credentials: the cluster's API token, or the cluster's console user when one is configured
 // (`console: {username, password}`), logged in with a password ticket. Proxmox before
 // libpve-access-control 9.0.4 refuses a token's ticket at the termproxy login (go-proxmox #221).
+import type { PveCalls } from '../pve/http.js';
 import { WebSocket } from 'ws';
 import * as v from 'valibot';
 import type { ClusterConfig } from '../config.js';
@@ -53,8 +54,8 @@ interface Credentials {
   via: 'token' | 'console user';
 }
 
-async function credentials(c: ClusterConfig): Promise<Credentials> {
-  const base = { cluster: c.id, url: c.url, timeoutMs: c.timeoutMs, verifyTls: c.verifyTls };
+async function credentials(c: ClusterConfig, calls?: PveCalls): Promise<Credentials> {
+  const base = { cluster: c.id, url: c.url, timeoutMs: c.timeoutMs, verifyTls: c.verifyTls, calls };
   if (!c.console) {
     return {
       http: new PveHttp({ ...base, auth: { kind: 'token', tokenId: c.tokenId, tokenSecret: c.tokenSecret } }),
@@ -134,8 +135,8 @@ async function termLogin(queue: ByteQueue, user: string, ticket: string, ws: Web
 }
 
 /** Opens and authenticates the Proxmox side of a console for one guest. */
-export async function openUpstream(c: ClusterConfig, guest: { node: string; type: 'qemu' | 'lxc'; vmid: number }): Promise<Upstream> {
-  const creds = await credentials(c);
+export async function openUpstream(c: ClusterConfig, guest: { node: string; type: 'qemu' | 'lxc'; vmid: number }, calls?: PveCalls): Promise<Upstream> {
+  const creds = await credentials(c, calls);
   const path = `/api2/json/nodes/${encodeURIComponent(guest.node)}/${guest.type}/${guest.vmid}`;
   let answer: v.InferOutput<typeof ProxyAnswer>;
   try {

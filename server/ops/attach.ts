@@ -10,7 +10,7 @@ import type { ChangeFeed } from '../inventory/changes.js';
 import type { SyncStatus } from '../../contract/sync.js';
 import type { AppEnv } from '../http/env.js';
 import type { SessionUser } from '../auth/session.js';
-import { pveCallObservers, type PveCallRecord } from '../pve/http.js';
+import type { PveCalls, PveCallRecord } from '../pve/http.js';
 import { log } from '../log.js';
 import { errorBody } from '../http/errors.js';
 import { AlertMonitor } from './alert-monitor.js';
@@ -28,6 +28,8 @@ export interface OpsDeps {
   inventory: { summary(): Promise<{ byCluster: Record<string, Record<string, number>> }> };
   /** What queries found about the database (readiness). */
   dbHealth?: DbHealth;
+  /** Proxmox calls of this labdeck (counted in /metrics). */
+  pveCalls?: PveCalls;
 }
 
 export interface Ops {
@@ -80,6 +82,7 @@ export function createOps(deps: OpsDeps): Ops {
   const onStatus = (s: SyncStatus) => metrics.ingestSyncStatus(s);
   let retention: RetentionJob | null = null;
   let offAlert: (() => void) | null = null;
+  let offCalls: (() => void) | undefined;
   let shuttingDown = false;
   let closed = false;
 
@@ -105,7 +108,7 @@ export function createOps(deps: OpsDeps): Ops {
       });
     },
     async start(realtime) {
-      pveCallObservers.add(onCall);
+      offCalls = deps.pveCalls?.on(onCall);
       deps.feed.on('sync:status', onStatus);
       if (realtime) {
         // Bytes are counted at the engine.io layer: every outgoing packet's payload, whatever emitted it.
@@ -135,7 +138,7 @@ export function createOps(deps: OpsDeps): Ops {
       if (closed) return;
       closed = true;
       shuttingDown = true;
-      pveCallObservers.delete(onCall);
+      offCalls?.();
       deps.feed.off('sync:status', onStatus);
       offAlert?.();
       await retention?.stop();

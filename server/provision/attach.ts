@@ -1,6 +1,7 @@
 // Wires provisioning into the running server: a guest-admin client per cluster, the one job
 // runner (resuming interrupted jobs), the service, its routes, and the live progress push to the
 // class's teachers.
+import type { PveCalls } from '../pve/http.js';
 import { ADMIN_ROOM, classRoom } from '../../contract/rooms.js';
 import type { Hono } from 'hono';
 import type { AppConfig } from '../config.js';
@@ -32,6 +33,8 @@ export interface ProvisionDeps {
   inventory: InventoryReader;
   sync: Pick<SyncControl, 'trigger' | 'watch'>;
   scope?: ScopeGate;
+  /** The metrics' view of Proxmox calls. */
+  pveCalls?: PveCalls;
 }
 
 export interface Provisioning {
@@ -48,7 +51,7 @@ export interface Provisioning {
 /** Builds provisioning; nothing runs until start(). */
 export function createProvisioning(d: ProvisionDeps): Provisioning {
   const repo = new ProvisionRepo(d.db);
-  const admins = new Map<string, GuestAdmin>(d.config.clusters.map((c) => [c.id, createGuestAdmin(c)]));
+  const admins = new Map<string, GuestAdmin>(d.config.clusters.map((c) => [c.id, createGuestAdmin(c, d.pveCalls)]));
   const scope = d.scope ?? classScope(d.access, () => d.config.clusters.map((c) => c.id));
   const opts = d.config.provision;
   let realtime: Realtime | null = null;

@@ -1,5 +1,6 @@
 // One client per configured cluster: proxmox-api's typed paths over our own HTTP layer (http.ts),
 // answers normalised (normalise.ts), every failure a PveError.
+import type { PveCalls } from './http.js';
 import type { PowerAction } from '../../contract/vm.js';
 import { proxmoxApi, type Proxmox } from 'proxmox-api';
 import type { ClusterConfig } from '../config.js';
@@ -81,13 +82,14 @@ async function answer<T>(cluster: string, what: string, fn: () => Promise<T>): P
 }
 
 /** Makes the client for one configured cluster. */
-export function createPveClient(cluster: ClusterConfig): PveClient {
+export function createPveClient(cluster: ClusterConfig, calls?: PveCalls): PveClient {
   const http = new PveHttp({
     cluster: cluster.id,
     url: cluster.url,
     auth: { kind: 'token', tokenId: cluster.tokenId, tokenSecret: cluster.tokenSecret },
     timeoutMs: cluster.timeoutMs,
     verifyTls: cluster.verifyTls,
+    calls,
   });
   const api: Proxmox.Api = proxmoxApi(http);
   const id = cluster.id;
@@ -164,7 +166,7 @@ export function createPveClient(cluster: ClusterConfig): PveClient {
     async verifyLogin(username, password, realm) {
       const anon = new PveHttp({
         cluster: id, url: cluster.url, auth: { kind: 'none' }, timeoutMs: cluster.timeoutMs,
-        verifyTls: cluster.verifyTls, dispatcher: http.dispatcher, writeDispatcher: http.writeDispatcher, latency: http.latency,
+        verifyTls: cluster.verifyTls, dispatcher: http.dispatcher, writeDispatcher: http.writeDispatcher, latency: http.latency, calls,
       });
       let ticket: ReturnType<typeof normaliseTicket>;
       try {
@@ -184,7 +186,7 @@ export function createPveClient(cluster: ClusterConfig): PveClient {
       } catch {
         const session = new PveHttp({
           cluster: id, url: cluster.url, auth: { kind: 'ticket', ticket: ticket.ticket, csrf: ticket.csrf },
-          timeoutMs: cluster.timeoutMs, verifyTls: cluster.verifyTls, dispatcher: http.dispatcher, writeDispatcher: http.writeDispatcher, latency: http.latency,
+          timeoutMs: cluster.timeoutMs, verifyTls: cluster.verifyTls, dispatcher: http.dispatcher, writeDispatcher: http.writeDispatcher, latency: http.latency, calls,
         });
         try {
           return { userid, groups: groupsOfUser(await session.doRequest('GET', path, '')) };

@@ -1,6 +1,7 @@
 // The Proxmox calls that create and change guests (provisioning, revert, remove): next free id,
 // clone, config, snapshot, rollback, stop, destroy and task status. Its own HTTP pool per
 // cluster, so long clone runs never queue behind the sync passes. Writes are sent exactly once.
+import type { PveCalls } from './http.js';
 import * as v from 'valibot';
 import type { ClusterConfig } from '../config.js';
 import { PveError } from './errors.js';
@@ -75,11 +76,11 @@ async function read<T>(cluster: string, what: string, fn: () => Promise<T>): Pro
 }
 
 /** Makes the guest-admin client of one configured cluster. */
-export function createGuestAdmin(cluster: ClusterConfig): GuestAdmin {
+export function createGuestAdmin(cluster: ClusterConfig, calls?: PveCalls): GuestAdmin {
   const http = new PveHttp({
     cluster: cluster.id, url: cluster.url,
     auth: { kind: 'token', tokenId: cluster.tokenId, tokenSecret: cluster.tokenSecret },
-    timeoutMs: cluster.timeoutMs, verifyTls: cluster.verifyTls,
+    timeoutMs: cluster.timeoutMs, verifyTls: cluster.verifyTls, calls,
   });
   const id = cluster.id;
   const base = (node: string, type: GuestType, vmid: number) => `/api2/json/nodes/${encodeURIComponent(node)}/${type}/${vmid}`;

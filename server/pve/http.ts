@@ -29,6 +29,8 @@ export interface PveHttpOptions {
   /** The writes' dispatcher to share with it (no keep-alive). */
   writeDispatcher?: Dispatcher;
   latency?: LatencyWindow;
+  /** Told of every finished call (the metrics); none by default. */
+  calls?: PveCalls;
 }
 
 const USER_AGENT = 'labdeck';
@@ -42,13 +44,24 @@ const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTU
 /** One finished call to Proxmox, as observers (the metrics) see it. */
 export interface PveCallRecord { cluster: string; method: string; path: string; ms: number; status: number; error: string | null }
 
-/** Process-wide listeners of every Proxmox call; the client works the same with none. */
-export const pveCallObservers = new Set<(call: PveCallRecord) => void>();
+/**
+ * Listeners of the Proxmox calls of one labdeck (the metrics): the composition root makes one and
+ * hands it to every client it builds, so two labdecks in one process (tests) count apart.
+ */
+export class PveCalls {
+  private readonly listeners = new Set<(call: PveCallRecord) => void>();
 
-function observeCall(cluster: string, method: string, url: URL, started: number, status: number, error: string | null): void {
-  if (pveCallObservers.size === 0) return;
-  const call = { cluster, method, path: url.pathname, ms: performance.now() - started, status, error };
-  for (const observer of pveCallObservers) observer(call);
+  /** Adds a listener; returns the function that removes it. */
+  on(fn: (call: PveCallRecord) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  notify(cluster: string, method: string, url: URL, started: number, status: number, error: string | null): void {
+    if (this.listeners.size === 0) return;
+    const call = { cluster, method, path: url.pathname, ms: performance.now() - started, status, error };
+    for (const fn of this.listeners) fn(call);
+  }
 }
 
 /** Proxmox error text: reason phrase first, then the body's message or per-field errors. */
@@ -190,7 +203,7 @@ export class PveHttp implements ApiRequestable {
       bytes = Buffer.from(await res.body.arrayBuffer());
     } catch (err) {
       this.latency.add(performance.now() - started);
-      observeCall(this.cluster, method, url, started, 0, signal.aborted ? 'timeout' : 'network');
+      this.opts.calls?.notify(this.cluster, method, url, started, 0, signal.aborted ? 'timeout' : 'network');
       if (signal.aborted) throw new PveError(this.cluster, 0, `no answer within ${this.opts.timeoutMs} ms (${method} ${url.pathname})`, 'timeout');
       const e = err as Error & { code?: string; cause?: { code?: string; message?: string } };
       const code = e.code && e.code !== 'UND_ERR_ABORTED' ? e.code : e.cause?.code;
@@ -200,7 +213,7 @@ export class PveHttp implements ApiRequestable {
       throw pe;
     }
     this.latency.add(performance.now() - started);
-    observeCall(this.cluster, method, url, started, status, status === 200 ? null : `http_${status}`);
+    this.opts.calls?.notify(this.cluster, method, url, started, status, status === 200 ? null : `http_${status}`);
     if (status !== 200) throw new PveError(this.cluster, status, reasonOf(statusText, bytes.toString('utf8')), 'http');
     if (!contentType.startsWith('application/json')) {
       throw new PveError(this.cluster, status, `unexpected content type "${contentType}"`, 'invalid-response');

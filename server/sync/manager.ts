@@ -1,5 +1,6 @@
 // The background VM inventory sync: one loop per configured cluster, a shared fast lane, status
 // for the admin and the sync:status push. The server's composition root creates and starts it.
+import type { PveCalls } from '../pve/http.js';
 import { log as rootLog, type Logger } from '../log.js';
 import type { AppConfig, ClusterConfig, InstanceConfig } from '../config.js';
 import { instanceName } from '../cluster/instance.js';
@@ -45,7 +46,9 @@ export interface SyncManagerOptions {
   config: Pick<AppConfig, 'clusters' | 'sync'> & { instance?: Partial<InstanceConfig> };
   logger?: Logger;
   /** Tests and the bench can hand in clients; by default one is made per cluster. */
-  clientFactory?: (cluster: ClusterConfig) => PveClient;
+  clientFactory?: (cluster: ClusterConfig, calls?: PveCalls) => PveClient;
+  /** The metrics' view of Proxmox calls, handed to every client made here. */
+  pveCalls?: PveCalls;
   /** Several instances on one database: only the clusters this one leads are synced here. */
   coordinator?: SyncCoordinator;
 }
@@ -84,7 +87,7 @@ export function createSyncManager(opts: SyncManagerOptions): SyncManager {
   const clients = new Map<string, PveClient>();
   const configs = new Map<string, ClusterConfig>();
   for (const c of opts.config.clusters) {
-    clients.set(c.id, makeClient(c));
+    clients.set(c.id, makeClient(c, opts.pveCalls));
     configs.set(c.id, c);
   }
   const loops = new Map<string, ClusterLoop>();
