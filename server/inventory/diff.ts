@@ -220,13 +220,19 @@ export function mergeLive(stored: InventoryRow, live: LiveStatus, now: number, d
   return next;
 }
 
+/**
+ * A status change between two versions of a guest's row as its history event (none when the
+ * status held); `detail` says who saw it ('live' for the fast lane, 'labdeck' for an action).
+ * Passes, the fast lane and the repository's own status writes all record changes through it.
+ */
+export function statusChange(cluster: string, prev: Pick<InventoryRow, 'status'>, next: Pick<InventoryRow, 'vmid' | 'status'>, now: number, detail: string | null = null): VmEventInput[] {
+  return prev.status === next.status ? [] : [{ cluster_id: cluster, vmid: next.vmid, at: now, kind: 'status', from_value: prev.status, to_value: next.status, detail }];
+}
+
 function eventsBetween(cluster: string, prev: InventoryRow | null, next: InventoryRow, now: number): VmEventInput[] {
-  const ev = (kind: VmEventInput['kind'], from: string | null, to: string | null, detail: string | null = null): VmEventInput =>
-    ({ cluster_id: cluster, vmid: next.vmid, at: now, kind, from_value: from, to_value: to, detail });
-  if (!prev || prev.deleted) return [ev('created', null, next.status, next.name || null)];
-  const out: VmEventInput[] = [];
-  if (prev.status !== next.status) out.push(ev('status', prev.status, next.status));
-  if (prev.node !== next.node) out.push(ev('migrated', prev.node, next.node));
+  if (!prev || prev.deleted) return [{ cluster_id: cluster, vmid: next.vmid, at: now, kind: 'created', from_value: null, to_value: next.status, detail: next.name || null }];
+  const out = statusChange(cluster, prev, next, now);
+  if (prev.node !== next.node) out.push({ cluster_id: cluster, vmid: next.vmid, at: now, kind: 'migrated', from_value: prev.node, to_value: next.node, detail: null });
   return out;
 }
 

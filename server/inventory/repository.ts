@@ -15,7 +15,7 @@ import { dialectOfDb, type Db } from '../db/index.js';
 import type { ChangeFeed } from './changes.js';
 import { toVm, type InventoryRow } from './row.js';
 import { parseVmKey, pendingStatuses, vmKey, type Vm, type VmStatus } from '../../contract/vm.js';
-import { addressFollowsStatus, type VmEventInput } from './diff.js';
+import { addressFollowsStatus, statusChange, type VmEventInput } from './diff.js';
 
 export type ClusterState = Selectable<ClusterStateTable>;
 
@@ -446,10 +446,7 @@ export class InventoryRepo {
       if (fields.syncError !== undefined) next.sync_error = fields.syncError;
       if (fields.node !== undefined) next.node = fields.node;
       if (fields.startedAt !== undefined) next.started_at = fields.startedAt;
-      const events: VmEventInput[] = row.status === status ? [] : [{
-        cluster_id: cluster, vmid, at: now, kind: 'status', from_value: row.status, to_value: status, detail: 'labdeck',
-      }];
-      return { upserts: [next], tombstones: [], events };
+      return { upserts: [next], tombstones: [], events: statusChange(cluster, row, { vmid, status }, now, 'labdeck') };
     }, [vmid], { unfenced: true });
     const vm = result.changed[0] ?? null;
     if (!vm) throw new Error(`VM ${vmKey(cluster, vmid)} is not in the inventory`);

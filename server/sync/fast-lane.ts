@@ -3,7 +3,7 @@
 // of after the next quick pass plus pvestatd's lag. It also fetches the IP once a guest runs, and
 // settles with one live read whether a held status or the snapshot contradicting it is right.
 import type { Logger } from '../log.js';
-import { mergeLive, rowChanged, type GuestDetails } from '../inventory/diff.js';
+import { mergeLive, rowChanged, statusChange, type GuestDetails } from '../inventory/diff.js';
 import type { InventoryRepo } from '../inventory/repository.js';
 import type { InventoryRow } from '../inventory/row.js';
 import { targetOfPending, vmKey, type VmStatus } from '../../contract/vm.js';
@@ -233,10 +233,7 @@ export class FastLane {
         const next = mergeLive(cur, live, now, details);
         if (!rowChanged(cur, next)) return { upserts: [], tombstones: [], events: [] };
         next.last_updated = now;
-        const events = cur.status === next.status ? [] : [{
-          cluster_id: cluster, vmid, at: now, kind: 'status' as const, from_value: cur.status, to_value: next.status, detail: 'live',
-        }];
-        return { upserts: [next], tombstones: [], events };
+        return { upserts: [next], tombstones: [], events: statusChange(cluster, cur, next, now, 'live') };
       }, [vmid]);
       const wantsIp = !confirmed && live.status === 'running' && (row.ip === null ? row.ip_reason !== 'no-agent' : row.status !== 'running');
       // The status first: a booting guest's agent can take seconds to answer (or to time out), and
