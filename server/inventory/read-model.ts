@@ -2,6 +2,7 @@
 // from the ChangeFeed, so `GET /api/vms` answers without a query. Each VM is held once, as the
 // object the API answers with; JSON is made per answer (a student's few VMs cost microseconds), and
 // the admin body of every VM is built when asked for, kept while it is read and dropped when idle.
+import { stalenessOf } from './staleness.js';
 import { searchNeedle, vmMatchesText } from '../../contract/vm-search.js';
 import { gzip } from 'node:zlib';
 import { promisify } from 'node:util';
@@ -202,13 +203,7 @@ export class ReadModel {
 
   /** Cluster id → is its data stale now (read per call, as the database path does). */
   async staleness(): Promise<(cluster: string) => boolean> {
-    const states = await this.opts.clusterStates();
-    const at = new Map(states.map((s) => [s.cluster_id, s.last_success_at]));
-    const now = this.now();
-    return (c) => {
-      const t = at.get(c);
-      return t === null || t === undefined || now - t > this.staleAfterMs;
-    };
+    return stalenessOf(await this.opts.clusterStates(), this.staleAfterMs, this.now());
   }
 
   /** Every live VM in the default order (vmid, then cluster). Shared: read-only. */

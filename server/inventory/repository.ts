@@ -7,6 +7,7 @@
 // instances on one PostgreSQL database (server/cluster attaches SharedWrites), each write first
 // reads what the others committed since, under the revision counter's lock, and is fenced by the
 // cluster's sync epoch and announced to the other instances in its own transaction.
+import { stalenessOf } from './staleness.js';
 import { searchNeedle } from '../../contract/vm-search.js';
 import { sql, type Transaction } from 'kysely';
 import type { Selectable } from 'kysely';
@@ -177,13 +178,7 @@ export class InventoryRepo {
 
   /** Cluster id → is its data stale now. */
   private async staleness(): Promise<(cluster: string) => boolean> {
-    const states = await this.clusterStates();
-    const at = new Map(states.map((s) => [s.cluster_id, s.last_success_at]));
-    const now = this.now();
-    return (c) => {
-      const t = at.get(c);
-      return t === null || t === undefined || now - t > this.staleAfterMs;
-    };
+    return stalenessOf(await this.clusterStates(), this.staleAfterMs, this.now());
   }
 
   /** Live (not removed) VMs, filtered, ordered by cluster then vmid. */

@@ -4,6 +4,7 @@
 // backoff) and leaves the cluster's health alone, and a pass cut off by shutdown counts for nothing.
 // The cluster's state is kept in memory first and stored after, so a database outage loses no
 // success; when the data turns stale the status is pushed at that moment, not after the next pass.
+import { isStale } from '../inventory/staleness.js';
 import type { Logger } from '../log.js';
 import type { ClusterConfig, SyncConfig } from '../config.js';
 import { nextClusterState, emptyClusterState, type InventoryRepo, type ClusterState, type PassRecordInput } from '../inventory/repository.js';
@@ -43,7 +44,7 @@ const describe = (err: unknown) => (err instanceof PveError ? err.message : (err
 
 /** A cluster's staleness and health from its state (pure; the other instances judge a leader's status with it too). */
 export function healthOf(s: Pick<ClusterState, 'last_success_at' | 'consecutive_failures'>, staleAfterMs: number, now: number): { stale: boolean; health: ClusterHealth } {
-  const stale = s.last_success_at === null || now - s.last_success_at > staleAfterMs;
+  const stale = isStale(s.last_success_at, staleAfterMs, now);
   let health: ClusterHealth = 'unknown';
   if (s.consecutive_failures >= 3 || (s.consecutive_failures > 0 && stale)) health = 'down';
   else if (s.consecutive_failures > 0) health = 'degraded';
