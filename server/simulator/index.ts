@@ -1,7 +1,6 @@
 // The Proxmox VE simulator's programmatic API: starts one loopback API server per simulated
 // cluster (HTTP or HTTPS with a fresh self-signed certificate), plus the optional control API.
 import { X509Certificate, randomUUID } from 'node:crypto';
-import { generate } from 'selfsigned';
 import { ALL_PRIVILEGES, type AuthUser, Authenticator } from './auth.js';
 import { PveApi } from './api.js';
 import { ClusterState, DEFAULT_LOCKS, DEFAULT_TASK_MS, UI_USER, type LockSettings, type OutsideVia, type TaskKind } from './cluster.js';
@@ -225,6 +224,9 @@ export async function startSimulator(opts: SimOptions): Promise<Simulator> {
   let tls: { key: string; cert: string } | null = null;
   let fingerprint: string | null = null;
   if (opts.tls) {
+    // Loaded only here: selfsigned (and the forge code under it) is ~3.5 MB of heap that a simulator
+    // without TLS, like the demo's in-process one, never needs.
+    const { generate } = await import('selfsigned');
     const pems = await generate([{ name: 'commonName', value: 'pve1.sim.invalid' }], {
       keyType: 'ec', algorithm: 'sha256',
       extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }, ...(host !== '127.0.0.1' && host !== 'localhost' ? [{ type: 7 as const, ip: host }] : [])] }],
