@@ -87,6 +87,8 @@ export const InstanceConfigSchema = v.strictObject({
   lockTimeoutMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(500), v.maxValue(120_000)), 5000),
   /** Besides notifications, how often every instance reads what others wrote. */
   followIntervalMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(100), v.maxValue(60_000)), 3000),
+  /** How often an instance looks for power actions another instance left open (it stopped, or was killed 15 min ago). */
+  recoverySweepMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(100), v.maxValue(3_600_000)), 60_000),
 });
 
 /** An origin-only http(s) URL: what browsers type to reach labdeck. */

@@ -291,7 +291,11 @@ export async function startLabdeck(config: AppConfig, opts: StartOptions = {}): 
       await sync.start();
       closers.push(() => sync.stop());
       // What a previous process left open (killed mid-action, or stopped while following a task).
-      const recovery = startRecovery({ audit, inventory, backend: sync, logger: log, startedAt });
+      const recovery = startRecovery({
+        audit, inventory, backend: sync, logger: log, startedAt,
+        // Several instances: only what another instance let go of, or what no live one still follows (power.ts follows 15 min at most).
+        ...(sharedDb ? { shared: { olderThanMs: power.backgroundMs + 60_000, sweepMs: cfg.instance.recoverySweepMs } } : {}),
+      });
       closers.push(() => recovery.stop());
     }
     for (const w of exposureReport(cfg)) if (w.level === 'warn') log.warn({ fix: w.fix }, w.message);

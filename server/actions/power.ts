@@ -69,7 +69,8 @@ export class PowerActions {
   private readonly background = new Set<Promise<unknown>>();
   private readonly followMs: number;
   private readonly pollMs: number;
-  private readonly backgroundMs: number;
+  /** How long a task is followed in the background at most: every entry is settled by then. */
+  readonly backgroundMs: number;
   private closed = false;
 
   constructor(private readonly opts: PowerOptions) {

@@ -2,6 +2,14 @@
 // entry still pending (the process was killed, or stopped while following a task) is settled from the real
 // outcome of its Proxmox task, looked up by UPID; every VM left in a pending state ("starting",
 // "shutting-down", ...) goes to the fast lane at once instead of waiting out the pending hold.
+//
+// Several instances on one database: an entry left pending may be one another live instance is
+// following right now. Those are told apart without a lease: a live instance settles every entry
+// it follows within its background bound (power.ts backgroundMs, 15 min: from the task's end, or
+// "gave up following"), and one that stops cleanly marks its entries "outcome unknown: labdeck
+// stopped". So an instance settles only entries so marked, or older than that bound (their
+// follower was killed), at start and every `sweepMs`; and it leaves VMs' pending states to the
+// pending hold and the leader's passes, since it cannot tell whose they are.
 import type { Logger } from '../log.js';
 import type { AuditLog } from '../auth/audit-log.js';
 import type { InventoryRepo } from '../inventory/repository.js';
@@ -9,7 +17,7 @@ import { vmKey } from '../../contract/vm.js';
 import type { PveClient } from '../pve/client.js';
 import { PveError } from '../pve/errors.js';
 import type { WatchOptions } from '../sync/fast-lane.js';
-import { actionNames, taskSucceeded } from './power.js';
+import { actionNames, OUTCOME_UNKNOWN, taskSucceeded } from './power.js';
 
 const POWER_ACTIONS = new Set(actionNames.map((a) => `vm.${a}`));
 
@@ -23,6 +31,12 @@ export interface RecoveryDeps {
   /** How long a task still running (or a Proxmox not answering) is asked again (default 15 min). */
   followMs?: number;
   pollMs?: number;
+  /**
+   * Several instances on one database: settle only entries their instance let go of (it stopped
+   * cleanly) or older than `olderThanMs` (no live instance follows one that long), looked for
+   * again every `sweepMs`.
+   */
+  shared?: { olderThanMs: number; sweepMs: number };
 }
 
 export interface Recovery {
@@ -46,6 +60,11 @@ export function startRecovery(deps: RecoveryDeps): Recovery {
   const pollMs = deps.pollMs ?? 1_000;
   let stopped = false;
   const followers = new Set<Promise<void>>();
+  /** Entries settled or being followed here (a sweep does not take them again). */
+  const taken = new Set<number>();
+  const mine = (e: { at: number; detail: string | null }): boolean => deps.shared
+    ? e.detail === OUTCOME_UNKNOWN || e.at < Date.now() - deps.shared.olderThanMs
+    : e.at < deps.startedAt;
 
   /** One look at a task: 'done' when its entry is settled now, 'again' when it must be asked later. */
   const settleOnce = async (entry: { id: number; cluster: string | null; vmid: number | null; task: string | null }): Promise<'done' | 'again'> => {
@@ -99,15 +118,17 @@ export function startRecovery(deps: RecoveryDeps): Recovery {
     void p.finally(() => followers.delete(p));
   };
 
-  const firstPass = (async () => {
+  const pass = async (): Promise<{ settled: number; following: number; watched: number }> => {
     let settled = 0;
     let following = 0;
     let watched = 0;
     // Power actions only: other pending entries (a console session, a revert) are their modules' own.
-    const open = (await deps.audit.open()).filter((e) => e.at < deps.startedAt && e.target === 'vm' && POWER_ACTIONS.has(e.action));
+    const open = (await deps.audit.open()).filter((e) => !taken.has(e.id) && mine(e) && e.target === 'vm' && POWER_ACTIONS.has(e.action));
     const settledVms = new Set<string>();
     for (const entry of open) {
       if (stopped) break;
+      taken.add(entry.id);
+      log.info({ audit: entry.id, action: entry.action, cluster: entry.cluster, vmid: entry.vmid }, 'Taking up a power action left open');
       let r: 'done' | 'again';
       try {
         r = await settleOnce(entry);
@@ -123,7 +144,8 @@ export function startRecovery(deps: RecoveryDeps): Recovery {
         follow(entry);
       }
     }
-    for (const row of await deps.inventory.pendingRows()) {
+    // Several instances: a pending state may be another live instance's action (the hold and the leader's passes end it).
+    for (const row of deps.shared ? [] : await deps.inventory.pendingRows()) {
       if (stopped) break;
       // Settled above: already handed to the fast lane with the task's outcome.
       if (settledVms.has(vmKey(row.cluster_id, row.vmid))) continue;
@@ -134,15 +156,24 @@ export function startRecovery(deps: RecoveryDeps): Recovery {
       log.info({ settled, following, watched }, 'Settled what the previous run left open: audit entries from their Proxmox tasks, pending states live');
     }
     return { settled, following, watched };
-  })();
+  };
+  const firstPass = pass();
   // The caller may not wait for it; a failure here must not go unhandled.
   firstPass.catch((err: unknown) => log.error({ err: (err as Error).message }, 'recovery after restart failed'));
+  let sweeping: Promise<unknown> | null = null;
+  const sweep = deps.shared ? setInterval(() => {
+    if (stopped || sweeping) return;
+    sweeping = firstPass.then(pass).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'looking for power actions left open by other instances failed'))
+      .finally(() => { sweeping = null; });
+  }, deps.shared.sweepMs) : null;
+  sweep?.unref();
 
   return {
     firstPass,
     async stop() {
       stopped = true;
-      await Promise.allSettled([firstPass, ...followers]);
+      if (sweep) clearInterval(sweep);
+      await Promise.allSettled([firstPass, sweeping, ...followers]);
     },
   };
 }

@@ -1,7 +1,9 @@
 // Two labdeck processes on one PostgreSQL database and one simulator: a provisioning job running
 // on one instance is not resumed by another that starts meanwhile (its owner's lease is renewed),
 // and once its owner is killed (kill -9) the other takes it over when the lease runs out and
-// finishes it, with exactly as many clones in Proxmox as the job asked for. Needs TEST_DATABASE_URL.
+// finishes it, with exactly as many clones in Proxmox as the job asked for. Likewise a power action
+// another instance is following is left to it, while one an instance let go of when it stopped is
+// settled by another from the task's outcome. Needs TEST_DATABASE_URL.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,11 +28,11 @@ describe.skipIf(!pgUrl)('provisioning jobs among instances on one PostgreSQL dat
   let dir: string;
   const procs: LabdeckProcess[] = [];
 
-  const spawn = (name: string) => spawnLabdeck({
+  const spawn = (name: string, instance: Record<string, unknown> = {}) => spawnLabdeck({
     dir, sim, databaseUrl: tdb.url,
     sync: { quickIntervalSeconds: 1, fullIntervalSeconds: 3600, taskIntervalSeconds: 0, nodeListIntervalSeconds: 0, fastIntervalMs: 200 },
     config: {
-      instance: { shared: true, leaderRetryMs: 500, lockPingMs: 300, lockTimeoutMs: 2000, followIntervalMs: 1000 },
+      instance: { shared: true, leaderRetryMs: 500, lockPingMs: 300, lockTimeoutMs: 2000, followIntervalMs: 1000, recoverySweepMs: 300, ...instance },
       provision: { perNode: 1, pollMs: 100, retryBaseMs: 50, leaseRenewMs: RENEW_MS },
     },
     env: { LABDECK_INSTANCE: name },
@@ -40,7 +42,7 @@ describe.skipIf(!pgUrl)('provisioning jobs among instances on one PostgreSQL dat
 
   beforeAll(async () => {
     // Clones slow enough that the job is still running when the second instance has started.
-    sim = await chaosSimulator([{ id: 'lab-a', guests: 6, seed: 7 }], { taskDurationMs: { start: 200, stop: 200, clone: 2500, linkedClone: 2500, config: 20, snapshot: 50, destroy: 50 } });
+    sim = await chaosSimulator([{ id: 'lab-a', guests: 6, seed: 7 }], { taskDurationMs: { start: 200, stop: 200, reboot: 8000, clone: 2500, linkedClone: 2500, config: 20, snapshot: 50, destroy: 50 } });
     tdb = await makeTestDatabase('postgres');
     ({ db, cookie } = await prepareDatabase(tdb.url));
     dir = mkdtempSync(join(tmpdir(), 'labdeck-lease-'));
@@ -105,5 +107,37 @@ describe.skipIf(!pgUrl)('provisioning jobs among instances on one PostgreSQL dat
     // Exactly one clone per VM in Proxmox: none made twice, none left behind.
     const clones = cl.guests().filter((g) => !g.template && g.name.startsWith('lease-'));
     expect(clones.map((g) => g.vmid).sort()).toEqual(vms.map((v) => v.vmid).sort());
+  }, 60_000);
+
+  it('a power action another instance follows is left to it, also by one that starts meanwhile; one let go of at a clean stop is settled by another', async () => {
+    const entry = (id: number) => db.selectFrom('audit_log').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+    const entryOf = async (vmid: number) => (await db.selectFrom('audit_log').selectAll().where('action', '=', 'vm.reboot').where('vmid', '=', vmid).orderBy('id', 'desc').executeTakeFirst())!.id;
+    const takenUp = (p: LabdeckProcess, id: number) => p.output().split('\n').some((l) => l.includes('Taking up a power action left open') && l.includes(`"audit":${id},`));
+    const [e, g] = await Promise.all([spawn('inst-e'), spawn('inst-g')]);
+    const running = sim.cluster('lab-a').guests().filter((x) => !x.template && x.status === 'running' && !x.name.startsWith('lease-'));
+    const [followed, abandoned] = running;
+    // Reboots of 8 s: each answers while its instance still follows the task.
+    const [r1, r2] = await Promise.all([
+      api(`${e.url}/api/vm/${followed.vmid}/reboot?cluster=lab-a`, cookie, 'POST'),
+      api(`${g.url}/api/vm/${abandoned.vmid}/reboot?cluster=lab-a`, cookie, 'POST'),
+    ]);
+    expect([r1.status, r2.status]).toEqual([202, 202]);
+    const followedId = await entryOf(followed.vmid);
+    const abandonedId = await entryOf(abandoned.vmid);
+    // An instance starting now finds both pending and takes neither: their instances follow them.
+    const h = await spawn('inst-h');
+    // inst-g stops cleanly while its task runs: its entry stays pending, marked as let go.
+    g.child.kill('SIGTERM');
+    await g.exited;
+    expect((await entry(abandonedId)).outcome).toBe('pending');
+    expect((await entry(abandonedId)).detail).toBe('outcome unknown: labdeck stopped');
+    // The others (sweeping every 300 ms) take it up and settle it from the task's real outcome.
+    await waitFor(async () => (await entry(abandonedId)).outcome === 'ok', 20_000, 'the let-go entry settled');
+    const others = procs.filter((p) => p !== e && p !== g && p.child.exitCode === null && p.child.signalCode === null);
+    expect(others.some((p) => takenUp(p, abandonedId))).toBe(true);
+    // inst-e settles its own once the task ends; nobody else took it up meanwhile (inst-h neither at its start).
+    await waitFor(async () => (await entry(followedId)).outcome === 'ok', 20_000, 'inst-e settled its entry');
+    expect(others.filter((p) => takenUp(p, followedId))).toEqual([]);
+    expect(others).toContain(h);
   }, 60_000);
 });
