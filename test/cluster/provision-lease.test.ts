@@ -42,7 +42,7 @@ describe.skipIf(!pgUrl)('provisioning jobs among instances on one PostgreSQL dat
 
   beforeAll(async () => {
     // Clones slow enough that the job is still running when the second instance has started.
-    sim = await chaosSimulator([{ id: 'lab-a', guests: 6, seed: 7 }], { taskDurationMs: { start: 200, stop: 200, reboot: 8000, clone: 2500, linkedClone: 2500, config: 20, snapshot: 50, destroy: 50 } });
+    sim = await chaosSimulator([{ id: 'lab-a', guests: 6, seed: 7 }], { taskDurationMs: { start: 200, stop: 200, reboot: 15000, clone: 2500, linkedClone: 2500, config: 20, snapshot: 50, destroy: 50 } });
     tdb = await makeTestDatabase('postgres');
     ({ db, cookie } = await prepareDatabase(tdb.url));
     dir = mkdtempSync(join(tmpdir(), 'labdeck-lease-'));
@@ -112,11 +112,12 @@ describe.skipIf(!pgUrl)('provisioning jobs among instances on one PostgreSQL dat
   it('a power action another instance follows is left to it, also by one that starts meanwhile; one let go of at a clean stop is settled by another', async () => {
     const entry = (id: number) => db.selectFrom('audit_log').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
     const entryOf = async (vmid: number) => (await db.selectFrom('audit_log').selectAll().where('action', '=', 'vm.reboot').where('vmid', '=', vmid).orderBy('id', 'desc').executeTakeFirst())!.id;
+    const others = () => procs.filter((p) => p !== e && p !== g && p.child.exitCode === null && p.child.signalCode === null);
     const takenUp = (p: LabdeckProcess, id: number) => p.output().split('\n').some((l) => l.includes('Taking up a power action left open') && l.includes(`"audit":${id},`));
     const [e, g] = await Promise.all([spawn('inst-e'), spawn('inst-g')]);
     const running = sim.cluster('lab-a').guests().filter((x) => !x.template && x.status === 'running' && !x.name.startsWith('lease-'));
     const [followed, abandoned] = running;
-    // Reboots of 8 s: each answers while its instance still follows the task.
+    // Reboots of 15 s: each answers while its instance still follows the task.
     const [r1, r2] = await Promise.all([
       api(`${e.url}/api/vm/${followed.vmid}/reboot?cluster=lab-a`, cookie, 'POST'),
       api(`${g.url}/api/vm/${abandoned.vmid}/reboot?cluster=lab-a`, cookie, 'POST'),
@@ -124,20 +125,20 @@ describe.skipIf(!pgUrl)('provisioning jobs among instances on one PostgreSQL dat
     expect([r1.status, r2.status]).toEqual([202, 202]);
     const followedId = await entryOf(followed.vmid);
     const abandonedId = await entryOf(abandoned.vmid);
-    // An instance starting now finds both pending and takes neither: their instances follow them.
-    const h = await spawn('inst-h');
     // inst-g stops cleanly while its task runs: its entry stays pending, marked as let go.
     g.child.kill('SIGTERM');
     await g.exited;
     expect((await entry(abandonedId)).outcome).toBe('pending');
     expect((await entry(abandonedId)).detail).toBe('outcome unknown: labdeck stopped');
+    // An instance starting now finds inst-e's entry pending and leaves it: inst-e follows it.
+    const h = await spawn('inst-h');
+    expect((await entry(followedId)).outcome).toBe('pending');
     // The others (sweeping every 300 ms) take it up and settle it from the task's real outcome.
-    await waitFor(async () => (await entry(abandonedId)).outcome === 'ok', 20_000, 'the let-go entry settled');
-    const others = procs.filter((p) => p !== e && p !== g && p.child.exitCode === null && p.child.signalCode === null);
-    expect(others.some((p) => takenUp(p, abandonedId))).toBe(true);
+    await waitFor(async () => (await entry(abandonedId)).outcome === 'ok', 25_000, 'the let-go entry settled');
+    await waitFor(() => others().some((p) => takenUp(p, abandonedId)), 5000, 'another instance took the let-go entry up');
     // inst-e settles its own once the task ends; nobody else took it up meanwhile (inst-h neither at its start).
-    await waitFor(async () => (await entry(followedId)).outcome === 'ok', 20_000, 'inst-e settled its entry');
-    expect(others.filter((p) => takenUp(p, followedId))).toEqual([]);
-    expect(others).toContain(h);
+    await waitFor(async () => (await entry(followedId)).outcome === 'ok', 25_000, 'inst-e settled its entry');
+    expect(others()).toContain(h);
+    expect(others().filter((p) => takenUp(p, followedId)).map((p) => p.url)).toEqual([]);
   }, 60_000);
 });
