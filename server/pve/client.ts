@@ -1,11 +1,12 @@
-// One client per configured cluster: proxmox-api's typed paths over our own HTTP layer (http.ts),
+// One client per configured cluster: proxmox-api's typed paths (paths.ts) over our own HTTP layer (http.ts),
 // answers normalised (normalise.ts), every failure a PveError.
 import type { PveCalls } from './http.js';
 import type { PowerAction } from '../../contract/vm.js';
-import { proxmoxApi, type Proxmox } from 'proxmox-api';
+import type { Proxmox } from 'proxmox-api';
 import type { ClusterConfig } from '../config.js';
 import { PveError, pveReasonMatches } from './errors.js';
 import { PveHttp } from './http.js';
+import { typedPaths } from './paths.js';
 import type { LatencySummary } from './latency.js';
 import {
   ipFromAgent, ipFromLxc, normaliseConfig, normaliseResources, normaliseStatusCurrent, normaliseTaskStatus,
@@ -91,7 +92,7 @@ export function createPveClient(cluster: ClusterConfig, calls?: PveCalls): PveCl
     verifyTls: cluster.verifyTls,
     calls,
   });
-  const api: Proxmox.Api = proxmoxApi(http);
+  const api: Proxmox.Api = typedPaths(http);
   const id = cluster.id;
   const guest = (node: string, type: GuestType, vmid: number) =>
     type === 'qemu' ? api.nodes.$(node).qemu.$(vmid) : api.nodes.$(node).lxc.$(vmid);
