@@ -2,12 +2,17 @@
 // Every read checks the version against the user's record (from memory through SessionUsers when
 // the server runs one, else the database), so bumping it (sign-out, password change, disable)
 // ends all of the user's sessions at once.
-import { sealData, unsealData } from 'iron-session';
 import { parse as parseCookie } from 'hono/utils/cookie';
 import type { UsersRepo } from './users.js';
 import type { Role } from '../db/schema.js';
 import type { AccessFeed } from './access-feed.js';
 import type { SessionUsers } from './session-users.js';
+
+// iron-session (and the iron/crypto code under it) is loaded on the first seal or unseal, not at
+// start: a demo or a server nobody has signed in to yet does not carry it.
+type Iron = typeof import('iron-session');
+let iron: Promise<Iron> | null = null;
+const ironSession = (): Promise<Iron> => (iron ??= import('iron-session'));
 
 export const SESSION_COOKIE = 'labdeck_session';
 
@@ -60,7 +65,7 @@ export class Sessions {
     const u = await this.users.get(userId);
     if (!u) throw new Error(`no user ${userId}`);
     const data: SealedSession = { uid: u.id, sv: u.sessionVersion, iat: Date.now() };
-    const seal = await sealData(data, { password: this.secret, ttl: this.ttlSeconds });
+    const seal = await (await ironSession()).sealData(data, { password: this.secret, ttl: this.ttlSeconds });
     // Its contents are known: the first request after a sign-in (a whole class at the start of a
     // lab) needs no unsealing. Expiry and revocation are checked on every read as for any seal.
     this.remember(seal, data);
@@ -77,6 +82,7 @@ export class Sessions {
     if (!seal) return null;
     let data = this.unsealed.get(seal);
     if (!data) {
+      const { unsealData } = await ironSession();
       try {
         data = await unsealData<Partial<SealedSession>>(seal, { password: this.secret, ttl: this.ttlSeconds });
       } catch {
@@ -106,11 +112,14 @@ export class Sessions {
   async endReason(cookieHeader: string | undefined): Promise<'none' | 'unreadable' | 'expired' | 'disabled' | 'revoked'> {
     const seal = cookieHeader ? parseCookie(cookieHeader, SESSION_COOKIE)[SESSION_COOKIE] : undefined;
     if (!seal) return 'none';
-    let data: Partial<SealedSession>;
-    try {
-      data = this.unsealed.get(seal) ?? await unsealData<Partial<SealedSession>>(seal, { password: this.secret, ttl: this.ttlSeconds });
-    } catch {
-      return 'unreadable';
+    let data: Partial<SealedSession> | undefined = this.unsealed.get(seal);
+    if (!data) {
+      const { unsealData } = await ironSession();
+      try {
+        data = await unsealData<Partial<SealedSession>>(seal, { password: this.secret, ttl: this.ttlSeconds });
+      } catch {
+        return 'unreadable';
+      }
     }
     if (typeof data.uid !== 'number' || typeof data.iat !== 'number') return 'unreadable';
     if (Date.now() - data.iat > this.ttlSeconds * 1000) return 'expired';

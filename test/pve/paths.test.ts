@@ -20,7 +20,7 @@ describe('typed PVE paths', () => {
       await api.nodes.$('pve1').tasks.$('UPID:pve1:0000/1:x').status.$get();
       await api.nodes.$('pve1').qemu.$(101).agent['network-get-interfaces'].$get();
       await api.access.ticket.$post({ username: 'u@pve', password: 'p' });
-      await api.nodes.$('pve1').qemu.$(102).$delete({ purge: 1 });
+      await api.nodes.$('pve1').qemu.$(102).$delete({ purge: true });
       expect(engine.calls).toHaveLength(7);
     }
     expect(ours.calls).toEqual(theirs.calls);
