@@ -26,11 +26,16 @@ describe.skipIf(!canRunE2e)('re-create from template (Chromium)', () => {
   it('a refused revert offers Re-create from template; after a confirmation the VM is made again with the same name', async () => {
     const c = stack.cluster;
     const tpl = c.createGuest({ template: true, node: 'pve1', name: 'tpl-e2e-zfs', tags: ['labdeck-template'] });
-    await stack.server.synced();
     const teacher = await stack.login('teacher');
+    // A new guest is first listed as a bare stub (pvestatd has not broadcast it yet): wait until the
+    // template picker offers it, as a teacher would.
+    await waitFor(async () => {
+      const r = await stack.server.request('GET', `/api/classes/${stack.classId}/inventory?kind=template&q=tpl-e2e-zfs`, { cookie: teacher });
+      return r.body.vms?.some((v: { vmid: number }) => v.vmid === tpl) ?? false;
+    }, 60_000, 'the template in the picker');
     // student3 is the one without a VM: assign gives it theirs.
     const job = await stack.server.request('POST', `/api/classes/${stack.classId}/provision`, { cookie: teacher, body: { cluster: 'lab-a', templateVmid: tpl, count: 1, namePrefix: 'zfs', assign: true } });
-    expect(job.status).toBe(202);
+    expect(job.status, JSON.stringify(job.body)).toBe(202);
     const made = await waitFor(() => c.guests().find((g) => g.name === 'zfs-01' && g.snapshots.includes('labdeck-baseline') && g.lock === null), 30_000, 'the VM');
     const old = made.vmid;
     const snap = await fetch(`${c.url}/api2/json/nodes/${made.node}/qemu/${old}/snapshot`, {

@@ -128,14 +128,17 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     return { status: res.status, headers: res.headers, body: parsed as T, text };
   };
 
+  // Every guest of the simulator in the inventory, named and with its template flag: a guest created
+  // a moment ago is first listed as a bare stub (pvestatd has not broadcast it), which is not synced.
   const synced = async () => {
-    const want = sim.clusters.reduce((n, c) => n + c.guests().length, 0);
+    const want = sim.clusters.flatMap((c) => c.guests().map((g) => `${c.id}:${g.vmid}:${g.template}`));
     const deadline = Date.now() + 20_000;
     for (;;) {
       await labdeck.sync.trigger({ kind: 'full' });
-      const have = (await labdeck.inventory.list()).length;
-      if (have >= want) return;
-      if (Date.now() > deadline) throw new Error(`inventory has ${have} of ${want} guests`);
+      const have = new Set((await labdeck.inventory.list()).filter((v) => v.name !== '').map((v) => `${v.id}:${v.template}`));
+      const missing = want.filter((k) => !have.has(k));
+      if (missing.length === 0) return;
+      if (Date.now() > deadline) throw new Error(`inventory lacks ${missing.length} of ${want.length} guests as the simulator has them (${missing.slice(0, 3).join(', ')})`);
       await new Promise((r) => setTimeout(r, 100));
     }
   };
