@@ -23,7 +23,7 @@ import { AccessFeed } from './auth/access-feed.js';
 import { Access } from './auth/permissions.js';
 import { linkKey } from './auth/tokens.js';
 import { AuditLog } from './auth/audit-log.js';
-import { Sessions } from './auth/session.js';
+import { Sessions, preloadSessionCrypto } from './auth/session.js';
 import { SessionUsers } from './auth/session-users.js';
 import { LoginThrottle, defaultThrottleLimits, type ThrottleLimits } from './auth/throttle.js';
 import { UsersRepo } from './auth/users.js';
@@ -299,6 +299,7 @@ export async function startLabdeck(config: AppConfig, opts: StartOptions = {}): 
       closers.push(() => recovery.stop());
     }
     for (const w of exposureReport(cfg)) if (w.level === 'warn') log.warn({ fix: w.fix }, w.message);
+    if (!simulator) preloadSessionCrypto();
     if (!opts.quiet) log.info({ url: labdeck.url, publicUrl: cfg.publicUrl ?? null, clusters: clusters.map((c) => c.id), demo: Boolean(demo) }, 'labdeck is listening');
     return labdeck;
   } catch (err) {
