@@ -5,16 +5,20 @@
 // at 16 concurrent, and optionally a heap snapshot summarised by bench/heap-summary.ts.
 //
 //   npm run build && npx tsx bench/lean.ts --shape demo|2k|20k [--snapshot] [--steady-s 20] [--cpu-prof]
-//     [--node-flags "--max-semi-space-size=2"]
+//     [--node-flags "--max-semi-space-size=2"] [--server-cpu N]
+//
+// --server-cpu N (Linux, util-linux's taskset) runs the server on core N alone and this process
+// (clients, sockets, simulator) on the other cores, so latencies measure the server, not the
+// queue for a core it shares with its own load generator.
 //
 // demo: demo mode as `npm start` runs it (time to ready, RSS after 60 s). 2k: 1 cluster × 2,000
 // guests, 200 students with a socket each. 20k: 10 clusters × 2,000 guests, 2,000 students + 50
 // teachers + 1 admin sockets. The simulator and the clients run in this process. --cpu-prof
 // samples the server's CPU (through its inspector) during the lab start and the closed-loop read
 // and prints where the time went and the longest stretches the event loop was busy; the .cpuprofile is kept in the working directory for Chrome DevTools.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -62,10 +66,23 @@ function cpuMsOf(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
+/** The core the server is pinned to (--server-cpu), or null. */
+let serverCpu: number | null = null;
+
+/** Pins this process (every thread) to every core but the server's. */
+function pinSelfAwayFrom(cpu: number): void {
+  const others = Array.from({ length: cpus().length }, (_, i) => i).filter((i) => i !== cpu);
+  if (others.length === 0) throw new Error('--server-cpu needs at least two cores');
+  const r = spawnSync('taskset', ['-a', '-p', '-c', others.join(','), String(process.pid)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`taskset failed: ${r.stderr || r.error?.message}`);
+}
+
 function startCompiled(env: Record<string, string>, cwd: string, flags: string[]): { child: ChildProcess; output: () => string } {
   // As `npm start` runs it (package.json's start script); --node-flags come after, so they override.
   const production = productionStart(root);
-  const child = spawn(process.execPath, [...production.flags, ...flags, MAIN], {
+  const cmd = serverCpu === null ? process.execPath : 'taskset';
+  const args = [...production.flags, ...flags, MAIN];
+  const child = spawn(cmd, serverCpu === null ? args : ['-c', String(serverCpu), process.execPath, ...args], {
     cwd, stdio: ['ignore', 'pipe', 'pipe'],
     env: { PATH: process.env.PATH ?? '', HOME: cwd, ...production.env, LOG_LEVEL: 'warn', HOST: '127.0.0.1', ...env },
   });
@@ -305,7 +322,14 @@ async function fleetShape(name: string, opts: { snapshot: boolean; steadyS: numb
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { shape: { type: 'string' }, snapshot: { type: 'boolean' }, 'steady-s': { type: 'string' }, 'cpu-prof': { type: 'boolean' }, 'node-flags': { type: 'string' } } });
+  const { values } = parseArgs({ options: { shape: { type: 'string' }, snapshot: { type: 'boolean' }, 'steady-s': { type: 'string' }, 'cpu-prof': { type: 'boolean' }, 'node-flags': { type: 'string' }, 'server-cpu': { type: 'string' } } });
+  if (values['server-cpu'] !== undefined) {
+    const n = Number(values['server-cpu']);
+    if (!Number.isInteger(n) || n < 0 || n >= cpus().length) throw new Error(`--server-cpu must be a core number from 0 to ${cpus().length - 1}`);
+    serverCpu = n;
+    pinSelfAwayFrom(n);
+    console.log(`server pinned to core ${n}; this process (clients, sockets, simulator) to the others`);
+  }
   const nodeFlags = (values['node-flags'] ?? '').split(' ').filter(Boolean);
   if (!existsSync(MAIN)) throw new Error('dist/server/main.js is missing: run npm run build first');
   const shape = values.shape ?? 'demo';
