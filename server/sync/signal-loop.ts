@@ -10,7 +10,8 @@ import type { VmStatus } from '../../contract/vm.js';
 import type { PveClient } from '../pve/client.js';
 import { PveError } from '../pve/errors.js';
 import { mapLimit } from '../limit.js';
-import { checkNodeList, indexStored, nodeListsToRead } from './node-list-check.js';
+import { checkNodeList, indexStored, nodeListsToRead, type StoredIndex } from './node-list-check.js';
+import type { GuestType } from '../pve/normalise.js';
 import { DESTROY_TASKS, MEMBERSHIP_TASKS, TaskTracker, taskTarget } from './task-tracker.js';
 
 export interface SignalLoopDeps {
@@ -76,6 +77,8 @@ export class SignalLoop {
   private reading: Promise<void> | null = null;
   /** When the last task start or end was seen (epoch ms). */
   private lastTaskChangeAt = -Infinity;
+  /** The stored rows' sweep view (lists to read, index), rebuilt only when the stored rows changed. */
+  private view: { version: number; pairs: Array<{ node: string; type: GuestType }>; index: StoredIndex } | null = null;
   readonly stats: SignalStats = { taskReads: 0, nodeListReads: 0, signalled: 0, rollovers: 0, errors: 0 };
 
   constructor(private readonly deps: SignalLoopDeps) {}
@@ -191,10 +194,25 @@ export class SignalLoop {
     return this.sweeping;
   }
 
+  /**
+   * The lists to read and the index of the stored rows as they are now. An idle cluster's rows
+   * change only when a pass writes (a few times a minute), while a sweep runs every few seconds:
+   * rebuilt from the 2,000 rows only when the repository's version moved since the last build.
+   */
+  private async storedView(): Promise<{ pairs: Array<{ node: string; type: GuestType }>; index: StoredIndex }> {
+    const { cluster, repo } = this.deps;
+    if (this.view && this.view.version === repo.storedVersion(cluster)) return this.view;
+    // The version before the read: a write landing meanwhile only makes the next sweep rebuild.
+    const version = repo.storedVersion(cluster);
+    const rows = await repo.storedRows(cluster);
+    this.view = { version, pairs: nodeListsToRead(rows), index: indexStored(rows) };
+    return this.view;
+  }
+
   private async sweepOnce(): Promise<void> {
     if (!this.deps.ready()) return;
-    const { cluster, client, repo, logger } = this.deps;
-    const pairs = nodeListsToRead(await repo.storedRows(cluster));
+    const { cluster, client, logger } = this.deps;
+    const { pairs } = await this.storedView();
     let failed = 0;
     let membership = false;
     // Two at a time: few connections, each kept alive from one sweep's request to the next.
@@ -212,8 +230,8 @@ export class SignalLoop {
       }
     });
     // Compared with the rows as stored now, after the reads: a write in between is not undone.
-    // Indexed once for the whole sweep, not once per list.
-    const index = indexStored(await repo.storedRows(cluster));
+    // Indexed once for the whole sweep, not once per list (and not again while nothing was written).
+    const { index } = await this.storedView();
     const held = this.deps.held();
     const now = Date.now();
     for (const l of lists) {
