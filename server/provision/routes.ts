@@ -1,7 +1,7 @@
 // HTTP routes of provisioning: jobs (start, progress, cancel, list), the VMs labdeck made for a
 // class (list, reset all, remove), revert of one VM, and the inventory picker. Rules live in
 // ProvisionService; this file validates input and maps answers.
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import * as v from 'valibot';
 import type { ApiDeps } from '../http/deps.js';
 import type { AppEnv } from '../http/env.js';
@@ -76,20 +76,20 @@ export function provisionRoutes(deps: ApiDeps, svc: ProvisionService) {
     const vms = await svc.search(requireUser(c), id, { q: q.q, templates: q.kind === 'template', cluster: q.cluster, limit: q.limit });
     return c.json({ vms: vms.map((vm) => ({ cluster: vm.cluster, vmid: vm.vmid, name: vm.name, node: vm.node, type: vm.type, status: vm.status, tags: vm.tags, pool: vm.pool, template: vm.template })) });
   });
-  app.post('/vm/:vmid/revert', async (c) => {
+  /** The caller and the VM a bodiless `POST /vm/:vmid/…?cluster=` names (validated, visibility checked). */
+  const vmAction = async (c: Context<AppEnv>) => {
     const user = requireUser(c);
     const { vmid } = params(c, VmPath);
     const { cluster } = query(c, ClusterQuery);
     await body(c, v.strictObject({}));
-    const vm = await resolveVisibleVm(deps, user, vmid, cluster);
+    return { user, vm: await resolveVisibleVm(deps, user, vmid, cluster) };
+  };
+  app.post('/vm/:vmid/revert', async (c) => {
+    const { user, vm } = await vmAction(c);
     return c.json(await svc.revert(user, vm));
   });
   app.post('/vm/:vmid/reclone', async (c) => {
-    const user = requireUser(c);
-    const { vmid } = params(c, VmPath);
-    const { cluster } = query(c, ClusterQuery);
-    await body(c, v.strictObject({}));
-    const vm = await resolveVisibleVm(deps, user, vmid, cluster);
+    const { user, vm } = await vmAction(c);
     return c.json({ job: await svc.reclone(user, vm) }, 202);
   });
   return app;
