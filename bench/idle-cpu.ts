@@ -7,6 +7,8 @@ import { openTestDb } from '../test/helpers/db.js';
 import { parseFileConfig } from '../server/config.js';
 import { ChangeFeed } from '../server/inventory/changes.js';
 import { createSyncManager } from '../server/sync/manager.js';
+import { InventoryRepo } from '../server/inventory/repository.js';
+import { SyncStateStore } from '../server/inventory/sync-state.js';
 import type { Logger } from '../server/log.js';
 
 const [n = '2', guests = '2000', windowS = '30'] = process.argv.slice(2);
@@ -15,7 +17,9 @@ const line = await new Promise<string>((r) => createInterface({ input: child.std
 const clusters = JSON.parse(line) as Array<{ id: string; url: string; tokenId: string; tokenSecret: string }>;
 const { db, close } = await openTestDb('sqlite');
 const config = parseFileConfig({ clusters: clusters.map((c) => ({ ...c, probePorts: false })), sync: {} });
-const manager = createSyncManager({ db, feed: new ChangeFeed(), config, logger: pino({ level: 'warn' }) as unknown as Logger });
+const feed = new ChangeFeed();
+const syncState = new SyncStateStore(db, { staleAfterMs: config.sync.staleAfterSeconds * 1000 });
+const manager = createSyncManager({ db, feed, config, repo: new InventoryRepo(db, { feed, states: syncState }), states: syncState, logger: pino({ level: 'warn' }) as unknown as Logger });
 await manager.start();
 const t0 = Date.now();
 while (manager.status().clusters.some((c) => c.lastFullAt === null)) await new Promise((r) => setTimeout(r, 200));

@@ -43,7 +43,7 @@ function cpuMsSince(from: NodeJS.CpuUsage): number {
 
 async function counts(): Promise<{ revision: number; vmEvents: number; syncRuns: number }> {
   const l = running();
-  const revision = await l.sync.repo.currentRevision();
+  const revision = await l.inventory.currentRevision();
   const ev = await l.db.selectFrom('vm_events').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
   const sr = await l.db.selectFrom('sync_runs').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
   return { revision, vmEvents: Number(ev.n), syncRuns: Number(sr.n) };

@@ -41,6 +41,8 @@ async function parent(args: { clusters: number; guests: number; db?: string; jso
   const { parseFileConfig } = await import('../server/config.js');
   const { ChangeFeed } = await import('../server/inventory/changes.js');
   const { createSyncManager } = await import('../server/sync/manager.js');
+  const { InventoryRepo } = await import('../server/inventory/repository.js');
+  const { SyncStateStore } = await import('../server/inventory/sync-state.js');
   const { pino } = await import('pino');
 
   const sim = fork(fileURLToPath(import.meta.url), ['--child', '--clusters', String(args.clusters), '--guests', String(args.guests)], {
@@ -58,7 +60,10 @@ async function parent(args: { clusters: number; guests: number; db?: string; jso
     clusters: ready.clusters.map((c) => ({ ...c, probePorts: false, timeoutMs: 60_000 })),
     sync: { detailConcurrency: 8 },
   });
-  const manager = createSyncManager({ db, feed: new ChangeFeed(), config, logger: pino({ level: 'warn' }) as never });
+  const feed = new ChangeFeed();
+  const syncState = new SyncStateStore(db, { staleAfterMs: config.sync.staleAfterSeconds * 1000 });
+  const repo = new InventoryRepo(db, { feed, states: syncState });
+  const manager = createSyncManager({ db, feed, config, repo, states: syncState, logger: pino({ level: 'warn' }) as never });
 
   const control = async (path: string, body: unknown) => {
     const r = await fetch(`${ready.controlUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -86,7 +91,7 @@ async function parent(args: { clusters: number; guests: number; db?: string; jso
 
   const results: Array<{ pass: string; wallMs: number; cpuMs: number; rowsWritten: number; perClusterMsP50: number; requests: number }> = [];
   const measure = async (label: string, kind: 'full' | 'quick') => {
-    const revBefore = await manager.repo.currentRevision();
+    const revBefore = await repo.currentRevision();
     const maxId = (await db.selectFrom('sync_runs').select((eb) => eb.fn.max('id').as('m')).executeTakeFirst())?.m ?? 0;
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
@@ -101,7 +106,7 @@ async function parent(args: { clusters: number; guests: number; db?: string; jso
       pass: label,
       wallMs: Math.round(wallMs),
       cpuMs: Math.round((cpu.user + cpu.system) / 1000),
-      rowsWritten: (await manager.repo.currentRevision()) - revBefore,
+      rowsWritten: (await repo.currentRevision()) - revBefore,
       perClusterMsP50: Math.round(durations[Math.floor(durations.length / 2)] ?? 0),
       requests: runs.reduce((a, r) => a + r.requests, 0),
     });

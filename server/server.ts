@@ -1,5 +1,6 @@
-// The composition root: config → database → migrations → (demo simulator and seed) → sync loop →
-// Hono app + HTTP server → hooks of other modules. Tests, e2e and the bench start the real server
+// The composition root: config → database → migrations → (demo simulator and seed) → inventory
+// (writer, read-only view, sync-state store) → sync loop → Hono app + HTTP server → hooks of other
+// modules. The sync alone gets the inventory's writer; everything else gets the InventoryReader. Tests, e2e and the bench start the real server
 // through startLabdeck on port 0; main.ts only adds the banner and signal handling.
 import { PveCalls } from './pve/http.js';
 import type { AddressInfo } from 'node:net';
@@ -14,7 +15,9 @@ import { createDb, type Db } from './db/index.js';
 import { DbHealth } from './db/health.js';
 import { migrateToLatest } from './db/migrate.js';
 import { ChangeFeed } from './inventory/changes.js';
-import type { InventoryRepo } from './inventory/repository.js';
+import { InventoryRepo } from './inventory/repository.js';
+import type { InventoryReader } from './inventory/reader.js';
+import { SyncStateStore } from './inventory/sync-state.js';
 import { ReadModel } from './inventory/read-model.js';
 import { createSyncManager, type SyncManager } from './sync/manager.js';
 import type { DemoOptions } from './demo.js';
@@ -87,7 +90,12 @@ export interface Labdeck {
   feed: ChangeFeed;
   accessFeed: AccessFeed;
   sync: SyncManager;
-  inventory: InventoryRepo;
+  /** The inventory, read-only (the sync holds the writer). */
+  inventory: InventoryReader;
+  /** The sync's writer of the inventory: no module is handed it; here for tests that write rows themselves (noSync). */
+  inventoryWriter: InventoryRepo;
+  /** Each cluster's sync state (cluster_state, sync_runs): recorded by the sync, read for staleness. */
+  syncState: SyncStateStore;
   /** The live inventory in memory (null when started with readModel: false). */
   reads: ReadModel | null;
   access: Access;
@@ -169,22 +177,25 @@ export async function startLabdeck(config: AppConfig, opts: StartOptions = {}): 
     if (shared) closers.push(() => shared.close());
     // One view of this labdeck's Proxmox calls for the metrics, handed to every client it builds.
     const pveCalls = new PveCalls();
-    const sync = createSyncManager({ db, feed, config: cfg, coordinator: shared?.coordinator, pveCalls });
-    const inventory = sync.repo;
+    const staleAfterMs = cfg.sync.staleAfterSeconds * 1000;
+    const syncState = new SyncStateStore(db, { staleAfterMs });
+    const writer = new InventoryRepo(db, { feed, states: syncState });
+    const inventory: InventoryReader = writer;
+    const sync = createSyncManager({ db, feed, config: cfg, repo: writer, states: syncState, coordinator: shared?.coordinator, pveCalls });
     const reads = opts.readModel === false ? null : new ReadModel({
       // While the database is down, the running loops' states stand in, so reads keep working.
-      db, feed, clusterStates: () => inventory.clusterStates().catch((err: unknown) => {
+      db, feed, clusterStates: () => syncState.clusterStates().catch((err: unknown) => {
         const states = sync.clusterStates();
         if (!states) throw err;
         return states;
-      }), staleAfterMs: cfg.sync.staleAfterSeconds * 1000,
+      }), staleAfterMs,
     });
     if (reads) {
       await reads.start();
       closers.push(() => reads.stop());
     }
     // From the revision the read model holds: what others commit from then on reaches this instance's feed.
-    if (shared) await shared.follow(inventory, reads ? reads.revision() : await inventory.currentRevision());
+    if (shared) await shared.follow(writer, syncState, reads ? reads.revision() : await inventory.currentRevision());
     const users = new UsersRepo(db);
     // Created before anything that announces on the access feed, so no revocation goes unseen.
     const directory = new SessionUsers({ users, feed: accessFeed, pollMs: opts.userPollMs });
@@ -199,7 +210,7 @@ export async function startLabdeck(config: AppConfig, opts: StartOptions = {}): 
     const audit = new AuditLog(db);
     const classesRepo = new ClassesRepo(db, linkKey(cfg.sessionSecret));
     const classes = new ClassesService(classesRepo, users, access, audit, inventory, () => clusters.map((c) => c.id));
-    const power = new PowerActions({ backend: sync, inventory, audit, followMs: opts.actionFollowMs });
+    const power = new PowerActions({ backend: sync, audit, followMs: opts.actionFollowMs });
     closers.push(() => power.close());
 
     let demo: DemoInfo | null = null;
@@ -258,7 +269,7 @@ export async function startLabdeck(config: AppConfig, opts: StartOptions = {}): 
     let closed = false;
     const labdeck: Labdeck = {
       url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${addr.port}`,
-      port: addr.port, config: cfg, db, feed, accessFeed, sync, inventory, reads, access, sessions, users, audit, classes,
+      port: addr.port, config: cfg, db, feed, accessFeed, sync, inventory, inventoryWriter: writer, syncState, reads, access, sessions, users, audit, classes,
       classesRepo, power, throttle, httpServer, app, demo, realtime: null, ops, console: consoleRelay, provisioning, shared,
       close: async () => {
         if (closed) return;

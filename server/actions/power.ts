@@ -10,7 +10,6 @@ import { DomainError, conflict, proxmoxError, unavailable } from '../../contract
 import { PveError } from '../pve/errors.js';
 import type { PveClient } from '../pve/client.js';
 import type { AuditLog } from '../auth/audit-log.js';
-import type { InventoryReader } from '../inventory/reader.js';
 import { log } from '../log.js';
 
 /** The actions this module runs (the contract's list; routes validate against it). */
@@ -32,14 +31,15 @@ export function taskSucceeded(exitstatus: string | undefined): boolean {
   return exitstatus === 'OK' || /^WARNINGS/.test(exitstatus ?? '');
 }
 
+/** The sync's side of an action: the cluster's client, the fast lane, and the state labdeck writes (the sync owns the inventory's writes). */
 export interface PowerBackend {
   client(clusterId: string): PveClient | undefined;
   watch(cluster: string, vmid: number): void;
+  setStatus(cluster: string, vmid: number, status: VmStatus): Promise<Vm>;
 }
 
 export interface PowerOptions {
   backend: PowerBackend;
-  inventory: InventoryReader;
   audit: AuditLog;
   /** How long a request waits for the task before answering 202 (ms). */
   followMs?: number;
@@ -104,7 +104,7 @@ export class PowerActions {
       log.warn({ cluster: vm.cluster, vmid: vm.vmid, action, err: (err as Error).message }, 'could not note the task on the audit entry'));
     let pending: Vm;
     try {
-      pending = await this.opts.inventory.setStatus(vm.cluster, vm.vmid, pendingOf[action]);
+      pending = await this.opts.backend.setStatus(vm.cluster, vm.vmid, pendingOf[action]);
     } catch (err) {
       // The task runs in Proxmox whatever happens here (e.g. a pass just removed the row): keep following it.
       log.warn({ cluster: vm.cluster, vmid: vm.vmid, action, err: (err as Error).message }, 'could not write the pending state');
@@ -153,7 +153,7 @@ export class PowerActions {
         await this.opts.audit.settle(auditId, 'failed', `task not finished: ${lastError || 'gave up following'}`);
         return { ok: false, error: failureFor(lastError || 'task did not finish', true) };
       }
-      const finalVm = await this.opts.inventory.setStatus(vm.cluster, vm.vmid, status);
+      const finalVm = await this.opts.backend.setStatus(vm.cluster, vm.vmid, status);
       if (ok) {
         await this.opts.audit.settle(auditId, 'ok', exit === 'OK' ? upid : `${exit} (${upid})`);
         return { ok: true, vm: finalVm };

@@ -12,7 +12,7 @@
 // pending hold and the leader's passes, since it cannot tell whose they are.
 import type { Logger } from '../log.js';
 import type { AuditLog } from '../auth/audit-log.js';
-import type { InventoryRepo } from '../inventory/repository.js';
+import type { InventoryReader } from '../inventory/reader.js';
 import { vmKey } from '../../contract/vm.js';
 import type { PveClient } from '../pve/client.js';
 import { PveError } from '../pve/errors.js';
@@ -23,7 +23,7 @@ const POWER_ACTIONS = new Set(actionNames.map((a) => `vm.${a}`));
 
 export interface RecoveryDeps {
   audit: AuditLog;
-  inventory: Pick<InventoryRepo, 'pendingRows'>;
+  inventory: Pick<InventoryReader, 'pendingRows'>;
   backend: { client(cluster: string): PveClient | undefined; watch(cluster: string, vmid: number, opts?: WatchOptions): void };
   logger: Logger;
   /** Entries written before this moment belong to the previous process. */

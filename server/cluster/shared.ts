@@ -8,7 +8,8 @@ import type { AppConfig } from '../config.js';
 import type { Db } from '../db/index.js';
 import type { Database, SyncLeaderTable } from '../db/schema.js';
 import type { ChangeFeed } from '../inventory/changes.js';
-import type { ClusterState, InventoryRepo, SharedWrites } from '../inventory/repository.js';
+import type { InventoryRepo, SharedWrites } from '../inventory/repository.js';
+import type { ClusterState, SyncStateStore } from '../inventory/sync-state.js';
 import type { AccessFeed, AccessChanged, ProjectorRevoked, SessionRevoked } from '../auth/access-feed.js';
 import type { CoordinatorHooks, SyncCoordinator } from '../sync/manager.js';
 import type { WatchOptions } from '../sync/fast-lane.js';
@@ -49,8 +50,8 @@ export interface SharedStats {
 export interface Shared {
   readonly instance: string;
   readonly coordinator: SyncCoordinator;
-  /** Fenced, announced writes for the repository; starts following the others' writes from `from`. */
-  follow(repo: InventoryRepo, from: number): Promise<void>;
+  /** Fenced, announced writes for the repository and the sync-state store; starts following the others' writes from `from`. */
+  follow(repo: InventoryRepo, syncStates: SyncStateStore, from: number): Promise<void>;
   /** Relays sign-in verdicts between instances, so a guesser's failures count on every one. */
   relayThrottle(throttle: LoginThrottle): void;
   /** Relays access changes between instances; `reload` re-reads permissions before a relayed change is announced here. */
@@ -72,7 +73,7 @@ export async function startShared(o: SharedOptions): Promise<Shared> {
   const clusterIds = o.config.clusters.map((c) => c.id);
   let hooks: CoordinatorHooks | null = null;
   let throttle: LoginThrottle | null = null;
-  let repo: InventoryRepo | null = null;
+  let syncStates: SyncStateStore | null = null;
   let follower: InventoryFollower | null = null;
   const leaders = new Map<string, LeaderRow>();
   const states = new Map<string, ClusterState>();
@@ -110,7 +111,7 @@ export async function startShared(o: SharedOptions): Promise<Shared> {
         }
         for (const s of st) {
           states.set(s.cluster_id, s);
-          if (leadership.epochOf(s.cluster_id) === null) repo?.adoptState(s);
+          if (leadership.epochOf(s.cluster_id) === null) syncStates?.adoptState(s);
         }
         if (changed) hooks?.statusChanged();
       } catch (err) {
@@ -257,9 +258,10 @@ export async function startShared(o: SharedOptions): Promise<Shared> {
   return {
     instance: me,
     coordinator,
-    async follow(r, from) {
-      repo = r;
+    async follow(r, st, from) {
+      syncStates = st;
       r.attachShared(writes);
+      st.attachShared(writes);
       follower = new InventoryFollower({ db: o.db, feed: o.feed, repo: r, from, logger });
       await follower.poke();
     },

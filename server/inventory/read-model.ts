@@ -10,7 +10,8 @@ import type { ChangeFeed, VmChanged, VmRemoved } from './changes.js';
 import { dialectOfDb, type Db } from '../db/index.js';
 import { toVm } from './row.js';
 import type { Vm } from '../../contract/vm.js';
-import type { ClusterState, VmFilter } from './repository.js';
+import type { VmFilter } from './repository.js';
+import type { ClusterState } from './sync-state.js';
 
 /** The same filters as InventoryRepo.list, answered from memory (keys are looked up with byKeys). */
 export type ReadFilter = Omit<VmFilter, 'keys'>;
@@ -18,7 +19,7 @@ export type ReadFilter = Omit<VmFilter, 'keys'>;
 export interface ReadModelOptions {
   db: Db;
   feed: ChangeFeed;
-  /** The cluster states (for staleness); the repository's own reader, so both paths agree. */
+  /** The cluster states (for staleness); the sync-state store's, as the repository reads them, so both paths agree. */
   clusterStates: () => Promise<ClusterState[]>;
   /** A cluster without a successful pass for this long reads as stale (default 90 s). */
   staleAfterMs?: number;

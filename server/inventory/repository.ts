@@ -1,24 +1,23 @@
-// vm_inventory and its companions (revision_counter, cluster_state, sync_runs, vm_events) behind
-// one class. Every write takes revisions from the one counter inside its transaction and is
-// announced on the ChangeFeed only after the commit. The writers' view of each cluster's rows is
+// vm_inventory and its companions (revision_counter, vm_events) behind one class; the clusters'
+// sync state (cluster_state, sync_runs) is the SyncStateStore's, read here only for staleness.
+// Only the sync writes through this class; everyone else holds it as an InventoryReader (reader.ts).
+// Every write takes revisions from the one counter inside its transaction and is announced on the
+// ChangeFeed only after the commit. The writers' view of each cluster's rows is
 // kept in memory (read from the database once, then updated by every write this process commits),
 // so a pass that finds nothing to change costs no query at all. That holds while one labdeck
 // process owns its database: every vm_inventory write goes through this class. With several
 // instances on one PostgreSQL database (server/cluster attaches SharedWrites), each write first
 // reads what the others committed since, under the revision counter's lock, and is fenced by the
 // cluster's sync epoch and announced to the other instances in its own transaction.
-import { stalenessOf } from './staleness.js';
+import { SyncStateStore } from './sync-state.js';
 import { searchNeedle } from '../../contract/vm-search.js';
 import { sql, type Transaction } from 'kysely';
-import type { Selectable } from 'kysely';
-import type { Database, ClusterStateTable } from '../db/schema.js';
+import type { Database } from '../db/schema.js';
 import { dialectOfDb, type Db } from '../db/index.js';
 import type { ChangeFeed } from './changes.js';
 import { toVm, type InventoryRow } from './row.js';
 import { parseVmKey, pendingStatuses, vmKey, type Vm, type VmStatus } from '../../contract/vm.js';
 import { addressFollowsStatus, statusChange, type VmEventInput } from './diff.js';
-
-export type ClusterState = Selectable<ClusterStateTable>;
 
 export interface VmFilter {
   cluster?: string;
@@ -55,20 +54,11 @@ export interface ApplyOptions {
   unfenced?: boolean;
 }
 
-export interface PassRecordInput {
-  cluster: string;
-  kind: 'full' | 'quick';
-  startedAt: number;
-  durationMs: number;
-  guests: number;
-  changed: number;
-  requests: number;
-  error: string | null;
-}
-
 export interface InventoryRepoOptions {
   feed?: ChangeFeed;
-  /** A cluster without a successful pass for this long reads as stale (default 90 s). */
+  /** The clusters' sync state, which the reads judge staleness by (default: a store of its own). */
+  states?: SyncStateStore;
+  /** A cluster without a successful pass for this long reads as stale (default 90 s; only without `states`). */
   staleAfterMs?: number;
   now?: () => number;
 }
@@ -97,7 +87,7 @@ function pick(rows: ReadonlyMap<number, InventoryRow>, vmids?: readonly number[]
 export class InventoryRepo {
   readonly db: Db;
   private readonly feed: ChangeFeed | undefined;
-  private readonly staleAfterMs: number;
+  private readonly states: SyncStateStore;
   private readonly now: () => number;
   private readonly pg: boolean;
   /** cluster → vmid → stored row (tombstones included): the database's rows as this process last wrote or read them. */
@@ -115,8 +105,8 @@ export class InventoryRepo {
   constructor(db: Db, opts: InventoryRepoOptions = {}) {
     this.db = db;
     this.feed = opts.feed;
-    this.staleAfterMs = opts.staleAfterMs ?? 90_000;
     this.now = opts.now ?? Date.now;
+    this.states = opts.states ?? new SyncStateStore(db, { staleAfterMs: opts.staleAfterMs, now: this.now });
     this.pg = dialectOfDb(db) === 'postgres';
   }
 
@@ -143,42 +133,19 @@ export class InventoryRepo {
     });
   }
 
-  /** Drops the stored rows and state of a cluster (this instance takes over its sync: read them afresh). */
+  /** Drops the stored rows of a cluster (this instance takes over its sync: read them afresh). */
   forget(cluster: string): Promise<void> {
     return this.serial(async () => {
       this.stored.delete(cluster);
       this.syncedTo.delete(cluster);
       this.versions.set(cluster, this.storedVersion(cluster) + 1);
       this.rowVersions.delete(cluster);
-      const row = await this.db.selectFrom('cluster_state').selectAll().where('cluster_id', '=', cluster).executeTakeFirst();
-      if (row) this.adoptState(row);
     });
   }
 
-  /** A cluster state as another instance stored it (readers' staleness follows it). */
-  adoptState(state: ClusterState): void {
-    this.states?.set(state.cluster_id, state);
-  }
-
-  /** The cluster states in memory (null until first read). */
-  private states: Map<string, ClusterState> | null = null;
-
-  /**
-   * Per-cluster sync state as persisted (survives restarts). Read from the database once, then
-   * kept by recordPass, the only writer: staleness checks on every read ask no database.
-   */
-  async clusterStates(): Promise<ClusterState[]> {
-    if (!this.states) {
-      const rows = await this.db.selectFrom('cluster_state').selectAll().orderBy('cluster_id').execute();
-      // A pass recorded while this read ran is newer than what it read.
-      this.states ??= new Map(rows.map((r) => [r.cluster_id, r]));
-    }
-    return [...this.states.values()].sort((a, b) => (a.cluster_id < b.cluster_id ? -1 : a.cluster_id > b.cluster_id ? 1 : 0));
-  }
-
   /** Cluster id → is its data stale now. */
-  private async staleness(): Promise<(cluster: string) => boolean> {
-    return stalenessOf(await this.clusterStates(), this.staleAfterMs, this.now());
+  private staleness(): Promise<(cluster: string) => boolean> {
+    return this.states.staleness();
   }
 
   /** Live (not removed) VMs, filtered, ordered by cluster then vmid. */
@@ -448,63 +415,4 @@ export class InventoryRepo {
     const stale = (await this.staleness())(cluster);
     return stale ? { ...vm, stale } : vm;
   }
-
-  /**
-   * Persists one pass: its sync_runs row and the cluster's state (success resets the failure
-   * streak). The caller may hand in the state it already computed (the sync loop keeps its own):
-   * then that state is what readers see even when the database cannot take it (an outage must not
-   * make a cluster that answers look stale; the next record writes the whole row again).
-   */
-  async recordPass(p: PassRecordInput, state?: ClusterState): Promise<ClusterState> {
-    let next: ClusterState;
-    try {
-      next = await this.db.transaction().execute(async (trx) => {
-        if (this.shared) await this.shared.fence(trx, p.cluster, true);
-        let row = state;
-        if (!row) {
-          const prev = await trx.selectFrom('cluster_state').selectAll().where('cluster_id', '=', p.cluster).executeTakeFirst();
-          row = nextClusterState(prev ?? emptyClusterState(p.cluster), p);
-        }
-        const r = row;
-        await trx.insertInto('cluster_state').values(r)
-          .onConflict((oc) => oc.column('cluster_id').doUpdateSet({
-            last_success_at: r.last_success_at, last_full_at: r.last_full_at, last_quick_at: r.last_quick_at,
-            last_error: r.last_error, last_error_at: r.last_error_at,
-            consecutive_failures: r.consecutive_failures, error_count: r.error_count,
-          })).execute();
-        await trx.insertInto('sync_runs').values({
-          cluster_id: p.cluster, kind: p.kind, started_at: p.startedAt, duration_ms: p.durationMs,
-          guests_seen: p.guests, rows_changed: p.changed, requests: p.requests, error: p.error,
-        }).execute();
-        if (this.shared) await this.shared.notify(trx, p.cluster, 'state', null);
-        return r;
-      });
-    } catch (err) {
-      if (state) this.states?.set(state.cluster_id, state);
-      throw err;
-    }
-    // After the commit, so no reader sees a state the database might still lose.
-    this.states?.set(next.cluster_id, next);
-    return next;
-  }
-}
-
-/** A cluster that has never been synced. */
-export function emptyClusterState(cluster: string): ClusterState {
-  return {
-    cluster_id: cluster, last_success_at: null, last_full_at: null, last_quick_at: null,
-    last_error: null, last_error_at: null, consecutive_failures: 0, error_count: 0,
-  };
-}
-
-/**
- * A cluster's state after one more pass (pure): a success resets the failure streak and clears
- * the last error (its time stays, for the history), a failure extends the streak.
- */
-export function nextClusterState(base: ClusterState, p: Pick<PassRecordInput, 'kind' | 'startedAt' | 'durationMs' | 'error'>): ClusterState {
-  const end = p.startedAt + p.durationMs;
-  return p.error === null
-    ? { ...base, last_success_at: end, consecutive_failures: 0, last_error: null,
-        ...(p.kind === 'full' ? { last_full_at: end } : { last_quick_at: end }) }
-    : { ...base, last_error: p.error, last_error_at: end, consecutive_failures: base.consecutive_failures + 1, error_count: base.error_count + 1 };
 }

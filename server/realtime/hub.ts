@@ -10,7 +10,7 @@ import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import { Server, type Socket } from 'socket.io';
 import * as v from 'valibot';
 import type { ChangeFeed, VmChanged, VmRemoved } from '../inventory/changes.js';
-import type { InventoryRepo } from '../inventory/repository.js';
+import type { InventoryReader } from '../inventory/reader.js';
 import { clusterOfVmKey, parseVmKey, type Vm } from '../../contract/vm.js';
 import type { SyncStatus } from '../../contract/sync.js';
 import type { Access } from '../auth/permissions.js';
@@ -30,8 +30,10 @@ export interface RealtimeHost {
   feed: ChangeFeed;
   access: Access;
   sessions: { getSessionUser(cookieHeader: string | undefined): Promise<SessionUser | null> };
+  /** Read-only: the VMs a socket gains when its access grows. */
+  inventory: Pick<InventoryReader, 'list'>;
   /** `status` (when there): each cluster's staleness for sockets that connect. */
-  sync: { repo: InventoryRepo; status?(): SyncStatus };
+  sync: { status?(): SyncStatus };
 }
 
 export interface RealtimeOptions {
@@ -131,7 +133,7 @@ export function attachRealtime(host: RealtimeHost, opts: RealtimeOptions = {}): 
   const syncStatusMs = opts.syncStatusMs ?? 1000;
   const chunkSize = opts.chunkSize ?? 5000;
   const { access, feed } = host;
-  const repo = host.sync.repo;
+  const repo = host.inventory;
 
   const io = new Server<ClientToServer, ServerToClient, Record<string, never>, SocketData>(host.httpServer, {
     path: '/socket.io',

@@ -7,7 +7,8 @@
 import { isStale } from '../inventory/staleness.js';
 import type { Logger } from '../log.js';
 import type { ClusterConfig, SyncConfig } from '../config.js';
-import { nextClusterState, emptyClusterState, type InventoryRepo, type ClusterState, type PassRecordInput } from '../inventory/repository.js';
+import type { InventoryRepo } from '../inventory/repository.js';
+import { nextClusterState, emptyClusterState, type ClusterState, type PassRecordInput, type SyncStateStore } from '../inventory/sync-state.js';
 import { describeDbError } from '../db/health.js';
 import type { PveClient } from '../pve/client.js';
 import { PveError } from '../pve/errors.js';
@@ -20,6 +21,8 @@ export interface ClusterLoopDeps {
   sync: SyncConfig;
   client: PveClient;
   repo: InventoryRepo;
+  /** Where each pass is recorded (the cluster's state, its sync_runs row). */
+  states: Pick<SyncStateStore, 'recordPass'>;
   logger: Logger;
   heldStatus: () => ReadonlySet<number>;
   fastLaneCount: () => number;
@@ -259,7 +262,7 @@ export class ClusterLoop {
     this.state = nextClusterState(this.state, input);
     this.armStaleTimer();
     try {
-      await this.deps.repo.recordPass(input, this.state);
+      await this.deps.states.recordPass(input, this.state);
     } catch (err) {
       logger.error({ cluster: this.id, err: describeDbError(err) }, 'Could not record the sync pass: database error');
     }

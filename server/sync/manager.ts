@@ -1,12 +1,14 @@
 // The background VM inventory sync: one loop per configured cluster, a shared fast lane, status
-// for the admin and the sync:status push. The server's composition root creates and starts it.
+// for the admin and the sync:status push. The server's composition root creates and starts it and
+// hands it the inventory's writer and the sync-state store: the sync is the only writer of both.
 import type { PveCalls } from '../pve/http.js';
 import { log as rootLog, type Logger } from '../log.js';
 import type { AppConfig, ClusterConfig, InstanceConfig } from '../config.js';
 import { instanceName } from '../cluster/instance.js';
 import type { Db } from '../db/index.js';
 import type { ChangeFeed } from '../inventory/changes.js';
-import { InventoryRepo, type ClusterState } from '../inventory/repository.js';
+import type { InventoryRepo } from '../inventory/repository.js';
+import type { ClusterState, SyncStateStore } from '../inventory/sync-state.js';
 import { createPveClient, type PveClient } from '../pve/client.js';
 import { ClusterLoop } from './cluster-loop.js';
 import { FastLane, type WatchOptions } from './fast-lane.js';
@@ -42,6 +44,10 @@ export interface CoordinatorHooks {
 export interface SyncManagerOptions {
   db: Db;
   feed: ChangeFeed;
+  /** The inventory's writer (built by the composition root; nobody else writes through it). */
+  repo: InventoryRepo;
+  /** The clusters' sync state, which the passes record. */
+  states: SyncStateStore;
   /** Clusters and sync intervals (only `clusters` and `sync` are read). */
   config: Pick<AppConfig, 'clusters' | 'sync'> & { instance?: Partial<InstanceConfig> };
   logger?: Logger;
@@ -71,7 +77,8 @@ export interface SyncManager {
   checkSignals(cluster: string): Promise<void>;
   /** Live-signal counters per cluster. */
   signalStats(): Record<string, SignalStats>;
-  readonly repo: InventoryRepo;
+  /** Writes a state labdeck itself decided (a power action's pending state or outcome); see InventoryRepo.setStatus. */
+  setStatus: InventoryRepo['setStatus'];
   /** This instance's name (config instance.name, LABDECK_INSTANCE, or hostname-pid). */
   readonly instance: string;
 }
@@ -82,7 +89,7 @@ export function createSyncManager(opts: SyncManagerOptions): SyncManager {
   const me = instanceName(opts.config);
   const coordinator = opts.coordinator;
   const sync = opts.config.sync;
-  const repo = new InventoryRepo(opts.db, { feed: opts.feed, staleAfterMs: sync.staleAfterSeconds * 1000 });
+  const { repo, states: syncStates } = opts;
   const makeClient = opts.clientFactory ?? createPveClient;
   const clients = new Map<string, PveClient>();
   const configs = new Map<string, ClusterConfig>();
@@ -116,7 +123,7 @@ export function createSyncManager(opts: SyncManagerOptions): SyncManager {
   });
 
   const newLoop = (c: ClusterConfig, states: ClusterState[]) => new ClusterLoop({
-    cluster: c, sync, client: clients.get(c.id)!, repo, logger,
+    cluster: c, sync, client: clients.get(c.id)!, repo, states: syncStates, logger,
     heldStatus: () => fastLane.heldFor(c.id),
     fastLaneCount: () => fastLane.count(c.id),
     onStatusChanged: (vmids) => { if (running) vmids.forEach((vmid) => fastLane.watch(c.id, vmid)); },
@@ -140,8 +147,8 @@ export function createSyncManager(opts: SyncManagerOptions): SyncManager {
       const c = configs.get(cluster);
       if (!c || !running) return;
       // Another instance synced it until now: its rows and state are read afresh.
-      await repo.forget(cluster);
-      const [states, summary] = await Promise.all([repo.clusterStates(), repo.summary()]);
+      await Promise.all([repo.forget(cluster), syncStates.reread(cluster)]);
+      const [states, summary] = await Promise.all([syncStates.clusterStates(), repo.summary()]);
       const loop = newLoop(c, states);
       loops.set(cluster, loop);
       loop.start(Object.values(summary.byCluster[cluster] ?? {}).reduce((a, b) => a + b, 0));
@@ -165,8 +172,8 @@ export function createSyncManager(opts: SyncManagerOptions): SyncManager {
   };
 
   const manager: SyncManager = {
-    repo,
     instance: me,
+    setStatus: (cluster, vmid, status, fields) => repo.setStatus(cluster, vmid, status, fields),
 
     async start() {
       if (running) return;
@@ -177,7 +184,7 @@ export function createSyncManager(opts: SyncManagerOptions): SyncManager {
         logger.info({ clusters: opts.config.clusters.map((c) => c.id), instance: me }, 'Background VM inventory sync started (clusters synced by whichever instance leads them)');
         return;
       }
-      const [states, summary] = await Promise.all([repo.clusterStates(), repo.summary()]);
+      const [states, summary] = await Promise.all([syncStates.clusterStates(), repo.summary()]);
       for (const c of opts.config.clusters) {
         const loop = loops.get(c.id) ?? newLoop(c, states);
         loops.set(c.id, loop);
@@ -215,7 +222,7 @@ export function createSyncManager(opts: SyncManagerOptions): SyncManager {
       const missing = targets.filter((id) => configs.has(id) && !loops.has(id));
       if (missing.length) {
         // Not started (tests, one-off runs): loops that run passes only when asked.
-        const states = await repo.clusterStates();
+        const states = await syncStates.clusterStates();
         for (const id of missing) if (!loops.has(id)) loops.set(id, newLoop(configs.get(id)!, states));
       }
       await Promise.all(targets.map((id) => loops.get(id)?.run(kind)));

@@ -65,7 +65,7 @@ describe.skipIf(!canRunE2e)('admin pages (Chromium)', () => {
       tags: '', category: 'linux', ostype: 'l26', pool: null, lock: null, last_updated: now, last_seen: now,
       last_status_check: null, sync_error: null, revision: 0, deleted: 0,
     }));
-    await stack.lab.inventory.apply('bulk', () => ({ upserts: rows, tombstones: [], events: [] }));
+    await stack.lab.inventoryWriter.apply('bulk', () => ({ upserts: rows, tombstones: [], events: [] }));
     const { page } = await newPage(browser, { width: 1280, height: 900 }, errors);
     await signIn(page, stack.url, 'admin', /\/admin\/sync$/);
     await page.getByRole('link', { name: 'All VMs' }).click();
@@ -93,7 +93,7 @@ describe.skipIf(!canRunE2e)('admin pages (Chromium)', () => {
     await expect.poll(() => count.textContent()).toMatch(/^6,\d\d\d of/);
     // A push of 500 changed rows lands in the open table.
     const changed = rows.slice(0, 500).map((r) => ({ ...r, status: 'running', last_updated: Date.now() }));
-    await stack.lab.inventory.apply('bulk', () => ({ upserts: changed, tombstones: [], events: [] }));
+    await stack.lab.inventoryWriter.apply('bulk', () => ({ upserts: changed, tombstones: [], events: [] }));
     await expect.poll(() => count.textContent(), { timeout: 5000 }).toMatch(/^7,\d\d\d of/);
     await shot(page, 'all-vms-20000');
     console.log(`all-VMs table at 20,000 rows: sort ${sortMs} ms, search ${searchMs} ms (including polling)`);

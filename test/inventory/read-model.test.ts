@@ -67,7 +67,7 @@ describe.each(dialects)('read model (%s)', (dialect) => {
     // A pending state written by labdeck itself (not a sync pass) is in the next read.
     // (A guest no pass saw change, so the fast lane is not watching it.)
     const still = a.guests().find((g) => g.status === 'running' && !g.template && g.vmid !== moved.vmid && g.vmid !== running.vmid)!;
-    await ts.labdeck.inventory.setStatus('lab-a', still.vmid, 'stopping');
+    await ts.labdeck.sync.setStatus('lab-a', still.vmid, 'stopping');
     body = await expectSame();
     expect(body.vms.find((v) => v.id === `lab-a:${still.vmid}`)?.status).toBe('stopping');
     await ts.labdeck.sync.trigger({ kind: 'quick' });
@@ -115,7 +115,7 @@ describe.each(dialects)('read model (%s)', (dialect) => {
 
   it('marks exactly the clusters without a recent successful pass as stale', async () => {
     // As if lab-b's last successful pass ended an hour ago (recorded the way the sync loop records one).
-    await ts.labdeck.inventory.recordPass({
+    await ts.labdeck.syncState.recordPass({
       cluster: 'lab-b', kind: 'quick', startedAt: Date.now() - 3_600_000, durationMs: 10, guests: 8, changed: 0, requests: 1, error: null,
     });
     const body = await expectSame();
@@ -129,7 +129,7 @@ describe.each(dialects)('read model (%s)', (dialect) => {
   });
 
   it('the admin body is held while it is read, dropped when idle, and rebuilt equal to a fresh one', async () => {
-    const model = new ReadModel({ db: ts.labdeck.db, feed: ts.labdeck.feed, clusterStates: () => ts.labdeck.inventory.clusterStates(), bodyIdleMs: 150 });
+    const model = new ReadModel({ db: ts.labdeck.db, feed: ts.labdeck.feed, clusterStates: () => ts.labdeck.syncState.clusterStates(), bodyIdleMs: 150 });
     await model.start();
     try {
       const text = async () => {
@@ -169,7 +169,7 @@ describe.each(dialects)('read model (%s)', (dialect) => {
 
   it('a model loaded while passes write loses no change between its snapshot and the feed', async () => {
     const a = ts.sim.cluster('lab-a');
-    const model = new ReadModel({ db: ts.labdeck.db, feed: ts.labdeck.feed, clusterStates: () => ts.labdeck.inventory.clusterStates() });
+    const model = new ReadModel({ db: ts.labdeck.db, feed: ts.labdeck.feed, clusterStates: () => ts.labdeck.syncState.clusterStates() });
     for (const g of a.guests().filter((x) => !x.template).slice(0, 4)) a.powerOutside(g.vmid, g.status === 'running' ? 'stop' : 'start');
     const pass = ts.labdeck.sync.trigger({ kind: 'full' });
     await model.start();

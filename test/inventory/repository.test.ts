@@ -2,6 +2,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { dialects, openTestDb } from '../helpers/db.js';
 import { InventoryRepo } from '../../server/inventory/repository.js';
+import { SyncStateStore } from '../../server/inventory/sync-state.js';
 import { ChangeFeed, type VmChanged, type VmRemoved } from '../../server/inventory/changes.js';
 import { diffInventory } from '../../server/inventory/diff.js';
 import type { ResourceRow } from '../../server/pve/normalise.js';
@@ -18,6 +19,7 @@ describe.each(dialects)('InventoryRepo on %s', (kind) => {
   let close: () => Promise<void>;
   let feed: ChangeFeed;
   let repo: InventoryRepo;
+  let states: SyncStateStore;
   let now = NOW;
   const pass = (cluster: string, fetched: ResourceRow[], k: 'full' | 'quick' = 'full') =>
     repo.apply(cluster, (stored) => diffInventory({ cluster, stored, fetched, kind: k, now }));
@@ -26,7 +28,8 @@ describe.each(dialects)('InventoryRepo on %s', (kind) => {
     ({ db, close } = await openTestDb(kind));
     feed = new ChangeFeed();
     now = NOW;
-    repo = new InventoryRepo(db, { feed, now: () => now, staleAfterMs: 60_000 });
+    states = new SyncStateStore(db, { now: () => now, staleAfterMs: 60_000 });
+    repo = new InventoryRepo(db, { feed, now: () => now, states });
   });
   afterEach(async () => close());
 
@@ -101,12 +104,12 @@ describe.each(dialects)('InventoryRepo on %s', (kind) => {
   it('marks data stale from the persisted cluster state', async () => {
     await pass('a', [res(100)]);
     expect((await repo.get('a', 100))?.stale).toBe(true);
-    await repo.recordPass({ cluster: 'a', kind: 'full', startedAt: now, durationMs: 10, guests: 1, changed: 1, requests: 1, error: null });
+    await states.recordPass({ cluster: 'a', kind: 'full', startedAt: now, durationMs: 10, guests: 1, changed: 1, requests: 1, error: null });
     expect((await repo.get('a', 100))?.stale).toBe(false);
-    await repo.recordPass({ cluster: 'a', kind: 'quick', startedAt: now, durationMs: 10, guests: 0, changed: 0, requests: 1, error: 'boom' });
+    await states.recordPass({ cluster: 'a', kind: 'quick', startedAt: now, durationMs: 10, guests: 0, changed: 0, requests: 1, error: 'boom' });
     now += 61_000;
     expect((await repo.get('a', 100))?.stale).toBe(true);
-    const [state] = await repo.clusterStates();
+    const [state] = await states.clusterStates();
     expect(state).toMatchObject({ cluster_id: 'a', consecutive_failures: 1, error_count: 1, last_error: 'boom', last_full_at: NOW + 10 });
     expect(await db.selectFrom('sync_runs').select(['kind', 'error']).orderBy('id').execute()).toEqual([{ kind: 'full', error: null }, { kind: 'quick', error: 'boom' }]);
   });

@@ -5,6 +5,8 @@ import { startSimulator, type SimOptions, type Simulator } from '../../server/si
 import { parseFileConfig } from '../../server/config.js';
 import { ChangeFeed } from '../../server/inventory/changes.js';
 import { createSyncManager, type SyncManager } from '../../server/sync/manager.js';
+import { InventoryRepo } from '../../server/inventory/repository.js';
+import { SyncStateStore } from '../../server/inventory/sync-state.js';
 import type { Db } from '../../server/db/index.js';
 import type { Logger } from '../../server/log.js';
 
@@ -24,7 +26,15 @@ export function captureLogger(): { logger: Logger; lines: Array<Record<string, u
   return { logger: pino({ level: 'debug' }, stream) as unknown as Logger, lines };
 }
 
-export interface Harness { manager: SyncManager; feed: ChangeFeed; logs: Array<Record<string, unknown>> }
+/** The manager and what a composition root hands it: the inventory's writer and the sync-state store. */
+export interface Harness { manager: SyncManager; repo: InventoryRepo; states: SyncStateStore; feed: ChangeFeed; logs: Array<Record<string, unknown>> }
+
+/** The sync manager wired as server/server.ts wires it (repository and sync-state store built outside). */
+export function wireManager(db: Db, feed: ChangeFeed, config: Parameters<typeof createSyncManager>[0]['config'], logger: Logger): { manager: SyncManager; repo: InventoryRepo; states: SyncStateStore } {
+  const states = new SyncStateStore(db, { staleAfterMs: config.sync.staleAfterSeconds * 1000 });
+  const repo = new InventoryRepo(db, { feed, states });
+  return { manager: createSyncManager({ db, feed, config, logger, repo, states }), repo, states };
+}
 
 /** A sync manager for every cluster of the simulator. */
 export function makeManager(db: Db, sim: Simulator, sync: Record<string, unknown> = {}, clusterOver: Record<string, unknown> = {}): Harness {
@@ -34,6 +44,6 @@ export function makeManager(db: Db, sim: Simulator, sync: Record<string, unknown
   });
   const feed = new ChangeFeed();
   const { logger, lines } = captureLogger();
-  return { manager: createSyncManager({ db, feed, config, logger }), feed, logs: lines };
+  return { ...wireManager(db, feed, config, logger), feed, logs: lines };
 }
 

@@ -25,7 +25,7 @@ describe('sync loops', () => {
     await h.manager.start();
     expect(h.logs.some((l) => l.msg === 'Background VM inventory sync started')).toBe(true);
     await waitFor(() => h.manager.status().clusters.every((c) => c.lastFullAt !== null));
-    const badBefore = await h.manager.repo.list({ cluster: 'bad' });
+    const badBefore = await h.repo.list({ cluster: 'bad' });
     await sim.cluster('bad').setFault({ mode });
     sim.cluster('bad').destroyGuest(badBefore[0].vmid);
     const t0 = Date.now();
@@ -44,13 +44,13 @@ describe('sync loops', () => {
     const bad = h.manager.status().clusters.find((c) => c.id === 'bad')!;
     expect(bad.consecutiveFailures).toBeGreaterThanOrEqual(1);
     expect(bad.lastError).toBeTruthy();
-    expect(await h.manager.repo.list({ cluster: 'bad' })).toHaveLength(10);
+    expect(await h.repo.list({ cluster: 'bad' })).toHaveLength(10);
     await sim.cluster('bad').setFault({});
     await waitFor(() => h.manager.status().clusters.find((c) => c.id === 'bad')!.consecutiveFailures === 0, 5000);
     expect(h.manager.status().clusters.find((c) => c.id === 'bad')).toMatchObject({ health: 'healthy', backoffMs: 0 });
     // The destroyed guest goes only with the next successful *full* pass.
     await h.manager.trigger({ cluster: 'bad', kind: 'full' });
-    expect(await h.manager.repo.list({ cluster: 'bad' })).toHaveLength(9);
+    expect(await h.repo.list({ cluster: 'bad' })).toHaveLength(9);
   });
 
   it('a trigger joins a running pass instead of starting another', async () => {
@@ -77,11 +77,11 @@ describe('sync loops', () => {
     const client = h.manager.client('lab')!;
     const t0 = Date.now();
     await client.power(g.node, g.type, vmid, 'start');
-    await h.manager.repo.setStatus('lab', vmid, 'starting');
+    await h.repo.setStatus('lab', vmid, 'starting');
     h.manager.watch('lab', vmid);
     // Quick passes keep running with a 30 s old snapshot saying "stopped": they must not undo it.
     const vm = await waitFor(async () => {
-      const v = await h.manager.repo.get('lab', vmid);
+      const v = await h.repo.get('lab', vmid);
       return v?.status === 'running' && v.ip ? v : null;
     }, 5000);
     expect(Date.now() - t0).toBeLessThan(3000);
@@ -89,7 +89,7 @@ describe('sync loops', () => {
     // Barrier: two more quick passes over the lagging snapshot.
     await h.manager.trigger({ kind: 'quick' });
     await h.manager.trigger({ kind: 'quick' });
-    expect((await h.manager.repo.get('lab', vmid))?.status).toBe('running');
+    expect((await h.repo.get('lab', vmid))?.status).toBe('running');
     const statuses = (await db.selectFrom('vm_events').select('to_value').where('vmid', '=', vmid).where('kind', '=', 'status').orderBy('id').execute()).map((e) => e.to_value);
     expect(statuses).toEqual(['starting', 'running']);
   });
@@ -102,17 +102,17 @@ describe('sync loops', () => {
     const vmid = c.createGuest({ name: 'agent-vm', running: false, type: 'qemu' });
     c.refreshNow();
     await h.manager.start();
-    await waitFor(async () => (await h.manager.repo.get('lab', vmid))?.status === 'stopped');
+    await waitFor(async () => (await h.repo.get('lab', vmid))?.status === 'stopped');
     const g = c.guest(vmid)!;
     await h.manager.client('lab')!.power(g.node, 'qemu', vmid, 'start');
     await waitFor(() => c.guest(vmid)!.status === 'running', 3000, 'the start task to end');
     // What the power action does once its task ended: write the outcome, then hand over to the fast lane.
-    const vm = await h.manager.repo.setStatus('lab', vmid, 'running');
+    const vm = await h.repo.setStatus('lab', vmid, 'running');
     expect(vm).toMatchObject({ status: 'running', ip: null, ipReason: 'not-checked' });
     h.manager.watch('lab', vmid);
-    const withIp = await waitFor(async () => (await h.manager.repo.get('lab', vmid))?.ip ?? null, 4000);
+    const withIp = await waitFor(async () => (await h.repo.get('lab', vmid))?.ip ?? null, 4000);
     expect(withIp).toBe(c.guest(vmid)!.ip);
-    expect((await h.manager.repo.get('lab', vmid))?.status).toBe('running');
+    expect((await h.repo.get('lab', vmid))?.status).toBe('running');
   });
 });
 

@@ -47,7 +47,7 @@ describe('load noise', () => {
     await idleCluster();
     const changed: VmChanged[] = [];
     h.feed.on('vm:changed', (e) => changed.push(e));
-    const revision = await h.manager.repo.currentRevision();
+    const revision = await h.repo.currentRevision();
     let before = await readLoad();
     expect(before.size).toBeGreaterThan(20);
     for (let i = 0; i < 3; i++) {
@@ -58,7 +58,7 @@ describe('load noise', () => {
       before = now;
       await h.manager.trigger({ kind: 'quick' });
     }
-    expect(await h.manager.repo.currentRevision()).toBe(revision);
+    expect(await h.repo.currentRevision()).toBe(revision);
     expect(changed).toEqual([]);
     const runs = await db.selectFrom('sync_runs').select(['kind', 'rows_changed']).where('kind', '=', 'quick').execute();
     expect(runs).toEqual([{ kind: 'quick', rows_changed: 0 }, { kind: 'quick', rows_changed: 0 }, { kind: 'quick', rows_changed: 0 }]);
@@ -67,7 +67,7 @@ describe('load noise', () => {
   it('a guest that gets busy is written by the next quick pass, and only that guest', async () => {
     const lab = await idleCluster();
     const target = lab.guests().find((g) => g.status === 'running')!;
-    const idleCpu = (await h.manager.repo.get('lab', target.vmid))!.cpu;
+    const idleCpu = (await h.repo.get('lab', target.vmid))!.cpu;
     expect(idleCpu).toBe(0);
     const changed: VmChanged[] = [];
     h.feed.on('vm:changed', (e) => changed.push(e));
@@ -75,6 +75,6 @@ describe('load noise', () => {
     lab.nextLoadSample();
     await h.manager.trigger({ kind: 'quick' });
     expect(changed.flatMap((e) => e.vms.map((v) => v.vmid))).toEqual([target.vmid]);
-    expect((await h.manager.repo.get('lab', target.vmid))!.cpu).toBeGreaterThanOrEqual(0.3);
+    expect((await h.repo.get('lab', target.vmid))!.cpu).toBeGreaterThanOrEqual(0.3);
   });
 });

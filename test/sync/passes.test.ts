@@ -28,7 +28,7 @@ describe.each(dialects)('sync passes on %s', (kind) => {
   it('a first full pass fills the inventory with what the cluster holds', async () => {
     await setup();
     await h.manager.trigger({ kind: 'full' });
-    const vms = await h.manager.repo.list();
+    const vms = await h.repo.list();
     const truth = sim.cluster('lab').guests();
     expect(vms.map((v) => v.vmid)).toEqual(truth.map((g) => g.vmid));
     for (const g of truth) {
@@ -49,7 +49,7 @@ describe.each(dialects)('sync passes on %s', (kind) => {
     await h.manager.trigger({ kind: 'full' });
     expect(changes[0].vms).toHaveLength(60);
     expect(changes[0].vms.every((v) => v.mac === null && v.name !== '')).toBe(true);
-    expect((await h.manager.repo.list()).every((v) => v.mac !== null)).toBe(true);
+    expect((await h.repo.list()).every((v) => v.mac !== null)).toBe(true);
     const [run] = await db.selectFrom('sync_runs').select(['rows_changed', 'guests_seen']).execute();
     expect(run).toEqual({ rows_changed: 60, guests_seen: 60 });
   });
@@ -57,14 +57,14 @@ describe.each(dialects)('sync passes on %s', (kind) => {
   it('a quick pass with nothing changed writes nothing and announces nothing', async () => {
     await setup();
     await h.manager.trigger({ kind: 'full' });
-    const rev = await h.manager.repo.currentRevision();
+    const rev = await h.repo.currentRevision();
     const events: unknown[] = [];
     h.feed.on('vm:changed', (e) => events.push(e));
     h.feed.on('vm:removed', (e) => events.push(e));
     sim.cluster('lab').resetStats();
     await h.manager.trigger({ kind: 'quick' });
     await h.manager.trigger({ kind: 'full' });
-    expect(await h.manager.repo.currentRevision()).toBe(rev);
+    expect(await h.repo.currentRevision()).toBe(rev);
     expect(events).toEqual([]);
     expect(sim.cluster('lab').stats().byPath['/cluster/resources']).toBe(2);
     const runs = await db.selectFrom('sync_runs').select(['kind', 'rows_changed', 'error']).orderBy('id').execute();
@@ -76,13 +76,13 @@ describe.each(dialects)('sync passes on %s', (kind) => {
   it('a guest started outside labdeck gets a new revision and nothing else changes', async () => {
     await setup();
     await h.manager.trigger({ kind: 'full' });
-    const rev = await h.manager.repo.currentRevision();
+    const rev = await h.repo.currentRevision();
     const stopped = sim.cluster('lab').guests().find((g) => g.status === 'stopped' && !g.template)!;
     const seen: VmChanged[] = [];
     h.feed.on('vm:changed', (e) => seen.push(e));
     sim.cluster('lab').powerOutside(stopped.vmid, 'start');
     await h.manager.trigger({ kind: 'quick' });
-    const since = await h.manager.repo.since(rev);
+    const since = await h.repo.since(rev);
     expect(since.vms.map((v) => v.vmid)).toEqual([stopped.vmid]);
     expect(since.vms[0]).toMatchObject({ status: 'running' });
     expect(since.removed).toEqual([]);
@@ -98,13 +98,13 @@ describe.each(dialects)('sync passes on %s', (kind) => {
   it('a migration changes only the node', async () => {
     await setup();
     await h.manager.trigger({ kind: 'full' });
-    const rev = await h.manager.repo.currentRevision();
+    const rev = await h.repo.currentRevision();
     const g = sim.cluster('lab').guests()[3];
-    const before = await h.manager.repo.get('lab', g.vmid);
+    const before = await h.repo.get('lab', g.vmid);
     const to = sim.cluster('lab').nodes.find((n) => n !== g.node)!;
     sim.cluster('lab').migrate(g.vmid, to);
     await h.manager.trigger({ kind: 'full' });
-    const since = await h.manager.repo.since(rev);
+    const since = await h.repo.since(rev);
     expect(since.removed).toEqual([]);
     expect(since.vms).toHaveLength(1);
     const after = since.vms[0];
@@ -120,18 +120,18 @@ describe.each(dialects)('sync passes on %s', (kind) => {
     const victim = c.guests().find((g) => g.status === 'stopped')!;
     c.destroyGuest(victim.vmid);
     await h.manager.trigger({ kind: 'quick' });
-    expect(await h.manager.repo.get('lab', victim.vmid)).not.toBeNull();
+    expect(await h.repo.get('lab', victim.vmid)).not.toBeNull();
     await c.setFault({ mode: 'down' });
     await h.manager.trigger({ kind: 'full' });
-    expect(await h.manager.repo.get('lab', victim.vmid)).not.toBeNull();
+    expect(await h.repo.get('lab', victim.vmid)).not.toBeNull();
     expect(h.manager.status().clusters[0]).toMatchObject({ consecutiveFailures: 1, health: 'degraded' });
     expect(h.logs.some((l) => l.cluster === 'lab' && String(l.msg).startsWith('Full sync failed: '))).toBe(true);
     await c.setFault({});
     const removed: unknown[] = [];
     h.feed.on('vm:removed', (e) => removed.push(e));
     await h.manager.trigger({ kind: 'full' });
-    expect(await h.manager.repo.get('lab', victim.vmid)).toBeNull();
-    expect(removed).toEqual([{ revision: await h.manager.repo.currentRevision(), ids: [`lab:${victim.vmid}`] }]);
+    expect(await h.repo.get('lab', victim.vmid)).toBeNull();
+    expect(removed).toEqual([{ revision: await h.repo.currentRevision(), ids: [`lab:${victim.vmid}`] }]);
     expect(h.manager.status().clusters[0]).toMatchObject({ consecutiveFailures: 0, health: 'healthy', errorCount: 1 });
   });
 
@@ -142,10 +142,10 @@ describe.each(dialects)('sync passes on %s', (kind) => {
     await h.manager.trigger({ kind: 'full' });
     const vmid = sim.cluster('lab').createGuest({ name: 'fresh-one', running: true });
     await h.manager.trigger({ kind: 'quick' });
-    expect(await h.manager.repo.get('lab', vmid)).toMatchObject({ status: 'unknown', name: '' });
+    expect(await h.repo.get('lab', vmid)).toMatchObject({ status: 'unknown', name: '' });
     sim.cluster('lab').refreshNow();
     await h.manager.trigger({ kind: 'quick' });
-    expect(await h.manager.repo.get('lab', vmid)).toMatchObject({ status: 'running', name: 'fresh-one' });
+    expect(await h.repo.get('lab', vmid)).toMatchObject({ status: 'running', name: 'fresh-one' });
   });
 
   it('data and sync state survive a restart', async () => {
@@ -154,8 +154,8 @@ describe.each(dialects)('sync passes on %s', (kind) => {
     ({ db, url, close: closeDb } = await openTestDb(kind));
     h = makeManager(db, sim);
     await h.manager.trigger({ kind: 'full' });
-    const rev = await h.manager.repo.currentRevision();
-    const list = await h.manager.repo.list();
+    const rev = await h.repo.currentRevision();
+    const list = await h.repo.list();
     await h.manager.stop();
     // The same database through a fresh connection, as after a process restart.
     const db2 = createDb(url);
@@ -164,9 +164,9 @@ describe.each(dialects)('sync passes on %s', (kind) => {
       const h2 = makeManager(db2, sim);
       await h2.manager.start();
       expect(h2.manager.status().clusters[0].lastSuccessAt).not.toBeNull();
-      expect(await h2.manager.repo.list()).toEqual(list);
+      expect(await h2.repo.list()).toEqual(list);
       await h2.manager.trigger({ kind: 'quick' });
-      expect(await h2.manager.repo.currentRevision()).toBe(rev);
+      expect(await h2.repo.currentRevision()).toBe(rev);
       await h2.manager.stop();
     } finally {
       await db2.destroy();

@@ -33,7 +33,7 @@ describe('live signals', () => {
     await until(() => h.manager.status().clusters[0].lastFullAt !== null, 20_000);
     return sim.cluster('lab');
   }
-  const stored = (vmid: number) => h.manager.repo.get('lab', vmid);
+  const stored = (vmid: number) => h.repo.get('lab', vmid);
   const passKinds = () => h.manager.status().clusters[0].recentPasses.map((p) => p.kind);
 
   it('a Proxmox UI task reaches the inventory through the task list, from its start to its end', async () => {
