@@ -229,6 +229,20 @@ export function statusChange(cluster: string, prev: Pick<InventoryRow, 'status'>
   return prev.status === next.status ? [] : [{ cluster_id: cluster, vmid: next.vmid, at: now, kind: 'status', from_value: prev.status, to_value: next.status, detail }];
 }
 
+/**
+ * A live status/current reading (fast lane) against the stored row → what to write (nothing when
+ * the row is gone or reads the same). `details` fetched after the reading apply only while the
+ * stored status is still the one read: a status written meanwhile is newer than the reading.
+ */
+export function diffLive(cluster: string, stored: InventoryRow | undefined, live: LiveStatus, now: number, details?: GuestDetails): Pick<DiffResult, 'upserts' | 'tombstones' | 'events'> {
+  const none = { upserts: [], tombstones: [], events: [] };
+  if (!stored || stored.deleted || (details && stored.status !== live.status)) return none;
+  const next = mergeLive(stored, live, now, details);
+  if (!rowChanged(stored, next)) return none;
+  next.last_updated = now;
+  return { upserts: [next], tombstones: [], events: statusChange(cluster, stored, next, now, 'live') };
+}
+
 function eventsBetween(cluster: string, prev: InventoryRow | null, next: InventoryRow, now: number): VmEventInput[] {
   if (!prev || prev.deleted) return [{ cluster_id: cluster, vmid: next.vmid, at: now, kind: 'created', from_value: null, to_value: next.status, detail: next.name || null }];
   const out = statusChange(cluster, prev, next, now);

@@ -41,6 +41,18 @@ export interface Changes {
 
 export interface ApplyResult { revision: number | null; changed: Vm[]; removed: string[] }
 
+/** The stored rows of a cluster as a write is decided from them (see applyPlan). */
+export interface StoredView {
+  rows: InventoryRow[];
+  /** storedVersion() of these rows. */
+  version: number;
+  /** vmids of the cluster's rows written after its stored rows had version `version` (see changedSince). */
+  changedSince(version: number): number[];
+}
+
+/** What a writer's decision comes to: the changes to write and whatever else it decided. */
+export interface Planned<P> { write: Changes; plan: P }
+
 /** What a repository shared with other instances does inside its write transactions (server/cluster). */
 export interface SharedWrites {
   /** Throws unless this instance still leads `cluster`'s sync (its epoch); `withStatus` also stores its status. */
@@ -311,36 +323,51 @@ export class InventoryRepo {
    * the rows it is given (they are the stored copies).
    */
   async apply(cluster: string, compute: (stored: InventoryRow[]) => Changes, vmids?: readonly number[], opts: ApplyOptions = {}): Promise<ApplyResult> {
-    const { written, tombstoned, revision } = await this.serial(async () => {
+    const { revision, changed, removed } = await this.applyPlan(cluster, (view) => ({ write: compute(view.rows), plan: null }), vmids, opts);
+    return { revision, changed, removed };
+  }
+
+  /**
+   * apply() for a writer that decides more than the changes (a sync pass): `decide` (pure) returns
+   * the changes to write and its plan, from the stored rows as they are when the write runs. It
+   * may run again in the same write (rows another instance committed came in first); the plan
+   * returned is the one whose changes were written.
+   */
+  async applyPlan<P>(cluster: string, decide: (view: StoredView) => Planned<P>, vmids?: readonly number[], opts: ApplyOptions = {}): Promise<ApplyResult & { plan: P }> {
+    const { written, tombstoned, revision, plan } = await this.serial(async () => {
       const rows = await this.rowsOf(cluster);
-      let changes = compute(pick(rows, vmids));
-      if (!changes.upserts.length && !changes.tombstones.length && !changes.events.length) {
-        return { written: [], tombstoned: [], revision: null };
+      const view = (): StoredView => ({
+        rows: pick(rows, vmids), version: this.storedVersion(cluster), changedSince: (v) => this.changedSince(cluster, v),
+      });
+      let decided = decide(view());
+      const { upserts, tombstones, events } = decided.write;
+      if (!upserts.length && !tombstones.length && !events.length) {
+        return { written: [], tombstoned: [], revision: null, plan: decided.plan };
       }
       const shared = this.shared;
       const done = await this.db.transaction().execute(async (trx) => {
         // A second process on the same PostgreSQL database still takes revisions in commit order.
         const locked = this.pg ? await trx.selectFrom('revision_counter').select('value').where('id', '=', 1).forUpdate().executeTakeFirst() : undefined;
-        if (!shared) return this.write(trx, changes);
+        if (!shared) return this.write(trx, decided.write);
         if (!opts.unfenced) await shared.fence(trx, cluster, false);
-        // What other instances committed since this one last saw the cluster: computed again from it.
+        // What other instances committed since this one last saw the cluster: decided again from it.
         const fresh = await trx.selectFrom('vm_inventory').selectAll()
           .where('cluster_id', '=', cluster).where('revision', '>', this.syncedTo.get(cluster) ?? 0).execute();
         if (fresh.length) {
           this.merge(cluster, rows, fresh);
-          changes = compute(pick(rows, vmids));
+          decided = decide(view());
         }
-        const res = await this.write(trx, changes);
+        const res = await this.write(trx, decided.write);
         this.syncedTo.set(cluster, Math.max(locked?.value ?? 0, res.revision ?? 0));
         if (res.revision !== null) await shared.notify(trx, cluster, 'inventory', res.revision);
         return res;
       });
       if (done.written.length || done.tombstoned.length) this.merge(cluster, rows, [...done.written, ...done.tombstoned]);
-      return done;
+      return { ...done, plan: decided.plan };
     });
     const result: ApplyResult = { revision, changed: written.map((r) => toVm(r, false)), removed: tombstoned.map((r) => vmKey(r.cluster_id, r.vmid)) };
     this.announce(result, tombstoned.length ? tombstoned[tombstoned.length - 1].revision : null);
-    return result;
+    return { ...result, plan };
   }
 
   /** Stores rows as the database now holds them, as one more version of the cluster's rows. */

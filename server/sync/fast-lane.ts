@@ -3,7 +3,7 @@
 // of after the next quick pass plus pvestatd's lag. It also fetches the IP once a guest runs, and
 // settles with one live read whether a held status or the snapshot contradicting it is right.
 import type { Logger } from '../log.js';
-import { mergeLive, rowChanged, statusChange, type GuestDetails } from '../inventory/diff.js';
+import { diffLive, type GuestDetails } from '../inventory/diff.js';
 import type { InventoryRepo } from '../inventory/repository.js';
 import type { InventoryRow } from '../inventory/row.js';
 import { targetOfPending, vmKey, type VmStatus } from '../../contract/vm.js';
@@ -224,17 +224,7 @@ export class FastLane {
       // The stored status was right (the snapshot lagged): that one read was the whole check.
       const confirmed = w.once && live.status === row.status;
       if (!confirmed) w.once = false;
-      const write = (details?: GuestDetails) => this.deps.repo.apply(cluster, (stored) => {
-        const cur = stored[0];
-        if (!cur || cur.deleted) return { upserts: [], tombstones: [], events: [] };
-        // The address came later than the reading: a status written meanwhile is newer than ours.
-        if (details && cur.status !== live.status) return { upserts: [], tombstones: [], events: [] };
-        const now = Date.now();
-        const next = mergeLive(cur, live, now, details);
-        if (!rowChanged(cur, next)) return { upserts: [], tombstones: [], events: [] };
-        next.last_updated = now;
-        return { upserts: [next], tombstones: [], events: statusChange(cluster, cur, next, now, 'live') };
-      }, [vmid]);
+      const write = (details?: GuestDetails) => this.deps.repo.apply(cluster, (stored) => diffLive(cluster, stored[0], live, Date.now(), details), [vmid]);
       const wantsIp = !confirmed && live.status === 'running' && (row.ip === null ? row.ip_reason !== 'no-agent' : row.status !== 'running');
       // The status first: a booting guest's agent can take seconds to answer (or to time out), and
       // the screen must not wait for the address to show that the guest runs.

@@ -1,11 +1,12 @@
-// One sync pass of one cluster: one /cluster/resources call, details for the guests that need
-// them, the pure diff in the repository's one-at-a-time write path; a quick pass that would only
-// repeat the last one's verdict skips the diff.
-import { diffInventory, guestsNeedingDetails, type GuestDetails } from '../inventory/diff.js';
+// One sync pass of one cluster, read as plan → apply → details → apply: one /cluster/resources
+// call; a pure plan decides from the stored rows, inside the repository's one-at-a-time write
+// path, what to write and which guests need details; those are fetched outside it and a second
+// plan writes them. A quick pass that would only repeat the last one's verdict skips the diff.
+import { diffInventory, guestsNeedingDetails, type DiffResult, type GuestDetails } from '../inventory/diff.js';
 import type { InventoryRow } from '../inventory/row.js';
 import type { ResourceRow } from '../pve/normalise.js';
-import type { InventoryRepo } from '../inventory/repository.js';
-import type { PveClient } from '../pve/client.js';
+import type { InventoryRepo, Planned, StoredView } from '../inventory/repository.js';
+import type { PveClient, ResourceSnapshot } from '../pve/client.js';
 import { fetchDetails } from './details.js';
 
 /** From this many guests needing details on, the pass writes the list's view first, details after. */
@@ -57,79 +58,109 @@ export interface PassOutcome {
   nodes: Array<{ name: string; online: boolean }>;
 }
 
+/** What a pass decides from besides the stored rows: fixed once Proxmox has answered. */
+interface PassInput {
+  cluster: string;
+  kind: 'full' | 'quick';
+  snapshot: ResourceSnapshot;
+  held: ReadonlySet<number>;
+  heldKey: string;
+  destroyed?: ReadonlySet<number>;
+  offlineNodes?: ReadonlySet<string>;
+  /** The last quick pass's record when this answer repeats it (see QuietPass): only rows written since need a diff. */
+  memo: QuietPass | null;
+}
+
+/** What the plan of the list's write decided besides the write. */
+interface ListPlan {
+  statusChanged: number[];
+  verify: number[];
+  /** Guests whose details the pass fetches next, for a second write (none: the pass is done). */
+  targets: ResourceRow[];
+  /** The record this write leaves for the next quick pass (a quick pass needing no details), else null. */
+  quiet: QuietPass | null;
+}
+
 /** Runs one full or quick pass; throws (having written nothing) when Proxmox fails. */
 export async function runPass(ctx: PassContext, kind: 'full' | 'quick'): Promise<PassOutcome> {
   const now = ctx.now ?? Date.now;
   const requestsBefore = ctx.client.requestCount();
   const snapshot = await ctx.client.resourceSnapshot();
-  const fetched = snapshot.rows;
-  const held = ctx.heldStatus();
-  const heldKey = [...held].sort((a, b) => a - b).join(',');
+  const input = passInput(ctx, kind, snapshot, now);
   const outcome = (changed: number, removed: number, statusChanged: number[], verify: readonly number[]): PassOutcome => ({
-    guests: fetched.length, changed, removed, statusChanged, verify: [...verify],
+    guests: snapshot.rows.length, changed, removed, statusChanged, verify: [...verify],
     requests: ctx.client.requestCount() - requestsBefore,
     skipped: snapshot.skipped, skipReason: snapshot.firstSkipReason, nodes: [...snapshot.nodes],
   });
+  // Not a stored row changed since the last quick pass either: its verdict is this one's.
+  if (input.memo && input.memo.storedVersion === ctx.repo.storedVersion(ctx.cluster)) return outcome(0, 0, [], input.memo.verify);
+  if (ctx.quiet) ctx.quiet.last = null;
+  const list = await ctx.repo.applyPlan(ctx.cluster, (view) => planList(input, view, now()));
+  if (!list.plan.targets.length) {
+    if (ctx.quiet && list.plan.quiet) ctx.quiet.last = list.plan.quiet;
+    return outcome(list.changed.length, list.removed.length, list.plan.statusChanged, list.plan.verify);
+  }
+  const details = await fetchDetails(ctx.client, list.plan.targets, { concurrency: ctx.detailConcurrency, probePorts: ctx.probePorts });
+  const detailed = await ctx.repo.applyPlan(ctx.cluster, (view) => planDetails(input, view, now(), details));
+  return outcome(
+    new Set([...list.changed, ...detailed.changed].map((v) => v.id)).size,
+    list.removed.length + detailed.removed.length,
+    [...new Set([...list.plan.statusChanged, ...detailed.plan.statusChanged])],
+    detailed.plan.verify,
+  );
+}
+
+/** The pass's inputs, and whether it repeats the last quick pass. */
+function passInput(ctx: PassContext, kind: 'full' | 'quick', snapshot: ResourceSnapshot, now: () => number): PassInput {
+  const held = ctx.heldStatus();
+  const heldKey = [...held].sort((a, b) => a - b).join(',');
   const offline = snapshot.nodes.filter((n) => !n.online);
-  const offlineNodes = offline.length ? new Set(offline.map((n) => n.name)) : undefined;
   // The same bytes from Proxmox, the same holds, no clock-driven change due yet: only guests whose
   // stored rows changed since the last quick pass can differ from it (usually none at all).
-  const q = ctx.quiet?.last;
+  const q = ctx.quiet?.last ?? null;
   const t = now();
-  const reusable = kind === 'quick' && !ctx.destroyed?.size && !!q && snapshot.unchanged && q.rows === fetched && q.held === heldKey && t >= q.from && t < q.until;
-  if (reusable && q!.storedVersion === ctx.repo.storedVersion(ctx.cluster)) return outcome(0, 0, [], q!.verify);
-  if (ctx.quiet) ctx.quiet.last = null;
-  let quiet: QuietPass | null = null;
-  let statusChanged: number[] = [];
-  let verify: number[] = [];
-  let details: Map<number, GuestDetails> | undefined;
-  let targets: ResourceRow[] = [];
-  const compute = (all: InventoryRow[]) => {
-    const at = now();
-    const version = ctx.repo.storedVersion(ctx.cluster);
-    let current = all;
-    let listed = fetched;
-    // Contradictions the last pass found in rows not diffed again still stand.
-    let verifyKept: number[] = [];
-    if (reusable && !details) {
-      const only = new Set(ctx.repo.changedSince(ctx.cluster, q!.storedVersion));
-      current = all.filter((r) => only.has(r.vmid));
-      listed = fetched.filter((f) => only.has(f.vmid));
-      verifyKept = q!.verify.filter((vmid) => !only.has(vmid));
-    }
-    if (!details) {
-      // Usually nothing needs details: then this one read serves the diff too.
-      targets = guestsNeedingDetails(current, listed, kind, at);
-      // Details take a while (a booting guest's agent answers only after its ~3 s timeout): show what
-      // the list says first when many need them, or when any of them is new or changed status, so a
-      // start is on screen at once and its address follows.
-      if (targets.length && targets.length < EARLY_WRITE_AT && !statusNews(current, targets)) return { upserts: [], tombstones: [], events: [] };
-    }
-    const d = diffInventory({
-      cluster: ctx.cluster, stored: current, fetched: listed, kind, now: at, details, holdStatus: held, listedUnreadable: snapshot.skippedVmids,
-      destroyed: ctx.destroyed, offlineNodes,
-    });
-    statusChanged = d.statusChanged;
-    verify = [...verifyKept, ...d.verify];
-    if (kind === 'quick' && !targets.length) {
-      // Rows this write changes get a newer version than `version`, so the next pass diffs them again.
-      quiet = { rows: fetched, storedVersion: version, held: heldKey, from: at, until: Math.min(d.quietUntil, reusable ? q!.until : Infinity), verify };
-    }
-    return d;
+  const repeats = kind === 'quick' && !ctx.destroyed?.size && !!q && snapshot.unchanged && q.rows === snapshot.rows && q.held === heldKey && t >= q.from && t < q.until;
+  return {
+    cluster: ctx.cluster, kind, snapshot, held, heldKey, destroyed: ctx.destroyed,
+    offlineNodes: offline.length ? new Set(offline.map((n) => n.name)) : undefined, memo: repeats ? q : null,
   };
-  const first = await ctx.repo.apply(ctx.cluster, compute);
-  let changed = first.changed.length;
-  let removed = first.removed.length;
-  if (targets.length) {
-    const early = statusChanged;
-    details = await fetchDetails(ctx.client, targets, { concurrency: ctx.detailConcurrency, probePorts: ctx.probePorts });
-    const second = await ctx.repo.apply(ctx.cluster, compute);
-    changed = new Set([...first.changed, ...second.changed].map((v) => v.id)).size;
-    removed += second.removed.length;
-    statusChanged = [...new Set([...early, ...statusChanged])];
+}
+
+/** The list's write (pure): the diff of what the answer lists, unless details are worth waiting for. */
+function planList(input: PassInput, view: StoredView, at: number): Planned<ListPlan> {
+  const { memo } = input;
+  const only = memo ? new Set(view.changedSince(memo.storedVersion)) : null;
+  const stored = only ? view.rows.filter((r) => only.has(r.vmid)) : view.rows;
+  const listed = only ? input.snapshot.rows.filter((f) => only.has(f.vmid)) : input.snapshot.rows;
+  // Usually nothing needs details: then this one read serves the diff too.
+  const targets = guestsNeedingDetails(stored, listed, input.kind, at);
+  // Details take a while (a booting guest's agent answers only after its ~3 s timeout): show what
+  // the list says first when many need them, or when any of them is new or changed status, so a
+  // start is on screen at once and its address follows.
+  if (targets.length && targets.length < EARLY_WRITE_AT && !statusNews(stored, targets)) {
+    return { write: { upserts: [], tombstones: [], events: [] }, plan: { statusChanged: [], verify: [], targets, quiet: null } };
   }
-  if (ctx.quiet && quiet) ctx.quiet.last = quiet;
-  return outcome(changed, removed, statusChanged, verify);
+  const d = diff(input, stored, listed, at);
+  // Contradictions the last pass found in rows not diffed again still stand.
+  const verify = [...(only ? memo!.verify.filter((vmid) => !only.has(vmid)) : []), ...d.verify];
+  // Rows this write changes get a newer version than the view's, so the next pass diffs them again.
+  const quiet = input.kind === 'quick' && !targets.length
+    ? { rows: input.snapshot.rows, storedVersion: view.version, held: input.heldKey, from: at, until: Math.min(d.quietUntil, memo ? memo.until : Infinity), verify }
+    : null;
+  return { write: d, plan: { statusChanged: d.statusChanged, verify, targets, quiet } };
+}
+
+/** The write once details are in (pure): the whole answer diffed again, with them. */
+function planDetails(input: PassInput, view: StoredView, at: number, details: ReadonlyMap<number, GuestDetails>): Planned<Pick<ListPlan, 'statusChanged' | 'verify'>> {
+  const d = diff(input, view.rows, input.snapshot.rows, at, details);
+  return { write: d, plan: { statusChanged: d.statusChanged, verify: d.verify } };
+}
+
+function diff(input: PassInput, stored: readonly InventoryRow[], listed: readonly ResourceRow[], at: number, details?: ReadonlyMap<number, GuestDetails>): DiffResult {
+  return diffInventory({
+    cluster: input.cluster, stored, fetched: listed, kind: input.kind, now: at, details, holdStatus: input.held,
+    listedUnreadable: input.snapshot.skippedVmids, destroyed: input.destroyed, offlineNodes: input.offlineNodes,
+  });
 }
 
 /** True when a guest needing details is new or the list shows it in another status than stored. */
