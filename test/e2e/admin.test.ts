@@ -1,43 +1,28 @@
 // End to end, admin side, in real Chromium: the sync monitor shows a cluster going down (a
 // simulator fault) and recovering, live, with the alerts listed as they are raised; the all-VMs
 // table stays smooth at 20,000 rows.
-import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
-import type { Browser } from 'playwright-core';
-import { startStack, type Stack } from './harness.js';
-import { canRunE2e, launch, newPage, signIn, shot } from './browser.js';
+import { describe, it, expect } from 'vitest';
+import { startStack } from './harness.js';
+import { browserSuite, canRunE2e, newPage, signIn, shot } from './browser.js';
 import type { InventoryRow } from '../../server/inventory/row.js';
 
 describe.skipIf(!canRunE2e)('admin pages (Chromium)', () => {
-  let stack: Stack;
-  let browser: Browser;
-  const errors: string[] = [];
-  // Every test's pages must raise no script or content-security-policy error (checked per test,
-  // so a test run alone checks it too).
-  afterEach(() => { expect(errors.splice(0)).toEqual([]); });
-
-  beforeAll(async () => {
-    [stack, browser] = await Promise.all([startStack(), launch()]);
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await stack?.close();
-  });
+  const e2e = browserSuite(() => startStack());
 
   it('shows a cluster going down and recovering on the sync monitor, with its alerts', async () => {
-    const { page } = await newPage(browser, { width: 1280, height: 900 }, errors);
-    await signIn(page, stack.url, 'admin', /\/admin\/sync$/);
+    const { page } = await newPage(e2e.browser, { width: 1280, height: 900 }, e2e.errors);
+    await signIn(page, e2e.stack.url, 'admin', /\/admin\/sync$/);
     const card = page.locator('section[data-cluster="lab-a"]');
     const alerts = page.getByRole('region', { name: 'Alerts' });
     await expect.poll(() => alerts.locator('[data-alerts-empty]').textContent(), { timeout: 5000 }).toMatch(/No alerts so far/);
     await expect.poll(() => card.getAttribute('data-health'), { timeout: 5000 }).toBe('healthy');
     await expect.poll(() => page.locator('ld-sync-chart circle').count(), { timeout: 5000 }).toBeGreaterThan(1);
     // Which instance syncs the cluster, and which one answered (one process: the same).
-    const instance = stack.lab.sync.instance;
+    const instance = e2e.stack.lab.sync.instance;
     expect(await card.locator('[data-leader]').textContent()).toBe(`${instance} (this instance)`);
     expect(await page.locator('[data-instance]').textContent()).toBe(instance);
     await shot(page, 'sync-monitor-healthy');
-    await stack.cluster.setFault({ mode: 'down' });
+    await e2e.stack.cluster.setFault({ mode: 'down' });
     await expect.poll(() => card.getAttribute('data-health'), { timeout: 15_000 }).toBe('down');
     await expect.poll(() => card.textContent()).toMatch(/Last error/);
     // The alert arrives over the socket: no reload.
@@ -45,7 +30,7 @@ describe.skipIf(!canRunE2e)('admin pages (Chromium)', () => {
     await expect.poll(() => down.count(), { timeout: 15_000 }).toBe(1);
     expect(await down.textContent()).toMatch(/Down[\s\S]*sync passes in a row failed/);
     await shot(page, 'sync-monitor-down');
-    await stack.cluster.setFault({ mode: 'ok' });
+    await e2e.stack.cluster.setFault({ mode: 'ok' });
     await expect.poll(() => card.getAttribute('data-health'), { timeout: 15_000 }).toBe('healthy');
     const recovered = alerts.locator('tr[data-alert-kind="recovered"][data-cluster="lab-a"]');
     await expect.poll(() => recovered.count(), { timeout: 20_000 }).toBe(1);
@@ -65,9 +50,9 @@ describe.skipIf(!canRunE2e)('admin pages (Chromium)', () => {
       tags: '', category: 'linux', ostype: 'l26', pool: null, lock: null, last_updated: now, last_seen: now,
       last_status_check: null, sync_error: null, revision: 0, deleted: 0,
     }));
-    await stack.lab.inventoryWriter.apply('bulk', () => ({ upserts: rows, tombstones: [], events: [] }));
-    const { page } = await newPage(browser, { width: 1280, height: 900 }, errors);
-    await signIn(page, stack.url, 'admin', /\/admin\/sync$/);
+    await e2e.stack.lab.inventoryWriter.apply('bulk', () => ({ upserts: rows, tombstones: [], events: [] }));
+    const { page } = await newPage(e2e.browser, { width: 1280, height: 900 }, e2e.errors);
+    await signIn(page, e2e.stack.url, 'admin', /\/admin\/sync$/);
     await page.getByRole('link', { name: 'All VMs' }).click();
     const count = page.locator('[data-count]');
     await expect.poll(() => count.textContent(), { timeout: 15_000 }).toMatch(/20,0\d\d of 20,0\d\d VMs/);
@@ -93,7 +78,7 @@ describe.skipIf(!canRunE2e)('admin pages (Chromium)', () => {
     await expect.poll(() => count.textContent()).toMatch(/^6,\d\d\d of/);
     // A push of 500 changed rows lands in the open table.
     const changed = rows.slice(0, 500).map((r) => ({ ...r, status: 'running', last_updated: Date.now() }));
-    await stack.lab.inventoryWriter.apply('bulk', () => ({ upserts: changed, tombstones: [], events: [] }));
+    await e2e.stack.lab.inventoryWriter.apply('bulk', () => ({ upserts: changed, tombstones: [], events: [] }));
     await expect.poll(() => count.textContent(), { timeout: 5000 }).toMatch(/^7,\d\d\d of/);
     await shot(page, 'all-vms-20000');
     console.log(`all-VMs table at 20,000 rows: sort ${sortMs} ms, search ${searchMs} ms (including polling)`);

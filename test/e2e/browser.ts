@@ -1,7 +1,9 @@
 // Real Chromium for the end-to-end tests (playwright-core driving Debian's chromium): launch,
-// sign in through the page, collect socket frames, and save screenshots to test-artifacts/.
+// a describe block's stack and browser, sign in through the page, collect socket frames, and save
+// screenshots to test-artifacts/.
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { PASSWORD } from './harness.js';
 
@@ -22,6 +24,42 @@ export function launch(): Promise<Browser> {
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync'],
   });
+}
+
+export interface BrowserSuite<S> {
+  /** What `start` made (a stack or a test server); there once the suite's beforeAll has run. */
+  readonly stack: S;
+  readonly browser: Browser;
+  /** Hand it to newPage: the script and content-security-policy errors of those pages. */
+  readonly errors: string[];
+}
+
+/**
+ * Starts `start()` and Chromium together before a describe block's tests and closes both after
+ * them. Unless `checkErrors` is false, the pages given `errors` must raise none in any test
+ * (checked after each test, so a test run alone checks it too).
+ */
+export function browserSuite<S extends { close(): Promise<void> }>(start: () => Promise<S>, opts: { checkErrors?: boolean } = {}): BrowserSuite<S> {
+  let stack: S | undefined;
+  let browser: Browser | undefined;
+  const errors: string[] = [];
+  beforeAll(async () => {
+    const [s, b] = await Promise.allSettled([start(), launch()]);
+    if (s.status === 'fulfilled') stack = s.value;
+    if (b.status === 'fulfilled') browser = b.value;
+    if (s.status === 'rejected') throw s.reason;
+    if (b.status === 'rejected') throw b.reason;
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.close();
+  });
+  if (opts.checkErrors !== false) afterEach(() => { expect(errors.splice(0)).toEqual([]); });
+  const started = <T>(v: T | undefined): T => {
+    if (v === undefined) throw new Error('the stack and browser start in beforeAll');
+    return v;
+  };
+  return { get stack() { return started(stack); }, get browser() { return started(browser); }, errors };
 }
 
 /** A fresh context (own cookies) and page; script and CSP errors are collected in `errors`. */

@@ -1,35 +1,24 @@
 // End to end in real Chromium: a teacher renames their class, adds a co-teacher, enrols and removes
 // a student by username, and deletes the class; the co-teacher's and student's access follow.
-import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { startStack, PASSWORD, type Stack } from './harness.js';
-import { canRunE2e, launch, newPage, signIn, shot } from './browser.js';
+import { describe, it, expect, beforeAll } from 'vitest';
+import type { Page } from 'playwright-core';
+import { startStack, PASSWORD } from './harness.js';
+import { browserSuite, canRunE2e, newPage, signIn, shot } from './browser.js';
 
 describe.skipIf(!canRunE2e)('class settings (Chromium)', () => {
-  let stack: Stack;
-  let browser: Browser;
+  const e2e = browserSuite(() => startStack());
   let page: Page;
-  const errors: string[] = [];
-  // Every test's pages must raise no script or content-security-policy error (checked per test,
-  // so a test run alone checks it too).
-  afterEach(() => { expect(errors.splice(0)).toEqual([]); });
 
   beforeAll(async () => {
-    [stack, browser] = await Promise.all([startStack(), launch()]);
-    await stack.lab.users.create({ username: 'newbie', role: 'student', password: PASSWORD, displayName: 'New Bie' });
-    page = (await newPage(browser, { width: 1280, height: 900 }, errors)).page;
+    await e2e.stack.lab.users.create({ username: 'newbie', role: 'student', password: PASSWORD, displayName: 'New Bie' });
+    page = (await newPage(e2e.browser, { width: 1280, height: 900 }, e2e.errors)).page;
     page.setDefaultTimeout(8000);
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await stack?.close();
   });
 
   const settings = () => page.locator('ld-class-settings');
 
   it('renames the class and adds a co-teacher', async () => {
-    await signIn(page, stack.url, 'teacher', /\/classes\/\d+$/);
+    await signIn(page, e2e.stack.url, 'teacher', /\/classes\/\d+$/);
     await settings().getByText('Class settings').click();
     await settings().getByLabel('New class name').fill('Networks 102');
     await settings().getByRole('button', { name: 'Rename' }).click();
@@ -37,8 +26,8 @@ describe.skipIf(!canRunE2e)('class settings (Chromium)', () => {
     await settings().getByLabel("Co-teacher's username").fill('teacher2');
     await settings().getByRole('button', { name: 'Add co-teacher' }).click();
     await settings().locator('li[data-teacher="teacher2"]').waitFor();
-    const co = await stack.login('teacher2');
-    const list = await (await fetch(`${stack.url}/api/classes`, { headers: { cookie: co } })).json();
+    const co = await e2e.stack.login('teacher2');
+    const list = await (await fetch(`${e2e.stack.url}/api/classes`, { headers: { cookie: co } })).json();
     expect(list.classes.map((c: { name: string }) => c.name)).toContain('Networks 102');
     await settings().getByLabel("Co-teacher's username").fill('student1');
     await settings().getByRole('button', { name: 'Add co-teacher' }).click();
@@ -63,8 +52,8 @@ describe.skipIf(!canRunE2e)('class settings (Chromium)', () => {
     await dialog.getByRole('button', { name: 'Delete class' }).click();
     await page.waitForURL(/\/classes$/);
     await page.locator('ld-class-list').getByText(/No classes yet/).waitFor();
-    const s = await stack.login('student2');
-    const mine = await (await fetch(`${stack.url}/api/vms`, { headers: { cookie: s } })).json();
+    const s = await e2e.stack.login('student2');
+    const mine = await (await fetch(`${e2e.stack.url}/api/vms`, { headers: { cookie: s } })).json();
     expect(mine.vms).toEqual([]);
   });
 });

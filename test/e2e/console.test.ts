@@ -1,10 +1,10 @@
 // End to end in real Chromium: a student opens their VM's console from its card and the canvas
 // shows the simulator's picture (read from the canvas pixels), a key press changes it; their
 // teacher opens the same console view-only from the class table, and the student is told.
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { startStack, type Stack } from './harness.js';
-import { canRunE2e, launch, newPage, signIn, shot } from './browser.js';
+import { describe, it, expect, beforeAll } from 'vitest';
+import type { BrowserContext, Page } from 'playwright-core';
+import { startStack } from './harness.js';
+import { browserSuite, canRunE2e, newPage, signIn, shot } from './browser.js';
 import { BANNER_RGB, COUNTER_RECT } from '../../server/simulator/console/framebuffer.js';
 
 /** The RGB of a framebuffer pixel as the page's noVNC canvas holds it. */
@@ -18,29 +18,22 @@ function pixel(page: Page, x: number, y: number): Promise<number[]> {
 const consoleState = (page: Page) => page.locator('ld-console-page [data-console-state]').getAttribute('data-console-state');
 
 describe.skipIf(!canRunE2e)('console (Chromium)', () => {
-  let stack: Stack;
-  let browser: Browser;
+  const e2e = browserSuite(() => startStack(), { checkErrors: false });
   let student: { context: BrowserContext; page: Page; errors: string[] };
   let teacher: { context: BrowserContext; page: Page; errors: string[] };
   let vmid: number;
 
   beforeAll(async () => {
-    [stack, browser] = await Promise.all([startStack(), launch()]);
-    vmid = stack.pool[0];
-    stack.cluster.powerOutside(vmid, 'start');
-    stack.cluster.refreshNow();
-    student = await newPage(browser);
-    teacher = await newPage(browser);
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await stack?.close();
+    vmid = e2e.stack.pool[0];
+    e2e.stack.cluster.powerOutside(vmid, 'start');
+    e2e.stack.cluster.refreshNow();
+    student = await newPage(e2e.browser);
+    teacher = await newPage(e2e.browser);
   });
 
   it('a student opens the console from the VM card and sees the VM\'s screen; a key press changes it', async () => {
     const { page } = student;
-    await signIn(page, stack.url, 'student1', /\/my$/);
+    await signIn(page, e2e.stack.url, 'student1', /\/my$/);
     const card = page.locator(`article[data-vm="lab-a:${vmid}"]`);
     await expect.poll(() => card.getAttribute('data-status'), { timeout: 15_000 }).toBe('running');
     await card.getByRole('link', { name: /Console/ }).click();
@@ -56,9 +49,9 @@ describe.skipIf(!canRunE2e)('console (Chromium)', () => {
 
   it('the teacher watches read-only from the class table, and the student sees that', async () => {
     const { page } = teacher;
-    await signIn(page, stack.url, 'teacher', /\/classes/);
-    await page.goto(`${stack.url}/classes/${stack.classId}`);
-    await page.getByRole('link', { name: new RegExp(`Console of ${stack.cluster.guest(vmid)!.name}`) }).click();
+    await signIn(page, e2e.stack.url, 'teacher', /\/classes/);
+    await page.goto(`${e2e.stack.url}/classes/${e2e.stack.classId}`);
+    await page.getByRole('link', { name: new RegExp(`Console of ${e2e.stack.cluster.guest(vmid)!.name}`) }).click();
     await page.waitForURL(new RegExp(`/console/lab-a/${vmid}$`));
     await expect.poll(() => consoleState(page), { timeout: 15_000 }).toBe('connected');
     await expect.poll(() => pixel(page, 20, 20), { timeout: 10_000 }).toEqual([...BANNER_RGB]);
@@ -70,7 +63,7 @@ describe.skipIf(!canRunE2e)('console (Chromium)', () => {
   });
 
   it('says so plainly when the VM stops', async () => {
-    stack.cluster.powerOutside(vmid, 'stop');
+    e2e.stack.cluster.powerOutside(vmid, 'stop');
     await expect.poll(() => consoleState(student.page), { timeout: 15_000 }).toBe('closed');
     await expect.poll(() => student.page.locator('ld-console-page [role=alert]').textContent(), { timeout: 15_000 }).toContain('The VM stopped');
   });

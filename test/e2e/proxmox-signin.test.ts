@@ -1,39 +1,21 @@
 // End to end in real Chromium: a teacher signs in with Proxmox credentials (a simulator user whose
 // group maps to "teacher") by choosing the cluster on the sign-in page; a wrong password is refused
 // like any other.
-import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import { join } from 'node:path';
-import type { Browser } from 'playwright-core';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { canRunE2e, launch, newPage, shot } from './browser.js';
+import { startTestServer } from '../helpers/server.js';
+import { browserSuite, canRunE2e, newPage, shot } from './browser.js';
 
 describe.skipIf(!canRunE2e)('Proxmox sign-in page (Chromium)', () => {
-  let ts: TestServer;
-  let browser: Browser;
-  const errors: string[] = [];
-  // Every test's pages must raise no script or content-security-policy error (checked per test,
-  // so a test run alone checks it too).
-  afterEach(() => { expect(errors.splice(0)).toEqual([]); });
-
-  beforeAll(async () => {
-    [ts, browser] = await Promise.all([
-      startTestServer({
-        clusters: [{ id: 'lab-a', guests: 4, users: [{ userid: 'tina@pve', password: 'pve-pass-1', groups: ['teachers'] }],
-          login: { enabled: true, realm: 'pve', groupRoles: { teachers: 'teacher' } } }],
-        start: { staticRoot: join(process.cwd(), 'dist/client') },
-      }),
-      launch(),
-    ]);
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await ts?.close();
-  });
+  const e2e = browserSuite(() => startTestServer({
+    clusters: [{ id: 'lab-a', guests: 4, users: [{ userid: 'tina@pve', password: 'pve-pass-1', groups: ['teachers'] }],
+      login: { enabled: true, realm: 'pve', groupRoles: { teachers: 'teacher' } } }],
+    start: { staticRoot: join(process.cwd(), 'dist/client') },
+  }));
 
   it('signs in through the cluster chosen on the page and lands on the teacher view', async () => {
-    const { page } = await newPage(browser, { width: 800, height: 700 }, errors);
-    await page.goto(`${ts.url}/login`);
+    const { page } = await newPage(e2e.browser, { width: 800, height: 700 }, e2e.errors);
+    await page.goto(`${e2e.stack.url}/login`);
     const account = page.getByLabel('Account');
     await account.selectOption('lab-a');
     await expect.poll(() => page.locator('.hint').textContent()).toMatch(/realm pve/);

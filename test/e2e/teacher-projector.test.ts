@@ -4,57 +4,46 @@
 // assign with undo; class links that survive a reload (Copy, Revoke, a term-long projector link);
 // an invite followed while signed out naming the class; the live audit trail in sentences; and a
 // projector link that shows the class live with nobody signed in, and stops working when revoked.
-import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { startStack, PASSWORD, type Stack } from './harness.js';
-import { canRunE2e, launch, newPage, signIn, recordFrames, shot } from './browser.js';
+import { describe, it, expect, beforeAll } from 'vitest';
+import type { Page } from 'playwright-core';
+import { startStack, PASSWORD } from './harness.js';
+import { browserSuite, canRunE2e, newPage, signIn, recordFrames, shot } from './browser.js';
 
 const row = (page: Page, vmid: number) => page.locator(`tr[data-vm="lab-a:${vmid}"]`);
 const audit = (page: Page) => page.locator('ld-class-audit [data-audit]');
 
 describe.skipIf(!canRunE2e)('teacher class page and projector (Chromium)', () => {
-  let stack: Stack;
-  let browser: Browser;
+  const e2e = browserSuite(() => startStack());
   let teacher: Page;
   let projectorUrl = '';
-  const errors: string[] = [];
-  // Every test's pages must raise no script or content-security-policy error (checked per test,
-  // so a test run alone checks it too).
-  afterEach(() => { expect(errors.splice(0)).toEqual([]); });
 
   beforeAll(async () => {
-    [stack, browser] = await Promise.all([startStack(), launch()]);
-    const ctx = await newPage(browser, { width: 1360, height: 1000 }, errors);
+    const ctx = await newPage(e2e.browser, { width: 1360, height: 1000 }, e2e.errors);
     teacher = ctx.page;
-    await ctx.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: stack.url });
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await stack?.close();
+    await ctx.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: e2e.stack.url });
   });
 
   it('shows one table: each student with their VM, free VMs, and a student still without one', async () => {
-    await signIn(teacher, stack.url, 'teacher', /\/classes\/\d+$/);
+    await signIn(teacher, e2e.stack.url, 'teacher', /\/classes\/\d+$/);
     await teacher.getByRole('heading', { name: 'Networks 101' }).waitFor();
     expect(await teacher.title()).toBe('Networks 101 · labdeck');
-    for (const vmid of stack.pool) await row(teacher, vmid).waitFor();
+    for (const vmid of e2e.stack.pool) await row(teacher, vmid).waitFor();
     // student1 has two VMs, student2 one; student3 has a row of their own with an assign menu.
     expect(await teacher.locator('tr[data-student="student1"][data-vm]').count()).toBe(2);
-    expect(await row(teacher, stack.pool[1]).getAttribute('data-student')).toBe('student2');
+    expect(await row(teacher, e2e.stack.pool[1]).getAttribute('data-student')).toBe('student2');
     const lee = teacher.locator('tr[data-student="student3"]');
     expect(await lee.getAttribute('data-vm')).toBeNull();
     expect(await lee.textContent()).toContain('no VM yet');
-    expect(await row(teacher, stack.pool[2]).textContent()).toContain('free');
+    expect(await row(teacher, e2e.stack.pool[2]).textContent()).toContain('free');
     // The old roster beside the table is gone: every row has its actions.
     expect(await teacher.locator('li[data-student]').count()).toBe(0);
-    expect(await row(teacher, stack.pool[0]).locator('ld-vm-row-actions').count()).toBe(1);
+    expect(await row(teacher, e2e.stack.pool[0]).locator('ld-vm-row-actions').count()).toBe(1);
   });
 
   it('starts selected VMs with one progress summary, and a row button keeps focus when it flips', async () => {
-    const [a, b] = [stack.pool[2], stack.pool[3]];
-    for (const vmid of [a, b]) if (stack.cluster.guest(vmid)!.status === 'running') stack.cluster.powerOutside(vmid, 'stop');
-    stack.cluster.refreshNow();
+    const [a, b] = [e2e.stack.pool[2], e2e.stack.pool[3]];
+    for (const vmid of [a, b]) if (e2e.stack.cluster.guest(vmid)!.status === 'running') e2e.stack.cluster.powerOutside(vmid, 'stop');
+    e2e.stack.cluster.refreshNow();
     for (const vmid of [a, b]) await expect.poll(() => row(teacher, vmid).getAttribute('data-status'), { timeout: 5000 }).toBe('stopped');
     await row(teacher, a).getByRole('checkbox').check();
     await row(teacher, b).getByRole('checkbox').check();
@@ -69,7 +58,7 @@ describe.skipIf(!canRunE2e)('teacher class page and projector (Chromium)', () =>
     expect(await summary.textContent()).toMatch(/2 done/);
 
     // Keyboard: Enter on a row's Start; when it becomes "Shut down" the focus is still on it.
-    const vmid = stack.pool[0];
+    const vmid = e2e.stack.pool[0];
     expect(await row(teacher, vmid).getAttribute('data-status')).toBe('stopped');
     const start = row(teacher, vmid).locator('ld-power-buttons button[data-power-main]');
     await start.focus();
@@ -88,13 +77,13 @@ describe.skipIf(!canRunE2e)('teacher class page and projector (Chromium)', () =>
     await dialog.waitFor();
     expect(await dialog.getByRole('heading').textContent()).toBe('Shut down 3 VMs of the whole class?');
     expect(await dialog.locator('li').count()).toBe(3);
-    expect(await dialog.textContent()).toContain(stack.cluster.guest(stack.pool[0])!.name);
+    expect(await dialog.textContent()).toContain(e2e.stack.cluster.guest(e2e.stack.pool[0])!.name);
     await shot(teacher, 'teacher-confirm-shutdown');
     // Escape cancels: nothing happened.
     await teacher.keyboard.press('Escape');
     await dialog.waitFor({ state: 'detached' });
     expect(await teacher.locator('tr[data-vm][data-status="running"]').count()).toBe(3);
-    expect(stack.cluster.guest(stack.pool[0])!.status).toBe('running');
+    expect(e2e.stack.cluster.guest(e2e.stack.pool[0])!.status).toBe('running');
 
     await teacher.getByRole('button', { name: /Shut down whole class/ }).click();
     await dialog.getByRole('button', { name: 'Shut down 3 VMs' }).click();
@@ -104,8 +93,8 @@ describe.skipIf(!canRunE2e)('teacher class page and projector (Chromium)', () =>
   });
 
   it('assigns a free VM to the student without one, and can undo an unassign', async () => {
-    const vmid = stack.pool[2];
-    const name = stack.cluster.guest(vmid)!.name;
+    const vmid = e2e.stack.pool[2];
+    const name = e2e.stack.cluster.guest(vmid)!.name;
     await teacher.getByLabel('Assign a VM to Lee Three').selectOption(`lab-a:${vmid}`);
     await expect.poll(() => row(teacher, vmid).getAttribute('data-student')).toBe('student3');
     await row(teacher, vmid).getByRole('button', { name: `Unassign ${name} from Lee Three` }).click();
@@ -115,15 +104,15 @@ describe.skipIf(!canRunE2e)('teacher class page and projector (Chromium)', () =>
   });
 
   it("keeps the audit trail live and readable: sentences, the students' own actions, no task ids", async () => {
-    const student = await stack.login('student2');
-    const vmid = stack.pool[1];
-    const res = await fetch(`${stack.url}/api/vm/${vmid}/start?cluster=lab-a`, { method: 'POST', headers: { cookie: student, origin: stack.url } });
+    const student = await e2e.stack.login('student2');
+    const vmid = e2e.stack.pool[1];
+    const res = await fetch(`${e2e.stack.url}/api/vm/${vmid}/start?cluster=lab-a`, { method: 'POST', headers: { cookie: student, origin: e2e.stack.url } });
     expect(res.status).toBeLessThan(300);
-    const name = stack.cluster.guest(vmid)!.name;
+    const name = e2e.stack.cluster.guest(vmid)!.name;
     // No Refresh button: the trail follows the VM's change by itself.
     await expect.poll(() => audit(teacher).textContent(), { timeout: 10_000 }).toContain(`Kim Two started ${name}`);
     const text = (await audit(teacher).textContent())!;
-    expect(text).toContain(`Tess Teacher assigned ${stack.cluster.guest(stack.pool[2])!.name} to Lee Three`);
+    expect(text).toContain(`Tess Teacher assigned ${e2e.stack.cluster.guest(e2e.stack.pool[2])!.name} to Lee Three`);
     expect(text).toMatch(/Tess Teacher shut down /);
     expect(text).not.toMatch(/UPID/);
     await expect.poll(() => teacher.locator('[data-audit-entry][data-outcome="pending"]').count(), { timeout: 10_000 }).toBe(0);
@@ -144,8 +133,8 @@ describe.skipIf(!canRunE2e)('teacher class page and projector (Chromium)', () =>
     expect(await teacher.evaluate(() => navigator.clipboard.readText())).toBe(inviteUrl);
 
     // A new student follows it while signed out: the sign-in page names the class.
-    await stack.lab.users.create({ username: 'student4', role: 'student', password: PASSWORD, displayName: 'Max Four' });
-    const { page } = await newPage(browser, { width: 800, height: 700 }, errors);
+    await e2e.stack.lab.users.create({ username: 'student4', role: 'student', password: PASSWORD, displayName: 'Max Four' });
+    const { page } = await newPage(e2e.browser, { width: 800, height: 700 }, e2e.errors);
     await page.goto(inviteUrl);
     await page.waitForURL(/\/login\?next=/);
     await expect.poll(() => page.locator('[data-invited]').textContent()).toContain('You are invited to Networks 101');
@@ -178,7 +167,7 @@ describe.skipIf(!canRunE2e)('teacher class page and projector (Chromium)', () =>
     const expires = await links.locator('.meta').textContent();
     expect(expires).toContain(String(new Date(Date.now() + 120 * 86_400_000).getFullYear()));
 
-    const { page } = await newPage(browser, { width: 1920, height: 1080 }, errors);
+    const { page } = await newPage(e2e.browser, { width: 1920, height: 1080 }, e2e.errors);
     const frames = recordFrames(page);
     await page.goto(projectorUrl);
     await page.getByRole('heading', { name: 'Networks 101' }).waitFor();
@@ -187,15 +176,15 @@ describe.skipIf(!canRunE2e)('teacher class page and projector (Chromium)', () =>
     await expect.poll(() => page.locator('.tile').count()).toBe(6);
     const unassigned = page.locator('.tile[data-unassigned]');
     expect(await unassigned.count()).toBe(1);
-    expect(await unassigned.getAttribute('data-vm')).toBe(`lab-a:${stack.pool[3]}`);
+    expect(await unassigned.getAttribute('data-vm')).toBe(`lab-a:${e2e.stack.pool[3]}`);
     expect(await unassigned.textContent()).toMatch(/Unassigned/);
-    const mine = stack.pool[3];
+    const mine = e2e.stack.pool[3];
     await expect.poll(() => page.locator(`.tile[data-vm="lab-a:${mine}"]`).getAttribute('data-status')).toBe('stopped');
-    stack.cluster.powerOutside(mine, 'start');
-    stack.cluster.refreshNow();
+    e2e.stack.cluster.powerOutside(mine, 'start');
+    e2e.stack.cluster.refreshNow();
     await expect.poll(() => page.locator(`.tile[data-vm="lab-a:${mine}"]`).getAttribute('data-status'), { timeout: 5000 }).toBe('running');
     expect(await page.getByRole('button').count()).toBe(0);
-    const others = stack.cluster.guests().map((g) => g.vmid).filter((v) => !stack.pool.includes(v));
+    const others = e2e.stack.cluster.guests().map((g) => g.vmid).filter((v) => !e2e.stack.pool.includes(v));
     for (const v of others) expect(frames.some((f) => f.includes(`"lab-a:${v}"`))).toBe(false);
     expect(frames.some((f) => f.includes('"mac"'))).toBe(false);
     await shot(page, 'projector');

@@ -1,36 +1,21 @@
 // End to end in real Chromium: an admin adds a local account on the Users page, promotes it (after
 // a confirmation; cancelling leaves the role as it was), sets a new password, disables it (after a
 // confirmation) and undoes that; each change holds over the API.
-import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
-import type { Browser } from 'playwright-core';
-import { startStack, type Stack } from './harness.js';
-import { canRunE2e, launch, newPage, signIn, shot } from './browser.js';
+import { describe, it, expect } from 'vitest';
+import { startStack } from './harness.js';
+import { browserSuite, canRunE2e, newPage, signIn, shot } from './browser.js';
 
 describe.skipIf(!canRunE2e)('user administration (Chromium)', () => {
-  let stack: Stack;
-  let browser: Browser;
-  const errors: string[] = [];
-  // Every test's pages must raise no script or content-security-policy error (checked per test,
-  // so a test run alone checks it too).
-  afterEach(() => { expect(errors.splice(0)).toEqual([]); });
+  const e2e = browserSuite(() => startStack());
 
-  beforeAll(async () => {
-    [stack, browser] = await Promise.all([startStack(), launch()]);
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await stack?.close();
-  });
-
-  const login = (username: string, password: string) => fetch(`${stack.url}/api/auth/login`, {
+  const login = (username: string, password: string) => fetch(`${e2e.stack.url}/api/auth/login`, {
     method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }),
   });
 
   it('adds, promotes, re-keys and disables a user', async () => {
-    const { page } = await newPage(browser, { width: 1280, height: 900 }, errors);
+    const { page } = await newPage(e2e.browser, { width: 1280, height: 900 }, e2e.errors);
     page.setDefaultTimeout(8000);
-    await signIn(page, stack.url, 'admin', /\/admin\/sync$/);
+    await signIn(page, e2e.stack.url, 'admin', /\/admin\/sync$/);
     await page.getByRole('link', { name: 'Users' }).click();
     await page.waitForURL(/\/admin\/users$/);
     const add = page.getByRole('region', { name: 'Add a user' });
@@ -48,12 +33,12 @@ describe.skipIf(!canRunE2e)('user administration (Chromium)', () => {
     await expect.poll(() => dialog.getByRole('heading').textContent()).toBe('Make Newt Scamander an admin?');
     await dialog.getByRole('button', { name: 'Cancel' }).click();
     await dialog.waitFor({ state: 'detached' });
-    expect((await stack.lab.users.getByUsername('newt'))?.role).toBe('student');
+    expect((await e2e.stack.lab.users.getByUsername('newt'))?.role).toBe('student');
     expect(await row.getByLabel('Role of newt').inputValue()).toBe('student');
 
     await row.getByLabel('Role of newt').selectOption('teacher');
     await dialog.getByRole('button', { name: 'Make teacher' }).click();
-    await expect.poll(async () => (await stack.lab.users.getByUsername('newt'))?.role).toBe('teacher');
+    await expect.poll(async () => (await e2e.stack.lab.users.getByUsername('newt'))?.role).toBe('teacher');
 
     page.once('dialog', (d) => void d.accept('second-pass-2'));
     await row.getByRole('button', { name: 'Set password' }).click();

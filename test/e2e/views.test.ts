@@ -6,12 +6,12 @@
 // page says why; power buttons wait while offline); the sync monitor (lines, slow latency
 // coloured, nodes with their guests); phones (one header row, no page-wide overflow); tab titles;
 // "not allowed" for a student at an admin page. Then axe-core on every view, light and dark.
-import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
+import { describe, it, expect, beforeAll } from 'vitest';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { startStack, PASSWORD, type Stack } from './harness.js';
-import { canRunE2e, launch, newPage, signIn, shot } from './browser.js';
+import type { Page } from 'playwright-core';
+import { startStack } from './harness.js';
+import { browserSuite, canRunE2e, newPage, signIn, shot } from './browser.js';
 import { axeViolations } from './axe.js';
 
 /** README screenshots are rewritten only when asked: `LABDECK_DOC_SHOTS=1 npx vitest run test/e2e/views.test.ts`. */
@@ -24,35 +24,26 @@ async function docShot(page: Page, name: string): Promise<void> {
 }
 
 describe.skipIf(!canRunE2e)('every view, as people use it (Chromium)', () => {
-  let stack: Stack;
-  let browser: Browser;
+  const e2e = browserSuite(() => startStack({ guests: 24 }));
   let projectorUrl = '';
-  const errors: string[] = [];
-  afterEach(() => { expect(errors.splice(0)).toEqual([]); });
 
   beforeAll(async () => {
-    [stack, browser] = await Promise.all([startStack({ guests: 24 }), launch()]);
-    const teacher = await stack.login('teacher');
-    const res = await fetch(`${stack.url}/api/classes/${stack.classId}/projector-links`, {
-      method: 'POST', headers: { cookie: teacher, origin: stack.url, 'content-type': 'application/json' }, body: JSON.stringify({ ttlHours: 24 }),
+    const teacher = await e2e.stack.login('teacher');
+    const res = await fetch(`${e2e.stack.url}/api/classes/${e2e.stack.classId}/projector-links`, {
+      method: 'POST', headers: { cookie: teacher, origin: e2e.stack.url, 'content-type': 'application/json' }, body: JSON.stringify({ ttlHours: 24 }),
     });
     projectorUrl = (await res.json()).url;
   });
 
-  afterAll(async () => {
-    await browser?.close();
-    await stack?.close();
-  });
-
   it('All VMs: substring search over names, tags and owners; no matches says so and clears; a row opens its details', async () => {
-    const { page } = await newPage(browser, { width: 1360, height: 900 }, errors);
-    await signIn(page, stack.url, 'admin', /\/admin\/sync$/);
+    const { page } = await newPage(e2e.browser, { width: 1360, height: 900 }, e2e.errors);
+    await signIn(page, e2e.stack.url, 'admin', /\/admin\/sync$/);
     await page.getByRole('link', { name: 'All VMs' }).click();
     expect(await page.title()).toBe('All VMs · labdeck');
     const count = page.locator('[data-count]');
-    const total = stack.cluster.guests().length;
+    const total = e2e.stack.cluster.guests().length;
     await expect.poll(() => count.textContent()).toBe(`${total} of ${total} VMs`);
-    const windows = stack.cluster.guests().filter((g) => g.tags.includes('windows')).length;
+    const windows = e2e.stack.cluster.guests().filter((g) => g.tags.includes('windows')).length;
     expect(windows).toBeGreaterThan(0);
     await page.getByLabel('Search VMs').fill('win');
     await expect.poll(() => count.textContent()).toBe(`${windows} of ${total} VMs`);
@@ -67,7 +58,7 @@ describe.skipIf(!canRunE2e)('every view, as people use it (Chromium)', () => {
     expect(await page.getByLabel('Search VMs').inputValue()).toBe('');
 
     // Templates are marked; the cluster column says "Lab A" as the sync monitor does; "Last change".
-    const template = stack.cluster.guests().find((g) => g.template)!;
+    const template = e2e.stack.cluster.guests().find((g) => g.template)!;
     await page.getByLabel('Search VMs').fill(template.name);
     await expect.poll(() => page.locator(`[data-vm="lab-a:${template.vmid}"]`).getAttribute('data-template')).toBe('');
     expect(await page.locator(`[data-vm="lab-a:${template.vmid}"]`).textContent()).toContain('template');
@@ -75,7 +66,7 @@ describe.skipIf(!canRunE2e)('every view, as people use it (Chromium)', () => {
     expect(await page.getByRole('columnheader', { name: /Last change/ }).count()).toBe(1);
 
     // A row opens its details with the VM's actions; Escape closes them, focus goes back.
-    const vm = stack.cluster.guest(stack.pool[3])!;
+    const vm = e2e.stack.cluster.guest(e2e.stack.pool[3])!;
     await page.getByLabel('Search VMs').fill(vm.name);
     const open = page.getByRole('button', { name: `${vm.name}: details and actions` });
     await open.click();
@@ -90,15 +81,15 @@ describe.skipIf(!canRunE2e)('every view, as people use it (Chromium)', () => {
   });
 
   it('projector: counts include VMs in transition, each state has its own icon and background, problems first, readable at 1080p', async () => {
-    const { page, context } = await newPage(browser, { width: 1920, height: 1080 }, errors);
+    const { page, context } = await newPage(e2e.browser, { width: 1920, height: 1080 }, e2e.errors);
     await page.goto(projectorUrl);
     await page.getByRole('heading', { name: 'Networks 101' }).waitFor();
     // Three students (one with two VMs, one with none yet) and two free pool VMs: 6 tiles, 5 VMs.
     await expect.poll(() => page.locator('.tile').count()).toBe(6);
     // student2's VM is started from outside and caught half way: it counts as "starting or stopping".
-    const busy = stack.pool[1];
-    stack.cluster.powerOutside(busy, 'start');
-    stack.cluster.refreshNow();
+    const busy = e2e.stack.pool[1];
+    e2e.stack.cluster.powerOutside(busy, 'start');
+    e2e.stack.cluster.refreshNow();
     await expect.poll(() => page.locator(`.tile[data-vm="lab-a:${busy}"]`).getAttribute('data-status'), { timeout: 8000 }).toBe('running');
     const sum = async () => {
       const n = await Promise.all(['running', 'busy', 'stopped', 'problems'].map((k) => page.locator(`[data-count="${k}"]`).textContent()));
@@ -106,14 +97,14 @@ describe.skipIf(!canRunE2e)('every view, as people use it (Chromium)', () => {
     };
     expect(await sum()).toBe(5);
     // A stale cluster makes every tile a problem: they come first and say so.
-    await stack.cluster.setFault({ mode: 'down' });
+    await e2e.stack.cluster.setFault({ mode: 'down' });
     try {
       await expect.poll(() => page.locator('[data-count="problems"]').textContent(), { timeout: 15_000 }).toBe('5');
       const kinds = await page.locator('.tile').evaluateAll((tiles) => tiles.map((t) => t.getAttribute('data-kind')));
       expect(kinds.slice(0, 5)).toEqual(Array(5).fill('problem'));
       await shot(page, 'projector-problems');
     } finally {
-      await stack.cluster.setFault({ mode: 'ok' });
+      await e2e.stack.cluster.setFault({ mode: 'ok' });
     }
     await expect.poll(() => page.locator('.tile[data-kind="problem"]').count(), { timeout: 15_000 }).toBe(0);
     const looks = await page.locator('.tile').evaluateAll((tiles) => tiles.map((t) => {
@@ -142,7 +133,7 @@ describe.skipIf(!canRunE2e)('every view, as people use it (Chromium)', () => {
     const lastTop = () => page.locator('.tile').last().evaluate((el) => el.getBoundingClientRect().top);
     const before = await lastTop();
     await context.setOffline(true);
-    for (const s of stack.lab.realtime!.io.sockets.sockets.values()) if (s.data.projectorToken) s.conn.close();
+    for (const s of e2e.stack.lab.realtime!.io.sockets.sockets.values()) if (s.data.projectorToken) s.conn.close();
     await page.getByText(/the tiles may be out of date/).waitFor();
     expect(await lastTop()).toBe(before);
     await shot(page, 'projector-offline-720p');
@@ -151,17 +142,17 @@ describe.skipIf(!canRunE2e)('every view, as people use it (Chromium)', () => {
   });
 
   it('sync monitor: latency as lines, slow values coloured, each node with its guests', async () => {
-    const { page } = await newPage(browser, { width: 1360, height: 1000 }, errors);
-    await signIn(page, stack.url, 'admin', /\/admin\/sync$/);
+    const { page } = await newPage(e2e.browser, { width: 1360, height: 1000 }, e2e.errors);
+    await signIn(page, e2e.stack.url, 'admin', /\/admin\/sync$/);
     expect(await page.title()).toBe('Sync monitor · labdeck');
     const card = page.locator('section[data-cluster="lab-a"]');
     await card.waitFor();
-    await stack.cluster.setFault({ latencyMs: 1200 });
+    await e2e.stack.cluster.setFault({ latencyMs: 1200 });
     try {
       await expect.poll(() => card.locator('[data-p95]').getAttribute('class'), { timeout: 20_000 }).toMatch(/v-(warn|bad)/);
       expect(await card.locator('[data-p95]').textContent()).toMatch(/slow/);
     } finally {
-      await stack.cluster.setFault({ latencyMs: 0 });
+      await e2e.stack.cluster.setFault({ latencyMs: 0 });
     }
     // The p95 series is a line (a path with more than one point), not a lone dot.
     const latencyPath = await page.locator('ld-sync-chart path[stroke-dasharray="6 4"]').first().getAttribute('d');
@@ -170,30 +161,30 @@ describe.skipIf(!canRunE2e)('every view, as people use it (Chromium)', () => {
     const nodes = card.locator('tr[data-node]');
     expect(await nodes.count()).toBe(2);
     const guests = await nodes.evaluateAll((rows) => rows.map((r) => Number(r.querySelector('td.n')!.textContent!.split(' ')[0])));
-    expect(guests.reduce((a, b) => a + b, 0)).toBe(stack.cluster.guests().length);
+    expect(guests.reduce((a, b) => a + b, 0)).toBe(e2e.stack.cluster.guests().length);
     await shot(page, 'sync-monitor-nodes');
     await docShot(page, 'sync-monitor');
   });
 
   it('a disabled student lands on the sign-in page that says why; offline, power buttons wait', async () => {
-    const { page, context } = await newPage(browser, { width: 390, height: 844 }, errors);
-    await signIn(page, stack.url, 'student1', /\/my$/);
-    const card = page.locator(`article[data-vm="lab-a:${stack.pool[0]}"]`);
+    const { page, context } = await newPage(e2e.browser, { width: 390, height: 844 }, e2e.errors);
+    await signIn(page, e2e.stack.url, 'student1', /\/my$/);
+    const card = page.locator(`article[data-vm="lab-a:${e2e.stack.pool[0]}"]`);
     await card.waitFor();
     // One header row on a phone, and nothing wider than the screen.
     expect(await page.locator('labdeck-app').evaluate((el) => el.shadowRoot!.querySelector('header')!.getBoundingClientRect().height)).toBeLessThan(56);
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     await docShot(page, 'student');
     await context.setOffline(true);
-    for (const s of stack.lab.realtime!.io.sockets.sockets.values()) if (s.data.user?.id === stack.userIds.student1) s.conn.close();
+    for (const s of e2e.stack.lab.realtime!.io.sockets.sockets.values()) if (s.data.user?.id === e2e.stack.userIds.student1) s.conn.close();
     await expect.poll(() => card.locator('button[data-power-main]').getAttribute('aria-disabled')).toBe('true');
     expect(await card.textContent()).toContain('Power buttons wait until labdeck is connected again.');
     await context.setOffline(false);
     await expect.poll(() => card.locator('button[data-power-main]').getAttribute('aria-disabled'), { timeout: 10_000 }).toBe('false');
 
-    const admin = await stack.login('admin');
-    const res = await fetch(`${stack.url}/api/users/${stack.userIds.student1}`, {
-      method: 'PATCH', headers: { cookie: admin, origin: stack.url, 'content-type': 'application/json' }, body: JSON.stringify({ disabled: true }),
+    const admin = await e2e.stack.login('admin');
+    const res = await fetch(`${e2e.stack.url}/api/users/${e2e.stack.userIds.student1}`, {
+      method: 'PATCH', headers: { cookie: admin, origin: e2e.stack.url, 'content-type': 'application/json' }, body: JSON.stringify({ disabled: true }),
     });
     expect(res.status).toBe(200);
     try {
@@ -201,16 +192,16 @@ describe.skipIf(!canRunE2e)('every view, as people use it (Chromium)', () => {
       await expect.poll(() => page.locator('[data-ended]').textContent()).toMatch(/account has been disabled/);
       await shot(page, 'sign-in-disabled');
     } finally {
-      await fetch(`${stack.url}/api/users/${stack.userIds.student1}`, {
-        method: 'PATCH', headers: { cookie: admin, origin: stack.url, 'content-type': 'application/json' }, body: JSON.stringify({ disabled: false }),
+      await fetch(`${e2e.stack.url}/api/users/${e2e.stack.userIds.student1}`, {
+        method: 'PATCH', headers: { cookie: admin, origin: e2e.stack.url, 'content-type': 'application/json' }, body: JSON.stringify({ disabled: false }),
       });
     }
   });
 
   it("a teacher's class table fits a phone: who, VM, state and actions, nothing clipped off the page", async () => {
-    const { page } = await newPage(browser, { width: 390, height: 844 }, errors);
-    await signIn(page, stack.url, 'teacher', /\/classes\/\d+$/);
-    const row = page.locator(`tr[data-vm="lab-a:${stack.pool[0]}"]`);
+    const { page } = await newPage(e2e.browser, { width: 390, height: 844 }, e2e.errors);
+    await signIn(page, e2e.stack.url, 'teacher', /\/classes\/\d+$/);
+    const row = page.locator(`tr[data-vm="lab-a:${e2e.stack.pool[0]}"]`);
     await row.waitFor();
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     const right = await row.locator('ld-power-buttons button[data-power-main]').evaluate((el) => el.getBoundingClientRect().right);
@@ -221,13 +212,13 @@ describe.skipIf(!canRunE2e)('every view, as people use it (Chromium)', () => {
   });
 
   it('a student at an admin page is told it is not allowed; a skip link leads to the content', async () => {
-    const { page } = await newPage(browser, { width: 1280, height: 800 }, errors);
-    await signIn(page, stack.url, 'student2', /\/my$/);
-    await page.goto(`${stack.url}/admin/vms`);
+    const { page } = await newPage(e2e.browser, { width: 1280, height: 800 }, e2e.errors);
+    await signIn(page, e2e.stack.url, 'student2', /\/my$/);
+    await page.goto(`${e2e.stack.url}/admin/vms`);
     await page.getByRole('heading', { name: 'Not allowed' }).waitFor();
     expect(await page.locator('[data-not-allowed]').textContent()).toMatch(/Only admins see this page/);
     expect(await page.locator('[role=table]').count()).toBe(0);
-    await page.goto(`${stack.url}/my`);
+    await page.goto(`${e2e.stack.url}/my`);
     await page.locator('article[data-vm]').first().waitFor();
     await page.keyboard.press('Tab');
     const skip = page.getByRole('button', { name: 'Skip to content' });
@@ -260,8 +251,8 @@ describe.skipIf(!canRunE2e)('every view, as people use it (Chromium)', () => {
     const pageFor = (user: string | null, dark: boolean) => {
       const key = `${user}:${dark}`;
       if (!pages.has(key)) {
-        pages.set(key, newPage(browser, { width: 1280, height: 900, dark }, errors).then(async ({ page }) => {
-          if (user) await signIn(page, stack.url, user, /\/(my|classes\/\d+|admin\/sync)$/);
+        pages.set(key, newPage(e2e.browser, { width: 1280, height: 900, dark }, e2e.errors).then(async ({ page }) => {
+          if (user) await signIn(page, e2e.stack.url, user, /\/(my|classes\/\d+|admin\/sync)$/);
           return page;
         }));
       }
@@ -271,7 +262,7 @@ describe.skipIf(!canRunE2e)('every view, as people use it (Chromium)', () => {
       for (const v of views) {
         it(`${v.name} (${dark ? 'dark' : 'light'})`, async () => {
           const page = await pageFor(v.user, dark);
-          const path = v.path === 'PROJECTOR' ? projectorUrl : `${stack.url}${v.path.replace('CLASS', String(stack.classId))}`;
+          const path = v.path === 'PROJECTOR' ? projectorUrl : `${e2e.stack.url}${v.path.replace('CLASS', String(e2e.stack.classId))}`;
           await page.goto(path);
           await v.ready(page);
           await v.prepare?.(page);
