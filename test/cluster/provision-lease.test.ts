@@ -4,15 +4,12 @@
 // finishes it, with exactly as many clones in Proxmox as the job asked for. Likewise a power action
 // another instance is following is left to it, while one an instance let go of when it stopped is
 // settled by another from the task's outcome. Needs TEST_DATABASE_URL.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Simulator } from '../../server/simulator/index.js';
 import type { Db } from '../../server/db/index.js';
-import { makeTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { waitFor } from '../helpers/wait.js';
-import { api, chaosSimulator, prepareDatabase, spawnLabdeck, type LabdeckProcess } from '../chaos/harness.js';
+import { api, chaosSimulator, type LabdeckProcess } from '../chaos/harness.js';
+import { instanceRig, type InstanceRig } from './rig.js';
 
 const pgUrl = process.env.TEST_DATABASE_URL;
 if (!pgUrl) console.warn('TEST_DATABASE_URL is not set: the provisioning lease test between instances is skipped.');
@@ -21,42 +18,27 @@ const RENEW_MS = 300;
 const COUNT = 4;
 
 describe.skipIf(!pgUrl)('provisioning jobs among instances on one PostgreSQL database', () => {
+  let rig: InstanceRig;
   let sim: Simulator;
-  let tdb: TestDatabase;
   let db: Db;
   let cookie: string;
-  let dir: string;
   const procs: LabdeckProcess[] = [];
 
-  const spawn = (name: string, instance: Record<string, unknown> = {}) => spawnLabdeck({
-    dir, sim, databaseUrl: tdb.url,
-    sync: { quickIntervalSeconds: 1, fullIntervalSeconds: 3600, taskIntervalSeconds: 0, nodeListIntervalSeconds: 0, fastIntervalMs: 200 },
-    config: {
-      instance: { shared: true, leaderRetryMs: 500, lockPingMs: 300, lockTimeoutMs: 2000, followIntervalMs: 1000, recoverySweepMs: 300, ...instance },
-      provision: { perNode: 1, pollMs: 100, retryBaseMs: 50, leaseRenewMs: RENEW_MS },
-    },
-    env: { LABDECK_INSTANCE: name },
+  const spawn = (name: string, instance: Record<string, unknown> = {}) => rig.spawn(name, {
+    instance: { recoverySweepMs: 300, ...instance },
+    config: { provision: { perNode: 1, pollMs: 100, retryBaseMs: 50, leaseRenewMs: RENEW_MS } },
   }).then((p) => { procs.push(p); return p; });
   const jobRow = (id: number) => db.selectFrom('provision_jobs').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
   const vmRows = (id: number) => db.selectFrom('provision_vms').selectAll().where('job_id', '=', id).orderBy('idx').execute();
 
   beforeAll(async () => {
     // Clones slow enough that the job is still running when the second instance has started.
-    sim = await chaosSimulator([{ id: 'lab-a', guests: 6, seed: 7 }], { taskDurationMs: { start: 200, stop: 200, reboot: 15000, clone: 2500, linkedClone: 2500, config: 20, snapshot: 50, destroy: 50 } });
-    tdb = await makeTestDatabase('postgres');
-    ({ db, cookie } = await prepareDatabase(tdb.url));
-    dir = mkdtempSync(join(tmpdir(), 'labdeck-lease-'));
+    rig = await instanceRig(await chaosSimulator([{ id: 'lab-a', guests: 6, seed: 7 }], { taskDurationMs: { start: 200, stop: 200, reboot: 15000, clone: 2500, linkedClone: 2500, config: 20, snapshot: 50, destroy: 50 } }), 'lease');
+    ({ sim, db, cookie } = rig);
   }, 60_000);
 
   afterAll(async () => {
-    for (const p of procs) {
-      p.kill();
-      await p.exited;
-    }
-    await db?.destroy();
-    await sim?.close();
-    await tdb?.drop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await rig?.close();
   }, 30_000);
 
   it('a running job stays with its live owner; after kill -9 the other instance takes it over and makes no VM twice', async () => {

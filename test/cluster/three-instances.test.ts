@@ -4,15 +4,12 @@
 // kill -9 of the leader hands the cluster over within 10 s without losing a change made meanwhile,
 // and a stalled leader (SIGSTOP) finds its writes refused by epoch when it resumes.
 // Needs TEST_DATABASE_URL.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Simulator } from '../../server/simulator/index.js';
 import type { Db } from '../../server/db/index.js';
-import { makeTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { waitFor } from '../helpers/wait.js';
-import { adminSocket, api, chaosSimulator, prepareDatabase, spawnLabdeck, type LabdeckProcess } from '../chaos/harness.js';
+import { adminSocket, api, chaosSimulator, type LabdeckProcess } from '../chaos/harness.js';
+import { instanceRig, type InstanceRig } from './rig.js';
 
 const pgUrl = process.env.TEST_DATABASE_URL;
 if (!pgUrl) console.warn('TEST_DATABASE_URL is not set: the three-instance test is skipped.');
@@ -20,11 +17,10 @@ if (!pgUrl) console.warn('TEST_DATABASE_URL is not set: the three-instance test 
 const QUICK_S = 1;
 
 describe.skipIf(!pgUrl)('three instances on one PostgreSQL database', () => {
+  let rig: InstanceRig;
   let sim: Simulator;
-  let tdb: TestDatabase;
   let db: Db;
   let cookie: string;
-  let dir: string;
   const procs = new Map<string, LabdeckProcess>();
   const sockets: Array<{ close(): void }> = [];
 
@@ -51,31 +47,16 @@ describe.skipIf(!pgUrl)('three instances on one PostgreSQL database', () => {
   };
 
   beforeAll(async () => {
-    sim = await chaosSimulator([{ id: 'lab-a', guests: 20, seed: 3 }, { id: 'lab-b', guests: 20, seed: 4 }]);
-    tdb = await makeTestDatabase('postgres');
-    ({ db, cookie } = await prepareDatabase(tdb.url));
-    dir = mkdtempSync(join(tmpdir(), 'labdeck-three-'));
+    rig = await instanceRig(await chaosSimulator([{ id: 'lab-a', guests: 20, seed: 3 }, { id: 'lab-b', guests: 20, seed: 4 }]), 'three');
+    ({ sim, db, cookie } = rig);
     const names = ['inst-1', 'inst-2', 'inst-3'];
-    const started = await Promise.all(names.map((name) => spawnLabdeck({
-      dir, sim, databaseUrl: tdb.url,
-      sync: { quickIntervalSeconds: QUICK_S, fullIntervalSeconds: 3600, taskIntervalSeconds: 0, nodeListIntervalSeconds: 0, fastIntervalMs: 200 },
-      config: { instance: { shared: true, leaderRetryMs: 500, lockPingMs: 300, lockTimeoutMs: 2000, followIntervalMs: 1000 } },
-      env: { LABDECK_INSTANCE: name },
-    })));
+    const started = await Promise.all(names.map((name) => rig.spawn(name, { sync: { quickIntervalSeconds: QUICK_S } })));
     names.forEach((n, i) => procs.set(n, started[i]));
   }, 120_000);
 
   afterAll(async () => {
     for (const s of sockets) s.close();
-    for (const p of procs.values()) {
-      try { process.kill(p.pid, 'SIGCONT'); } catch { /* gone */ }
-      p.kill();
-      await p.exited;
-    }
-    await db?.destroy();
-    await sim?.close();
-    await tdb?.drop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await rig?.close();
   }, 30_000);
 
   it('exactly one instance syncs each cluster: one quick pass per interval, not three', async () => {
