@@ -49,6 +49,7 @@ import { ConsoleTokenRepo } from './console/token-repo.js';
 import { consoleRoutes } from './console/routes.js';
 import { createProvisioning, type Provisioning } from './provision/attach.js';
 import type { Shared } from './cluster/shared.js';
+import { userRoom } from '../contract/rooms.js';
 
 export interface StartOptions {
   /** Overrides config.port / config.host (tests pass 0 and 127.0.0.1). */
@@ -290,8 +291,8 @@ export async function startLabdeck(config: AppConfig, opts: StartOptions = {}): 
     consoleRelay.attach(httpServer);
     consoleRelay.onWatchers = (cluster, vmid, watchers) => {
       const students = (access.snapshot().assignmentsOfVm.get(`${cluster}:${vmid}`) ?? []).map((a) => a.userId);
-      const rooms = [...new Set([...students, ...watchers.map((w) => w.userId)])].map((id) => `user:${id}`);
-      if (rooms.length) realtime.io.to(rooms).emit('console:watchers', { cluster, vmid, watchers: watchers.map(({ name, mode }) => ({ name, mode })) });
+      const rooms = [...new Set([...students, ...watchers.map((w) => w.userId)])].map(userRoom);
+      if (rooms.length) realtime.send(rooms, 'console:watchers', { cluster, vmid, watchers: watchers.map(({ name, mode }) => ({ name, mode })) });
     };
     closers.push(() => consoleRelay.close());
     await ops.start(realtime);

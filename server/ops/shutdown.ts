@@ -12,7 +12,8 @@ export interface ShutdownTarget {
   httpServer: HttpServer;
   sync: { stop(timeoutMs?: number): Promise<void> };
   power?: { close(): Promise<void> };
-  realtime?: { io?: unknown } | null;
+  /** The realtime hub's typed send (browsers are told); only this instance's sockets, whose server this is. */
+  realtime?: { send(audience: { local: true }, event: 'server:shutdown', msg: { at: number; reason: string }): void } | null;
   close(): Promise<void>;
 }
 
@@ -85,8 +86,7 @@ export function installShutdown(target: ShutdownTarget, opts: ShutdownOptions = 
     // The listener stays open for the grace period: /readyz answers 503 (other new requests too),
     // so whatever routes traffic here sees the shutdown before connections are refused.
     const graceUntil = t0 + Math.min(opts.graceMs ?? 3_000, budget * 0.4);
-    const io = target.realtime?.io as { emit?: (event: string, msg: unknown) => void } | undefined;
-    io?.emit?.('server:shutdown', { at: Date.now(), reason: 'restart' });
+    target.realtime?.send({ local: true }, 'server:shutdown', { at: Date.now(), reason: 'restart' });
     // Power actions stop following their tasks first, while the Proxmox clients are still open, so
     // each records "outcome unknown" instead of a failure the closed sockets would make up.
     await Promise.race([target.power?.close(), delay(Math.min(2_000, left() * 0.2))]);

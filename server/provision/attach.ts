@@ -2,7 +2,7 @@
 // runner (resuming interrupted jobs), the service, its routes, and the live progress push to the
 // class's teachers.
 import type { PveCalls } from '../pve/http.js';
-import { ADMIN_ROOM, classRoom } from '../../contract/rooms.js';
+import { ADMIN_ROOM, PROJECTOR_ROOM, classRoom } from '../../contract/rooms.js';
 import type { Hono } from 'hono';
 import type { AppConfig } from '../config.js';
 import type { Db } from '../db/index.js';
@@ -63,14 +63,12 @@ export function createProvisioning(d: ProvisionDeps): Provisioning {
     timer = null;
     const ids = [...pending];
     pending.clear();
-    const io = realtime?.io;
-    if (!io) return;
+    if (!realtime) return;
     for (const id of ids) {
       const job = await service.view(id).catch(() => null);
       if (!job) continue;
       // Teachers of the class and admins; projector sockets share the class room but get nothing.
-      const sockets = await io.in([classRoom(job.classId), ADMIN_ROOM]).fetchSockets();
-      for (const s of sockets) if (s.data.user && d.access.canManageClass(s.data.user, job.classId)) s.emit('provision:progress', { classId: job.classId, job });
+      realtime.send({ to: [classRoom(job.classId), ADMIN_ROOM], except: PROJECTOR_ROOM }, 'provision:progress', { classId: job.classId, job });
     }
   };
   const changed = (jobId: number) => {

@@ -62,9 +62,9 @@ export async function template(ts: TestServer, opts: { node?: string; type?: 'qe
   return vmid;
 }
 
-/** A signed-in socket that keeps every provisioning push. */
-export function progressSocket(url: string, cookie: string): { socket: Socket; seen: JobView[]; ready: Promise<void> } {
-  const socket = connect(url, { path: '/socket.io', transports: ['websocket'], reconnection: false, forceNew: true, extraHeaders: { cookie } });
+/** A signed-in socket (or a projector's, with `auth.projector`) that keeps every provisioning push. */
+export function progressSocket(url: string, cookie: string, auth: { projector?: string } = {}): { socket: Socket; seen: JobView[]; ready: Promise<void> } {
+  const socket = connect(url, { path: '/socket.io', transports: ['websocket'], reconnection: false, forceNew: true, extraHeaders: cookie ? { cookie } : {}, auth });
   const seen: JobView[] = [];
   socket.on('provision:progress', (m: { job: JobView }) => seen.push(m.job));
   const ready = new Promise<void>((resolve, reject) => {

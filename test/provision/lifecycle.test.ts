@@ -69,11 +69,21 @@ describe('revert, reset and remove', () => {
     const { classId, teacher, students } = await classWithStudents(ts, 'rv1', 2);
     const tpl = await template(ts, { name: 'tpl-rv' });
     const live = progressSocket(ts.url, teacher);
-    await live.ready;
+    // The class's projector and a student share none of the teachers' progress.
+    const link = await ts.request('POST', `/api/classes/${classId}/projector-links`, { cookie: teacher, body: {} });
+    const wall = progressSocket(ts.url, '', { projector: link.body.token as string });
+    const student = progressSocket(ts.url, students[0].cookie);
+    await Promise.all([live.ready, wall.ready, student.ready]);
     const res = await ts.request('POST', `/api/classes/${classId}/provision`, { cookie: teacher, body: { cluster: 'lab-a', templateVmid: tpl, count: 3, assign: true } });
     const end = await jobEnd(live.socket, res.body.job.id);
     live.socket.disconnect();
     expect(end.state).toBe('done');
+    // An ack round trip: whatever the end push sent these sockets is in by then (socket.io keeps order per socket).
+    await Promise.all([wall.socket.emitWithAck('hello', {}), student.socket.emitWithAck('hello', {})]);
+    expect(wall.seen).toEqual([]);
+    expect(student.seen).toEqual([]);
+    wall.socket.disconnect();
+    student.socket.disconnect();
     await ts.synced();
     const [mine, theirs, spare] = end.vms;
 
