@@ -11,10 +11,10 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import pg from 'pg';
 import { io as connectSocket, type Socket } from 'socket.io-client';
 import { startSimulator } from '../server/simulator/index.js';
 import { createDb } from '../server/db/index.js';
+import { createScratchDatabase } from '../server/db/scratch.js';
 import { migrateToLatest } from '../server/db/migrate.js';
 import { UsersRepo } from '../server/auth/users.js';
 import { Sessions, SESSION_COOKIE } from '../server/auth/session.js';
@@ -73,14 +73,8 @@ export async function benchInstances(ctx: InstancesBenchCtx): Promise<InstancesB
     return null;
   }
   const { shape, log } = ctx;
-  const dbName = `labdeck_bench_${randomBytes(4).toString('hex')}`;
-  const c0 = new pg.Client({ connectionString: admin });
-  await c0.connect();
-  await c0.query(`CREATE DATABASE ${dbName}`);
-  await c0.end();
-  const url = new URL(admin);
-  url.pathname = `/${dbName}`;
-  const dbUrl = url.toString();
+  const scratch = await createScratchDatabase(admin, 'labdeck_bench');
+  const dbUrl = scratch.url;
   const sim = await startSimulator({
     clusters: ['lab-a', 'lab-b'].map((id, i) => ({ id, nodes: 2, guests: shape.guestsPerCluster, seed: 21 + i, tokenSecret: randomUUID() })),
     pvestatdIntervalMs: 0, unauthorizedDelayMs: 0, ipDelayMs: 0, agentTimeoutMs: 50, activity: false,
@@ -112,7 +106,7 @@ export async function benchInstances(ctx: InstancesBenchCtx): Promise<InstancesB
     if (!await waitFor(async () => (await Promise.all(procs.map((p) => fetch(`${p.url}/readyz`).then((r) => r.status === 200, () => false)))).every(Boolean), 120_000, 200)) {
       throw new Error('the three instances did not become ready within 120 s');
     }
-    log(`three instances up on ${dbName}; ${sim.clusters.length * shape.guestsPerCluster} guests`);
+    log(`three instances up on ${scratch.name}; ${sim.clusters.length * shape.guestsPerCluster} guests`);
 
     /** VM key → status → per instance name, when its socket saw it. */
     const seen = new Map<string, Map<string, Map<string, number>>>();
@@ -192,9 +186,6 @@ export async function benchInstances(ctx: InstancesBenchCtx): Promise<InstancesB
     }
     await db.destroy();
     await sim.close();
-    const c1 = new pg.Client({ connectionString: admin });
-    await c1.connect();
-    await c1.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => undefined);
-    await c1.end();
+    await scratch.drop().catch(() => undefined);
   }
 }

@@ -3,9 +3,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { createDb, type Db } from '../../server/db/index.js';
+import { createScratchDatabase } from '../../server/db/scratch.js';
 import { migrateToLatest } from '../../server/db/migrate.js';
 
 export interface TestDatabase {
@@ -31,33 +30,7 @@ export async function makeTestDatabase(kind: 'sqlite' | 'postgres'): Promise<Tes
   }
   const admin = process.env.TEST_DATABASE_URL;
   if (!admin) throw new Error('TEST_DATABASE_URL is not set');
-  const name = `labdeck_t_${randomBytes(6).toString('hex')}`;
-  const client = new pg.Client({ connectionString: admin });
-  await client.connect();
-  await client.query(`CREATE DATABASE ${name}`);
-  await client.end();
-  const url = new URL(admin);
-  url.pathname = `/${name}`;
-  return {
-    kind,
-    url: url.toString(),
-    drop: async () => {
-      const c = new pg.Client({ connectionString: admin });
-      await c.connect();
-      try {
-        // pg's pool.end() resolves before its sockets finish closing, and a forced drop would kill
-        // them mid-close: an uncaught "terminating connection" in the test that closed the pool.
-        for (let i = 0; i < 100; i++) {
-          const r = await c.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [name]);
-          if (r.rows[0].n === 0) break;
-          await new Promise((res) => setTimeout(res, 50));
-        }
-        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      } finally {
-        await c.end();
-      }
-    },
-  };
+  return { kind, ...await createScratchDatabase(admin, 'labdeck_t') };
 }
 
 /** A migrated Kysely instance on a fresh database; call close() in afterAll/afterEach. */
