@@ -245,6 +245,8 @@ export class SignalLoop {
   }
 }
 
+// Not backoff.ts's jittered delay: one labdeck reads its own cluster, so there is no crowd of retries
+// to spread, and the slowed pace stays a multiple of the reading's own period.
 function backoff(intervalMs: number, failures: number): number {
   return failures === 0 ? intervalMs : Math.min(MAX_BACKOFF_MS, intervalMs * 2 ** Math.min(failures, 5));
 }
