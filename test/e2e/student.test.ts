@@ -99,7 +99,9 @@ describe.skipIf(!canRunE2e)('student pages (Chromium)', () => {
     const res = await fetch(`${e2e.stack.url}/api/vm/${vmid}/stop?cluster=lab-a`, { method: 'POST', headers: { cookie: admin, origin: e2e.stack.url } });
     expect(res.status).toBeLessThan(300);
     await waitFor(async () => (await e2e.stack.lab.inventory.get('lab-a', vmid))?.status === 'stopped', 8000, 'the stop to land');
-    await page.waitForTimeout(300);
+    // Whatever the hub held is sent now, and student2 has no socket it could have reached: the page cannot know yet.
+    e2e.stack.lab.realtime!.flush();
+    expect([...e2e.stack.lab.realtime!.io.sockets.sockets.values()].some((s) => s.data.user?.id === e2e.stack.userIds.student2)).toBe(false);
     expect(await statusOf(page, vmid)).toBe('running');
     await shot(page, 'student-offline');
     await context.setOffline(false);
