@@ -17,7 +17,7 @@ import type { ClusterSyncStatus } from '../../contract/sync.js';
 import { healthOf } from '../sync/cluster-loop.js';
 import type { Logger } from '../log.js';
 import type { LoginThrottle } from '../auth/throttle.js';
-import { instanceName } from './instance.js';
+import { instanceName } from '../instance.js';
 import { Bus, type BusMessage } from './bus.js';
 import { Leadership } from './leadership.js';
 import { InventoryFollower, type FollowerStats } from './follower.js';

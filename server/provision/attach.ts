@@ -16,7 +16,7 @@ import type { AppEnv } from '../http/env.js';
 import type { Realtime } from '../realtime/hub.js';
 import { createGuestAdmin, type GuestAdmin } from '../pve/guest-admin.js';
 import { log } from '../log.js';
-import { instanceName } from '../cluster/instance.js';
+import { instanceName } from '../instance.js';
 import { vmKey } from '../../contract/vm.js';
 import { ProvisionRepo } from './repository.js';
 import { ProvisionRunner } from './runner.js';

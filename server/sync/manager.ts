@@ -4,7 +4,7 @@
 import type { PveCalls } from '../pve/http.js';
 import { log as rootLog, type Logger } from '../log.js';
 import type { AppConfig, ClusterConfig, InstanceConfig } from '../config.js';
-import { instanceName } from '../cluster/instance.js';
+import { instanceName } from '../instance.js';
 import type { Db } from '../db/index.js';
 import type { ChangeFeed } from '../inventory/changes.js';
 import type { InventoryRepo } from '../inventory/repository.js';

@@ -2,7 +2,7 @@
 // the sync monitor) and stored as the holder in sync_leader. Config `instance.name` or env
 // LABDECK_INSTANCE; by default the host name and process id, unique on one machine.
 import { hostname } from 'node:os';
-import type { InstanceConfig } from '../config.js';
+import type { InstanceConfig } from './config.js';
 
 /** hostname-pid (the default name). */
 export function defaultInstanceName(): string {
