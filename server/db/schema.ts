@@ -1,5 +1,6 @@
 // Table types for Kysely: the one source of truth for row shapes. Each migration's owner adds its tables.
 import type { Generated } from 'kysely';
+import type { JobState, JobVmState } from '../../contract/provision.js';
 
 export interface VmInventoryTable {
   cluster_id: string;
@@ -203,7 +204,7 @@ export interface ProvisionJobsTable {
   baseline: number;
   pve_pool: string | null;
   scope_tag: string | null;
-  state: 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+  state: JobState;
   cancel_requested: number;
   created_by: number | null;
   created_at: number;
@@ -226,7 +227,7 @@ export interface ProvisionVmsTable {
   vmid: number | null;
   node: string | null;
   type: 'qemu' | 'lxc';
-  state: 'pending' | 'cloning' | 'configuring' | 'baseline' | 'done' | 'failed' | 'cancelled' | 'removing' | 'removed';
+  state: JobVmState;
   upid: string | null;
   error: string | null;
   attempts: number;

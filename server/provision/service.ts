@@ -16,38 +16,12 @@ import type { GuestAdmin } from '../pve/guest-admin.js';
 import { PveError } from '../pve/errors.js';
 import { log } from '../log.js';
 import { BASELINE, classifyFailure, vmName } from './failures.js';
+import type { JobView, ProvisionedVm, VmOutcome } from '../../contract/provision.js';
 import type { JobRow, ProvisionRepo, VmRow } from './repository.js';
 import type { ProvisionRunner } from './runner.js';
 import type { ScopeGate } from './scope-gate.js';
 
-/** One VM of a job as the class page shows it. */
-export interface JobVmView {
-  vmid: number | null;
-  name: string;
-  state: VmRow['state'];
-  error: string | null;
-  attempts: number;
-  node: string | null;
-  assignedTo: number | null;
-}
-
-/** A provisioning job with its progress. */
-export interface JobView {
-  id: number;
-  classId: number;
-  cluster: string;
-  template: { vmid: number; name: string; type: 'qemu' | 'lxc' };
-  state: JobRow['state'];
-  full: boolean;
-  baseline: boolean;
-  total: number;
-  done: number;
-  failed: number;
-  cancelled: number;
-  createdAt: number;
-  finishedAt: number | null;
-  vms: JobVmView[];
-}
+export type { JobVmView, JobView, ProvisionedVm, VmOutcome } from '../../contract/provision.js';
 
 export interface ProvisionInput {
   cluster: string;
@@ -58,20 +32,6 @@ export interface ProvisionInput {
   baseline?: boolean;
   assign?: boolean;
 }
-
-/** A VM labdeck made for a class, for the remove confirmation. */
-export interface ProvisionedVm {
-  cluster: string;
-  vmid: number;
-  name: string;
-  state: VmRow['state'];
-  error: string | null;
-  hasBaseline: boolean;
-  jobId: number;
-  status: string | null;
-}
-
-export interface VmOutcome { cluster: string; vmid: number; ok: boolean; error?: string; code?: string }
 
 export interface ProvisionServiceDeps {
   repo: ProvisionRepo;

@@ -4,7 +4,7 @@ import type { ErrorCode } from '../../contract/errors.js';
 import type { ProjectorVm } from '../classes/projector-vm.js';
 import type { SyncStatus } from '../../contract/sync.js';
 import type { SessionUser } from '../auth/session.js';
-import type { JobView } from '../provision/service.js';
+import type { JobView } from '../../contract/provision.js';
 
 /** Projector sockets get each VM as a `ProjectorVm` (only what the wall shows). */
 export interface VmChangedPush { revision: number; vms: Array<Vm | ProjectorVm> }
