@@ -9,7 +9,7 @@ import type { ChangeFeed } from '../inventory/changes.js';
 import { parseVmKey, vmKey } from '../../contract/vm.js';
 import type { AccessFeed, AccessChanged } from './access-feed.js';
 import { hashToken } from './tokens.js';
-import { scopeHoldsVm, type ScopeRule } from '../classes/scope.js';
+import { scopeHoldsVm, type ScopeRule } from './scope.js';
 
 /** The least a permission check needs to know about the caller. */
 export interface Principal { id: number; role: Role }

@@ -15,7 +15,7 @@ import { onlyMatch, vmsMatching } from '../inventory/resolve.js';
 import { planAutoAssign } from './auto-assign.js';
 import { planMappingsImport, type Mappings, type MappingsReport } from './mappings-import.js';
 import { toProjectorVm, type ProjectorStudent, type ProjectorVm } from './projector-vm.js';
-import { decideScope, describeRule, describeScope, type ScopeDecision, type ScopeRule, type ScopeTarget } from './scope.js';
+import { decideScope, describeRule, describeScope, type ScopeDecision, type ScopeRule, type ScopeTarget } from '../auth/scope.js';
 
 export type { ClassDetail, ProjectorView } from '../../contract/classes.js';
 

@@ -1,10 +1,10 @@
 // The one place provisioning asks "may this class use this cluster, template or VM?" and "where
 // must its new VMs go to stay inside its scope?", over the admin-defined class scope
-// (server/classes/scope.ts). Every provisioning, picker, revert and remove decision goes through it.
+// (server/auth/scope.ts). Every provisioning, picker, revert and remove decision goes through it.
 import type { Access } from '../auth/permissions.js';
-import { decideScope, type ScopeDecision, type ScopeRule, type ScopeTarget } from '../classes/scope.js';
+import { decideScope, type ScopeDecision, type ScopeRule, type ScopeTarget } from '../auth/scope.js';
 
-export type { ScopeDecision, ScopeTarget } from '../classes/scope.js';
+export type { ScopeDecision, ScopeTarget } from '../auth/scope.js';
 
 /** Where a class's new VMs must land to stay in its scope. */
 export interface Placement {

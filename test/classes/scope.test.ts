@@ -1,6 +1,6 @@
 // The pure scope decision: which VMs, tags and pools a class may take, and the words of a refusal.
 import { describe, expect, it } from 'vitest';
-import { decideScope, describeScope, scopeHoldsVm, type ScopeRule } from '../../server/classes/scope.js';
+import { decideScope, describeScope, scopeHoldsVm, type ScopeRule } from '../../server/auth/scope.js';
 import { buildSnapshot, canSeeVmIn, type VmAttrs } from '../../server/auth/permissions.js';
 
 const rules: ScopeRule[] = [

@@ -8,7 +8,7 @@ import { startLabdeck, type Labdeck, type StartOptions } from '../../server/serv
 import type { Role } from '../../server/db/schema.js';
 import type { User } from '../../server/auth/users.js';
 import { makeTestDatabase } from './db.js';
-import type { ScopeRule } from '../../server/classes/scope.js';
+import type { ScopeRule } from '../../server/auth/scope.js';
 
 /** Password every user made by `createUser` gets unless told otherwise. */
 export const TEST_PASSWORD = 'password-1234';

@@ -1,8 +1,9 @@
-// Class scope: what an admin lets a class draw its VMs from. A scope is a list of rules, each on
-// one cluster (a vmid alone, a tag alone, a pool alone are ambiguous across clusters): the whole
-// cluster, one Proxmox pool, one tag, or a vmid range. `decideScope` is the one pure decision:
-// may this class take this VM, tag or pool? Templates are never taken as class VMs (only as the
-// source of a clone, which provisioning asks for with `use: 'clone-source'`).
+// Class scope: what an admin lets a class draw its VMs from. Kept next to the permissions it feeds
+// (a class's VMs are those its scope holds), so auth/ imports nothing of classes/. A scope is a list
+// of rules, each on one cluster (a vmid alone, a tag alone, a pool alone are ambiguous across
+// clusters): the whole cluster, one Proxmox pool, one tag, or a vmid range. `decideScope` is the
+// one pure decision: may this class take this VM, tag or pool? Templates are never taken as class
+// VMs (only as the source of a clone, which provisioning asks for with `use: 'clone-source'`).
 
 import type { ScopeRule } from '../../contract/classes.js';
 
