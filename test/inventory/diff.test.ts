@@ -1,6 +1,6 @@
 // The pure diff: noise is not change, quick passes never remove, migrations only move, pending states hold.
 import { describe, expect, it } from 'vitest';
-import { diffInventory, guestsNeedingDetails, mergeLive, PENDING_HOLD_MS } from '../../server/inventory/diff.js';
+import { diffInventory, diffLive, guestsNeedingDetails, mergeLive, PENDING_HOLD_MS } from '../../server/inventory/diff.js';
 import { quantiseCpu, quantiseUsage, startedAtFrom } from '../../server/inventory/noise.js';
 import type { InventoryRow } from '../../server/inventory/row.js';
 import type { ResourceRow } from '../../server/pve/normalise.js';
@@ -140,6 +140,21 @@ describe('diffInventory', () => {
     const [row] = store([res(100, { status: 'stopped', uptime: 0 })]);
     const next = mergeLive({ ...row, status: 'starting' }, { status: 'running', uptime: 3, cpu: 0.5, cpus: 2, mem: 100, maxmem: 1000, name: null, agent: true, lock: null }, T0 + 5000);
     expect(next).toMatchObject({ status: 'running', started_at: T0 + 2000 - ((T0 + 2000) % 10_000), cpu_usage: 0.5, memory_usage: 0.1, last_status_check: T0 + 5000 });
+  });
+
+  it('a live reading is one upsert with a live status event; its address follows while the status holds; the same reading again, a gone row, or an address for an older status write nothing', () => {
+    const [row] = store([res(100, { status: 'stopped', uptime: 0 })]);
+    const live = { status: 'running' as const, uptime: 3, cpu: 0.5, cpus: 2, mem: 100, maxmem: 1000, name: null, agent: true, lock: null };
+    const d = diffLive('a', row, live, T0 + 5000);
+    expect(d.upserts).toHaveLength(1);
+    expect(d.upserts[0]).toMatchObject({ status: 'running', last_updated: T0 + 5000 });
+    expect(d.events).toEqual([{ cluster_id: 'a', vmid: 100, at: T0 + 5000, kind: 'status', from_value: 'stopped', to_value: 'running', detail: 'live' }]);
+    const none = { upserts: [], tombstones: [], events: [] };
+    expect(diffLive('a', d.upserts[0], live, T0 + 6000)).toEqual(none);
+    expect(diffLive('a', undefined, live, T0 + 6000)).toEqual(none);
+    expect(diffLive('a', { ...row, deleted: 1 }, live, T0 + 6000)).toEqual(none);
+    expect(diffLive('a', row, live, T0 + 6000, { address: { ip: '10.0.0.5', reason: null } })).toEqual(none);
+    expect(diffLive('a', d.upserts[0], live, T0 + 6000, { address: { ip: '10.0.0.5', reason: null } }).upserts).toMatchObject([{ status: 'running', ip: '10.0.0.5' }]);
   });
 });
 
