@@ -46,15 +46,17 @@ export interface DeliveryPlan {
 
 /** `vm:changed` messages of these VMs to one target, at most `chunkSize` VMs each. */
 export function changedMessages(to: string | string[], vms: readonly Vm[], projector: boolean, revision: number, chunkSize: number): Message[] {
-  const list: Array<Vm | ProjectorVm> = projector ? vms.map(toProjectorVm) : [...vms];
-  if (list.length === 0) return [];
+  if (vms.length === 0) return [];
+  const list: Array<Vm | ProjectorVm> = projector ? vms.map(toProjectorVm) : (vms as Vm[]);
   return chunks(list, chunkSize).map((part) => ({ to, event: 'vm:changed', msg: { revision, vms: part } }));
 }
 
-function seenOf(seen: SeenUpdate, key: string): { add: string[]; remove: string[] } {
+/** Records that group `key` sees (`add`) or no longer sees these ids. */
+function record(seen: SeenUpdate, key: string, side: 'add' | 'remove', ids: Iterable<string>): void {
   let s = seen.get(key);
   if (!s) seen.set(key, (s = { add: [], remove: [] }));
-  return s;
+  const list = s[side];
+  for (const id of ids) list.push(id);
 }
 
 /**
@@ -67,15 +69,18 @@ export function planBatch(batch: Batch, groups: ReadonlyMap<string, ViewerGroup>
   const messages: Message[] = [];
   const seen: SeenUpdate = new Map();
 
+  const emit = (list: Message[]) => { for (const m of list) messages.push(m); };
   if (batch.changed.length) {
     const all = batch.changed.map((c) => c.vm);
-    messages.push(...changedMessages(ADMIN_ROOM, all, false, revision, chunkSize));
+    emit(changedMessages(ADMIN_ROOM, all, false, revision, chunkSize));
     const byId = new Map(all.map((vm) => [vm.id, vm]));
     for (const [key, ids] of planDelivery(batch.changed.map((c) => ({ id: c.vm.id, rooms: c.rooms })), groupsByRoom)) {
       const g = groups.get(key);
       if (!g) continue;
-      if (g.visible) seenOf(seen, key).add.push(...ids);
-      messages.push(...changedMessages(groupRoom(key), [...ids].map((id) => byId.get(id)!), g.projector, revision, chunkSize));
+      if (g.visible) record(seen, key, 'add', ids);
+      const vms: Vm[] = [];
+      for (const id of ids) vms.push(byId.get(id)!);
+      emit(changedMessages(groupRoom(key), vms, g.projector, revision, chunkSize));
     }
   }
 
@@ -84,7 +89,7 @@ export function planBatch(batch: Batch, groups: ReadonlyMap<string, ViewerGroup>
     for (const [key, ids] of planDelivery(batch.removed, groupsByRoom)) {
       const g = groups.get(key);
       if (!g) continue;
-      if (g.visible) seenOf(seen, key).remove.push(...ids);
+      if (g.visible) record(seen, key, 'remove', ids);
       messages.push({ to: groupRoom(key), event: 'vm:removed', msg: { revision, ids: [...ids] } });
     }
   }
@@ -103,7 +108,7 @@ export function planBatch(batch: Batch, groups: ReadonlyMap<string, ViewerGroup>
       if (!g) continue;
       const left = [...ids].filter((id) => !g.rooms.some((r) => keepOf.get(id)!.has(r)));
       if (!left.length) continue;
-      if (g.visible) seenOf(seen, key).remove.push(...left);
+      if (g.visible) record(seen, key, 'remove', left);
       messages.push({ to: groupRoom(key), event: 'vm:removed', msg: { revision, ids: left, reason: 'access' } });
     }
   }
