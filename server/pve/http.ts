@@ -7,7 +7,8 @@
 // (it closes a connection idle for 5 s, without saying so in a Keep-Alive header), and a write
 // always opens its own connection: so a write that fails to connect provably never left, and is
 // tried once more, while one that left is never repeated.
-import { Agent, request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { Agent, request } from './undici.js';
 import type { ApiRequestable } from 'proxmox-api';
 import { PveError } from './errors.js';
 import { LatencyWindow } from './latency.js';
