@@ -12,7 +12,8 @@ import type { Simulator } from '../../server/simulator/index.js';
 import type { Db } from '../../server/db/index.js';
 import type { Vm } from '../../contract/vm.js';
 import { toProjectorVm } from '../../server/classes/projector-vm.js';
-import { adminSocket, api, chaosSimulator, prepareDatabase, spawnLabdeck, until, type LabdeckProcess } from './harness.js';
+import { adminSocket, api, chaosSimulator, until } from './harness.js';
+import { prepareDatabase, spawnLabdeck, type LabdeckProcess } from '../helpers/labdeck-child.js';
 
 describe('chaos: an offline node and a stale cluster', { timeout: 300_000 }, () => {
   let sim: Simulator;

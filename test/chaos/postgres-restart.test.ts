@@ -12,7 +12,8 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Simulator } from '../../server/simulator/index.js';
-import { api, chaosSimulator, prepareDatabase, spawnLabdeck, until, type LabdeckProcess } from './harness.js';
+import { api, chaosSimulator, until } from './harness.js';
+import { prepareDatabase, spawnLabdeck, type LabdeckProcess } from '../helpers/labdeck-child.js';
 
 const admin = process.env.TEST_DATABASE_URL;
 

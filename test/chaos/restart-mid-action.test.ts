@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Simulator } from '../../server/simulator/index.js';
 import type { Db } from '../../server/db/index.js';
-import { api, chaosSimulator, prepareDatabase, spawnLabdeck, until, type LabdeckProcess } from './harness.js';
+import { api, chaosSimulator, until } from './harness.js';
+import { prepareDatabase, spawnLabdeck, type LabdeckProcess } from '../helpers/labdeck-child.js';
 
 describe('chaos: a restart in the middle of a power action', { timeout: 300_000 }, () => {
   let sim: Simulator;

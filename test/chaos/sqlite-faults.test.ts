@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Simulator } from '../../server/simulator/index.js';
-import { ADMIN_PASSWORD, api, chaosSimulator, prepareDatabase, spawnLabdeck, until, type LabdeckProcess } from './harness.js';
+import { api, chaosSimulator, until } from './harness.js';
+import { ADMIN_PASSWORD, ADMIN_USERNAME, prepareDatabase, spawnLabdeck, type LabdeckProcess } from '../helpers/labdeck-child.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -126,7 +127,7 @@ describe('chaos: SQLite locked by another process, and a full disk', { timeout: 
     expect(ready.checks.clusters.every((c: { state: string }) => c.state === 'ok')).toBe(true);
     // Reads come from memory; sign-in works although its audit entry cannot be written.
     expect((await api(`${p.url}/api/vms`, cookie)).status).toBe(200);
-    const login = await fetch(`${p.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', origin: p.url }, body: JSON.stringify({ username: 'chaos-admin', password: ADMIN_PASSWORD }) });
+    const login = await fetch(`${p.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', origin: p.url }, body: JSON.stringify({ username: ADMIN_USERNAME, password: ADMIN_PASSWORD }) });
     expect(login.status).toBe(200);
 
     unlinkSync(filler);

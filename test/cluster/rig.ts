@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Simulator } from '../../server/simulator/index.js';
 import type { Db } from '../../server/db/index.js';
 import { makeTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { prepareDatabase, spawnLabdeck, type LabdeckProcess } from '../chaos/harness.js';
+import { prepareDatabase, spawnLabdeck, type LabdeckProcess } from '../helpers/labdeck-child.js';
 
 export interface InstanceRig {
   sim: Simulator;

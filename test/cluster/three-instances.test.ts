@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Simulator } from '../../server/simulator/index.js';
 import type { Db } from '../../server/db/index.js';
 import { waitFor } from '../helpers/wait.js';
-import { adminSocket, api, chaosSimulator, type LabdeckProcess } from '../chaos/harness.js';
+import { adminSocket, api, chaosSimulator } from '../chaos/harness.js';
+import type { LabdeckProcess } from '../helpers/labdeck-child.js';
 import { instanceRig, type InstanceRig } from './rig.js';
 
 const pgUrl = process.env.TEST_DATABASE_URL;

@@ -1,76 +1,24 @@
 // SIGTERM against a real labdeck process (server/main.ts as a child): during a sync pass and
 // during a power action, nothing is lost and the process exits within 10 seconds.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../server/simulator/index.js';
+import type { Db } from '../../server/db/index.js';
 import { waitFor } from '../helpers/wait.js';
-import { createDb, type Db } from '../../server/db/index.js';
-import { migrateToLatest } from '../../server/db/migrate.js';
-import { UsersRepo } from '../../server/auth/users.js';
-import { Sessions, SESSION_COOKIE } from '../../server/auth/session.js';
-import { AccessFeed } from '../../server/auth/access-feed.js';
-
-const root = fileURLToPath(new URL('../../', import.meta.url));
-const secret = 's'.repeat(48);
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-interface Proc { child: ChildProcess; url: string; output: () => string; exited: Promise<{ code: number | null; at: number }> }
-
-async function startLabdeckProcess(dir: string, sim: Simulator): Promise<Proc> {
-  const c = sim.clusters[0];
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({
-    clusters: [{ id: c.id, url: c.url, tokenId: c.tokenId, tokenSecret: c.tokenSecret, probePorts: false, timeoutMs: 8000 }],
-    sync: { fullIntervalSeconds: 3600, quickIntervalSeconds: 3600, fastIntervalMs: 200 },
-  }));
-  const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
-    cwd: root,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LABDECK_CONFIG: join(dir, 'config.json'), DATABASE_URL: join(dir, 'labdeck.db'),
-      SESSION_SECRET: secret, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
-  const exited = new Promise<{ code: number | null; at: number }>((resolve) => child.once('exit', (code) => resolve({ code, at: Date.now() })));
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 40_000;
-  for (;;) {
-    const ok = await fetch(`${url}/readyz`).then((r) => r.status === 200, () => false);
-    if (ok) break;
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`labdeck did not become ready:\n${out}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return { child, url, output: () => out, exited };
-}
-
-async function adminCookie(db: Db): Promise<string> {
-  const users = new UsersRepo(db);
-  const admin = (await users.getByUsername('ops-admin')) ?? await users.create({ username: 'ops-admin', role: 'admin', password: 'password-1234' });
-  const sessions = new Sessions({ users, secret, ttlSeconds: 600, feed: new AccessFeed() });
-  return `${SESSION_COOKIE}=${await sessions.issue(admin.id)}`;
-}
+import { prepareDatabase, spawnLabdeck, type LabdeckProcess } from '../helpers/labdeck-child.js';
 
 // Each test starts a labdeck child process (tsx) and lets it shut down: seconds each, more on a busy machine.
 describe('graceful shutdown of the labdeck process', { timeout: 60_000 }, () => {
   let sim: Simulator;
   let dir: string;
   let db: Db;
-  let proc: Proc | null = null;
+  let cookie: string;
+  let proc: LabdeckProcess | null = null;
+  /** labdeck on the test's SQLite file, quick passes off (a pass runs when the test triggers one). */
+  const start = () => spawnLabdeck({ dir, sim, databaseUrl: join(dir, 'labdeck.db'), sync: { quickIntervalSeconds: 3600 } });
 
   beforeAll(async () => {
     sim = await startSimulator({
@@ -79,11 +27,10 @@ describe('graceful shutdown of the labdeck process', { timeout: 60_000 }, () => 
       taskDurationMs: { start: 3_000, stop: 3_000 },
     });
     dir = mkdtempSync(join(tmpdir(), 'labdeck-shutdown-'));
-    db = createDb(join(dir, 'labdeck.db'));
-    await migrateToLatest(db);
+    ({ db, cookie } = await prepareDatabase(join(dir, 'labdeck.db')));
   });
   afterEach(async () => {
-    if (proc && proc.child.exitCode === null) proc.child.kill('SIGKILL');
+    proc?.kill();
     proc = null;
     await sim.cluster('lab-a').setFault({});
   });
@@ -94,8 +41,7 @@ describe('graceful shutdown of the labdeck process', { timeout: 60_000 }, () => 
   });
 
   it('SIGTERM during a sync pass: the pass finishes and is stored, the process exits in time', async () => {
-    proc = await startLabdeckProcess(dir, sim);
-    const cookie = await adminCookie(db);
+    proc = await start();
     const cluster = sim.cluster('lab-a');
     const target = cluster.guests().find((g) => g.status === 'stopped' && !g.template)!;
     cluster.powerOutside(target.vmid, 'start');
@@ -121,8 +67,7 @@ describe('graceful shutdown of the labdeck process', { timeout: 60_000 }, () => 
   });
 
   it('SIGTERM during a power action: the action reaches Proxmox and is recorded, the caller gets an answer', async () => {
-    proc = await startLabdeckProcess(dir, sim);
-    const cookie = await adminCookie(db);
+    proc = await start();
     const cluster = sim.cluster('lab-a');
     const target = cluster.guests().find((g) => g.status === 'stopped' && !g.template)!;
     cluster.resetStats();
@@ -146,7 +91,7 @@ describe('graceful shutdown of the labdeck process', { timeout: 60_000 }, () => 
   });
 
   it('a second labdeck start after the shutdown finds everything and is ready again', async () => {
-    proc = await startLabdeckProcess(dir, sim);
+    proc = await start();
     const ready = await (await fetch(`${proc.url}/readyz`)).json() as { checks: { clusters: Array<{ state: string }> } };
     expect(ready.checks.clusters[0].state).toBe('ok');
     proc.child.kill('SIGINT');

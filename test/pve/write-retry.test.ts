@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PveHttp } from '../../server/pve/http.js';
 import { PveError } from '../../server/pve/errors.js';
-import { freePort } from '../chaos/harness.js';
+import { freePort } from '../helpers/labdeck-child.js';
 
 describe('Proxmox writes and connections', () => {
   let server: Server;
