@@ -1,25 +1,9 @@
 // The chaos suite's tools beside the labdeck child process (test/helpers/labdeck-child.ts): a
 // simulator with fast tasks, JSON requests with the admin cookie, and a socket.io client that
-// keeps every event, and a poller of HTTP answers.
+// keeps every event.
 import { randomUUID } from 'node:crypto';
 import { io as connectSocket, type Socket } from 'socket.io-client';
 import { startSimulator, type SimOptions, type Simulator } from '../../server/simulator/index.js';
-
-/** Polls `probe` until it returns a value (not undefined) or the time is up; throws saying what it waited for. */
-export async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 15_000, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
 
 /** A simulator with fast tasks and no lag, for one or more clusters. */
 export function chaosSimulator(clusters: Array<{ id: string; nodes?: number; guests?: number; seed?: number }>, o: Partial<Omit<SimOptions, 'clusters'>> = {}): Promise<Simulator> {

@@ -12,8 +12,9 @@ import type { Simulator } from '../../server/simulator/index.js';
 import type { Db } from '../../server/db/index.js';
 import type { Vm } from '../../contract/vm.js';
 import { toProjectorVm } from '../../server/classes/projector-vm.js';
-import { adminSocket, api, chaosSimulator, until } from './harness.js';
+import { adminSocket, api, chaosSimulator } from './harness.js';
 import { prepareDatabase, spawnLabdeck, type LabdeckProcess } from '../helpers/labdeck-child.js';
+import { waitFor } from '../helpers/wait.js';
 
 describe('chaos: an offline node and a stale cluster', { timeout: 300_000 }, () => {
   let sim: Simulator;
@@ -45,10 +46,10 @@ describe('chaos: an offline node and a stale cluster', { timeout: 300_000 }, () 
     const onNode = cluster.guests().filter((g) => g.node === node && !g.template);
     expect(onNode.some((g) => g.status === 'running')).toBe(true);
     cluster.setNodeOnline(node, false);
-    const offline = await until('every guest of the node to read unknown', async () => {
+    const offline = await waitFor(async () => {
       const list = (await vms()).filter((v) => v.node === node && !v.template);
       return list.length === onNode.length && list.every((v) => v.status === 'unknown') ? list : undefined;
-    });
+    }, 15_000, 'every guest of the node to read unknown');
     for (const vm of offline) {
       expect(vm.syncError).toBe('node offline');
       expect(toProjectorVm(vm)).toMatchObject({ status: 'unknown', syncError: 'node offline' });
@@ -60,10 +61,10 @@ describe('chaos: an offline node and a stale cluster', { timeout: 300_000 }, () 
     await proc.waitForLog(/Nodes offline/, 5_000, true);
 
     cluster.setNodeOnline(node, true);
-    await until('the guests to show their real state again', async () => {
+    await waitFor(async () => {
       const list = (await vms()).filter((v) => v.node === node && !v.template);
-      return list.every((v) => v.status === cluster.guest(v.vmid)!.status && v.syncError === null) ? true : undefined;
-    });
+      return list.every((v) => v.status === cluster.guest(v.vmid)!.status && v.syncError === null);
+    }, 15_000, 'the guests to show their real state again');
   });
 
   it('the stale push comes when the API says stale; connect and ?since= carry each cluster\'s staleness', async () => {
@@ -71,16 +72,16 @@ describe('chaos: an offline node and a stale cluster', { timeout: 300_000 }, () 
     const live = adminSocket(proc.url, cookie);
     try {
       // On connect: the cluster's staleness now.
-      const first = await until('cluster:stale on connect', () => live.events.find((e) => e.event === 'cluster:stale'));
+      const first = await waitFor(() => live.events.find((e) => e.event === 'cluster:stale'), 15_000, 'cluster:stale on connect');
       expect(first.msg).toMatchObject({ cluster: 'lab-a', stale: false });
       const { body: before } = await api<{ revision: number }>(`${proc.url}/api/vms`, cookie);
 
       await cluster.setFault({ mode: 'down' });
-      const apiStaleAt = await until('the API to say stale', async () => {
+      const apiStaleAt = await waitFor(async () => {
         const s = (await api(`${proc.url}/api/sync/status`, cookie)).body;
         return s.clusters[0].stale ? Date.now() : undefined;
-      }, 15_000, 50);
-      const push = await until('the cluster:stale push', () => live.events.find((e) => e.event === 'cluster:stale' && e.msg.stale === true), 5_000, 20);
+      }, 15_000, 'the API to say stale');
+      const push = await waitFor(() => live.events.find((e) => e.event === 'cluster:stale' && e.msg.stale === true), 5_000, 'the cluster:stale push');
       // Pushed on time (the chaos run saw 11.6 s late), not after the next backed-off pass.
       expect(Math.abs(push.at - apiStaleAt)).toBeLessThan(1_500);
 
@@ -97,7 +98,7 @@ describe('chaos: an offline node and a stale cluster', { timeout: 300_000 }, () 
       expect(ready.checks.clusters[0]).toMatchObject({ state: 'ok', lastError: null });
       const mark = live.events.length;
       live.socket.connect();
-      const fresh = await until('cluster:stale false on reconnect', () => live.events.slice(mark).find((e) => e.event === 'cluster:stale'));
+      const fresh = await waitFor(() => live.events.slice(mark).find((e) => e.event === 'cluster:stale'), 15_000, 'cluster:stale false on reconnect');
       expect(fresh.msg).toMatchObject({ cluster: 'lab-a', stale: false });
       const caughtUp = (await api<{ clusters: Array<{ cluster: string; stale: boolean }>; vms: Vm[] }>(`${proc.url}/api/vms?since=${before.revision}`, cookie)).body;
       expect(caughtUp.clusters).toEqual([expect.objectContaining({ cluster: 'lab-a', stale: false })]);

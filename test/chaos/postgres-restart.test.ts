@@ -12,8 +12,9 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Simulator } from '../../server/simulator/index.js';
-import { api, chaosSimulator, until } from './harness.js';
+import { api, chaosSimulator } from './harness.js';
 import { prepareDatabase, spawnLabdeck, type LabdeckProcess } from '../helpers/labdeck-child.js';
+import { waitFor } from '../helpers/wait.js';
 
 const admin = process.env.TEST_DATABASE_URL;
 
@@ -64,10 +65,10 @@ describe.skipIf(!admin)('chaos: PostgreSQL goes away and comes back', { timeout:
     await terminate();
     await proc.waitForLog(/Database unavailable|Database connection lost/, 10_000, true);
     for (const g of changed) cluster.powerOutside(g.vmid, g.status === 'running' ? 'stop' : 'start');
-    const notReady = await until('/readyz to say the database is away', async () => {
+    const notReady = await waitFor(async () => {
       const r = await api(`${proc.url}/readyz`, cookie);
       return r.status === 503 ? r.body : undefined;
-    }, 15_000);
+    }, 15_000, '/readyz to say the database is away');
     expect(notReady.checks.database.ok).toBe(false);
     await terminate();
     // Passes meet the refusing database (and are not counted against the cluster).
@@ -81,7 +82,7 @@ describe.skipIf(!admin)('chaos: PostgreSQL goes away and comes back', { timeout:
     expect(status.clusters[0]).toMatchObject({ consecutiveFailures: 0, health: 'healthy' });
 
     await control.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`);
-    await until('/readyz 200 again', async () => ((await api(`${proc.url}/readyz`, cookie)).status === 200 ? true : undefined), 30_000);
+    await waitFor(async () => (await api(`${proc.url}/readyz`, cookie)).status === 200, 30_000, '/readyz 200 again');
     expect(proc.child.exitCode).toBeNull();
     expect(proc.output()).not.toMatch(/Unhandled 'error' event/);
 
@@ -89,11 +90,11 @@ describe.skipIf(!admin)('chaos: PostgreSQL goes away and comes back', { timeout:
     const check = new pg.Client({ connectionString: url });
     await check.connect();
     try {
-      const rows = await until('the outage\'s changes to be stored', async () => {
+      const rows = await waitFor(async () => {
         const r = await check.query('SELECT vmid, status, revision FROM vm_inventory WHERE deleted = 0');
         const ok = changed.every((g) => r.rows.find((x) => x.vmid === g.vmid)?.status === cluster.guest(g.vmid)!.status);
         return ok ? r.rows : undefined;
-      }, 20_000);
+      }, 20_000, 'the outage\'s changes to be stored');
       expect(rows.length).toBe(before);
       for (const g of cluster.guests()) expect(rows.find((x) => x.vmid === g.vmid)?.status).toBe(g.status);
       const revisions = rows.map((r) => Number(r.revision));

@@ -9,8 +9,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Simulator } from '../../server/simulator/index.js';
 import type { Db } from '../../server/db/index.js';
-import { api, chaosSimulator, until } from './harness.js';
+import { api, chaosSimulator } from './harness.js';
 import { prepareDatabase, spawnLabdeck, type LabdeckProcess } from '../helpers/labdeck-child.js';
+import { waitFor } from '../helpers/wait.js';
 
 describe('chaos: a restart in the middle of a power action', { timeout: 300_000 }, () => {
   let sim: Simulator;
@@ -51,7 +52,7 @@ describe('chaos: a restart in the middle of a power action', { timeout: 300_000 
     const res = await api(`${a.url}/api/vm/${target.vmid}/start?cluster=lab-a`, cookie, 'POST');
     expect(res.status).toBe(202);
     // The task's UPID is on the audit entry before the kill.
-    await until('the audit entry to name its task', async () => ((await auditOf(target.vmid, 'vm.start'))?.task ? true : undefined));
+    await waitFor(async () => (await auditOf(target.vmid, 'vm.start'))?.task, 15_000, 'the audit entry to name its task');
     a.kill();
     await a.exited;
     expect((await auditOf(target.vmid, 'vm.start'))?.outcome).toBe('pending');
@@ -61,12 +62,12 @@ describe('chaos: a restart in the middle of a power action', { timeout: 300_000 
     const t0 = Date.now();
     // Proxmox finishes the task ~2.5 s after it began; labdeck must follow within seconds, not
     // after the 90 s pending hold (30 s leaves room for a loaded machine).
-    await until('the VM to show running', async () => ((await statusIn(b, target.vmid)) === 'running' ? true : undefined), 30_000);
+    await waitFor(async () => (await statusIn(b, target.vmid)) === 'running', 30_000, 'the VM to show running');
     expect(Date.now() - t0).toBeLessThan(30_000);
-    const audit = await until('the audit entry to be settled', async () => {
+    const audit = await waitFor(async () => {
       const e = await auditOf(target.vmid, 'vm.start');
       return e && e.outcome !== 'pending' ? e : undefined;
-    });
+    }, 15_000, 'the audit entry to be settled');
     expect(audit).toMatchObject({ outcome: 'ok' });
     expect(audit.detail).toContain(audit.task!);
     await b.waitForLog(/Settled what the previous run left open/, 5_000, true);
@@ -80,15 +81,15 @@ describe('chaos: a restart in the middle of a power action', { timeout: 300_000 
     const target = cluster.guests().find((g) => g.status === 'running' && !g.template && g.type === 'qemu')!;
     const res = await api(`${a.url}/api/vm/${target.vmid}/shutdown?cluster=lab-a`, cookie, 'POST');
     expect(res.status).toBe(202);
-    await until('the audit entry to name its task', async () => ((await auditOf(target.vmid, 'vm.shutdown'))?.task ? true : undefined));
+    await waitFor(async () => (await auditOf(target.vmid, 'vm.shutdown'))?.task, 15_000, 'the audit entry to name its task');
     // A pass under way when the signal comes (cut off by the shutdown, not a cluster failure).
     void api(`${a.url}/api/sync/trigger`, cookie, 'POST', { kind: 'full' }).catch(() => undefined);
     a.child.kill('SIGTERM');
     // Readiness keeps answering 503 during the grace period instead of the listener vanishing.
-    const during = await until('/readyz to answer 503 while shutting down', async () => {
+    const during = await waitFor(async () => {
       const r = await fetch(`${a.url}/readyz`).catch(() => null);
       return r?.status === 503 ? (await r.json()) as { status: string } : undefined;
-    }, 3_000, 50);
+    }, 3_000, '/readyz to answer 503 while shutting down');
     expect(during.status).toBe('shutting_down');
     expect((await a.exited).code).toBe(0);
     const audit = await auditOf(target.vmid, 'vm.shutdown');
@@ -98,11 +99,11 @@ describe('chaos: a restart in the middle of a power action', { timeout: 300_000 
     expect(state.consecutive_failures).toBe(0);
 
     const b = await start();
-    await until('the VM to show stopped', async () => ((await statusIn(b, target.vmid)) === 'stopped' ? true : undefined), 30_000);
-    const settled = await until('the audit entry to be settled', async () => {
+    await waitFor(async () => (await statusIn(b, target.vmid)) === 'stopped', 30_000, 'the VM to show stopped');
+    const settled = await waitFor(async () => {
       const e = await auditOf(target.vmid, 'vm.shutdown');
       return e && e.outcome !== 'pending' ? e : undefined;
-    });
+    }, 15_000, 'the audit entry to be settled');
     expect(settled.outcome).toBe('ok');
     expect(cluster.guest(target.vmid)!.status).toBe('stopped');
     b.child.kill('SIGTERM');

@@ -12,8 +12,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Simulator } from '../../server/simulator/index.js';
-import { api, chaosSimulator, until } from './harness.js';
+import { api, chaosSimulator } from './harness.js';
 import { ADMIN_PASSWORD, ADMIN_USERNAME, prepareDatabase, spawnLabdeck, type LabdeckProcess } from '../helpers/labdeck-child.js';
+import { waitFor } from '../helpers/wait.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -91,10 +92,10 @@ describe('chaos: SQLite locked by another process, and a full disk', { timeout: 
     // Before: 4.9 s (busy_timeout 5000 blocked the event loop). A loaded machine adds its share.
     expect(samples[samples.length - 1]).toBeLessThan(1_000);
     expect(samples.length).toBeGreaterThan(20);
-    await until('the start to reach Proxmox and the inventory', async () => {
+    await waitFor(async () => {
       const vm = (await api(`${p.url}/api/vm/${target.vmid}/status?cluster=lab-a`, cookie)).body;
-      return vm.status === 'running' && cluster.guest(target.vmid)!.status === 'running' ? true : undefined;
-    });
+      return vm.status === 'running' && cluster.guest(target.vmid)!.status === 'running';
+    }, 15_000, 'the start to reach Proxmox and the inventory');
     expect(p.output()).not.toMatch(/UND_ERR_SOCKET|Proxmox is unreachable/);
     p.child.kill('SIGTERM');
     expect((await p.exited).code).toBe(0);
@@ -116,10 +117,10 @@ describe('chaos: SQLite locked by another process, and a full disk', { timeout: 
     const line = await p.waitForLog(/sync not stored: database error/, 20_000);
     expect(line).toMatch(/database or disk is full/);
     expect(p.output()).not.toMatch(/cannot rollback/);
-    const ready = await until('/readyz to report the database', async () => {
+    const ready = await waitFor(async () => {
       const r = await api(`${p.url}/readyz`, cookie);
       return r.status === 503 ? r.body : undefined;
-    });
+    }, 15_000, '/readyz to report the database');
     expect(ready.checks.database).toMatchObject({ ok: false, error: expect.stringMatching(/full/) });
     // Both Proxmox clusters are fine: neither is failing or backing off.
     const status = (await api(`${p.url}/api/sync/status`, cookie)).body;
@@ -132,13 +133,13 @@ describe('chaos: SQLite locked by another process, and a full disk', { timeout: 
 
     unlinkSync(filler);
     const freedAt = Date.now();
-    await until('the changes made during the outage to land', async () => {
+    await waitFor(async () => {
       const vms = (await api<{ vms: Array<{ vmid: number; cluster: string; status: string }> }>(`${p.url}/api/vms?cluster=lab-b`, cookie)).body.vms;
-      return changed.every((g) => vms.find((v) => v.vmid === g.vmid)?.status === cluster.guest(g.vmid)!.status) ? true : undefined;
-    }, 20_000);
+      return changed.every((g) => vms.find((v) => v.vmid === g.vmid)?.status === cluster.guest(g.vmid)!.status);
+    }, 20_000, 'the changes made during the outage to land');
     // Redone within the database retry (at most 30 s), not a cluster backoff of ~60 s.
     expect(Date.now() - freedAt).toBeLessThan(20_000);
-    await until('/readyz 200 again', async () => ((await api(`${p.url}/readyz`, cookie)).status === 200 ? true : undefined), 35_000);
+    await waitFor(async () => (await api(`${p.url}/readyz`, cookie)).status === 200, 35_000, '/readyz 200 again');
     p.child.kill('SIGTERM');
     expect((await p.exited).code).toBe(0);
   });
