@@ -50,6 +50,7 @@ import { consoleRoutes } from './console/routes.js';
 import { createProvisioning, type Provisioning } from './provision/attach.js';
 import type { Shared } from './cluster/shared.js';
 import { userRoom } from '../contract/rooms.js';
+import { vmKey } from '../contract/vm.js';
 
 export interface StartOptions {
   /** Overrides config.port / config.host (tests pass 0 and 127.0.0.1). */
@@ -290,7 +291,7 @@ export async function startLabdeck(config: AppConfig, opts: StartOptions = {}): 
     if (socketAdapter) closers.push(socketAdapter.attachSocketAdapter(realtime.io, cfg.databaseUrl, log));
     consoleRelay.attach(httpServer);
     consoleRelay.onWatchers = (cluster, vmid, watchers) => {
-      const students = (access.snapshot().assignmentsOfVm.get(`${cluster}:${vmid}`) ?? []).map((a) => a.userId);
+      const students = (access.snapshot().assignmentsOfVm.get(vmKey(cluster, vmid)) ?? []).map((a) => a.userId);
       const rooms = [...new Set([...students, ...watchers.map((w) => w.userId)])].map(userRoom);
       if (rooms.length) realtime.send(rooms, 'console:watchers', { cluster, vmid, watchers: watchers.map(({ name, mode }) => ({ name, mode })) });
     };

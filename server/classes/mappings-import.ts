@@ -1,6 +1,7 @@
 // The legacy mappings.json (`{"username": [vmid, ...]}`) turned into a plan of enrolments, pool
 // entries and assignments, with a report of what matched. Pure: the service applies the plan.
 import * as v from 'valibot';
+import { vmKey } from '../../contract/vm.js';
 
 export const MappingsSchema = v.record(
   v.pipe(v.string(), v.minLength(1), v.maxLength(128)),
@@ -64,7 +65,7 @@ export function planMappingsImport(mappings: Mappings, ctx: MappingsContext): Ma
       if (clusters.length === 0) { report.unknownVms.push({ username, vmid }); continue; }
       if (clusters.length > 1) { report.ambiguous.push({ username, vmid, clusters }); continue; }
       const cluster = clusters[0];
-      const key = `${cluster}:${vmid}`;
+      const key = vmKey(cluster, vmid);
       const holder = planned.get(key);
       if (holder === user.id) { report.alreadyAssigned.push({ username, cluster, vmid }); continue; }
       if (holder !== undefined) { report.takenByOther.push({ username, cluster, vmid, assignedTo: ctx.usernameOf(holder) }); continue; }

@@ -3,7 +3,7 @@
 // and announced through Access (the realtime hub recomputes rooms from it).
 import type { Vm } from '../../contract/vm.js';
 import type { ClassDetail, ProjectorView } from '../../contract/classes.js';
-import { vmKey } from '../../contract/vm.js';
+import { parseVmKey, vmKey } from '../../contract/vm.js';
 import type { Access } from '../auth/permissions.js';
 import type { AuditLog } from '../auth/audit-log.js';
 import type { SessionUser } from '../auth/session.js';
@@ -295,8 +295,8 @@ export class ClassesService {
       const named = entry.kind === 'vm' ? [vmKey(entry.cluster, entry.vmid!)] : this.access.vmKeysNamedBy(entry);
       const holders = new Map<number, { name: string; vms: string[] }>();
       for (const key of named) {
-        const i = key.lastIndexOf(':');
-        for (const h of this.otherHolders(id, key.slice(0, i), Number(key.slice(i + 1)))) {
+        const { cluster, vmid } = parseVmKey(key)!;
+        for (const h of this.otherHolders(id, cluster, vmid)) {
           const x = holders.get(h.id) ?? { name: h.name, vms: [] };
           x.vms.push(key);
           holders.set(h.id, x);

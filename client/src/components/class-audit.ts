@@ -8,6 +8,7 @@ import { classAuditTrail } from '../lib/class-links.js';
 import { auditSentence, type AuditRow } from '../lib/audit-text.js';
 import { plainError } from '../lib/errors.js';
 import type { LiveLink } from '../lib/live.js';
+import { vmKey } from '../../../contract/vm.js';
 
 @customElement('ld-class-audit')
 export class ClassAudit extends LitElement {
@@ -78,7 +79,7 @@ export class ClassAudit extends LitElement {
 
   private who = (username: string | null) => (username ? this.names.get(username) ?? username : 'labdeck');
 
-  private vmName = (cluster: string, vmid: number) => this.link?.store.vms.get(`${cluster}:${vmid}`)?.name ?? `VM ${vmid}`;
+  private vmName = (cluster: string, vmid: number) => this.link?.store.vms.get(vmKey(cluster, vmid))?.name ?? `VM ${vmid}`;
 
   override render() {
     const list = this.entries;

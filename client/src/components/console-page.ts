@@ -12,6 +12,7 @@ import { base } from '../lib/styles.js';
 import type { LiveLink } from '../lib/live.js';
 import type { User } from '../lib/session.js';
 import { announce } from '../lib/announce.js';
+import { vmKey } from '../../../contract/vm.js';
 import {
   requestConsole, socketUrl, termData, termResize, keysymOf, closeText, whyClosed, type ConsoleLink, type ConsoleWatcher,
 } from '../lib/console.js';
@@ -92,7 +93,7 @@ export class ConsolePage extends LitElement {
     }
     if (this.link && !this.unsubscribeStore) {
       // Proxmox often closes the console before labdeck has seen the stop: the live push says it then.
-      const id = `${this.cluster}:${this.vmid}`;
+      const id = vmKey(this.cluster, this.vmid);
       this.unsubscribeStore = this.link.store.subscribe((changes) => {
         const after = changes.find((c) => c.after?.id === id)?.after;
         if (after?.status === 'stopped' && this.state === 'closed') this.message = closeText(4009)!;

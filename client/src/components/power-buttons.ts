@@ -9,9 +9,8 @@ import { powerAction, type PowerAction } from '../lib/actions.js';
 import { plainError } from '../lib/errors.js';
 import { announce } from '../lib/announce.js';
 import { confirmAction } from './confirm-dialog.js';
-import type { Vm } from '../../../contract/vm.js';
+import { countsAsUptime, finalOf, type Vm } from '../../../contract/vm.js';
 
-const TARGET: Record<PowerAction, string> = { start: 'running', stop: 'stopped', shutdown: 'stopped', reboot: 'running' };
 const VERB: Record<PowerAction, string> = { start: 'start', stop: 'force stop', shutdown: 'shut down', reboot: 'reboot' };
 
 @customElement('ld-power-buttons')
@@ -56,7 +55,7 @@ export class PowerButtons extends LitElement {
     this.error = '';
     try {
       await powerAction(this.vm, action);
-      this.sent = isPending(this.vm.status) || this.vm.status !== TARGET[action] ? { action, target: TARGET[action] } : null;
+      this.sent = isPending(this.vm.status) || this.vm.status !== finalOf[action] ? { action, target: finalOf[action] } : null;
     } catch (err) {
       this.error = plainError(err, `${VERB[action]} ${this.vm.name}`);
       announce(this.error);
@@ -68,7 +67,8 @@ export class PowerButtons extends LitElement {
   override render() {
     const vm = this.vm;
     const s = vm.status;
-    const up = s === 'running' || s === 'shutting-down' || s === 'stopping' || s === 'rebooting';
+    // Running, or on its way down or through a reboot: the main button offers Shut down.
+    const up = countsAsUptime(s);
     const pending = isPending(s) || this.busy !== null;
     // One button element for Start and Shut down, so keyboard focus stays on it when it flips.
     const main: PowerAction = up ? 'shutdown' : 'start';

@@ -5,6 +5,7 @@ import { customElement, property, state } from 'lit/decorators.js';
 import { base } from '../lib/styles.js';
 import { plainError } from '../lib/errors.js';
 import { searchInventory, type PickedVm } from '../lib/provision.js';
+import { vmKey } from '../../../contract/vm.js';
 
 @customElement('ld-vm-picker')
 export class VmPicker extends LitElement {
@@ -65,7 +66,7 @@ export class VmPicker extends LitElement {
       ${this.searched && !this.results.length && !this.error ? html`<p class="muted" data-no-match>No ${this.kind === 'template' ? 'template' : 'VM'} inside this class's scope matches.</p>` : nothing}
       ${this.results.length ? html`<ul aria-label=${this.kind === 'template' ? 'Templates' : 'VMs'}>${this.results.map((vm) => html`<li>
         <button type="button" aria-pressed=${this.chosen?.cluster === vm.cluster && this.chosen.vmid === vm.vmid ? 'true' : 'false'}
-          data-pick=${`${vm.cluster}:${vm.vmid}`} @click=${() => this.pick(vm)}>
+          data-pick=${vmKey(vm.cluster, vm.vmid)} @click=${() => this.pick(vm)}>
           ${vm.name} <span class="muted">${vm.cluster} · ${vm.vmid} · ${vm.node}${vm.type === 'lxc' ? ' · container' : ''}${vm.tags.length ? ` · ${vm.tags.join(', ')}` : ''}</span>
         </button></li>`)}</ul>` : nothing}`;
   }
