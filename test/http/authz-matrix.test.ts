@@ -199,7 +199,6 @@ describe.each(dialects)('class scope matrix (%s)', (dialect) => {
     await new Promise<void>((resolve, reject) => { socket.once('connect', () => resolve()); socket.once('connect_error', reject); });
     return { socket, seen };
   };
-  const until = (what: string, ok: () => boolean | Promise<boolean>) => waitFor(ok, 5000, what);
 
   beforeAll(async () => {
     ts = await startTestServer({ dialect, clusters: [{ id: 'lab-a', guests: 30, seed: 7 }, { id: 'lab-b', guests: 20, seed: 8 }] });
@@ -292,7 +291,7 @@ describe.each(dialects)('class scope matrix (%s)', (dialect) => {
     expect(assigned.status).toBe(200);
     ts.sim.clusters[1].powerOutside(vm.vmid, ts.sim.clusters[1].guest(vm.vmid)!.status === 'running' ? 'stop' : 'start');
     await ts.labdeck.sync.trigger({ cluster: 'lab-b', kind: 'quick' });
-    await until('the lab-b VM on the teacher\'s socket', () => t.seen.changed.includes(vm.id));
+    await waitFor(() => t.seen.changed.includes(vm.id), 5000, 'the lab-b VM on the teacher\'s socket');
     await asAdmin('DELETE', `/api/classes/${A}/pool/${entry.id}`);
   });
 
@@ -314,10 +313,10 @@ describe.each(dialects)('class scope matrix (%s)', (dialect) => {
     const narrowed = await ts.request('PUT', `/api/classes/${A}/scope`, { cookie: cookies.admin, body: { rules: [{ kind: 'range', cluster: 'lab-a', min: freeA[0].vmid, max: freeA[10].vmid }] } });
     expect(narrowed.status).toBe(200);
     expect(narrowed.body.scopeText).toBe(`this class may use: lab-a vmids ${freeA[0].vmid}-${freeA[10].vmid}`);
-    await until('the VM removed from the teacher\'s socket', () => t.seen.removed.some((m) => m.ids.includes(vm.id) && m.reason === 'access'));
+    await waitFor(() => t.seen.removed.some((m) => m.ids.includes(vm.id) && m.reason === 'access'), 5000, 'the VM removed from the teacher\'s socket');
     expect((await ts.request('GET', `/api/vm/${vm.vmid}/status?cluster=lab-a`, { cookie: cookies.teacher })).status).toBe(403);
     await asAdmin('PUT', `/api/classes/${A}/scope`, { rules: [{ kind: 'cluster', cluster: 'lab-a' }] });
-    await until('the VM back on the teacher\'s socket', () => t.seen.changed.includes(vm.id));
+    await waitFor(() => t.seen.changed.includes(vm.id), 5000, 'the VM back on the teacher\'s socket');
   });
 
   it('a teacher cannot change a scope; a new teacher\'s class has none until an admin gives one', async () => {

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openTestDb } from '../helpers/db.js';
 import type { Db } from '../../server/db/index.js';
 import { TASKS_KEPT_PER_NODE, type Simulator } from '../../server/simulator/index.js';
-import { waitFor as until } from '../helpers/wait.js';
+import { waitFor } from '../helpers/wait.js';
 import { makeManager, startSim, type Harness } from './helpers.js';
 import { vmKey } from '../../contract/vm.js';
 
@@ -30,7 +30,7 @@ describe('live signals', () => {
     ({ db, close: closeDb } = await openTestDb('sqlite'));
     h = makeManager(db, sim, { ...NO_PASSES, ...sync });
     await h.manager.start();
-    await until(() => h.manager.status().clusters[0].lastFullAt !== null, 20_000);
+    await waitFor(() => h.manager.status().clusters[0].lastFullAt !== null, 20_000);
     return sim.cluster('lab');
   }
   const stored = (vmid: number) => h.repo.get('lab', vmid);
@@ -41,13 +41,13 @@ describe('live signals', () => {
     const g = c.guests().find((x) => x.status === 'running' && !x.template && x.type === 'qemu')!;
     const upid = c.powerOutside(g.vmid, 'shutdown', 'ui')!;
     // Seen while it runs: the guest is watched before the task ends.
-    await until(() => h.manager.status().clusters[0].fastLane > 0 && c.tasks().find((t) => t.upid === upid)!.endtime === undefined, 30_000);
+    await waitFor(() => h.manager.status().clusters[0].fastLane > 0 && c.tasks().find((t) => t.upid === upid)!.endtime === undefined, 30_000);
     await c.taskDone(upid);
-    expect(await until(async () => (await stored(g.vmid))?.status === 'stopped')).toBe(true);
+    expect(await waitFor(async () => (await stored(g.vmid))?.status === 'stopped')).toBe(true);
     // A short task that starts and ends between two reads is caught by its end.
     const s = c.guests().find((x) => x.status === 'stopped' && !x.template && x.type === 'qemu' && x.vmid !== g.vmid)!;
     await c.taskDone(c.powerOutside(s.vmid, 'start', 'ui')!);
-    await until(async () => (await stored(s.vmid))?.status === 'running');
+    await waitFor(async () => (await stored(s.vmid))?.status === 'running');
     expect(passKinds()).toEqual(['full']);
     expect(h.manager.signalStats().lab.signalled).toBeGreaterThanOrEqual(2);
   });
@@ -73,7 +73,7 @@ describe('live signals', () => {
       const pushed = pushedAs(g.vmid, to);
       const upid = c.powerOutside(g.vmid, action, 'ui')!;
       // Watched while the task runs: its first live read is done and the next is 5 s away.
-      await until(() => h.logs.some((l) => l.trace === 'live-read' && l.vmid === g.vmid), 30_000, 'the first live read');
+      await waitFor(() => h.logs.some((l) => l.trace === 'live-read' && l.vmid === g.vmid), 30_000, 'the first live read');
       await c.taskDone(upid);
       const endedAt = Date.now();
       expect(await pushed - endedAt).toBeLessThan(TASK_MS + SLACK_MS);
@@ -87,14 +87,14 @@ describe('live signals', () => {
     const tasksBefore = c.tasks().length;
     c.powerOutside(q.vmid, 'shutdown', 'guest');
     c.powerOutside(l.vmid, 'shutdown', 'guest');
-    await until(async () => (await stored(q.vmid))?.status === 'stopped' && (await stored(l.vmid))?.status === 'stopped', 30_000);
+    await waitFor(async () => (await stored(q.vmid))?.status === 'stopped' && (await stored(l.vmid))?.status === 'stopped', 30_000);
     expect(c.tasks()).toHaveLength(tasksBefore);
     expect(passKinds()).toEqual(['full']);
     // A reboot from inside keeps it running but moves its start time.
     const r = c.guests().find((x) => x.status === 'running' && !x.template && x.vmid !== q.vmid && x.vmid !== l.vmid)!;
     const before = (await stored(r.vmid))!.startedAt!;
     c.powerOutside(r.vmid, 'reboot', 'guest');
-    await until(async () => ((await stored(r.vmid))!.startedAt ?? 0) > before + 30_000, 30_000);
+    await waitFor(async () => ((await stored(r.vmid))!.startedAt ?? 0) > before + 30_000, 30_000);
   });
 
   it('a shutdown from inside right after a Proxmox UI start shows within a node-list period, not after the live-reading hold', async () => {
@@ -105,10 +105,10 @@ describe('live signals', () => {
     const c = await setup({ taskIntervalSeconds: 0.5, nodeListIntervalSeconds: LIST_MS / 1000 });
     const g = c.guests().find((x) => x.status === 'stopped' && !x.template && x.type === 'qemu')!;
     await c.taskDone(c.powerOutside(g.vmid, 'start', 'ui')!);
-    await until(async () => (await stored(g.vmid))?.status === 'running' && h.manager.status().clusters[0].fastLane === 0, 30_000);
+    await waitFor(async () => (await stored(g.vmid))?.status === 'running' && h.manager.status().clusters[0].fastLane === 0, 30_000);
     const at = Date.now();
     c.powerOutside(g.vmid, 'shutdown', 'guest');
-    await until(async () => (await stored(g.vmid))?.status === 'stopped', 30_000);
+    await waitFor(async () => (await stored(g.vmid))?.status === 'stopped', 30_000);
     expect(Date.now() - at).toBeLessThan(LIST_MS + SLACK_MS);
   });
 
@@ -118,7 +118,7 @@ describe('live signals', () => {
     const to = c.nodes.find((n) => n !== g.node)!;
     const upid = c.migrate(g.vmid, to, 'ui')!;
     await c.taskDone(upid);
-    await until(async () => (await stored(g.vmid))?.node === to);
+    await waitFor(async () => (await stored(g.vmid))?.node === to);
     const events = await db.selectFrom('vm_events').selectAll().where('vmid', '=', g.vmid).where('kind', '=', 'migrated').execute();
     expect(events).toEqual([expect.objectContaining({ from_value: g.node, to_value: to })]);
     expect(passKinds().filter((k) => k === 'full')).toHaveLength(1);
@@ -131,12 +131,12 @@ describe('live signals', () => {
     await c.taskDone(upid);
     // The snapshot lists a new guest as a stub until pvestatd's next broadcast; here that is now.
     c.refreshNow();
-    const added = await until(() => stored(newid), 30_000);
+    const added = await waitFor(() => stored(newid), 30_000);
     expect(added).toMatchObject({ vmid: newid });
-    await until(async () => (await stored(newid))?.name === 'outside-copy', 30_000);
+    await waitFor(async () => (await stored(newid))?.name === 'outside-copy', 30_000);
     const victim = c.guests().find((x) => x.status === 'stopped' && !x.template && x.vmid !== newid && x.vmid !== src.vmid)!;
     await c.taskDone(c.destroyGuest(victim.vmid, 'ui')!);
-    await until(async () => (await stored(victim.vmid)) === null, 30_000);
+    await waitFor(async () => (await stored(victim.vmid)) === null, 30_000);
     expect(passKinds().filter((k) => k === 'full')).toHaveLength(1);
     const removed = await db.selectFrom('vm_events').selectAll().where('vmid', '=', victim.vmid).where('kind', '=', 'removed').execute();
     expect(removed).toHaveLength(1);
@@ -159,7 +159,7 @@ describe('live signals', () => {
     expect(c.tasks().some((t) => t.id === String(missed.vmid) && t.type === 'qmstart')).toBe(false);
     expect((await stored(missed.vmid))!.status).toBe('stopped');
     await h.manager.checkSignals('lab');
-    await until(async () => (await stored(missed.vmid))?.status === 'running', 30_000);
+    await waitFor(async () => (await stored(missed.vmid))?.status === 'running', 30_000);
     expect(h.logs.some((l) => /rolled over/.test(String(l.msg)))).toBe(true);
     expect(h.manager.signalStats().lab.rollovers).toBe(1);
   });
