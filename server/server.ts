@@ -41,7 +41,7 @@ import type { AppEnv } from './http/env.js';
 import { log } from './log.js';
 import { attachRealtime, type Realtime } from './realtime/hub.js';
 import { createOps, type Ops } from './ops/attach.js';
-import { resolveVisibleVm } from './http/routes/vms.js';
+import { resolveVisibleVm } from './auth/visible-vm.js';
 import { hostPolicy } from './http/hosts.js';
 import { exposureReport } from './ops/exposure.js';
 import { ConsoleRelay } from './console/relay.js';

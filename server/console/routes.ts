@@ -9,7 +9,7 @@ import type { AppEnv } from '../http/env.js';
 import { conflict, forbidden } from '../http/errors.js';
 import { requireUser } from '../http/middleware.js';
 import { body, params, query, ClusterId, VmidString } from '../http/validate.js';
-import { resolveVisibleVm } from '../http/routes/vms.js';
+import { resolveVisibleVm } from '../auth/visible-vm.js';
 import { vmKey } from '../../contract/vm.js';
 import type { ConsoleTokenRepo, ConsoleMode } from './token-repo.js';
 import { CONSOLE_SOCKET_PATH, type ConsoleRelay } from './relay.js';

@@ -7,7 +7,7 @@ import type { ApiDeps } from '../http/deps.js';
 import type { AppEnv } from '../http/env.js';
 import { requireUser } from '../http/middleware.js';
 import { body, params, query, ClusterId, IdString, Vmid, VmidString } from '../http/validate.js';
-import { resolveVisibleVm } from '../http/routes/vms.js';
+import { resolveVisibleVm } from '../auth/visible-vm.js';
 import type { ProvisionService } from './service.js';
 
 const ClassId = v.object({ id: IdString });

@@ -10,7 +10,7 @@ import type { SessionUser } from '../auth/session.js';
 import { hashToken } from '../auth/tokens.js';
 import type { Logger } from '../log.js';
 import type { ServerToClient, ClientToServer, SocketData, Ack } from './events.js';
-import { DomainError, badRequest, notFound } from '../../contract/errors.js';
+import { DomainError, badRequest, notFound, type ErrorCode } from '../../contract/errors.js';
 
 export type LabServer = Server<ClientToServer, ServerToClient, Record<string, never>, SocketData>;
 export type LabSocket = Socket<ClientToServer, ServerToClient, Record<string, never>, SocketData>;
@@ -27,8 +27,8 @@ export function ackFor(err: DomainError): Ack {
   return { ok: false, msg: err.message, code: err.code };
 }
 
-function refuse(reason: string, code: string): Error {
-  const err = new Error(code) as Error & { data: { code: string; reason: string } };
+function refuse(reason: string, code: ErrorCode): Error {
+  const err = new Error(code) as Error & { data: { code: ErrorCode; reason: string } };
   err.data = { code, reason };
   return err;
 }

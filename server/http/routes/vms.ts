@@ -11,7 +11,7 @@ import type { SessionUser } from '../../auth/session.js';
 import { clusterOfVmKey, finalOf, parseVmKey, vmCategories, vmKey, vmStatuses, vmTypes, type Vm } from '../../../contract/vm.js';
 import { actionNames, type ActionName } from '../../actions/power.js';
 import { mapLimit } from '../../limit.js';
-import { onlyMatch, vmsMatching } from '../../inventory/resolve.js';
+import { notYourVm, resolveVisibleVm } from '../../auth/visible-vm.js';
 import type { AuditInput } from '../../auth/audit-log.js';
 import { cleanName } from '../../pve/normalise.js';
 
@@ -73,26 +73,6 @@ export function acceptsGzip(header: string | undefined): boolean {
     const q = params.find((p) => p.startsWith('q='));
     return q === undefined || Number(q.slice(2)) > 0;
   });
-}
-
-/**
- * The one refusal a non-admin gets for a VM they may not see, whether it exists or not: the same
- * status and words for both, so nobody can probe which cluster/vmid pairs exist.
- */
-export function notYourVm(vmid: number, cluster?: string | null, verb = 'use'): DomainError {
-  return forbidden(`you may not ${verb} VM ${cluster ? `${cluster}:` : ''}${vmid}`);
-}
-
-/**
- * Finds the VM a caller means by vmid (and cluster): 403 unknown or not theirs (the same answer
- * for both, see notYourVm; an admin gets 404 for an unknown one), 409 ambiguous.
- */
-export async function resolveVisibleVm(deps: ApiDeps, user: SessionUser, vmid: number, cluster?: string): Promise<Vm> {
-  const candidates = await vmsMatching(deps.inventory, vmid, cluster);
-  if (candidates.length === 0 && user.role === 'admin') throw notFound(cluster ? `VM ${vmid} does not exist on cluster ${cluster}` : `VM ${vmid} does not exist`);
-  const vm = onlyMatch(candidates.filter((x) => deps.access.canSeeVm(user, x.cluster, x.vmid)), vmid);
-  if (!vm) throw notYourVm(vmid, cluster);
-  return vm;
 }
 
 /** A value for one line of an .rdp file: a CR, LF or other control character would start a directive of its own (pure). */
