@@ -1,6 +1,7 @@
 // The config file and environment, validated with valibot. No cluster configured → demo mode.
 import { readFile } from 'node:fs/promises';
 import * as v from 'valibot';
+import { roles } from '../contract/users.js';
 import { AlertsConfigSchema, MetricsConfigSchema, RetentionConfigSchema } from './ops/config-schema.js';
 
 const Port = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65535));
@@ -18,7 +19,7 @@ export const ClusterConfigSchema = v.strictObject({
   login: v.optional(v.strictObject({
     enabled: v.optional(v.boolean(), true),
     realm: v.optional(v.string(), 'pve'),
-    groupRoles: v.optional(v.record(v.string(), v.picklist(['admin', 'teacher', 'student'])), {}),
+    groupRoles: v.optional(v.record(v.string(), v.picklist(roles)), {}),
     defaultRole: v.optional(v.nullable(v.picklist(['teacher', 'student'])), null),
   })),
   /**

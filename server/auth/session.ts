@@ -4,7 +4,7 @@
 // ends all of the user's sessions at once.
 import { parse as parseCookie } from 'hono/utils/cookie';
 import type { UsersRepo } from './users.js';
-import type { Role } from '../db/schema.js';
+import type { SignedInUser } from '../../contract/users.js';
 import type { AccessFeed } from './access-feed.js';
 import type { SessionUsers } from './session-users.js';
 
@@ -22,13 +22,8 @@ export function preloadSessionCrypto(): void {
 
 export const SESSION_COOKIE = 'labdeck_session';
 
-/** Who is signed in, as routes and the realtime hub see it. */
-export interface SessionUser {
-  id: number;
-  username: string;
-  displayName: string;
-  role: Role;
-}
+/** Who is signed in, as routes and the realtime hub see it (and `GET /api/auth/me` answers it). */
+export type SessionUser = SignedInUser;
 
 interface SealedSession { uid: number; sv: number; iat: number }
 

@@ -2,22 +2,13 @@
 // bumps `session_version`, which ends every session of that user (see session.ts).
 import type { Db } from '../db/index.js';
 import type { Role, UsersTable } from '../db/schema.js';
+import type { User } from '../../contract/users.js';
 import type { Selectable } from 'kysely';
 import { dummyHashPromise, hashPassword, verifyPassword } from './password.js';
 
-export type { Role };
-export const roles: readonly Role[] = ['admin', 'teacher', 'student'];
+export type { Role, User };
+export { roles } from '../../contract/users.js';
 
-/** A user as the API shows it (no hash, no session version). */
-export interface User {
-  id: number;
-  username: string;
-  displayName: string;
-  role: Role;
-  source: string;
-  disabled: boolean;
-  createdAt: number;
-}
 
 /** The stored row, for the session check. */
 export interface UserRecord extends User { sessionVersion: number; hasPassword: boolean }

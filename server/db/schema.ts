@@ -1,6 +1,7 @@
 // Table types for Kysely: the one source of truth for row shapes. Each migration's owner adds its tables.
 import type { Generated } from 'kysely';
 import type { JobState, JobVmState } from '../../contract/provision.js';
+import type { Role } from '../../contract/users.js';
 
 export interface VmInventoryTable {
   cluster_id: string;
@@ -72,7 +73,7 @@ export interface VmEventsTable {
 }
 
 // --- 010_access (api helper): users, classes, links, audit ---
-export type Role = 'admin' | 'teacher' | 'student';
+export type { Role };
 
 export interface UsersTable {
   id: Generated<number>;

@@ -3,6 +3,7 @@
 import * as v from 'valibot';
 import type { Context } from 'hono';
 import { badRequest } from './errors.js';
+import { roles } from '../../contract/users.js';
 
 /** How much of a caller's own input an error message may repeat. */
 const ECHO_MAX = 120;
@@ -62,7 +63,7 @@ export const Username = v.pipe(v.string(), v.trim(), v.regex(/^[A-Za-z0-9][A-Za-
 /** A local username (no @: that is reserved for Proxmox users like alice@pve). */
 export const LocalUsername = v.pipe(v.string(), v.trim(), v.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be 1-64 letters, digits, . _ or -'));
 export const NewPassword = v.pipe(v.string(), v.minLength(8, 'must be at least 8 characters'), v.maxLength(1024));
-export const Role = v.picklist(['admin', 'teacher', 'student']);
+export const Role = v.picklist(roles);
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?:^|[^\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 /** Whether a text has no control characters (NUL, CR, LF…) and no lone surrogates (pure). */

@@ -9,7 +9,7 @@ import { announce } from '../lib/announce.js';
 import { plainError } from '../lib/errors.js';
 import { confirmAction } from './confirm-dialog.js';
 import type { User as Me } from '../lib/session.js';
-import type { User } from '../../../server/auth/users.js';
+import type { User, UserListResponse } from '../../../contract/users.js';
 
 const ROLES = ['student', 'teacher', 'admin'] as const;
 
@@ -38,7 +38,7 @@ export class UserAdmin extends LitElement {
 
   private async load(): Promise<void> {
     try {
-      this.users = (await apiGet<{ users: User[] }>('/api/users')).users;
+      this.users = (await apiGet<UserListResponse>('/api/users')).users;
     } catch (err) {
       this.error = plainError(err, 'load the users');
     }

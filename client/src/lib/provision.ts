@@ -1,9 +1,9 @@
 // The client side of provisioning: the calls of /api/classes/:id/provision…, the VMs labdeck made
 // for a class (reset, remove), revert and re-create, and the inventory search of the pickers.
 import { apiGet, apiPost, qs } from './api.js';
-import type { JobView, ProvisionedVm, VmOutcome } from '../../../server/provision/service.js';
+import type { JobView, ProvisionedVm, VmOutcome } from '../../../contract/provision.js';
 
-export type { JobView, ProvisionedVm, VmOutcome } from '../../../server/provision/service.js';
+export type { JobView, ProvisionedVm, VmOutcome } from '../../../contract/provision.js';
 
 /** One row of the inventory search. */
 export interface PickedVm { cluster: string; vmid: number; name: string; node: string; type: 'qemu' | 'lxc'; status: string; tags: string[]; pool: string | null; template: boolean }

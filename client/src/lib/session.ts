@@ -1,15 +1,14 @@
-// Who is signed in: `GET /api/auth/me`, sign-in and sign-out.
+// Who is signed in: `GET /api/auth/me`, sign-in and sign-out. The answers are the server's own
+// types (contract/users.ts).
 import { apiGet, apiPost, ApiError } from './api.js';
+import type { DemoAccounts, ProxmoxMethod, Role, SignedInResponse, SignedInUser, SignInMethods } from '../../../contract/users.js';
 
-export type Role = 'admin' | 'teacher' | 'student';
-export interface User { id: number | string; username: string; displayName: string; role: Role }
+export type { DemoAccounts, ProxmoxMethod, Role };
+export type User = SignedInUser;
 
-function pickUser(res: unknown): User | null {
-  if (!res || typeof res !== 'object') return null;
-  const r = res as { user?: User } & Partial<User>;
-  const u = r.user ?? (r.username ? (r as User) : null);
-  if (!u) return null;
-  return { ...u, displayName: u.displayName || u.username };
+/** The signed-in user of an answer, named by their username when they have no display name. */
+function userOf({ user }: SignedInResponse): User {
+  return { ...user, displayName: user.displayName || user.username };
 }
 
 /** Why the last session check found nobody signed in (the server's reason; `none`: no session at all). */
@@ -18,7 +17,7 @@ export let endedReason: string = 'none';
 /** The current user, or null when nobody is signed in. */
 export async function currentUser(): Promise<User | null> {
   try {
-    return pickUser(await apiGet<unknown>('/api/auth/me'));
+    return userOf(await apiGet<SignedInResponse>('/api/auth/me'));
   } catch (err) {
     if (err instanceof ApiError && (err.status === 401 || err.status === 403)) {
       endedReason = err.reason ?? 'none';
@@ -39,17 +38,11 @@ export function endedText(reason: string | null): string | null {
   }
 }
 
-/** A cluster whose Proxmox accounts may sign in to labdeck. */
-export interface ProxmoxMethod { cluster: string; name: string; realm: string }
-
-/** Demo mode's seeded accounts: the first and last names of the list, and their password. */
-export interface DemoAccounts { users: string[]; password: string }
-
 /** How one may sign in: Proxmox choices (none when only labdeck accounts) and demo accounts. */
 export async function signInMethods(): Promise<{ proxmox: ProxmoxMethod[]; demo: DemoAccounts | null }> {
   try {
-    const res = await apiGet<{ proxmox?: ProxmoxMethod[]; demo?: DemoAccounts | null }>('/api/auth/methods');
-    return { proxmox: res.proxmox ?? [], demo: res.demo ?? null };
+    const { proxmox, demo } = await apiGet<SignInMethods>('/api/auth/methods');
+    return { proxmox, demo };
   } catch {
     return { proxmox: [], demo: null };
   }
@@ -57,9 +50,7 @@ export async function signInMethods(): Promise<{ proxmox: ProxmoxMethod[]; demo:
 
 /** Signs in (through a cluster's Proxmox accounts when `cluster` is given); throws ApiError with the server's message when refused. */
 export async function signIn(username: string, password: string, cluster?: string): Promise<User> {
-  const res = await apiPost<unknown>('/api/auth/login', cluster ? { username, password, cluster } : { username, password });
-  const user = pickUser(res) ?? (await currentUser());
-  if (!user) throw new ApiError(401, 'unauthorized', 'Sign-in failed.');
+  const user = userOf(await apiPost<SignedInResponse>('/api/auth/login', cluster ? { username, password, cluster } : { username, password }));
   endedReason = 'none';
   return user;
 }

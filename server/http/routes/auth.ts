@@ -9,7 +9,7 @@ import { conflict, forbidden, proxmoxError, unauthorized, DomainError } from '..
 import { clientAddress, requestOrigin, requireUser } from '../middleware.js';
 import { body, NewPassword, ClusterId } from '../validate.js';
 import { SESSION_COOKIE } from '../../auth/session.js';
-import type { Role } from '../../db/schema.js';
+import type { Role, SignedInResponse, SignInMethods } from '../../../contract/users.js';
 import type { ClusterConfig } from '../../config.js';
 import { describeDbError } from '../../db/health.js';
 import { log } from '../../log.js';
@@ -97,7 +97,7 @@ export function authRoutes(deps: ApiDeps) {
     // Best-effort: a database that cannot take the entry (a full disk) must not turn a good sign-in into a 500.
     await deps.audit.record({ actor: { id: user.id, username: user.username }, action: 'session.login', target: 'session', outcome: 'ok', detail: b.cluster ? `via ${b.cluster}` : null })
       .catch((err: unknown) => log.error({ user: user.username, err: describeDbError(err) }, 'sign-in not audited: database error'));
-    return c.json({ user: { id: user.id, username: user.username, displayName: user.displayName, role: user.role } });
+    return c.json({ user: { id: user.id, username: user.username, displayName: user.displayName, role: user.role } } satisfies SignedInResponse);
   });
 
   // Public: the sign-in page offers Proxmox credentials only for clusters whose config allows it,
@@ -106,7 +106,7 @@ export function authRoutes(deps: ApiDeps) {
     local: true,
     proxmox: deps.config.clusters.filter((x) => x.login?.enabled).map((x) => ({ cluster: x.id, name: x.name ?? x.id, realm: x.login!.realm })),
     demo: deps.config.demo ? { users: ['admin', 'teacher', DEMO_STUDENTS[0], DEMO_STUDENTS[DEMO_STUDENTS.length - 1]], password: DEMO_PASSWORD } : null,
-  }));
+  } satisfies SignInMethods));
 
   app.post('/auth/logout', async (c) => {
     const user = requireUser(c);
@@ -119,7 +119,7 @@ export function authRoutes(deps: ApiDeps) {
 
   app.get('/auth/me', async (c) => {
     const user = c.get('user');
-    if (user) return c.json({ user });
+    if (user) return c.json({ user } satisfies SignedInResponse);
     // The reason lets the sign-in page say why a session ended instead of showing a bare form.
     const reason = await deps.sessions.endReason(c.req.header('cookie'));
     throw new DomainError('unauthorized', 'sign in first', { reason });

@@ -8,6 +8,7 @@ import { conflict, notFound } from '../errors.js';
 import { requireRole } from '../middleware.js';
 import { body, params, query, IdString, LocalUsername, NewPassword, PlainName, Role } from '../validate.js';
 import { UserExistsError, publicUser } from '../../auth/users.js';
+import type { UserListResponse } from '../../../contract/users.js';
 
 const CreateBody = v.strictObject({
   username: LocalUsername,
@@ -29,7 +30,7 @@ export function userRoutes(deps: ApiDeps) {
   app.get('/users', async (c) => {
     requireRole(c, 'admin');
     const q = query(c, v.strictObject({ role: v.optional(Role) }));
-    return c.json({ users: await deps.users.list(q) });
+    return c.json({ users: await deps.users.list(q) } satisfies UserListResponse);
   });
 
   app.post('/users', async (c) => {
