@@ -18,7 +18,7 @@ import { httpObserver } from './http-observer.js';
 import { Metrics, pveEndpoint, type RealtimeCounts } from './metrics.js';
 import { startRetention, type RetentionJob } from './retention.js';
 import { opsRoutes } from './routes.js';
-import type { SyncAlertPush } from '../realtime/events.js';
+import type { SyncAlertPush } from '../../contract/events.js';
 
 export interface OpsDeps {
   db: Db;

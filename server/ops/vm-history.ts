@@ -2,14 +2,14 @@
 // each (UTC) day, computed from vm_events. The arithmetic is pure; the query sits in one function.
 import type { Db } from '../db/index.js';
 import { countsAsUptime } from '../../contract/vm.js';
+import type { DayUptime, StatusChange, VmHistory } from '../../contract/vm-history.js';
+
+export type { DayUptime, StatusChange, VmHistory };
 
 const DAY_MS = 86_400_000;
 
 /** The vm_events kind that records a status transition. */
 export const STATUS_EVENT = 'status';
-
-export interface StatusChange { at: number; from: string | null; to: string }
-export interface DayUptime { date: string; uptimeSeconds: number; upFraction: number }
 
 /** Seconds up per UTC day in [from, to], given the status at `from` and the changes after it (sorted). */
 export function uptimeByDay(initial: string, changes: StatusChange[], from: number, to: number): DayUptime[] {
@@ -44,15 +44,6 @@ export function uptimeByDay(initial: string, changes: StatusChange[], from: numb
     day.upFraction = span > 0 ? Math.min(1, Math.round((day.uptimeSeconds / span) * 1000) / 1000) : 0;
   }
   return days;
-}
-
-export interface VmHistory {
-  cluster: string;
-  vmid: number;
-  from: number;
-  to: number;
-  changes: StatusChange[];
-  days: DayUptime[];
 }
 
 /** Loads a VM's status changes in [from, to] and derives uptime per day. */

@@ -11,7 +11,7 @@ import { announce } from '../lib/announce.js';
 import type { Point, Series } from '../lib/chart.js';
 import type { LiveLink } from '../lib/live.js';
 import type { SyncStatus, ClusterSyncStatus, ClusterHealth } from '../../../contract/sync.js';
-import type { SyncAlertPush } from '../../../server/realtime/events.js';
+import type { SyncAlertPush } from '../../../contract/events.js';
 import './sync-chart.js';
 
 const HEALTH: Record<ClusterHealth, { label: string; tone: string }> = {

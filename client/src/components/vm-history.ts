@@ -5,7 +5,7 @@ import { customElement, property, state } from 'lit/decorators.js';
 import { base } from '../lib/styles.js';
 import { apiGet, qs } from '../lib/api.js';
 import { statusInfo } from '../lib/format.js';
-import type { VmHistory } from '../../../server/ops/vm-history.js';
+import type { VmHistory } from '../../../contract/vm-history.js';
 
 @customElement('ld-vm-history')
 export class VmHistoryView extends LitElement {

@@ -2,7 +2,7 @@
 // `GET /api/vms?since=` after every reconnect, and reports its state for the indicator.
 import { io, type Socket } from 'socket.io-client';
 import type { SyncStatus } from '../../../contract/sync.js';
-import type { ClientToServer, ServerToClient, SyncAlertPush } from '../../../server/realtime/events.js';
+import type { ClientToServer, ServerToClient, SyncAlertPush } from '../../../contract/events.js';
 import { apiGet, ApiError } from './api.js';
 import type { Vm } from '../../../contract/vm.js';
 import type { ProjectorVm } from '../../../contract/classes.js';

@@ -1,7 +1,7 @@
 // The client's one VM store: a snapshot, then pushed changes applied per VM by revision, so the
 // order in which a catch-up response and live events arrive does not matter and nothing is lost.
 import type { Vm } from '../../../contract/vm.js';
-import type { VmChangedPush, VmRemovedPush } from '../../../server/realtime/events.js';
+import type { VmChangedPush, VmRemovedPush } from '../../../contract/events.js';
 
 /** What the store needs of a VM: a full `Vm`, or the projector's cut-down `ProjectorVm`. */
 export type StoredVm = Pick<Vm, 'id' | 'cluster' | 'revision' | 'stale'>;
