@@ -158,8 +158,7 @@ export class SyncMonitor extends LitElement {
 
   private async load(): Promise<void> {
     try {
-      const res = await apiGet<SyncStatus | { status: SyncStatus }>('/api/sync/status');
-      this.take('clusters' in res ? res : res.status);
+      this.take(await apiGet<SyncStatus>('/api/sync/status'));
       this.error = '';
     } catch (err) {
       this.error = (err as Error).message;

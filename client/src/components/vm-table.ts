@@ -13,6 +13,7 @@ import { apiGet } from '../lib/api.js';
 import { listClasses, getClass } from '../lib/classes.js';
 import type { LiveLink } from '../lib/live.js';
 import { vmStatuses, type Vm } from '../../../contract/vm.js';
+import type { SyncStatus } from '../../../contract/sync.js';
 import './vm-row-actions.js';
 import './vm-history.js';
 
@@ -94,7 +95,7 @@ export class VmTable extends LitElement {
   /** Cluster display names, as the sync monitor shows them. */
   private async loadNames(): Promise<void> {
     try {
-      const s = this.link?.syncStatus ?? await apiGet<{ clusters: Array<{ id: string; name?: string }> }>('/api/sync/status');
+      const s = this.link?.syncStatus ?? await apiGet<SyncStatus>('/api/sync/status');
       this.clusterNames = new Map(s.clusters.map((c) => [c.id, c.name || c.id]));
     } catch {
       // Ids stand in for names.

@@ -2,6 +2,7 @@
 // order in which a catch-up response and live events arrive does not matter and nothing is lost.
 import type { Vm } from '../../../contract/vm.js';
 import type { VmChangedPush, VmRemovedPush } from '../../../contract/events.js';
+import type { ClusterStaleness } from '../../../contract/vm-api.js';
 
 /** What the store needs of a VM: a full `Vm`, or the projector's cut-down `ProjectorVm`. */
 export type StoredVm = Pick<Vm, 'id' | 'cluster' | 'revision' | 'stale'>;
@@ -11,7 +12,7 @@ export type VmChangedMsg<T extends StoredVm = Vm> = Omit<VmChangedPush, 'vms'> &
 /** `reason: 'access'` means the VM left this viewer's sight (not deleted): no tombstone is kept. */
 export type VmRemovedMsg = VmRemovedPush;
 /** `clusters`: each cluster's staleness now (a catch-up carries it; it has no revision of its own). */
-export interface SinceResponse<T extends StoredVm = Vm> { revision: number; vms: T[]; removed?: string[]; clusters?: Array<{ cluster: string; stale: boolean }> }
+export interface SinceResponse<T extends StoredVm = Vm> { revision: number; vms: T[]; removed?: string[]; clusters?: Array<Pick<ClusterStaleness, 'cluster' | 'stale'>> }
 
 /** A change to one VM as a listener sees it (for announcements). */
 export interface StoreChange<T extends StoredVm = Vm> { before: T | undefined; after: T | undefined }

@@ -12,6 +12,7 @@ import { clusterOfVmKey, finalOf, parseVmKey, vmCategories, vmKey, vmStatuses, v
 import { actionNames, type ActionName } from '../../actions/power.js';
 import { mapLimit } from '../../limit.js';
 import { notYourVm, resolveVisibleVm } from '../../auth/visible-vm.js';
+import type { BulkActionResponse, BulkResult, PowerActionResponse, VmListResponse, VmSinceResponse } from '../../../contract/vm-api.js';
 import type { AuditInput } from '../../auth/audit-log.js';
 import { cleanName } from '../../pve/normalise.js';
 
@@ -149,15 +150,15 @@ export function vmRoutes(deps: ApiDeps) {
       const seenClusters = keys === 'all' ? null : new Set([...keys].map(clusterOfVmKey));
       const clusters = deps.sync.status().clusters.filter((cl) => !seenClusters || seenClusters.has(cl.id))
         .map((cl) => ({ cluster: cl.id, stale: cl.stale, lastSuccessAt: cl.lastSuccessAt }));
-      return c.json({ revision: s.revision, vms: s.vms.filter((vm) => see(vm.id)), removed: s.removed.filter(see), clusters });
+      return c.json({ revision: s.revision, vms: s.vms.filter((vm) => see(vm.id)), removed: s.removed.filter(see), clusters } satisfies VmSinceResponse);
     }
-    const extra = reset ? { removed: [] as string[], reset: true } : {};
-    if (keys !== 'all' && keys.size === 0) return c.json({ revision, vms: [], ...extra });
+    const extra: Pick<VmListResponse, 'removed' | 'reset'> = reset ? { removed: [], reset: true } : {};
+    if (keys !== 'all' && keys.size === 0) return c.json({ revision, vms: [], ...extra } satisfies VmListResponse);
     const vms = await deps.inventory.list({
       cluster: q.cluster, node: q.node, status: q.status, type: q.type, category: q.category, tag: q.tag, q: q.q,
       keys: keys === 'all' ? undefined : [...keys],
     });
-    return c.json({ revision, vms: sortVms(vms, q.sort, q.order), ...extra });
+    return c.json({ revision, vms: sortVms(vms, q.sort, q.order), ...extra } satisfies VmListResponse);
   });
 
   const vmOf = async (c: Context<AppEnv>) => {
@@ -210,7 +211,7 @@ export function vmRoutes(deps: ApiDeps) {
       throw err;
     }
     const r = await deps.power.run(user, vm, action, undefined, deps.access.actionClass(user, vm.cluster, vm.vmid));
-    return c.json({ vm: r.vm, task: r.task, done: r.httpStatus === 200 }, r.httpStatus);
+    return c.json({ vm: r.vm, task: r.task, done: r.httpStatus === 200 } satisfies PowerActionResponse, r.httpStatus);
   });
 
   app.post('/vms/actions', async (c) => {
@@ -229,7 +230,7 @@ export function vmRoutes(deps: ApiDeps) {
     const admin = user.role === 'admin';
     // Every refusal of this request goes into one audit entry (with a count), written at the end.
     const denied = new Set<{ cluster: string; vmid: number }>();
-    const results = await mapLimit(targets, 4, async (t) => {
+    const results = await mapLimit(targets, 4, async (t): Promise<BulkResult> => {
       const id = vmKey(t.cluster, t.vmid);
       try {
         const vm = await deps.inventory.get(t.cluster, t.vmid);
@@ -254,7 +255,7 @@ export function vmRoutes(deps: ApiDeps) {
       }
     });
     if (denied.size > 0) await deps.audit.record(deniedEntry(user, action, targets.filter((t) => denied.has(t)), b.classId ?? null));
-    return c.json({ action, results });
+    return c.json({ action, results } satisfies BulkActionResponse);
   });
 
   return app;
