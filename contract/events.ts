@@ -6,6 +6,7 @@ import type { ErrorCode } from './errors.js';
 import type { ProjectorVm } from './classes.js';
 import type { SyncStatus } from './sync.js';
 import type { JobView } from './provision.js';
+import type { ConsoleWatcher } from './console.js';
 
 /** Projector sockets get each VM as a `ProjectorVm` (only what the wall shows). */
 export interface VmChangedPush { revision: number; vms: Array<Vm | ProjectorVm> }
@@ -35,7 +36,7 @@ export interface ServerToClient {
   /** This viewer's classes, rosters or assignments changed: views that show them reload. */
   'access:changed': (msg: { classIds: number[] }) => void;
   /** Who else (a teacher, an admin) has this VM's console open; sent to its students and the viewers. */
-  'console:watchers': (msg: { cluster: string; vmid: number; watchers: Array<{ name: string; mode: 'control' | 'view' }> }) => void;
+  'console:watchers': (msg: { cluster: string; vmid: number; watchers: ConsoleWatcher[] }) => void;
   /** A provisioning job of a class made progress (its teachers and admins only; sent by server/provision). */
   'provision:progress': (msg: { classId: number; job: JobView }) => void;
   /** The server is shutting down (sent by server/ops/shutdown.ts); browsers reconnect when it is back. */

@@ -1,6 +1,7 @@
 // Provisioning on the wire: a job and its VMs as the class page shows them (GET /api/classes/:id/
 // provision…, the provision:progress push). The server's job and VM rows (server/db/schema.ts)
 // take their states from here, so the page and the database name them alike.
+import type { Vm } from './vm.js';
 
 export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 export type JobVmState = 'pending' | 'cloning' | 'configuring' | 'baseline' | 'done' | 'failed' | 'cancelled' | 'removing' | 'removed';
@@ -48,3 +49,15 @@ export interface ProvisionedVm {
 
 /** What a reset or remove did to one VM. */
 export interface VmOutcome { cluster: string; vmid: number; ok: boolean; error?: string; code?: string }
+
+/** One row of a class's inventory search (the provisioning pickers: templates, or VMs). */
+export type PickedVm = Pick<Vm, 'cluster' | 'vmid' | 'name' | 'node' | 'type' | 'status' | 'tags' | 'pool' | 'template'>;
+
+/** The provisioning routes' answers (the routes `satisfy` them, the client reads them as they are). */
+export interface JobResponse { job: JobView }
+export interface JobListResponse { jobs: JobView[] }
+export interface ProvisionedResponse { vms: ProvisionedVm[] }
+export interface ResetResponse { results: VmOutcome[]; reverted: number; failed: number }
+export interface RemoveResponse { results: VmOutcome[]; removed: number; failed: number }
+export interface PickerResponse { vms: PickedVm[] }
+export interface RevertResponse { vm: { cluster: string; vmid: number }; started: boolean }

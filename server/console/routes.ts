@@ -11,6 +11,7 @@ import { requireUser } from '../http/middleware.js';
 import { body, params, query, ClusterId, VmidString } from '../http/validate.js';
 import { resolveVisibleVm } from '../auth/visible-vm.js';
 import { vmKey } from '../../contract/vm.js';
+import type { ConsoleLink } from '../../contract/console.js';
 import type { ConsoleTokenRepo, ConsoleMode } from './token-repo.js';
 import { CONSOLE_SOCKET_PATH, type ConsoleRelay } from './relay.js';
 
@@ -48,7 +49,7 @@ export function consoleRoutes(deps: ApiDeps, cons: ConsoleRouteDeps) {
       mode,
       vm: { id: vm.id, cluster: vm.cluster, vmid: vm.vmid, name: vm.name, type: vm.type, status: vm.status },
       watchers: cons.relay.watchers(vm.cluster, vm.vmid).filter((w) => w.userId !== user.id).map(({ name, mode: m }) => ({ name, mode: m })),
-    });
+    } satisfies ConsoleLink);
   });
   return app;
 }

@@ -1,9 +1,10 @@
 // console_tokens: one-time console links, stored as SHA-256 hashes. Redeeming is one conditional
 // UPDATE, so of two instances (or two tabs) racing for the same token exactly one wins.
 import type { Db } from '../db/index.js';
+import type { ConsoleMode } from '../../contract/console.js';
 import { hashToken, newToken } from '../auth/tokens.js';
 
-export type ConsoleMode = 'control' | 'view';
+export type { ConsoleMode };
 
 /** What a redeemed token was issued for. */
 export interface ConsoleGrant {

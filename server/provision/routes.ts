@@ -8,6 +8,7 @@ import type { AppEnv } from '../http/env.js';
 import { requireUser } from '../http/middleware.js';
 import { body, params, query, ClusterId, IdString, Vmid, VmidString } from '../http/validate.js';
 import { resolveVisibleVm } from '../auth/visible-vm.js';
+import type { JobListResponse, JobResponse, PickerResponse, ProvisionedResponse, RemoveResponse, ResetResponse, RevertResponse } from '../../contract/provision.js';
 import type { ProvisionService } from './service.js';
 
 const ClassId = v.object({ id: IdString });
@@ -40,11 +41,11 @@ export function provisionRoutes(deps: ApiDeps, svc: ProvisionService) {
     const user = requireUser(c);
     const { id } = params(c, ClassId);
     const input = await body(c, ProvisionBody);
-    return c.json({ job: await svc.provision(user, id, input) }, 202);
+    return c.json({ job: await svc.provision(user, id, input) } satisfies JobResponse, 202);
   });
   app.get('/classes/:id/provision', async (c) => {
     const { id } = params(c, ClassId);
-    return c.json({ jobs: await svc.jobs(requireUser(c), id) });
+    return c.json({ jobs: await svc.jobs(requireUser(c), id) } satisfies JobListResponse);
   });
   app.get('/classes/:id/provision/:jobId', async (c) => {
     const { id, jobId } = params(c, JobPath);
@@ -52,29 +53,29 @@ export function provisionRoutes(deps: ApiDeps, svc: ProvisionService) {
   });
   app.post('/classes/:id/provision/:jobId/cancel', async (c) => {
     const { id, jobId } = params(c, JobPath);
-    return c.json({ job: await svc.cancel(requireUser(c), id, jobId) });
+    return c.json({ job: await svc.cancel(requireUser(c), id, jobId) } satisfies JobResponse);
   });
   app.get('/classes/:id/provisioned', async (c) => {
     const { id } = params(c, ClassId);
-    return c.json({ vms: await svc.provisioned(requireUser(c), id) });
+    return c.json({ vms: await svc.provisioned(requireUser(c), id) } satisfies ProvisionedResponse);
   });
   app.post('/classes/:id/reset', async (c) => {
     const { id } = params(c, ClassId);
     await body(c, v.strictObject({}));
     const results = await svc.reset(requireUser(c), id);
-    return c.json({ results, reverted: results.filter((r) => r.ok).length, failed: results.filter((r) => !r.ok).length });
+    return c.json({ results, reverted: results.filter((r) => r.ok).length, failed: results.filter((r) => !r.ok).length } satisfies ResetResponse);
   });
   app.post('/classes/:id/remove-vms', async (c) => {
     const { id } = params(c, ClassId);
     const b = await body(c, RemoveBody);
     const results = await svc.remove(requireUser(c), id, b.vms);
-    return c.json({ results, removed: results.filter((r) => r.ok).length, failed: results.filter((r) => !r.ok).length });
+    return c.json({ results, removed: results.filter((r) => r.ok).length, failed: results.filter((r) => !r.ok).length } satisfies RemoveResponse);
   });
   app.get('/classes/:id/inventory', async (c) => {
     const { id } = params(c, ClassId);
     const q = query(c, SearchQuery);
     const vms = await svc.search(requireUser(c), id, { q: q.q, templates: q.kind === 'template', cluster: q.cluster, limit: q.limit });
-    return c.json({ vms: vms.map((vm) => ({ cluster: vm.cluster, vmid: vm.vmid, name: vm.name, node: vm.node, type: vm.type, status: vm.status, tags: vm.tags, pool: vm.pool, template: vm.template })) });
+    return c.json({ vms: vms.map((vm) => ({ cluster: vm.cluster, vmid: vm.vmid, name: vm.name, node: vm.node, type: vm.type, status: vm.status, tags: vm.tags, pool: vm.pool, template: vm.template })) } satisfies PickerResponse);
   });
   /** The caller and the VM a bodiless `POST /vm/:vmid/…?cluster=` names (validated, visibility checked). */
   const vmAction = async (c: Context<AppEnv>) => {
@@ -86,11 +87,11 @@ export function provisionRoutes(deps: ApiDeps, svc: ProvisionService) {
   };
   app.post('/vm/:vmid/revert', async (c) => {
     const { user, vm } = await vmAction(c);
-    return c.json(await svc.revert(user, vm));
+    return c.json(await svc.revert(user, vm) satisfies RevertResponse);
   });
   app.post('/vm/:vmid/reclone', async (c) => {
     const { user, vm } = await vmAction(c);
-    return c.json({ job: await svc.reclone(user, vm) }, 202);
+    return c.json({ job: await svc.reclone(user, vm) } satisfies JobResponse, 202);
   });
   return app;
 }

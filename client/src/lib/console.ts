@@ -3,17 +3,9 @@
 // in words (pure functions apart from the two requests).
 import { apiGet, apiPost, ApiError } from './api.js';
 
-export interface ConsoleLink {
-  kind: 'vnc' | 'terminal';
-  url: string;
-  password?: string;
-  expiresAt: number;
-  mode: 'control' | 'view';
-  vm: { id: string; cluster: string; vmid: number; name: string; type: 'qemu' | 'lxc'; status: string };
-  watchers: ConsoleWatcher[];
-}
+import type { ConsoleLink } from '../../../contract/console.js';
 
-export interface ConsoleWatcher { name: string; mode: 'control' | 'view' }
+export type { ConsoleLink, ConsoleWatcher } from '../../../contract/console.js';
 
 /** Asks labdeck for a one-time console link (control: a teacher taking over a student's VM). */
 export function requestConsole(cluster: string, vmid: number, control = false): Promise<ConsoleLink> {
