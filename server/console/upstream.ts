@@ -15,6 +15,7 @@ import { PveError } from '../pve/errors.js';
 import { normaliseTicket } from '../pve/normalise.js';
 import { ByteQueue } from './byte-queue.js';
 import { vncResponse } from './vnc-auth.js';
+import type { VmType } from '../../contract/vm.js';
 
 export type ConsoleKind = 'vnc' | 'terminal';
 
@@ -135,7 +136,7 @@ async function termLogin(queue: ByteQueue, user: string, ticket: string, ws: Web
 }
 
 /** Opens and authenticates the Proxmox side of a console for one guest. */
-export async function openUpstream(c: ClusterConfig, guest: { node: string; type: 'qemu' | 'lxc'; vmid: number }, calls?: PveCalls): Promise<Upstream> {
+export async function openUpstream(c: ClusterConfig, guest: { node: string; type: VmType; vmid: number }, calls?: PveCalls): Promise<Upstream> {
   const creds = await credentials(c, calls);
   const path = `/api2/json/nodes/${encodeURIComponent(guest.node)}/${guest.type}/${guest.vmid}`;
   let answer: v.InferOutput<typeof ProxyAnswer>;

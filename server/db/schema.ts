@@ -2,13 +2,14 @@
 import type { Generated } from 'kysely';
 import type { JobState, JobVmState } from '../../contract/provision.js';
 import type { Role } from '../../contract/users.js';
+import type { VmType } from '../../contract/vm.js';
 
 export interface VmInventoryTable {
   cluster_id: string;
   vmid: number;
   name: string;
   node: string;
-  type: 'qemu' | 'lxc';
+  type: VmType;
   status: string;
   started_at: number | null;
   cpu_usage: number | null;
@@ -196,7 +197,7 @@ export interface ProvisionJobsTable {
   class_id: number;
   cluster_id: string;
   template_vmid: number;
-  template_type: 'qemu' | 'lxc';
+  template_type: VmType;
   template_node: string;
   template_name: string;
   count: number;
@@ -227,7 +228,7 @@ export interface ProvisionVmsTable {
   name: string;
   vmid: number | null;
   node: string | null;
-  type: 'qemu' | 'lxc';
+  type: VmType;
   state: JobVmState;
   upid: string | null;
   error: string | null;

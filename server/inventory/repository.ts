@@ -16,14 +16,14 @@ import type { Database } from '../db/schema.js';
 import { dialectOfDb, type Db } from '../db/index.js';
 import type { ChangeFeed } from './changes.js';
 import { toVm, type InventoryRow } from './row.js';
-import { parseVmKey, pendingStatuses, vmKey, type Vm, type VmStatus } from '../../contract/vm.js';
+import { parseVmKey, pendingStatuses, vmKey, type Vm, type VmStatus, type VmType } from '../../contract/vm.js';
 import { addressFollowsStatus, statusChange, type VmEventInput } from './diff.js';
 
 export interface VmFilter {
   cluster?: string;
   node?: string;
   status?: string;
-  type?: 'qemu' | 'lxc';
+  type?: VmType;
   category?: string;
   tag?: string;
   /** Free text: part of the name, the exact vmid, or part of the IP. */

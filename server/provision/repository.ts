@@ -2,6 +2,7 @@
 // decide; this file only reads and writes rows.
 import type { Db } from '../db/index.js';
 import type { ProvisionJobsTable, ProvisionVmsTable } from '../db/schema.js';
+import type { VmType } from '../../contract/vm.js';
 
 export type JobRow = Omit<ProvisionJobsTable, 'id'> & { id: number };
 export type VmRow = Omit<ProvisionVmsTable, 'id'> & { id: number };
@@ -11,7 +12,7 @@ export type VmState = ProvisionVmsTable['state'];
 export interface NewJob {
   classId: number;
   cluster: string;
-  template: { vmid: number; type: 'qemu' | 'lxc'; node: string; name: string };
+  template: { vmid: number; type: VmType; node: string; name: string };
   namePrefix: string;
   full: boolean;
   baseline: boolean;

@@ -1,9 +1,10 @@
 // Lenient readers for what Proxmox answers: numbers as strings, 0/1 booleans, missing optional
 // fields, `status:"unknown"` stubs without a name, ';'-separated tags, qemu and lxc alike.
 import * as v from 'valibot';
-import type { IpReason, VmStatus } from '../../contract/vm.js';
+import type { IpReason, VmStatus, VmType } from '../../contract/vm.js';
 
-export type GuestType = 'qemu' | 'lxc';
+/** Proxmox's guest types (the contract's VmType). */
+export type GuestType = VmType;
 
 /** Longest guest name labdeck keeps (Proxmox allows DNS names; anything longer is not one). */
 export const MAX_NAME_LENGTH = 128;
