@@ -26,9 +26,6 @@ const COLOURS = ['#2b7bd6', '#d6762b', '#2bb673', '#b62bd6', '#d62b52', '#8a8f2b
 export const LATENCY_WARN_MS = 1000;
 export const LATENCY_BAD_MS = 2500;
 
-/** A node as the sync reports it (present once the server sends node rows). */
-interface NodeState { name: string; online: boolean }
-
 function latencyTone(ms: number | null): '' | 'warn' | 'bad' {
   if (ms === null) return '';
   return ms >= LATENCY_BAD_MS ? 'bad' : ms >= LATENCY_WARN_MS ? 'warn' : '';
@@ -217,7 +214,7 @@ export class SyncMonitor extends LitElement {
 
   /** Per node: online or offline (as the sync reports it) and its guests (running / all, from the inventory). */
   private renderNodes(c: ClusterSyncStatus) {
-    const reported = (c as ClusterSyncStatus & { nodes?: NodeState[] }).nodes;
+    const reported = c.nodes;
     const guests = new Map<string, { all: number; running: number }>();
     for (const vm of this.link?.store.vms.values() ?? []) {
       if (vm.cluster !== c.id) continue;
@@ -226,9 +223,9 @@ export class SyncMonitor extends LitElement {
       if (vm.status === 'running') g.running++;
       guests.set(vm.node, g);
     }
-    const names = [...new Set([...(reported ?? []).map((n) => n.name), ...guests.keys()])].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
+    const names = [...new Set([...reported.map((n) => n.name), ...guests.keys()])].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
     if (names.length === 0) return nothing;
-    const online = new Map((reported ?? []).map((n) => [n.name, n.online]));
+    const online = new Map(reported.map((n) => [n.name, n.online]));
     return html`<table class="nodes" aria-label=${`Nodes of ${c.name || c.id}`}>
       <thead><tr><th scope="col">Node</th><th scope="col">State</th><th scope="col" class="n">Guests (running)</th></tr></thead>
       <tbody>${names.map((n) => {
