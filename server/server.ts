@@ -42,7 +42,7 @@ import { log } from './log.js';
 import { attachRealtime, type Realtime } from './realtime/hub.js';
 import { createOps, type Ops } from './ops/attach.js';
 import { resolveVisibleVm } from './auth/visible-vm.js';
-import { hostPolicy } from './http/hosts.js';
+import { hostPolicy } from './hosts.js';
 import { exposureReport } from './ops/exposure.js';
 import { ConsoleRelay } from './console/relay.js';
 import { ConsoleTokenRepo } from './console/token-repo.js';

@@ -4,7 +4,7 @@
 // bytes both ways. It closes a console when its user signs out or loses access, when the VM
 // stops, and records each console session in the audit log (who, which VM, from when to when).
 import type { PveCalls } from '../pve/http.js';
-import { hostAllowed, hostPolicy, nodeRequestOrigin, originAllowed, unknownHostMessage } from '../http/hosts.js';
+import { hostAllowed, hostPolicy, nodeRequestOrigin, originAllowed, unknownHostMessage } from '../hosts.js';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { createHmac } from 'node:crypto';

@@ -11,7 +11,7 @@ import type { AppEnv } from './env.js';
 import { DomainError, errorBody, shownTo, statusOf } from './errors.js';
 import { ThrottledError } from '../auth/throttle.js';
 import { allowedHostsOnly, sameOriginOnly } from './middleware.js';
-import { hostPolicy } from './hosts.js';
+import { hostPolicy } from '../hosts.js';
 import { serveClient } from './static.js';
 import { authRoutes } from './routes/auth.js';
 import { userRoutes } from './routes/users.js';

@@ -7,7 +7,7 @@ import type { Role } from '../db/schema.js';
 import { forbidden, unauthorized } from './errors.js';
 import type { AppEnv } from './env.js';
 import { errorBody } from './errors.js';
-import { hostAllowed, linkOrigin, originAllowed, unknownHostMessage, type HostPolicy } from './hosts.js';
+import { hostAllowed, linkOrigin, originAllowed, unknownHostMessage, type HostPolicy } from '../hosts.js';
 
 /** The signed-in user, or a 401. */
 export function requireUser(c: Context<AppEnv>): SessionUser {

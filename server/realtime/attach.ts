@@ -1,7 +1,7 @@
 // socket.io on the server's HTTP server: the origin check, the handshake (the session cookie, or a
 // projector token), and each socket's life (hello, unknown events, disconnect). Whom a socket may
 // see is groups.ts's business; this module only lets it in and tells the hub when it comes and goes.
-import { hostAllowed, nodeRequestOrigin, type HostPolicy } from '../http/hosts.js';
+import { hostAllowed, nodeRequestOrigin, type HostPolicy } from '../hosts.js';
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import { Server, type Socket } from 'socket.io';
 import * as v from 'valibot';

@@ -7,7 +7,7 @@
 // commits), so the fan-out's emits are local: with an adapter that links instances (several on one
 // database) they would otherwise reach the others' sockets twice.
 import type { Server as HttpServer } from 'node:http';
-import type { HostPolicy } from '../http/hosts.js';
+import type { HostPolicy } from '../hosts.js';
 import type { ChangeFeed, VmChanged, VmRemoved } from '../inventory/changes.js';
 import type { InventoryReader } from '../inventory/reader.js';
 import type { SyncStatus } from '../../contract/sync.js';

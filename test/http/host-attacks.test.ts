@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { io as connect } from 'socket.io-client';
 import WebSocket from 'ws';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { hostAllowed, hostPolicy } from '../../server/http/hosts.js';
+import { hostAllowed, hostPolicy } from '../../server/hosts.js';
 
 const PUBLIC = 'https://labdeck.example.edu';
 

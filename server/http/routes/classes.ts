@@ -5,7 +5,7 @@ import * as v from 'valibot';
 import type { ApiDeps } from '../deps.js';
 import type { AppEnv } from '../env.js';
 import { linkOriginOf, requireUser } from '../middleware.js';
-import { hostPolicy } from '../hosts.js';
+import { hostPolicy } from '../../hosts.js';
 import { body, params, query, ClusterId, IdString, PlainName, Username, Vmid, VmidString } from '../validate.js';
 import { MappingsSchema } from '../../classes/mappings-import.js';
 import type {
