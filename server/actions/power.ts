@@ -49,8 +49,8 @@ export interface PowerOptions {
 }
 
 export interface ActionResult {
-  /** 200 when the task ended, 202 while it still runs. */
-  httpStatus: 200 | 202;
+  /** The task ended within the follow time (false: it still runs, the VM shows its pending state). */
+  done: boolean;
   vm: Vm;
   task: string;
 }
@@ -116,9 +116,9 @@ export class PowerActions {
     void done.finally(() => this.background.delete(done));
     const budget = Math.max(0, followMs - (Date.now() - started));
     const first = await Promise.race([done, sleep(budget).then(() => null)]);
-    if (first === null || first.ok === 'unknown') return { httpStatus: 202, vm: pending, task: upid };
+    if (first === null || first.ok === 'unknown') return { done: false, vm: pending, task: upid };
     if (!first.ok) throw first.error;
-    return { httpStatus: 200, vm: first.vm, task: upid };
+    return { done: true, vm: first.vm, task: upid };
   }
 
   /** Follows the task to its end, writes the outcome, audits it and hands the VM to the fast lane. */

@@ -211,7 +211,7 @@ export function vmRoutes(deps: ApiDeps) {
       throw err;
     }
     const r = await deps.power.run(user, vm, action, undefined, deps.access.actionClass(user, vm.cluster, vm.vmid));
-    return c.json({ vm: r.vm, task: r.task, done: r.httpStatus === 200 } satisfies PowerActionResponse, r.httpStatus);
+    return c.json({ vm: r.vm, task: r.task, done: r.done } satisfies PowerActionResponse, r.done ? 200 : 202);
   });
 
   app.post('/vms/actions', async (c) => {
@@ -247,7 +247,7 @@ export function vmRoutes(deps: ApiDeps) {
         }
         const classId = b.classId ?? deps.access.actionClass(user, vm.cluster, vm.vmid);
         const r = await deps.power.run(user, vm, action, Math.max(0, deadline - Date.now()), classId);
-        return { id, cluster: t.cluster, vmid: t.vmid, ok: true, httpStatus: r.httpStatus, status: r.vm.status, task: r.task };
+        return { id, cluster: t.cluster, vmid: t.vmid, ok: true, httpStatus: r.done ? 200 : 202, status: r.vm.status, task: r.task };
       } catch (err) {
         if (!(err instanceof DomainError)) throw err;
         const shown = shownTo(err, admin);
