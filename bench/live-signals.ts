@@ -113,6 +113,14 @@ export async function benchLiveSignals(ctx: LiveCtx): Promise<LiveSignalsResult>
     uiTab: { requestsPerMinute: 40, kbPerMinute: round((20 * (tab.resources + tab.tasks)) / 1024, 0), resourcesKb: round(tab.resources / 1024, 1), tasksKb: round(tab.tasks / 1024, 1) },
   };
   ctx.log(`   labdeck CPU ${idle.labdeckCpuPercent} %, ${idle.requestsPerClusterPerMinute} Proxmox requests and ${idle.kbPerClusterPerMinute} KB per cluster per minute (one UI tab: 40 requests, ${idle.uiTab.kbPerMinute} KB)`);
+  if (process.env.BENCH_IDLE_PROFILE) {
+    // A CPU profile of another idle window (after the measured one: sampling costs CPU of its own).
+    await ctx.lab.call('profileStart');
+    await sleep(30_000);
+    const p = await ctx.lab.call<{ totalMs: number; spots: Array<{ where: string; selfMs: number; percent: number }> }>(
+      'profileStop', { file: process.env.BENCH_IDLE_PROFILE, root: process.cwd() });
+    ctx.log(`   idle profile (${process.env.BENCH_IDLE_PROFILE}): ${p.totalMs} ms on the main thread in 30 s; ${p.spots.slice(0, 12).map((x) => `${x.percent} % ${x.where}`).join('; ')}`);
+  }
 
   ctx.log(`6b. ${s.liveSamples} Proxmox UI tasks and ${s.liveSamples} shutdowns from inside, at random moments`);
   let truth = await ctx.sim.call<Truth>('truth');
