@@ -8,6 +8,7 @@
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
+import { PerformanceObserver, constants as perf } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { pino } from 'pino';
 import { openTestDb } from '../test/helpers/db.js';
@@ -53,10 +54,23 @@ if (heap) {
   await heap.post('HeapProfiler.enable');
   await heap.post('HeapProfiler.startSampling', { samplingInterval: 16_384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
 }
+// Garbage collections in the window, by kind (pauses on the main thread; concurrent marking not counted).
+const gc = { minor: { n: 0, ms: 0 }, major: { n: 0, ms: 0 }, other: { n: 0, ms: 0 } };
+const gcObs = new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    const kind = ((e as unknown as { detail?: { kind?: number } }).detail)?.kind;
+    const k = kind === perf.NODE_PERFORMANCE_GC_MINOR ? gc.minor : kind === perf.NODE_PERFORMANCE_GC_MAJOR ? gc.major : gc.other;
+    k.n++;
+    k.ms += e.duration;
+  }
+});
+gcObs.observe({ entryTypes: ['gc'] });
 const u0 = process.cpuUsage(); const w0 = performance.now();
 await new Promise((r) => setTimeout(r, Number(windowS) * 1000));
 const u = process.cpuUsage(u0); const ms = performance.now() - w0;
-console.log(`labdeck CPU ${(((u.user + u.system) / 1000 / ms) * 100).toFixed(2)} % over ${(ms / 1000).toFixed(0)} s (${n} x ${guests}); signals ${JSON.stringify(manager.signalStats())}`);
+gcObs.disconnect();
+console.log(`labdeck CPU ${(((u.user + u.system) / 1000 / ms) * 100).toFixed(2)} % over ${(ms / 1000).toFixed(0)} s (${n} x ${guests}); GC pauses: ${Object.entries(gc).map(([k, x]) => `${k} ${x.n} / ${x.ms.toFixed(0)} ms`).join(', ')}`);
+console.log(`signals ${JSON.stringify(manager.signalStats())}`);
 if (profileFile) {
   const { totalMs, spots } = await profiler.stop(profileFile, process.cwd());
   console.log(`profile ${profileFile}: ${totalMs} ms on CPU (profiler overhead included)`);

@@ -15,6 +15,7 @@ import {
 } from './normalise.js';
 
 import { normaliseNodeGuests, normaliseTaskList, type NodeGuest, type TaskEntry } from './signals.js';
+import { scanNodeGuests } from './node-list-scan.js';
 
 export type { ResourceRow, LiveStatus, GuestConfig, GuestAddress, GuestType } from './normalise.js';
 export type { NodeGuest, TaskEntry } from './signals.js';
@@ -128,8 +129,11 @@ export function createPveClient(cluster: ClusterConfig, calls?: PveCalls): PveCl
       return { tasks, unchanged: false };
     }),
 
-    nodeGuests: (node, type) => answer(id, `nodes/${node}/${type}`, async () =>
-      normaliseNodeGuests(http.parse(await http.getRaw(`/api2/json/nodes/${encodeURIComponent(node)}/${type}`)), type)),
+    // Read from the bytes (only vmid, status, uptime); the ordinary parse only where the scan declines.
+    nodeGuests: (node, type) => answer(id, `nodes/${node}/${type}`, async () => {
+      const body = await http.getRaw(`/api2/json/nodes/${encodeURIComponent(node)}/${type}`);
+      return scanNodeGuests(body) ?? normaliseNodeGuests(http.parse(body), type);
+    }),
 
     statusCurrent: (node, type, vmid) => answer(id, 'status/current', async () =>
       normaliseStatusCurrent(await guest(node, type, vmid).status.current.$get() as unknown)),
