@@ -44,8 +44,11 @@ const manager = createSyncManager({ db, feed, config, repo: new InventoryRepo(db
 await manager.start();
 const t0 = Date.now();
 while (manager.status().clusters.some((c) => c.lastFullAt === null)) await new Promise((r) => setTimeout(r, 200));
-console.log(`first full passes in ${Date.now() - t0} ms; settling 10 s`);
-await new Promise((r) => setTimeout(r, 10_000));
+// IDLE_SETTLE_S: how long to wait before the window (the first full pass leaves a big heap that
+// V8 shrinks with a few major collections over the next half minute).
+const settleS = Number(process.env.IDLE_SETTLE_S ?? 10);
+console.log(`first full passes in ${Date.now() - t0} ms; settling ${settleS} s`);
+await new Promise((r) => setTimeout(r, settleS * 1000));
 const profiler = new Profiler();
 if (profileFile) await profiler.start();
 const heap = heapFile ? new Session() : null;

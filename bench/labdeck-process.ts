@@ -1,7 +1,8 @@
 // Bench-only entry: runs labdeck (startLabdeck on port 0, temp SQLite) in its own process so its
 // CPU time and resident memory are its own, and answers the harness over IPC: pass timings measured
 // inside the process, the moment each change was announced after its commit, session cookies.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { startLabdeck } from '../server/server.js';
 import { parseFileConfig, type AppConfig } from '../server/config.js';
 import { createDb } from '../server/db/index.js';
@@ -17,6 +18,7 @@ type Labdeck = Awaited<ReturnType<typeof startLabdeck>>;
 
 let labdeck: Labdeck | null = null;
 const profiler = new Profiler();
+let heapSession: Session | null = null;
 let startedAt = 0;
 let cpuAtStart: NodeJS.CpuUsage = process.cpuUsage();
 /** VM key → when the change feed announced its recent committed changes (after COMMIT), oldest first. */
@@ -143,7 +145,25 @@ serveIpc({
     return profiler.stop(file, root);
   },
 
-  /** Guests the fast lane is still following, over all clusters. */
+  /** Starts sampling this process's allocations, collected ones included (what keeps the GC busy). */
+  async heapProfileStart() {
+    heapSession = new Session();
+    heapSession.connect();
+    await heapSession.post('HeapProfiler.enable');
+    await heapSession.post('HeapProfiler.startSampling', { samplingInterval: 16_384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+    return null;
+  },
+
+  /** Ends the allocation sampling and writes the .heapprofile to `file`. */
+  async heapProfileStop({ file }: { file: string }) {
+    if (!heapSession) throw new Error('no heap profile running');
+    const { profile } = await heapSession.post('HeapProfiler.stopSampling');
+    heapSession.disconnect();
+    heapSession = null;
+    writeFileSync(file, JSON.stringify(profile));
+    return { file };
+  },
+
   /** Live-signal counters per cluster (task list reads, node list reads, guests signalled, rollovers). */
   signalStats() {
     return running().sync.signalStats();

@@ -4,6 +4,9 @@
 // → every entitled client (from the task's end), a shutdown from inside a guest → every entitled
 // client (from the shutdown). Soak: random outside changes of both kinds for a while; at the end
 // every entitled client shows the simulator's truth, and no client saw a VM's revisions go back.
+// Development knobs (environment): BENCH_IDLE_PROFILE=file profiles a second idle window
+// (BENCH_IDLE_HEAP=file samples its allocations);
+// BENCH_LIVE_IDLE_ONLY=1 stops after the idle figures.
 import type { ChildRpc } from './ipc.js';
 import type { Fleet } from './fleet.js';
 import type { Scale } from './scale.js';
@@ -120,6 +123,22 @@ export async function benchLiveSignals(ctx: LiveCtx): Promise<LiveSignalsResult>
     const p = await ctx.lab.call<{ totalMs: number; spots: Array<{ where: string; selfMs: number; percent: number }> }>(
       'profileStop', { file: process.env.BENCH_IDLE_PROFILE, root: process.cwd() });
     ctx.log(`   idle profile (${process.env.BENCH_IDLE_PROFILE}): ${p.totalMs} ms on the main thread in 30 s; ${p.spots.slice(0, 12).map((x) => `${x.percent} % ${x.where}`).join('; ')}`);
+  }
+
+  if (process.env.BENCH_IDLE_HEAP) {
+    await ctx.lab.call('heapProfileStart');
+    await sleep(30_000);
+    await ctx.lab.call('heapProfileStop', { file: process.env.BENCH_IDLE_HEAP });
+    ctx.log(`   idle allocation profile: ${process.env.BENCH_IDLE_HEAP}`);
+  }
+  if (process.env.BENCH_LIVE_IDLE_ONLY) {
+    // Development only (measuring idle cost without the ~5 minutes of 6b and 6c): nothing else is measured.
+    const none = roundSummary(summarize([]));
+    const signals = await ctx.lab.call<LiveSignalsResult['signals']>('signalStats');
+    return {
+      pvestatdMs, idle, uiTask: { samples: 0, endToClientMs: none, notArrived: 0, entitledPerChange: 0 }, inGuest: { samples: 0, changeToClientMs: none, notArrived: 0 },
+      soak: { windowMs: 0, changes: {}, deliveriesChecked: 0, missed: 0, wrongAtEnd: 0, revisionsBackwards: 0, uiEndToClientMs: none, inGuestToClientMs: none }, signals,
+    };
   }
 
   ctx.log(`6b. ${s.liveSamples} Proxmox UI tasks and ${s.liveSamples} shutdowns from inside, at random moments`);

@@ -90,6 +90,15 @@ export function rowChanged(a: InventoryRow, b: InventoryRow): boolean {
 
 const bool = (x: boolean | null | undefined): number | null => (x === null || x === undefined ? null : x ? 1 : 0);
 
+/** Tags as stored (joined by ';'): normalising hands out one frozen list per raw string, so the join is kept per list. */
+const joinedTags = new WeakMap<readonly string[], string>();
+function tagsText(tags: readonly string[]): string {
+  if (tags.length === 0) return '';
+  let s = joinedTags.get(tags);
+  if (s === undefined) joinedTags.set(tags, (s = tags.join(';')));
+  return s;
+}
+
 /** True when a stored pending state is young enough that a lagging snapshot must not replace it. */
 export function pendingHeld(row: InventoryRow, now: number): boolean {
   return isPending(row.status) && now - row.last_updated < PENDING_HOLD_MS;
@@ -157,11 +166,14 @@ export function addressFollowsStatus(prev: InventoryRow | null, next: InventoryR
   }
 }
 
-/** The row a fetched /cluster/resources entry makes of the stored one. */
+/**
+ * The row a fetched /cluster/resources entry makes of the stored one; built in `into` when given
+ * (a scratch row the caller copies only if it differs from the stored one).
+ */
 export function mergeResource(cluster: string, stored: InventoryRow | null, f: ResourceRow, now: number,
-  details: GuestDetails | undefined, hold: boolean, nodeOffline = false): InventoryRow {
+  details: GuestDetails | undefined, hold: boolean, nodeOffline = false, into?: InventoryRow): InventoryRow {
   const base = stored && !stored.deleted ? stored : null;
-  const next: InventoryRow = base ? { ...base } : blankRow(cluster, f, now);
+  const next: InventoryRow = base ? (into ? Object.assign(into, base) : { ...base }) : blankRow(cluster, f, now);
   next.node = f.node;
   next.type = f.type;
   next.deleted = 0;
@@ -171,7 +183,7 @@ export function mergeResource(cluster: string, stored: InventoryRow | null, f: R
     // whatever was stored is a guess now, so say so instead of showing it running or stopped.
     if (!stub) {
       next.name = f.name ?? next.name;
-      next.tags = f.tags.join(';');
+      next.tags = tagsText(f.tags);
       next.pool = f.pool;
     }
     next.status = 'unknown';
@@ -183,7 +195,7 @@ export function mergeResource(cluster: string, stored: InventoryRow | null, f: R
     if (next.sync_error === NODE_OFFLINE) next.sync_error = null;
     next.name = f.name ?? next.name;
     next.is_template = f.template ? 1 : 0;
-    next.tags = f.tags.join(';');
+    next.tags = tagsText(f.tags);
     next.pool = f.pool;
     next.lock = f.lock;
     if (f.maxcpu !== null) next.cores = f.maxcpu;
@@ -254,11 +266,18 @@ function eventsBetween(cluster: string, prev: InventoryRow | null, next: Invento
 export function diffInventory(input: DiffInput): DiffResult {
   const { cluster, now, kind } = input;
   const byVmid = new Map<number, InventoryRow>();
-  for (const s of input.stored) byVmid.set(s.vmid, s);
+  // Indexed loops: these run a few times a minute over thousands of rows, often before the
+  // optimising compiler has taken them, where for...of makes an iterator result per element.
+  const storedRows = input.stored;
+  const fetched = input.fetched;
+  for (let i = 0; i < storedRows.length; i++) byVmid.set(storedRows[i].vmid, storedRows[i]);
   const seen = new Set<number>();
   const result: DiffResult = { upserts: [], tombstones: [], events: [], statusChanged: [], verify: [], quietUntil: Infinity };
+  // Most guests come out unchanged: their merge is built in one scratch row, copied only when it differs.
+  let scratch: InventoryRow | undefined;
 
-  for (const f of input.fetched) {
+  for (let i = 0; i < fetched.length; i++) {
+    const f = fetched[i];
     if (seen.has(f.vmid)) continue;
     seen.add(f.vmid);
     const stored = byVmid.get(f.vmid) ?? null;
@@ -269,14 +288,16 @@ export function diffInventory(input: DiffInput): DiffResult {
     // Neither accepted nor ignored: a held status the snapshot contradicts goes to a live check.
     if (hold && stored && snapshotContradicts(stored, f)) result.verify.push(f.vmid);
     const offline = input.offlineNodes?.has(f.node) === true;
-    const next = mergeResource(cluster, stored, f, now, input.details?.get(f.vmid), hold, offline);
-    if (live && !rowChanged(stored, next)) {
+    if (live) scratch ??= { ...stored };
+    const merged = mergeResource(cluster, stored, f, now, input.details?.get(f.vmid), hold, offline, live ? scratch : undefined);
+    if (live && !rowChanged(stored, merged)) {
       // The same uptime reads as a later start time as the clock runs on, until it leaves tolerance.
-      if (!hold && next.started_at !== null && f.uptime !== null && f.uptime > 0) {
-        result.quietUntil = Math.min(result.quietUntil, next.started_at + f.uptime * 1000 + START_TOLERANCE_MS);
+      if (!hold && merged.started_at !== null && f.uptime !== null && f.uptime > 0) {
+        result.quietUntil = Math.min(result.quietUntil, merged.started_at + f.uptime * 1000 + START_TOLERANCE_MS);
       }
       continue;
     }
+    const next = merged === scratch ? { ...merged } : merged;
     next.last_updated = now;
     next.last_seen = now;
     result.upserts.push(next);
@@ -290,7 +311,8 @@ export function diffInventory(input: DiffInput): DiffResult {
   const destroyed = input.destroyed;
   if ((kind === 'full' || (destroyed && destroyed.size > 0)) && input.fetched.length > 0) {
     for (const vmid of input.listedUnreadable ?? []) seen.add(vmid);
-    for (const s of input.stored) {
+    for (let i = 0; i < storedRows.length; i++) {
+      const s = storedRows[i];
       if (s.deleted || seen.has(s.vmid)) continue;
       // A quick pass removes only what a destroy task vouches for; a full pass, whatever is missing.
       if (kind !== 'full' && !destroyed!.has(s.vmid)) continue;
@@ -304,9 +326,10 @@ export function diffInventory(input: DiffInput): DiffResult {
 /** Guests whose details (config, address, probes) should be fetched in this pass. */
 export function guestsNeedingDetails(stored: readonly InventoryRow[], fetched: readonly ResourceRow[], kind: PassKindForDiff, now: number): ResourceRow[] {
   const byVmid = new Map<number, InventoryRow>();
-  for (const s of stored) byVmid.set(s.vmid, s);
+  for (let i = 0; i < stored.length; i++) byVmid.set(stored[i].vmid, stored[i]);
   const out: ResourceRow[] = [];
-  for (const f of fetched) {
+  for (let i = 0; i < fetched.length; i++) {
+    const f = fetched[i];
     if (f.name === null && f.status === 'unknown') continue;
     if (f.template && byVmid.get(f.vmid)?.ostype) continue;
     const s = byVmid.get(f.vmid);

@@ -198,8 +198,21 @@ export class Metrics {
   }
 }
 
+/** Labels of recent paths: labdeck calls the same few paths (tasks, node lists, resources) many times a second. */
+const endpointCache = new Map<string, string>();
+const ENDPOINT_CACHE_MAX = 1_000;
+
 /** A Proxmox API path as a bounded endpoint label: node names, vmids, UPIDs and user ids become placeholders. */
 export function pveEndpoint(path: string): string {
+  let label = endpointCache.get(path);
+  if (label === undefined) {
+    if (endpointCache.size >= ENDPOINT_CACHE_MAX) endpointCache.clear();
+    endpointCache.set(path, (label = endpointOf(path)));
+  }
+  return label;
+}
+
+function endpointOf(path: string): string {
   return path
     .replace(/^\/api2\/json\//, '')
     .replace(/^nodes\/[^/]+/, 'nodes/{node}')

@@ -8,6 +8,7 @@ export type GuestType = VmType;
 
 /** Longest guest name labdeck keeps (Proxmox allows DNS names; anything longer is not one). */
 export const MAX_NAME_LENGTH = 128;
+const PLAIN_NAME = /^[!-~]+(?: [!-~]+)*$/;
 
 /**
  * A guest name as labdeck stores it: control characters (CR, LF, tab, NUL…), line and paragraph
@@ -17,6 +18,9 @@ export const MAX_NAME_LENGTH = 128;
  */
 export function cleanName(raw: string | null | undefined): string | null {
   if (typeof raw !== 'string') return null;
+  // Nearly every name (a DNS name): printable ASCII words, single spaces, short. It is its own
+  // clean form; checked without making a string, since every guest's name passes here every pass.
+  if (raw.length <= MAX_NAME_LENGTH && PLAIN_NAME.test(raw)) return raw;
   const s = raw.replace(/[\p{Cc}\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]+/gu, ' ').replace(/\s+/g, ' ').trim();
   return s ? [...s].slice(0, MAX_NAME_LENGTH).join('') : null;
 }
@@ -78,6 +82,8 @@ const OptStr = v.optional(v.nullable(v.pipe(v.union([v.string(), v.number()]), v
 
 /** Maps Proxmox (and QMP) status words onto labdeck's VmStatus. */
 export function normaliseStatus(raw: string | null | undefined): VmStatus {
+  // As Proxmox sends them, without a lower-cased copy of every guest's status on every read.
+  if (raw === 'running' || raw === 'stopped') return raw;
   switch ((raw ?? '').toLowerCase()) {
     case 'running': return 'running';
     case 'stopped': case 'shutdown': return 'stopped';
@@ -202,8 +208,8 @@ export function normaliseResources(raw: unknown): ResourceList {
   let skipped = 0;
   let firstSkipReason: string | null = null;
   const nodes: Array<{ name: string; online: boolean }> = [];
-  for (const item of raw) {
-    const e = readResourceEntry(item);
+  for (let i = 0; i < raw.length; i++) {
+    const e = readResourceEntry(raw[i]);
     if (e.kind === 'guest') rows.push(e.row);
     else if (e.kind === 'node') nodes.push({ name: e.name, online: e.online });
     else if (e.kind === 'malformed') {

@@ -22,13 +22,21 @@ export interface StoredIndex {
   byVmid: ReadonlyMap<number, InventoryRow>;
   /** Live rows by `${node}/${type}`. */
   byList: ReadonlyMap<string, readonly InventoryRow[]>;
+  /**
+   * Scratch of the checks: vmid → the check that last saw it listed. Reused from one sweep to the
+   * next (an entry per guest, overwritten), where a Set per list would be thousands of entries of
+   * garbage every few seconds.
+   */
+  seenBy: Map<number, number>;
+  checks: number;
 }
 
 /** Indexes the cluster's live (not deleted) rows by vmid and by node list. */
 export function indexStored(stored: readonly InventoryRow[]): StoredIndex {
   const byVmid = new Map<number, InventoryRow>();
   const byList = new Map<string, InventoryRow[]>();
-  for (const r of stored) {
+  for (let i = 0; i < stored.length; i++) {
+    const r = stored[i];
     if (r.deleted) continue;
     byVmid.set(r.vmid, r);
     const k = `${r.node}/${r.type}`;
@@ -36,18 +44,21 @@ export function indexStored(stored: readonly InventoryRow[]): StoredIndex {
     if (list) list.push(r);
     else byList.set(k, [r]);
   }
-  return { byVmid, byList };
+  return { byVmid, byList, seenBy: new Map(), checks: 0 };
 }
 
 /** Checks one node's list of one guest type against the cluster's stored rows (as an array or indexed once per sweep). */
 export function checkNodeList(
   stored: readonly InventoryRow[] | StoredIndex, node: string, type: GuestType, listed: readonly NodeGuest[], held: ReadonlySet<number>, now: number,
 ): NodeListVerdict {
-  const { byVmid, byList } = Array.isArray(stored) ? indexStored(stored) : stored as StoredIndex;
+  const index = Array.isArray(stored) ? indexStored(stored) : stored as StoredIndex;
+  const { byVmid, byList, seenBy } = index;
+  const check = ++index.checks;
   const out: NodeListVerdict = { watch: [], membershipChanged: false };
-  const seen = new Set<number>();
-  for (const g of listed) {
-    seen.add(g.vmid);
+  // Indexed loops: a sweep every few seconds, often before the optimising compiler took these.
+  for (let i = 0; i < listed.length; i++) {
+    const g = listed[i];
+    seenBy.set(g.vmid, check);
     const s = byVmid.get(g.vmid);
     if (!s || s.node !== node || s.type !== type) { out.membershipChanged = true; continue; }
     if (held.has(g.vmid) || pending(s.status) || g.status === 'unknown') continue;
@@ -57,8 +68,10 @@ export function checkNodeList(
     if (g.status === 'running' && s.status === 'running' && s.started_at !== null && g.uptime !== null
       && now - g.uptime * 1000 - s.started_at > START_TOLERANCE_MS) out.watch.push(g.vmid);
   }
-  for (const s of byList.get(`${node}/${type}`) ?? []) {
-    if (up(s.status) && !seen.has(s.vmid)) out.membershipChanged = true;
+  const rows = byList.get(`${node}/${type}`) ?? [];
+  for (let i = 0; i < rows.length; i++) {
+    const s = rows[i];
+    if (up(s.status) && seenBy.get(s.vmid) !== check) out.membershipChanged = true;
   }
   return out;
 }
@@ -66,7 +79,8 @@ export function checkNodeList(
 /** The (node, type) pairs worth reading: where stored guests run (only a running guest can stop by itself). */
 export function nodeListsToRead(stored: readonly InventoryRow[]): Array<{ node: string; type: GuestType }> {
   const pairs = new Map<string, { node: string; type: GuestType }>();
-  for (const r of stored) {
+  for (let i = 0; i < stored.length; i++) {
+    const r = stored[i];
     if (r.deleted || !(up(r.status) || pending(r.status))) continue;
     const type = r.type as GuestType;
     pairs.set(`${r.node}/${type}`, { node: r.node, type });

@@ -96,6 +96,9 @@ describe('guest names', () => {
     expect(cleanName('\r\n\u0007 ')).toBeNull();
     expect(cleanName(null)).toBeNull();
     expect(cleanName('é'.repeat(300))).toBe('é'.repeat(128));
+    expect(cleanName('x'.repeat(200))).toBe('x'.repeat(128));
+    expect(cleanName('  two  spaces ')).toBe('two spaces');
+    expect(cleanName('ws 01 a')).toBe('ws 01 a');
   });
 
   it('applies to every place a name comes from: the resources list, status/current and the config', () => {
