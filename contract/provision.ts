@@ -2,6 +2,7 @@
 // provision…, the provision:progress push). The server's job and VM rows (server/db/schema.ts)
 // take their states from here, so the page and the database name them alike.
 import type { Vm } from './vm.js';
+import type { ErrorCode } from './errors.js';
 
 export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 export type JobVmState = 'pending' | 'cloning' | 'configuring' | 'baseline' | 'done' | 'failed' | 'cancelled' | 'removing' | 'removed';
@@ -48,7 +49,7 @@ export interface ProvisionedVm {
 }
 
 /** What a reset or remove did to one VM. */
-export interface VmOutcome { cluster: string; vmid: number; ok: boolean; error?: string; code?: string }
+export interface VmOutcome { cluster: string; vmid: number; ok: boolean; error?: string; code?: ErrorCode }
 
 /** One row of a class's inventory search (the provisioning pickers: templates, or VMs). */
 export type PickedVm = Pick<Vm, 'cluster' | 'vmid' | 'name' | 'node' | 'type' | 'status' | 'tags' | 'pool' | 'template'>;

@@ -19,6 +19,7 @@ import { Metrics, pveEndpoint, type RealtimeCounts } from './metrics.js';
 import { startRetention, type RetentionJob } from './retention.js';
 import { opsRoutes } from './routes.js';
 import type { SyncAlertPush } from '../../contract/events.js';
+import type { RealtimeStats } from '../realtime/hub.js';
 
 export interface OpsDeps {
   db: Db;
@@ -51,22 +52,17 @@ export interface Ops {
 
 /** What ops uses of the realtime hub: its stats, the engine (for bytes sent) and its typed send (alerts). */
 export interface RealtimeLike {
-  stats(): unknown;
-  send?(rooms: string, event: 'sync:alert', alert: SyncAlertPush): void;
+  stats(): Pick<RealtimeStats, 'sockets' | 'messages'>;
+  send(rooms: string, event: 'sync:alert', alert: SyncAlertPush): void;
   io?: {
     engine?: { on(event: 'connection', cb: (socket: EngineSocketLike) => void): unknown };
   };
 }
 interface EngineSocketLike { on(event: 'packetCreate', cb: (packet: { data?: unknown }) => void): unknown }
 
-/** Reads socket and push counts from whatever shape the realtime hub's stats() has. */
-function realtimeCounts(stats: unknown): RealtimeCounts {
-  const s = (stats ?? {}) as Record<string, unknown>;
-  const num = (...keys: string[]) => {
-    for (const k of keys) if (typeof s[k] === 'number') return s[k] as number;
-    return undefined;
-  };
-  return { sockets: num('sockets', 'connected', 'connections', 'clients'), pushes: num('pushes', 'messages', 'emits', 'events'), bytes: num('bytes', 'bytesOut', 'bytesSent') };
+/** The hub's socket and push counts as the metrics name them. */
+function realtimeCounts(stats: Pick<RealtimeStats, 'sockets' | 'messages'>): RealtimeCounts {
+  return { sockets: stats.sockets, pushes: stats.messages };
 }
 
 const PROBES = new Set(['/healthz', '/readyz', '/metrics']);
@@ -121,8 +117,7 @@ export function createOps(deps: OpsDeps): Ops {
           });
         });
         metrics.bind({ realtime: () => ({ ...realtimeCounts(realtime.stats()), ...(realtime.io?.engine ? { bytes } : {}) }) });
-        const send = realtime.send?.bind(realtime);
-        if (alerts && send) offAlert = alerts.onAlert((alert) => send(ADMIN_ROOM, 'sync:alert', alert));
+        if (alerts) offAlert = alerts.onAlert((alert) => realtime.send(ADMIN_ROOM, 'sync:alert', alert));
       }
       retention = startRetention(deps.db, deps.config.retention);
       try {
