@@ -3,23 +3,9 @@
 import type { Db } from '../db/index.js';
 import type { Principal } from './permissions.js';
 
-export type AuditOutcome = 'ok' | 'failed' | 'pending' | 'denied';
+import type { AuditEntry, AuditOutcome } from '../../contract/audit.js';
 
-export interface AuditEntry {
-  id: number;
-  at: number;
-  userId: number | null;
-  username: string | null;
-  action: string;
-  target: string;
-  cluster: string | null;
-  vmid: number | null;
-  classId: number | null;
-  outcome: AuditOutcome;
-  detail: string | null;
-  /** How many targets the entry stands for (1 unless a bulk request was refused as a whole). */
-  count: number;
-}
+export type { AuditEntry, AuditOutcome };
 
 export interface AuditInput {
   actor: { id: number; username: string } | null;

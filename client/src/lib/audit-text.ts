@@ -1,18 +1,9 @@
 // Audit entries as sentences a teacher reads ("Sam One started lab-a-ws-005"), without Proxmox
 // task ids: pure, so it is tested without a browser.
+import type { AuditEntry } from '../../../contract/audit.js';
 
-export interface AuditRow {
-  id: number;
-  at: number;
-  username: string | null;
-  action: string;
-  outcome: string;
-  detail: string | null;
-  cluster: string | null;
-  vmid: number | null;
-  /** How many VMs the entry stands for (a refused bulk request); absent or 1 for one. */
-  count?: number;
-}
+/** The parts of an audit entry (contract/audit.ts) a sentence is made of; `count` absent counts as 1. */
+export type AuditRow = Pick<AuditEntry, 'id' | 'at' | 'username' | 'action' | 'outcome' | 'detail' | 'cluster' | 'vmid'> & Partial<Pick<AuditEntry, 'count'>>;
 
 const VM_VERBS: Record<string, [done: string, doing: string, failed: string]> = {
   'vm.start': ['started', 'is starting', 'could not start'],

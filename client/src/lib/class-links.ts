@@ -1,6 +1,7 @@
 // A class's links (invites, projector links) and its audit trail, as the teacher page reads them.
 import { apiGet, apiPost, apiDelete, qs } from './api.js';
 import type { AuditRow } from './audit-text.js';
+import type { AuditListResponse } from '../../../contract/audit.js';
 import type { InviteListResponse, LinkListItem, NewLinkResponse, ProjectorLinkListResponse } from '../../../contract/classes.js';
 
 export type LinkKind = 'invite' | 'projector';
@@ -46,6 +47,6 @@ export async function revokeLink(classId: number, link: Pick<ClassLink, 'kind' |
 
 /** The class's audit trail, newest first: class changes and power actions on its VMs (students' own included). */
 export async function classAuditTrail(classId: number, limit = 50): Promise<AuditRow[]> {
-  const res = await apiGet<{ entries: AuditRow[] }>(`/api/audit${qs({ classId, limit })}`);
+  const res = await apiGet<AuditListResponse>(`/api/audit${qs({ classId, limit })}`);
   return res.entries;
 }

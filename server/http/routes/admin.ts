@@ -7,6 +7,7 @@ import type { AppEnv } from '../env.js';
 import { forbidden, notFound } from '../errors.js';
 import { requireRole } from '../middleware.js';
 import { body, query, ClusterId, IdString, VmidString } from '../validate.js';
+import type { AuditListResponse } from '../../../contract/audit.js';
 
 const TriggerBody = v.strictObject({ cluster: v.optional(ClusterId), kind: v.optional(v.picklist(['full', 'quick'])) });
 const AuditQuery = v.strictObject({
@@ -52,7 +53,7 @@ export function adminRoutes(deps: ApiDeps) {
     const allowed = user.role === 'admin' ? undefined : (e: { classId: number | null; cluster: string | null; vmid: number | null }) =>
       (e.classId !== null && mine.has(e.classId)) || (e.cluster !== null && e.vmid !== null && deps.access.canSeeVm(user, e.cluster, e.vmid));
     const entries = await deps.audit.list({ ...q, limit: q.limit ?? 100 }, allowed);
-    return c.json({ entries });
+    return c.json({ entries } satisfies AuditListResponse);
   });
 
   return app;
