@@ -312,7 +312,12 @@ export async function startLabdeck(config: AppConfig, opts: StartOptions = {}): 
       closers.push(() => recovery.stop());
     }
     for (const w of exposureReport(cfg)) if (w.level === 'warn') log.warn({ fix: w.fix }, w.message);
-    if (!simulator) preloadSessionCrypto();
+    if (!simulator) {
+      // A production server loads now what its first sign-in and first scrape would (demo mode
+      // waits for them: nobody may ever sign in or scrape).
+      preloadSessionCrypto();
+      ops.metrics.startDefaultMetrics();
+    }
     if (!opts.quiet) log.info({ url: labdeck.url, publicUrl: cfg.publicUrl ?? null, clusters: clusters.map((c) => c.id), demo: Boolean(demo) }, 'labdeck is listening');
     return labdeck;
   } catch (err) {

@@ -7,8 +7,9 @@ import type { SyncStatus } from '../../contract/sync.js';
 
 // prom-client's metric classes from their own modules: its entry point also loads the default
 // collectors (with @opentelemetry/api), the Pushgateway client and the cluster aggregator, 1.5 MB
-// of V8 heap against 0.1 MB for these four. The default collectors are loaded and started on the
-// first scrape (render), so a server nobody scrapes, such as demo mode, carries none of them.
+// of V8 heap against 0.1 MB for these four. The default collectors are loaded and started right
+// after a production server starts listening, and in demo mode on the first scrape (render): a
+// demo nobody scrapes carries none of them.
 const require = createRequire(import.meta.url);
 const Registry = require('prom-client/lib/registry.js') as typeof Prom.Registry;
 const Counter = require('prom-client/lib/counter.js') as typeof Prom.Counter;
@@ -174,13 +175,22 @@ export class Metrics {
   }
 
   /** The Prometheus text exposition of everything. */
+  /**
+   * Loads and starts the default collectors if not yet done (at the first scrape otherwise). GC
+   * durations and event-loop delay are observed from then on; process CPU, memory and start time
+   * are read from the process at each scrape, so they are whole from the first. A production
+   * server calls this right after it starts listening: loading the collectors' modules is a
+   * ~20 ms stretch on the event loop, which the first scrape would otherwise take in the middle
+   * of a lab's start (bench/lean.ts --cpu-prof).
+   */
+  startDefaultMetrics(): void {
+    if (!this.defaultMetricsPending) return;
+    this.defaultMetricsPending = false;
+    (require('prom-client/lib/defaultMetrics.js') as typeof Prom.collectDefaultMetrics)({ register: this.registry, prefix: 'labdeck_' });
+  }
+
   async render(): Promise<{ contentType: string; body: string }> {
-    if (this.defaultMetricsPending) {
-      this.defaultMetricsPending = false;
-      // GC durations and event-loop delay are observed from here on; process CPU, memory and
-      // start time are read from the process at each scrape, so they are whole from the first.
-      (require('prom-client/lib/defaultMetrics.js') as typeof Prom.collectDefaultMetrics)({ register: this.registry, prefix: 'labdeck_' });
-    }
+    this.startDefaultMetrics();
     const status = this.sources.syncStatus?.();
     if (status) this.ingestSyncStatus(status);
     const rt = this.sources.realtime?.();
