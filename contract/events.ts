@@ -26,6 +26,9 @@ export interface SyncAlertPush {
   deliveries: Record<string, string>;
 }
 
+/** `GET /api/sync/alerts` (admins): the alerts raised, newest first; `enabled` false when alerting is off. */
+export interface SyncAlertsResponse { enabled: boolean; alerts: SyncAlertPush[] }
+
 export interface ServerToClient {
   'vm:changed': (msg: VmChangedPush) => void;
   'vm:removed': (msg: VmRemovedPush) => void;

@@ -6,6 +6,7 @@ import * as v from 'valibot';
 import type { Db } from '../db/index.js';
 import type { DbHealthState } from '../db/health.js';
 import type { SyncStatus } from '../../contract/sync.js';
+import type { SyncAlertsResponse } from '../../contract/events.js';
 import type { SessionUser } from '../auth/session.js';
 import type { AppEnv } from '../http/env.js';
 import { notFound, unauthorized } from '../http/errors.js';
@@ -90,7 +91,7 @@ export function opsRoutes(deps: OpsRoutesDeps): Hono<AppEnv> {
     requireRole(c, 'admin');
     const q = query(c, AlertsQuery);
     const alerts = deps.alerts ? await deps.alerts.history({ cluster: q.cluster, limit: q.limit ?? 100 }) : [];
-    return c.json({ enabled: deps.alerts !== null, alerts });
+    return c.json({ enabled: deps.alerts !== null, alerts } satisfies SyncAlertsResponse);
   });
 
   app.get('/api/vm/:vmid/history', async (c) => {

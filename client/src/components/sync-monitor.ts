@@ -11,7 +11,7 @@ import { announce } from '../lib/announce.js';
 import type { Point, Series } from '../lib/chart.js';
 import type { LiveLink } from '../lib/live.js';
 import type { SyncStatus, ClusterSyncStatus, ClusterHealth } from '../../../contract/sync.js';
-import type { SyncAlertPush } from '../../../contract/events.js';
+import type { SyncAlertPush, SyncAlertsResponse } from '../../../contract/events.js';
 import './sync-chart.js';
 
 const HEALTH: Record<ClusterHealth, { label: string; tone: string }> = {
@@ -103,7 +103,7 @@ export class SyncMonitor extends LitElement {
 
   private async loadAlerts(): Promise<void> {
     try {
-      const res = await apiGet<{ enabled: boolean; alerts: SyncAlertPush[] }>(`/api/sync/alerts?limit=${SyncMonitor.ALERTS_SHOWN}`);
+      const res = await apiGet<SyncAlertsResponse>(`/api/sync/alerts?limit=${SyncMonitor.ALERTS_SHOWN}`);
       this.alertsEnabled = res.enabled;
       const pushed = this.alerts ?? [];
       const seen = new Set(res.alerts.map((a) => a.id));

@@ -4,6 +4,7 @@
 import { apiGet, apiPost, ApiError } from './api.js';
 
 import type { ConsoleLink } from '../../../contract/console.js';
+import type { Vm } from '../../../contract/vm.js';
 
 export type { ConsoleLink, ConsoleWatcher } from '../../../contract/console.js';
 
@@ -55,7 +56,7 @@ export function closeText(code: number): string | null {
  */
 export async function whyClosed(cluster: string, vmid: number): Promise<string> {
   try {
-    const vm = await apiGet<{ status: string }>(`/api/vm/${vmid}/status?cluster=${encodeURIComponent(cluster)}`);
+    const vm = await apiGet<Pick<Vm, 'status'>>(`/api/vm/${vmid}/status?cluster=${encodeURIComponent(cluster)}`);
     if (vm.status === 'stopped') return CLOSE_TEXT[4009];
     return 'The console connection was lost.';
   } catch (err) {
