@@ -6,9 +6,11 @@ import { routePath } from 'hono/route';
 import { randomUUID } from 'node:crypto';
 import { log as rootLog, type Logger } from '../log.js';
 import { powerOutcome, type Metrics } from './metrics.js';
+import { powerActions } from '../../contract/vm.js';
 
-const POWER_ROUTE = /^\/api\/vms?\/:[A-Za-z]+\/(?:(start|stop|shutdown|reboot|suspend|resume)|:[A-Za-z]+)$/;
-const POWER_ACTIONS = new Set(['start', 'stop', 'shutdown', 'reboot', 'suspend', 'resume']);
+// The power actions labdeck's routes take (contract/vm.ts); another word in their place is not one.
+const POWER_ACTIONS: ReadonlySet<string> = new Set(powerActions);
+const POWER_ROUTE = new RegExp(`^/api/vms?/:[A-Za-z]+/(?:(${powerActions.join('|')})|:[A-Za-z]+)$`);
 
 /** The action of a power-action request, whether the route names it or takes it as a parameter. */
 function powerActionOf(method: string, route: string, path: string): string | null {
