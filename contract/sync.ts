@@ -1,6 +1,10 @@
 // Sync statistics on the wire, as the admin sees them (GET /api/sync/status, the sync:status push, /readyz): server and client import these.
 
-export type PassKind = 'full' | 'quick' | 'fast';
+/** The passes over the snapshot (`/cluster/resources`) that can be scheduled or asked for. */
+export const snapshotPassKinds = ['full', 'quick'] as const;
+export type SnapshotPassKind = (typeof snapshotPassKinds)[number];
+/** A pass as the statistics record it: the snapshot passes, and the fast lane's live reads. */
+export type PassKind = SnapshotPassKind | 'fast';
 export type ClusterHealth = 'healthy' | 'degraded' | 'down' | 'unknown';
 
 export interface PassRecord {

@@ -8,6 +8,7 @@ import { sql, type Kysely } from 'kysely';
 import * as v from 'valibot';
 import type { Logger } from '../log.js';
 import { vmStatuses } from '../../contract/vm.js';
+import { snapshotPassKinds } from '../../contract/sync.js';
 import { dropSession, openSession } from './pg-session.js';
 
 export const CHANNEL = 'labdeck';
@@ -20,7 +21,7 @@ export const BusMessage = v.variant('k', [
   v.object({ k: v.literal('state'), i: Id, c: Id }),
   v.object({ k: v.literal('leader'), i: Id, c: Id, e: Int }),
   v.object({ k: v.literal('watch'), i: Id, c: Id, v: Int, x: v.optional(v.picklist(vmStatuses)), s: v.optional(v.boolean()) }),
-  v.object({ k: v.literal('trigger'), i: Id, c: Id, t: v.picklist(['full', 'quick']) }),
+  v.object({ k: v.literal('trigger'), i: Id, c: Id, t: v.picklist(snapshotPassKinds) }),
   v.object({ k: v.literal('access'), i: Id, u: v.array(Int), cl: v.array(Int) }),
   v.object({ k: v.literal('session'), i: Id, u: Int }),
   v.object({ k: v.literal('projector'), i: Id, h: v.pipe(v.string(), v.maxLength(128)), cl: Int }),

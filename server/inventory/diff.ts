@@ -5,8 +5,9 @@ import { categoryOf } from '../pve/normalise.js';
 import { guestProcessUp as isUp, isPending, type VmCategory, type VmStatus } from '../../contract/vm.js';
 import type { InventoryRow } from './row.js';
 import { START_TOLERANCE_MS, memoryFraction, quantiseCpu, quantiseUsage, startedAtFrom } from './noise.js';
+import type { SnapshotPassKind } from '../../contract/sync.js';
 
-export type PassKindForDiff = 'full' | 'quick';
+export type PassKindForDiff = SnapshotPassKind;
 
 /** How long a pending state survives passes that still show the old state (pvestatd lag). */
 export const PENDING_HOLD_MS = 90_000;

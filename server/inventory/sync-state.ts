@@ -6,12 +6,13 @@ import type { Selectable, Transaction } from 'kysely';
 import type { Database, ClusterStateTable } from '../db/schema.js';
 import type { Db } from '../db/index.js';
 import { stalenessOf } from './staleness.js';
+import type { SnapshotPassKind } from '../../contract/sync.js';
 
 export type ClusterState = Selectable<ClusterStateTable>;
 
 export interface PassRecordInput {
   cluster: string;
-  kind: 'full' | 'quick';
+  kind: SnapshotPassKind;
   startedAt: number;
   durationMs: number;
   guests: number;

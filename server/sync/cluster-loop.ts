@@ -14,7 +14,7 @@ import type { PveClient } from '../pve/client.js';
 import { PveError } from '../pve/errors.js';
 import { backoffDelay } from './backoff.js';
 import { runPass, type PassOutcome, type QuietPass } from './pass.js';
-import type { ClusterHealth, ClusterSyncStatus, NodeState, PassRecord } from '../../contract/sync.js';
+import type { ClusterHealth, ClusterSyncStatus, NodeState, PassRecord, SnapshotPassKind } from '../../contract/sync.js';
 
 export interface ClusterLoopDeps {
   cluster: ClusterConfig;
@@ -59,7 +59,7 @@ export function healthOf(s: Pick<ClusterState, 'last_success_at' | 'consecutive_
 export class ClusterLoop {
   readonly id: string;
   private timer: NodeJS.Timeout | null = null;
-  private running: { kind: 'full' | 'quick'; promise: Promise<void> } | null = null;
+  private running: { kind: SnapshotPassKind; promise: Promise<void> } | null = null;
   private stopped = true;
   /** Set by stop(): a pass failing from now on was cut off by the shutdown. */
   private stopping = false;
@@ -117,7 +117,7 @@ export class ClusterLoop {
   }
 
   /** Runs a pass now, or joins the one already running. */
-  run(kind: 'full' | 'quick'): Promise<void> {
+  run(kind: SnapshotPassKind): Promise<void> {
     if (this.running) return this.running.promise;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
@@ -185,7 +185,7 @@ export class ClusterLoop {
     this.staleTimer.unref();
   }
 
-  private async pass(kind: 'full' | 'quick'): Promise<void> {
+  private async pass(kind: SnapshotPassKind): Promise<void> {
     const { logger, sync } = this.deps;
     const startedAt = Date.now();
     const t0 = performance.now();

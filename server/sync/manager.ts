@@ -13,7 +13,7 @@ import { createPveClient, type PveClient } from '../pve/client.js';
 import { ClusterLoop } from './cluster-loop.js';
 import { FastLane, type WatchOptions } from './fast-lane.js';
 import { SignalLoop, type SignalStats } from './signal-loop.js';
-import type { ClusterSyncStatus, InstancesStatus, SyncStatus } from '../../contract/sync.js';
+import type { ClusterSyncStatus, InstancesStatus, SnapshotPassKind, SyncStatus } from '../../contract/sync.js';
 
 /** What the manager asks of the instances' coordination when several share one database (server/cluster). */
 export interface SyncCoordinator {
@@ -25,7 +25,7 @@ export interface SyncCoordinator {
   /** Asks the cluster's leader to watch a guest live (a power action ran here). */
   forwardWatch(cluster: string, vmid: number, opts: WatchOptions): void;
   /** Asks the cluster's leader to run a pass. */
-  forwardTrigger(cluster: string, kind: 'full' | 'quick'): void;
+  forwardTrigger(cluster: string, kind: SnapshotPassKind): void;
   info(): InstancesStatus;
 }
 
@@ -34,7 +34,7 @@ export interface CoordinatorHooks {
   lose(cluster: string): Promise<void>;
   /** A leader's work asked for by another instance. */
   watch(cluster: string, vmid: number, opts: WatchOptions): void;
-  trigger(cluster: string, kind: 'full' | 'quick'): void;
+  trigger(cluster: string, kind: SnapshotPassKind): void;
   /** The status of a cluster led here (stored with each pass for the other instances). */
   status(cluster: string): ClusterSyncStatus | null;
   /** Another instance's status changed: push it. */
@@ -65,7 +65,7 @@ export interface SyncManager {
   /** Stops the loops and the fast lane, waiting for running passes up to a timeout. */
   stop(timeoutMs?: number): Promise<void>;
   /** Runs a pass now (all clusters, or one); joins a pass already running instead of starting another. */
-  trigger(opts?: { cluster?: string; kind?: 'full' | 'quick' }): Promise<void>;
+  trigger(opts?: { cluster?: string; kind?: SnapshotPassKind }): Promise<void>;
   /** Polls one guest live until it settles (after a power action). */
   watch(cluster: string, vmid: number, opts?: WatchOptions): void;
   status(): SyncStatus;

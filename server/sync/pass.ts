@@ -8,6 +8,7 @@ import type { ResourceRow } from '../pve/normalise.js';
 import type { InventoryRepo, Planned, StoredView } from '../inventory/repository.js';
 import type { PveClient, ResourceSnapshot } from '../pve/client.js';
 import { fetchDetails } from './details.js';
+import type { SnapshotPassKind } from '../../contract/sync.js';
 
 /** From this many guests needing details on, the pass writes the list's view first, details after. */
 const EARLY_WRITE_AT = 50;
@@ -61,7 +62,7 @@ export interface PassOutcome {
 /** What a pass decides from besides the stored rows: fixed once Proxmox has answered. */
 interface PassInput {
   cluster: string;
-  kind: 'full' | 'quick';
+  kind: SnapshotPassKind;
   snapshot: ResourceSnapshot;
   held: ReadonlySet<number>;
   heldKey: string;
@@ -82,7 +83,7 @@ interface ListPlan {
 }
 
 /** Runs one full or quick pass; throws (having written nothing) when Proxmox fails. */
-export async function runPass(ctx: PassContext, kind: 'full' | 'quick'): Promise<PassOutcome> {
+export async function runPass(ctx: PassContext, kind: SnapshotPassKind): Promise<PassOutcome> {
   const now = ctx.now ?? Date.now;
   const requestsBefore = ctx.client.requestCount();
   const snapshot = await ctx.client.resourceSnapshot();
@@ -111,7 +112,7 @@ export async function runPass(ctx: PassContext, kind: 'full' | 'quick'): Promise
 }
 
 /** The pass's inputs, and whether it repeats the last quick pass. */
-function passInput(ctx: PassContext, kind: 'full' | 'quick', snapshot: ResourceSnapshot, now: () => number): PassInput {
+function passInput(ctx: PassContext, kind: SnapshotPassKind, snapshot: ResourceSnapshot, now: () => number): PassInput {
   const held = ctx.heldStatus();
   const heldKey = [...held].sort((a, b) => a - b).join(',');
   const offline = snapshot.nodes.filter((n) => !n.online);

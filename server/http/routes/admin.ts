@@ -8,8 +8,9 @@ import { forbidden, notFound } from '../errors.js';
 import { requireRole } from '../middleware.js';
 import { body, query, ClusterId, IdString, VmidString } from '../validate.js';
 import type { AuditListResponse } from '../../../contract/audit.js';
+import { snapshotPassKinds } from '../../../contract/sync.js';
 
-const TriggerBody = v.strictObject({ cluster: v.optional(ClusterId), kind: v.optional(v.picklist(['full', 'quick'])) });
+const TriggerBody = v.strictObject({ cluster: v.optional(ClusterId), kind: v.optional(v.picklist(snapshotPassKinds)) });
 const AuditQuery = v.strictObject({
   classId: v.optional(IdString),
   cluster: v.optional(ClusterId),
