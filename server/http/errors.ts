@@ -6,7 +6,7 @@ import { DomainError, type ErrorCode } from '../../contract/errors.js';
 export { DomainError, badRequest, conflict, forbidden, notFound, unauthorized, unavailable, tooManyRequests, proxmoxError } from '../../contract/errors.js';
 export type { ErrorCode } from '../../contract/errors.js';
 
-type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 429 | 500 | 502 | 503 | 504;
+type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 429 | 500 | 502 | 503;
 
 /** The one mapping from domain error code to HTTP status. */
 export const httpStatusOf: Readonly<Record<ErrorCode, ErrorStatus>> = {
@@ -23,19 +23,9 @@ export const httpStatusOf: Readonly<Record<ErrorCode, ErrorStatus>> = {
   unavailable: 503,
 };
 
-/**
- * A domain error with a status the table does not give (405, 415, 504). Kept for those and for
- * code written before the table; a status that merely repeats the table's adds nothing.
- */
-export class HttpError extends DomainError {
-  constructor(readonly status: ErrorStatus, code: ErrorCode, message: string, extra?: Record<string, unknown>) {
-    super(code, message, extra);
-  }
-}
-
 /** The status an error answers with. */
 export function statusOf(err: DomainError): ErrorStatus {
-  return err instanceof HttpError ? err.status : httpStatusOf[err.code];
+  return httpStatusOf[err.code];
 }
 
 /** The JSON body of an error answer. */
