@@ -2,7 +2,7 @@
 import { LitElement, html, css, nothing } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import { base } from '../lib/styles.js';
-import { listClasses, createClass, type ClassSummary } from '../lib/classes.js';
+import { listClasses, createClass, type ClassListRow } from '../lib/classes.js';
 import { navigate } from '../lib/router.js';
 import type { User } from '../lib/session.js';
 
@@ -16,7 +16,7 @@ export class ClassList extends LitElement {
   `];
 
   @property({ attribute: false }) user?: User;
-  @state() private classes: ClassSummary[] | null = null;
+  @state() private classes: ClassListRow[] | null = null;
   @state() private error = '';
 
   override connectedCallback(): void {

@@ -12,7 +12,8 @@ export type { ScopeRule };
 
 export interface Person { id: number; username: string; displayName: string; /** Teachers only: the class's owner. */ owner?: boolean }
 export interface Assignment { cluster: string; vmid: number; userId: number; key: string }
-export interface ClassSummary { id: number; name: string; students: number; vms: number }
+/** One row of the class list as the view shows it (reshaped from the contract's ClassSummary). */
+export interface ClassListRow { id: number; name: string; students: number; vms: number }
 export type PoolEntryView = Omit<WirePoolEntry, 'addedAt'>;
 export interface ClassDetail {
   id: number;
@@ -48,7 +49,7 @@ export function toClassDetail({ class: c }: ClassDetailResponse): ClassDetail {
 }
 
 /** Classes the caller teaches (admins: all). */
-export async function listClasses(): Promise<ClassSummary[]> {
+export async function listClasses(): Promise<ClassListRow[]> {
   const { classes } = await apiGet<ClassListResponse>('/api/classes');
   return classes.map((c) => ({ id: c.id, name: c.name, students: c.studentCount, vms: c.vmCount }));
 }
