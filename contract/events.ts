@@ -9,7 +9,7 @@ import type { JobView } from './provision.js';
 import type { ConsoleWatcher } from './console.js';
 
 /** Projector sockets get each VM as a `ProjectorVm` (only what the wall shows). */
-export interface VmChangedPush { revision: number; vms: Array<Vm | ProjectorVm> }
+export interface VmChangedPush<V extends Vm | ProjectorVm = Vm | ProjectorVm> { revision: number; vms: V[] }
 /** `reason: 'access'`: the VMs left this viewer's sight (not deleted); otherwise they were removed. */
 export interface VmRemovedPush { revision: number; ids: string[]; reason?: 'access' }
 /** A cluster's data went stale (no successful pass recently) or fresh again. */
@@ -29,8 +29,9 @@ export interface SyncAlertPush {
 /** `GET /api/sync/alerts` (admins): the alerts raised, newest first; `enabled` false when alerting is off. */
 export interface SyncAlertsResponse { enabled: boolean; alerts: SyncAlertPush[] }
 
-export interface ServerToClient {
-  'vm:changed': (msg: VmChangedPush) => void;
+/** `V`: the VMs a socket is sent (a session socket full VMs, a projector socket projector VMs). */
+export interface ServerToClient<V extends Vm | ProjectorVm = Vm | ProjectorVm> {
+  'vm:changed': (msg: VmChangedPush<V>) => void;
   'vm:removed': (msg: VmRemovedPush) => void;
   'sync:status': (status: SyncStatus) => void;
   'cluster:stale': (msg: ClusterStalePush) => void;

@@ -9,7 +9,7 @@ import type { ProjectorVm } from '../../../contract/classes.js';
 import { VmStore, type SinceResponse } from './vm-store.js';
 
 /** The socket, typed with the server's own event map. */
-export type LiveSocket = Socket<ServerToClient, ClientToServer>;
+export type LiveSocket<T extends Vm | ProjectorVm = Vm> = Socket<ServerToClient<T>, ClientToServer>;
 
 export type LinkState = 'connecting' | 'live' | 'reconnecting' | 'offline';
 
@@ -36,7 +36,7 @@ export class LiveLink<T extends Vm | ProjectorVm = Vm> {
   /** Why the server refused the socket (e.g. the session ended). */
   refused: string | null = null;
   syncStatus: SyncStatus | null = null;
-  private socket: LiveSocket | null = null;
+  private socket: LiveSocket<T> | null = null;
   private readonly listeners = new Set<StateListener>();
   private readonly accessListeners = new Set<(classIds: number[]) => void>();
   private readonly alertListeners = new Set<(alert: SyncAlertPush) => void>();
@@ -65,7 +65,7 @@ export class LiveLink<T extends Vm | ProjectorVm = Vm> {
   /** Opens the socket; the first snapshot is loaded once it is connected. */
   start(): void {
     if (this.socket) return;
-    const socket: LiveSocket = io({
+    const socket: LiveSocket<T> = io({
       path: '/socket.io',
       transports: ['websocket', 'polling'],
       withCredentials: true,
@@ -109,7 +109,7 @@ export class LiveLink<T extends Vm | ProjectorVm = Vm> {
       }
     }, 3000);
     // The server sends session sockets full VMs and projector sockets projector VMs: T says which.
-    socket.on('vm:changed', (msg) => this.store.applyChanged({ revision: msg.revision, vms: msg.vms as T[] }));
+    socket.on('vm:changed', (msg) => this.store.applyChanged(msg));
     socket.on('vm:removed', (msg) => this.store.applyRemoved(msg));
     socket.on('cluster:stale', (msg) => this.store.markClusterStale(msg.cluster, msg.stale));
     socket.on('server:shutdown', () => this.setState('reconnecting'));
