@@ -55,7 +55,8 @@ const heap = heapFile ? new Session() : null;
 if (heap) {
   heap.connect();
   await heap.post('HeapProfiler.enable');
-  await heap.post('HeapProfiler.startSampling', { samplingInterval: 16_384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  // IDLE_HEAP_PROMOTED=1: only what outlived a young collection (what the major collections then clear).
+  await heap.post('HeapProfiler.startSampling', { samplingInterval: 16_384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: process.env.IDLE_HEAP_PROMOTED !== '1' });
 }
 // Garbage collections in the window, by kind (pauses on the main thread; concurrent marking not counted).
 const gc = { minor: { n: 0, ms: 0 }, major: { n: 0, ms: 0 }, other: { n: 0, ms: 0 } };

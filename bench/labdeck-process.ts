@@ -146,11 +146,12 @@ serveIpc({
   },
 
   /** Starts sampling this process's allocations, collected ones included (what keeps the GC busy). */
-  async heapProfileStart() {
+  async heapProfileStart({ promotedOnly = false }: { promotedOnly?: boolean } = {}) {
     heapSession = new Session();
     heapSession.connect();
     await heapSession.post('HeapProfiler.enable');
-    await heapSession.post('HeapProfiler.startSampling', { samplingInterval: 16_384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+    // promotedOnly: leave out what died young, so what remains is what survived into the old generation.
+    await heapSession.post('HeapProfiler.startSampling', { samplingInterval: 16_384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: !promotedOnly });
     return null;
   },
 

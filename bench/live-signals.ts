@@ -5,7 +5,7 @@
 // client (from the shutdown). Soak: random outside changes of both kinds for a while; at the end
 // every entitled client shows the simulator's truth, and no client saw a VM's revisions go back.
 // Development knobs (environment): BENCH_IDLE_PROFILE=file profiles a second idle window
-// (BENCH_IDLE_HEAP=file samples its allocations);
+// (BENCH_IDLE_HEAP=file samples its allocations; BENCH_IDLE_HEAP_PROMOTED=1 only those that outlived a young collection);
 // BENCH_LIVE_IDLE_ONLY=1 stops after the idle figures.
 import type { ChildRpc } from './ipc.js';
 import type { Fleet } from './fleet.js';
@@ -126,7 +126,7 @@ export async function benchLiveSignals(ctx: LiveCtx): Promise<LiveSignalsResult>
   }
 
   if (process.env.BENCH_IDLE_HEAP) {
-    await ctx.lab.call('heapProfileStart');
+    await ctx.lab.call('heapProfileStart', { promotedOnly: process.env.BENCH_IDLE_HEAP_PROMOTED === '1' });
     await sleep(30_000);
     await ctx.lab.call('heapProfileStop', { file: process.env.BENCH_IDLE_HEAP });
     ctx.log(`   idle allocation profile: ${process.env.BENCH_IDLE_HEAP}`);

@@ -608,7 +608,7 @@ async function main(): Promise<void> {
     const labLog = join(outDir, `${stamp}-labdeck.log`);
     const startLab = async (seed: boolean, quickIntervalSeconds: number, port: number, sync?: Record<string, number>) => {
       // --expose-gc only so the memory timeline can tell live data from garbage not yet collected.
-      const l = ChildRpc.start('labdeck', join(root, 'bench', 'labdeck-process.ts'), { cwd: root, logFile: labLog, env: { LOG_LEVEL: 'warn' }, nodeOptions: ['--expose-gc'] });
+      const l = ChildRpc.start('labdeck', join(root, 'bench', 'labdeck-process.ts'), { cwd: root, logFile: labLog, env: { LOG_LEVEL: 'warn' }, nodeOptions: ['--expose-gc', ...(process.env.BENCH_LAB_NODE_FLAGS?.split(' ').filter(Boolean) ?? [])] });
       const info = await l.call<{ url: string; port: number; seedMs: number; startMs: number }>('start', {
         dbFile, planFile, sessionSecret, clusters, quickIntervalSeconds, fullIntervalSeconds: 3600, seed, port, sync,
       });

@@ -14,11 +14,12 @@ import {
   type GuestAddress, type GuestConfig, type GuestType, type LiveStatus, type ResourceList, type ResourceRow,
 } from './normalise.js';
 
-import { normaliseNodeGuests, normaliseTaskList, type NodeGuest, type TaskEntry } from './signals.js';
+import { NodeGuestColumns, normaliseNodeGuests, normaliseTaskList, type TaskEntry } from './signals.js';
 import { scanNodeGuests } from './node-list-scan.js';
 
 export type { ResourceRow, LiveStatus, GuestConfig, GuestAddress, GuestType } from './normalise.js';
 export type { NodeGuest, TaskEntry } from './signals.js';
+export { NodeGuestColumns } from './signals.js';
 
 /** One /cluster/tasks answer; `unchanged` when it was byte for byte the previous one (same `tasks`). */
 export interface TaskListSnapshot {
@@ -52,8 +53,8 @@ export interface PveClient {
   resourceSnapshot(): Promise<ResourceSnapshot>;
   /** The cluster's recent tasks (`GET /cluster/tasks`): live at every task start and end. */
   tasks(): Promise<TaskListSnapshot>;
-  /** A node's guests of one type from live process state (`GET /nodes/{node}/qemu|lxc`). */
-  nodeGuests(node: string, type: GuestType): Promise<NodeGuest[]>;
+  /** A node's guests of one type from live process state (`GET /nodes/{node}/qemu|lxc`), read into `into` when given. */
+  nodeGuests(node: string, type: GuestType, into?: NodeGuestColumns): Promise<NodeGuestColumns>;
   /** Live status of one guest. */
   statusCurrent(node: string, type: GuestType, vmid: number): Promise<LiveStatus>;
   /** MAC, ostype, agent flag, cores and memory from the guest's config. */
@@ -130,9 +131,9 @@ export function createPveClient(cluster: ClusterConfig, calls?: PveCalls): PveCl
     }),
 
     // Read from the bytes (only vmid, status, uptime); the ordinary parse only where the scan declines.
-    nodeGuests: (node, type) => answer(id, `nodes/${node}/${type}`, async () => {
+    nodeGuests: (node, type, into = new NodeGuestColumns()) => answer(id, `nodes/${node}/${type}`, async () => {
       const body = await http.getRaw(`/api2/json/nodes/${encodeURIComponent(node)}/${type}`);
-      return scanNodeGuests(body) ?? normaliseNodeGuests(http.parse(body), type);
+      return scanNodeGuests(body, into) ? into : NodeGuestColumns.from(normaliseNodeGuests(http.parse(body), type), into);
     }),
 
     statusCurrent: (node, type, vmid) => answer(id, 'status/current', async () =>

@@ -186,7 +186,13 @@ export class PveHttp implements ApiRequestable {
 
   private async send(method: string, url: URL, headers: Record<string, string>, body: string | undefined, dispatcher = this.dispatcher): Promise<Buffer> {
     const started = performance.now();
-    const signal = AbortSignal.timeout(this.opts.timeoutMs);
+    // Not AbortSignal.timeout(): its timer lives the whole timeout (10 s) after a call that took
+    // milliseconds, so every call's signal and timer outlived the young generation and became
+    // old-space garbage (labdeck makes a couple of calls a second per cluster). Cleared at the end.
+    const abort = new AbortController();
+    const signal = abort.signal;
+    const timer = setTimeout(() => abort.abort(), this.opts.timeoutMs);
+    timer.unref();
     this.requests++;
     let status: number;
     let statusText: string;
@@ -212,6 +218,8 @@ export class PveHttp implements ApiRequestable {
       const pe = new PveError(this.cluster, 0, `cannot reach ${url.host}: ${why}`, 'network');
       pe.notConnected = NOT_CONNECTED.has(code ?? '');
       throw pe;
+    } finally {
+      clearTimeout(timer);
     }
     this.latency.add(performance.now() - started);
     this.opts.calls?.notify(this.cluster, method, url, started, status, status === 200 ? null : `http_${status}`);

@@ -6,7 +6,7 @@
 // not sure of (not JSON, a shape other than {"data": [objects]}) it declines (null): the caller
 // then reads the answer the ordinary way, so the outcome is the same as JSON.parse's either way.
 import { normaliseStatus } from './normalise.js';
-import type { NodeGuest } from './signals.js';
+import { NodeGuestColumns, type NodeGuest } from './signals.js';
 
 const QUOTE = 0x22, BACKSLASH = 0x5c, COMMA = 0x2c, COLON = 0x3a;
 const LBRACE = 0x7b, RBRACE = 0x7d, LBRACKET = 0x5b, RBRACKET = 0x5d;
@@ -227,7 +227,7 @@ const num = (x: Taken): number | null => {
 };
 
 /** One entry of the list: an object yields its guest (or nothing without a usable vmid); any other value nothing. */
-function entry(s: Scan, out: NodeGuest[]): void {
+function entry(s: Scan, out: NodeGuestColumns): void {
   const b = s.b;
   if (b[s.i] <= 0x20) s.ws();
   if (b[s.i] !== LBRACE) { s.skip(); return; }
@@ -262,41 +262,43 @@ function entry(s: Scan, out: NodeGuest[]): void {
   }
   const id = num(vmid);
   if (id === null || !Number.isInteger(id)) return;
-  out.push({ vmid: id, status: normaliseStatus(typeof status === 'string' && status ? status : null), uptime: num(uptime) });
+  out.push(id, normaliseStatus(typeof status === 'string' && status ? status : null), num(uptime));
 }
 
 /**
- * The guests of a `GET /nodes/{node}/qemu|lxc` answer body, exactly as
- * normaliseNodeGuests(JSON.parse(body).data) reads them; null when the scan declines.
+ * Reads the guests of a `GET /nodes/{node}/qemu|lxc` answer body into `into`, exactly as
+ * normaliseNodeGuests(JSON.parse(body).data) reads them; false when the scan declines (`into` is
+ * then left in any state).
  */
-export function scanNodeGuests(body: Buffer): NodeGuest[] | null {
+export function scanNodeGuests(body: Buffer, into: NodeGuestColumns): boolean {
   const s = new Scan(body);
-  let found: NodeGuest[] | null = null;
+  let found = false;
   try {
     s.expect(LBRACE);
     s.ws();
-    if (body[s.i] === RBRACE) return null;
+    if (body[s.i] === RBRACE) return false;
     for (;;) {
       s.ws();
       const k = s.key();
       s.expect(COLON);
       if (k === 4) {
         s.ws();
-        if (body[s.i] !== LBRACKET) return null;
+        if (body[s.i] !== LBRACKET) return false;
         s.i++;
-        const list: NodeGuest[] = [];
+        // A repeated "data" counts with its last value, as in JSON.parse.
+        into.clear();
         s.ws();
         if (body[s.i] === RBRACKET) s.i++;
         else {
           for (;;) {
-            entry(s, list);
+            entry(s, into);
             s.ws();
             const d = body[s.i++];
             if (d === RBRACKET) break;
             if (d !== COMMA) throw DECLINE;
           }
         }
-        found = list;
+        found = true;
       } else {
         s.skip(1);
       }
@@ -306,10 +308,16 @@ export function scanNodeGuests(body: Buffer): NodeGuest[] | null {
       if (d !== COMMA) throw DECLINE;
     }
     s.ws();
-    if (s.i !== body.length) return null;
+    if (s.i !== body.length) return false;
   } catch (err) {
-    if (err === DECLINE) return null;
+    if (err === DECLINE) return false;
     throw err;
   }
   return found;
+}
+
+/** scanNodeGuests as a list of objects, or null when it declines. */
+export function scanNodeGuestList(body: Buffer): NodeGuest[] | null {
+  const c = new NodeGuestColumns();
+  return scanNodeGuests(body, c) ? c.toArray() : null;
 }

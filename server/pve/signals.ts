@@ -26,6 +26,50 @@ export interface NodeGuest {
   uptime: number | null;
 }
 
+/**
+ * A node's guests as columns, refilled by every read: a sweep reads thousands of guests every few
+ * seconds, and an object per guest was garbage V8 took to live long enough to allocate straight
+ * into the old space (so every sweep fed the major collections). `uptime` is NaN where unknown.
+ */
+export class NodeGuestColumns {
+  length = 0;
+  vmid = new Float64Array(64);
+  uptime = new Float64Array(64);
+  status: VmStatus[] = [];
+
+  clear(): void {
+    this.length = 0;
+  }
+
+  push(vmid: number, status: VmStatus, uptime: number | null): void {
+    const i = this.length++;
+    if (i === this.vmid.length) {
+      const grow = (a: Float64Array) => { const b = new Float64Array(a.length * 2); b.set(a); return b; };
+      this.vmid = grow(this.vmid);
+      this.uptime = grow(this.uptime);
+    }
+    this.vmid[i] = vmid;
+    this.uptime[i] = uptime ?? NaN;
+    this.status[i] = status;
+  }
+
+  /** Guest `i` as an object (tests, logs). */
+  at(i: number): NodeGuest {
+    return { vmid: this.vmid[i], status: this.status[i], uptime: Number.isNaN(this.uptime[i]) ? null : this.uptime[i] };
+  }
+
+  toArray(): NodeGuest[] {
+    return Array.from({ length: this.length }, (_, i) => this.at(i));
+  }
+
+  /** Fills `into` (or new columns) with a list of guests. */
+  static from(list: readonly NodeGuest[], into = new NodeGuestColumns()): NodeGuestColumns {
+    into.clear();
+    for (let i = 0; i < list.length; i++) into.push(list[i].vmid, list[i].status, list[i].uptime);
+    return into;
+  }
+}
+
 const num = (x: unknown): number | null => {
   const n = typeof x === 'number' ? x : typeof x === 'string' && x.trim() ? Number(x) : NaN;
   return Number.isFinite(n) ? n : null;

@@ -4,7 +4,7 @@
 import type { InventoryRow } from '../inventory/row.js';
 import { START_TOLERANCE_MS } from '../inventory/noise.js';
 import type { GuestType } from '../pve/normalise.js';
-import type { NodeGuest } from '../pve/signals.js';
+import type { NodeGuestColumns } from '../pve/signals.js';
 
 export interface NodeListVerdict {
   /** Guests whose live state contradicts the stored one: a live read settles each. */
@@ -49,24 +49,27 @@ export function indexStored(stored: readonly InventoryRow[]): StoredIndex {
 
 /** Checks one node's list of one guest type against the cluster's stored rows (as an array or indexed once per sweep). */
 export function checkNodeList(
-  stored: readonly InventoryRow[] | StoredIndex, node: string, type: GuestType, listed: readonly NodeGuest[], held: ReadonlySet<number>, now: number,
+  stored: readonly InventoryRow[] | StoredIndex, node: string, type: GuestType, listed: NodeGuestColumns, held: ReadonlySet<number>, now: number,
 ): NodeListVerdict {
   const index = Array.isArray(stored) ? indexStored(stored) : stored as StoredIndex;
   const { byVmid, byList, seenBy } = index;
   const check = ++index.checks;
   const out: NodeListVerdict = { watch: [], membershipChanged: false };
   // Indexed loops: a sweep every few seconds, often before the optimising compiler took these.
+  const { vmid: vmids, status: statuses, uptime: uptimes } = listed;
   for (let i = 0; i < listed.length; i++) {
-    const g = listed[i];
-    seenBy.set(g.vmid, check);
-    const s = byVmid.get(g.vmid);
+    const vmid = vmids[i];
+    const status = statuses[i];
+    seenBy.set(vmid, check);
+    const s = byVmid.get(vmid);
     if (!s || s.node !== node || s.type !== type) { out.membershipChanged = true; continue; }
-    if (held.has(g.vmid) || pending(s.status) || g.status === 'unknown') continue;
+    if (held.has(vmid) || pending(s.status) || status === 'unknown') continue;
     // A node list says only running or stopped (paused shows as running without full=1).
-    if (up(g.status) !== up(s.status)) { out.watch.push(g.vmid); continue; }
-    // Running both times but booted since: a reboot from inside moves the start time.
-    if (g.status === 'running' && s.status === 'running' && s.started_at !== null && g.uptime !== null
-      && now - g.uptime * 1000 - s.started_at > START_TOLERANCE_MS) out.watch.push(g.vmid);
+    if (up(status) !== up(s.status)) { out.watch.push(vmid); continue; }
+    // Running both times but booted since: a reboot from inside moves the start time (NaN: no uptime).
+    const uptime = uptimes[i];
+    if (status === 'running' && s.status === 'running' && s.started_at !== null && !Number.isNaN(uptime)
+      && now - uptime * 1000 - s.started_at > START_TOLERANCE_MS) out.watch.push(vmid);
   }
   const rows = byList.get(`${node}/${type}`) ?? [];
   for (let i = 0; i < rows.length; i++) {

@@ -12,6 +12,7 @@ import { PveError } from '../pve/errors.js';
 import { mapLimit } from '../limit.js';
 import { checkNodeList, indexStored, nodeListsToRead, type StoredIndex } from './node-list-check.js';
 import type { GuestType } from '../pve/normalise.js';
+import { NodeGuestColumns } from '../pve/signals.js';
 import { DESTROY_TASKS, MEMBERSHIP_TASKS, TaskTracker, taskTarget } from './task-tracker.js';
 
 export interface SignalLoopDeps {
@@ -79,6 +80,8 @@ export class SignalLoop {
   private lastTaskChangeAt = -Infinity;
   /** The stored rows' sweep view (lists to read, index), rebuilt only when the stored rows changed. */
   private view: { version: number; pairs: Array<{ node: string; type: GuestType }>; index: StoredIndex } | null = null;
+  /** Node-list columns not in use by a read. */
+  private readonly columns: NodeGuestColumns[] = [];
   readonly stats: SignalStats = { taskReads: 0, nodeListReads: 0, signalled: 0, rollovers: 0, errors: 0 };
 
   constructor(private readonly deps: SignalLoopDeps) {}
@@ -216,30 +219,31 @@ export class SignalLoop {
     let failed = 0;
     let membership = false;
     // Two at a time: few connections, each kept alive from one sweep's request to the next.
-    const lists = await mapLimit(pairs, NODE_LIST_CONCURRENCY, async ({ node, type }) => {
+    await mapLimit(pairs, NODE_LIST_CONCURRENCY, async ({ node, type }) => {
+      // Columns reused from one read to the next (one set per read in flight), not a list per read.
+      const listed = this.columns.pop() ?? new NodeGuestColumns();
       try {
-        const listed = await client.nodeGuests(node, type);
-        this.stats.nodeListReads++;
-        return { node, type, listed };
-      } catch (err) {
-        // An offline node answers nothing; the snapshot shows its guests as it can.
-        failed++;
-        this.stats.errors++;
-        logger.debug({ cluster, node, type, err: describe(err) }, 'Reading a node guest list failed');
-        return null;
+        try {
+          await client.nodeGuests(node, type, listed);
+          this.stats.nodeListReads++;
+        } catch (err) {
+          // An offline node answers nothing; the snapshot shows its guests as it can.
+          failed++;
+          this.stats.errors++;
+          logger.debug({ cluster, node, type, err: describe(err) }, 'Reading a node guest list failed');
+          return;
+        }
+        // Checked as soon as it is read, against the rows as stored now (a write meanwhile is not
+        // undone), not after the sweep's last read. The stored rows are indexed once, not per list
+        // (and not again while nothing was written).
+        const { index } = await this.storedView();
+        const verdict = checkNodeList(index, node, type, listed, this.deps.held(), Date.now());
+        for (const vmid of verdict.watch) this.signal(vmid, null);
+        membership ||= verdict.membershipChanged;
+      } finally {
+        this.columns.push(listed);
       }
     });
-    // Compared with the rows as stored now, after the reads: a write in between is not undone.
-    // Indexed once for the whole sweep, not once per list (and not again while nothing was written).
-    const { index } = await this.storedView();
-    const held = this.deps.held();
-    const now = Date.now();
-    for (const l of lists) {
-      if (!l) continue;
-      const verdict = checkNodeList(index, l.node, l.type, l.listed, held, now);
-      for (const vmid of verdict.watch) this.signal(vmid, null);
-      membership ||= verdict.membershipChanged;
-    }
     this.nodeFailures = pairs.length > 0 && failed === pairs.length ? this.nodeFailures + 1 : 0;
     if (membership) this.deps.passSoon([]);
   }

@@ -1,6 +1,6 @@
 // The node-list scan reads what JSON.parse + normaliseNodeGuests would, or declines: never anything else.
 import { describe, expect, it } from 'vitest';
-import { scanNodeGuests } from '../../server/pve/node-list-scan.js';
+import { scanNodeGuestList as scanNodeGuests } from '../../server/pve/node-list-scan.js';
 import { normaliseNodeGuests } from '../../server/pve/signals.js';
 import { startSimulator } from '../../server/simulator/index.js';
 
