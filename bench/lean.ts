@@ -9,7 +9,10 @@
 //
 // --server-cpu N (Linux, util-linux's taskset) runs the server on core N alone and this process
 // (clients, sockets, simulator) on the other cores, so latencies measure the server, not the
-// queue for a core it shares with its own load generator.
+// queue for a core it shares with its own load generator. For the lab start and the closed loop it
+// also prints, from /proc, how long the server's main thread was runnable but waiting for a core
+// (other processes on its core, and its own GC and thread-pool threads), the part of a tail that
+// is not the server's work.
 //
 // demo: demo mode as `npm start` runs it (time to ready, RSS after 60 s). 2k: 1 cluster × 2,000
 // guests, 200 students with a socket each. 20k: 10 clusters × 2,000 guests, 2,000 students + 50
@@ -64,6 +67,28 @@ function rssOf(pid: number): { rss: number; peak: number } {
 function cpuMsOf(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/**
+ * The scheduler's view of a process (Linux /proc): its main thread's time on a core and time
+ * runnable but waiting for one, its involuntary switches, and its other threads' time on a core
+ * (V8's GC and compiler helpers, libuv's pool), all in ms.
+ */
+function schedOf(pid: number): { mainRun: number; mainWait: number; preempted: number; othersRun: number } {
+  const stat = (tid: string) => readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ').map(Number);
+  const [mainRun, mainWait] = stat(String(pid));
+  const preempted = Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/task/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  let othersRun = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    if (tid === String(pid)) continue;
+    try { othersRun += stat(tid)[0]; } catch { /* the thread ended */ }
+  }
+  return { mainRun: mainRun / 1e6, mainWait: mainWait / 1e6, preempted, othersRun: othersRun / 1e6 };
+}
+
+/** What the scheduler did with the server between two readings (pure). */
+export function schedLine(a: ReturnType<typeof schedOf>, b: ReturnType<typeof schedOf>): string {
+  return `server's main thread: ${Math.round(b.mainRun - a.mainRun)} ms on a core, ${Math.round(b.mainWait - a.mainWait)} ms runnable but waiting for one, ${b.preempted - a.preempted} involuntary switches; its other threads ${Math.round(b.othersRun - a.othersRun)} ms on a core`;
 }
 
 /** The core the server is pinned to (--server-cpu), or null. */
@@ -254,6 +279,7 @@ async function fleetShape(name: string, opts: { snapshot: boolean; steadyS: numb
     // The start of a lab, open loop: arrival times fixed in advance, spread over 10 s.
     const labProf = opts.cpuProf ? await inspectorProfile(started.output) : null;
     const labMetrics = await scrape(url);
+    const labSched0 = schedOf(child.pid!);
     const pool = new Pool(url, { connections: 256, pipelining: 1 });
     const latencies: number[] = [];
     const connectMs: number[] = [];
@@ -285,6 +311,7 @@ async function fleetShape(name: string, opts: { snapshot: boolean; steadyS: numb
     const conn = summarize(connectMs);
     console.log(`${name}: lab start, ${students.length} students in ${windowMs / 1000} s (open loop): GET /api/vms p50 ${lab.p50?.toFixed(2)} ms, p99 ${lab.p99?.toFixed(2)} ms, max ${lab.max?.toFixed(1)} ms; socket connect p50 ${conn.p50?.toFixed(1)} ms, p99 ${conn.p99?.toFixed(1)} ms; errors ${errors}; all done in ${Math.round(now() - t0)} ms; load ${load()}`);
     console.log(`${name}: lab start, server: ${loopDuring(labMetrics, await scrape(url))}`);
+    console.log(`${name}: lab start, ${schedLine(labSched0, schedOf(child.pid!))}`);
     for (const o of others) await openSocket(cookies.get(o)!);
     await pool.close();
     if (labProf) for (const line of await labProf.stop(join(process.cwd(), `lean-${name}-lab-${Date.now()}.cpuprofile`))) console.log(`${name} lab cpu: ${line}`);
@@ -303,11 +330,15 @@ async function fleetShape(name: string, opts: { snapshot: boolean; steadyS: numb
     const prof = opts.cpuProf ? await inspectorProfile(started.output) : null;
     const closedMetrics = await scrape(url);
     const cpu0 = cpuMsOf(child.pid!);
+    const sched0 = schedOf(child.pid!);
     const closed = await runReadLoad({ url, path: '/api/vms', cookies: students.slice(0, 16).map((s) => cookies.get(s)!), concurrency: 16, durationMs: 5000 });
     const c = summarize(closed.latenciesMs);
     console.log(`${name}: student GET /api/vms, 16 concurrent (closed loop, 5 s): p50 ${c.p50?.toFixed(2)} ms, p99 ${c.p99?.toFixed(2)} ms, ${Math.round(closed.rps)} req/s, errors ${closed.errors}; RSS ${mb(rssOf(child.pid!).rss)} MB, peak ${mb(rssOf(child.pid!).peak)} MB; load ${load()}`);
     const perRequestUs = ((cpuMsOf(child.pid!) - cpu0) * 1000) / Math.max(1, closed.requests);
+    const sched1 = schedOf(child.pid!);
     console.log(`${name}: closed loop, server: ${Math.round(perRequestUs)} µs CPU a request; ${loopDuring(closedMetrics, await scrape(url))}`);
+    // Time the event loop was ready to run but had no core: what a p99 is made of when it is not the server's own work.
+    console.log(`${name}: closed loop, ${schedLine(sched0, sched1)}`);
     if (prof) for (const line of await prof.stop(join(process.cwd(), `lean-${name}-${Date.now()}.cpuprofile`))) console.log(`${name} cpu: ${line}`);
     if (opts.snapshot) for (const line of await snapshot(child.pid!, dir)) console.log(`${name} heap: ${line}`);
   } finally {
