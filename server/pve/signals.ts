@@ -33,7 +33,8 @@ export interface NodeGuest {
  */
 export class NodeGuestColumns {
   length = 0;
-  vmid = new Float64Array(64);
+  /** A plain array: vmids are small integers, which map look-ups take fastest as such (not read back from a Float64Array). */
+  vmid: number[] = [];
   uptime = new Float64Array(64);
   status: VmStatus[] = [];
 
@@ -43,10 +44,10 @@ export class NodeGuestColumns {
 
   push(vmid: number, status: VmStatus, uptime: number | null): void {
     const i = this.length++;
-    if (i === this.vmid.length) {
-      const grow = (a: Float64Array) => { const b = new Float64Array(a.length * 2); b.set(a); return b; };
-      this.vmid = grow(this.vmid);
-      this.uptime = grow(this.uptime);
+    if (i === this.uptime.length) {
+      const grown = new Float64Array(this.uptime.length * 2);
+      grown.set(this.uptime);
+      this.uptime = grown;
     }
     this.vmid[i] = vmid;
     this.uptime[i] = uptime ?? NaN;

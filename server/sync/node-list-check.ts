@@ -19,32 +19,37 @@ const pending = (s: string): boolean => s === 'starting' || s === 'stopping' || 
 
 /** The stored rows of a cluster indexed once for a whole sweep of its node lists. */
 export interface StoredIndex {
-  byVmid: ReadonlyMap<number, InventoryRow>;
-  /** Live rows by `${node}/${type}`. */
-  byList: ReadonlyMap<string, readonly InventoryRow[]>;
+  /** Live (not deleted) rows. */
+  rows: readonly InventoryRow[];
+  /** vmid → position in `rows`. */
+  at: ReadonlyMap<number, number>;
+  /** Positions of the live rows of each `${node}/${type}` list. */
+  byList: ReadonlyMap<string, readonly number[]>;
   /**
-   * Scratch of the checks: vmid → the check that last saw it listed. Reused from one sweep to the
-   * next (an entry per guest, overwritten), where a Set per list would be thousands of entries of
-   * garbage every few seconds.
+   * Scratch of the checks: per position, the check that last saw the guest listed. Kept with the
+   * index from one sweep to the next (one look-up per listed guest, nothing allocated).
    */
-  seenBy: Map<number, number>;
+  seenBy: Int32Array;
   checks: number;
 }
 
 /** Indexes the cluster's live (not deleted) rows by vmid and by node list. */
 export function indexStored(stored: readonly InventoryRow[]): StoredIndex {
-  const byVmid = new Map<number, InventoryRow>();
-  const byList = new Map<string, InventoryRow[]>();
+  const rows: InventoryRow[] = [];
+  const at = new Map<number, number>();
+  const byList = new Map<string, number[]>();
   for (let i = 0; i < stored.length; i++) {
     const r = stored[i];
     if (r.deleted) continue;
-    byVmid.set(r.vmid, r);
+    const p = rows.length;
+    rows.push(r);
+    at.set(r.vmid, p);
     const k = `${r.node}/${r.type}`;
     const list = byList.get(k);
-    if (list) list.push(r);
-    else byList.set(k, [r]);
+    if (list) list.push(p);
+    else byList.set(k, [p]);
   }
-  return { byVmid, byList, seenBy: new Map(), checks: 0 };
+  return { rows, at, byList, seenBy: new Int32Array(rows.length), checks: 0 };
 }
 
 /** Checks one node's list of one guest type against the cluster's stored rows (as an array or indexed once per sweep). */
@@ -52,7 +57,7 @@ export function checkNodeList(
   stored: readonly InventoryRow[] | StoredIndex, node: string, type: GuestType, listed: NodeGuestColumns, held: ReadonlySet<number>, now: number,
 ): NodeListVerdict {
   const index = Array.isArray(stored) ? indexStored(stored) : stored as StoredIndex;
-  const { byVmid, byList, seenBy } = index;
+  const { rows, at, byList, seenBy } = index;
   const check = ++index.checks;
   const out: NodeListVerdict = { watch: [], membershipChanged: false };
   // Indexed loops: a sweep every few seconds, often before the optimising compiler took these.
@@ -60,9 +65,11 @@ export function checkNodeList(
   for (let i = 0; i < listed.length; i++) {
     const vmid = vmids[i];
     const status = statuses[i];
-    seenBy.set(vmid, check);
-    const s = byVmid.get(vmid);
-    if (!s || s.node !== node || s.type !== type) { out.membershipChanged = true; continue; }
+    const p = at.get(vmid);
+    if (p === undefined) { out.membershipChanged = true; continue; }
+    seenBy[p] = check;
+    const s = rows[p];
+    if (s.node !== node || s.type !== type) { out.membershipChanged = true; continue; }
     if (held.has(vmid) || pending(s.status) || status === 'unknown') continue;
     // A node list says only running or stopped (paused shows as running without full=1).
     if (up(status) !== up(s.status)) { out.watch.push(vmid); continue; }
@@ -71,10 +78,10 @@ export function checkNodeList(
     if (status === 'running' && s.status === 'running' && s.started_at !== null && !Number.isNaN(uptime)
       && now - uptime * 1000 - s.started_at > START_TOLERANCE_MS) out.watch.push(vmid);
   }
-  const rows = byList.get(`${node}/${type}`) ?? [];
-  for (let i = 0; i < rows.length; i++) {
-    const s = rows[i];
-    if (up(s.status) && seenBy.get(s.vmid) !== check) out.membershipChanged = true;
+  const mine = byList.get(`${node}/${type}`) ?? [];
+  for (let i = 0; i < mine.length; i++) {
+    const p = mine[i];
+    if (up(rows[p].status) && seenBy[p] !== check) out.membershipChanged = true;
   }
   return out;
 }
