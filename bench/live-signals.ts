@@ -38,6 +38,12 @@ export interface LiveSignalsResult {
     kbPerClusterPerMinute: number;
     /** One open Proxmox UI tab: /cluster/resources and /cluster/tasks every 3 s each. */
     uiTab: { requestsPerMinute: number; kbPerMinute: number; resourcesKb: number; tasksKb: number };
+    /**
+     * The same CPU over the next window: the first one starts seconds after labdeck's restart and
+     * its first full pass, while V8 still compiles hot code and collects the start's garbage.
+     */
+    steadyCpuPercent?: number;
+    steadyWindowMs?: number;
   };
   uiTask: { samples: number; endToClientMs: Summary; notArrived: number; entitledPerChange: number };
   inGuest: { samples: number; changeToClientMs: Summary; notArrived: number };
@@ -107,7 +113,7 @@ export async function benchLiveSignals(ctx: LiveCtx): Promise<LiveSignalsResult>
       (byPath[shape] ??= []).push(perMin(n));
     }
   }
-  const idle = {
+  const idle: LiveSignalsResult['idle'] = {
     windowMs: round(windowMs, 0),
     labdeckCpuPercent: round(((u1.cpuUserMs + u1.cpuSystemMs - u0.cpuUserMs - u0.cpuSystemMs) / windowMs) * 100, 2),
     requestsPerClusterPerMinute: round(summarize(ids.map((id) => perMin(stats[id].requests))).p50 ?? NaN, 1),
@@ -116,6 +122,14 @@ export async function benchLiveSignals(ctx: LiveCtx): Promise<LiveSignalsResult>
     uiTab: { requestsPerMinute: 40, kbPerMinute: round((20 * (tab.resources + tab.tasks)) / 1024, 0), resourcesKb: round(tab.resources / 1024, 1), tasksKb: round(tab.tasks / 1024, 1) },
   };
   ctx.log(`   labdeck CPU ${idle.labdeckCpuPercent} %, ${idle.requestsPerClusterPerMinute} Proxmox requests and ${idle.kbPerClusterPerMinute} KB per cluster per minute (one UI tab: 40 requests, ${idle.uiTab.kbPerMinute} KB)`);
+  {
+    const t1 = now();
+    await sleep(s.liveIdleMs);
+    const u2 = await ctx.lab.call<Usage>('usage');
+    idle.steadyWindowMs = round(now() - t1, 0);
+    idle.steadyCpuPercent = round(((u2.cpuUserMs + u2.cpuSystemMs - u1.cpuUserMs - u1.cpuSystemMs) / (now() - t1)) * 100, 2);
+    ctx.log(`   labdeck CPU over the next ${Math.round(idle.steadyWindowMs / 1000)} s (steady): ${idle.steadyCpuPercent} %`);
+  }
   if (process.env.BENCH_IDLE_PROFILE) {
     // A CPU profile of another idle window (after the measured one: sampling costs CPU of its own).
     await ctx.lab.call('profileStart');
