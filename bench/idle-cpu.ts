@@ -6,13 +6,16 @@
 // The simulator child is killed when this process ends in any way it can see (exit, SIGINT,
 // SIGTERM, an error), and it ends by itself when its stdin closes (this process gone, even by SIGKILL).
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Session } from 'node:inspector/promises';
 import { PerformanceObserver, constants as perf } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { pino } from 'pino';
-import { openTestDb } from '../test/helpers/db.js';
 import { parseFileConfig } from '../server/config.js';
+import { createDb } from '../server/db/index.js';
+import { migrateToLatest } from '../server/db/migrate.js';
 import { ChangeFeed } from '../server/inventory/changes.js';
 import { createSyncManager } from '../server/sync/manager.js';
 import { InventoryRepo } from '../server/inventory/repository.js';
@@ -36,7 +39,9 @@ process.on('unhandledRejection', (err) => { console.error(err); killChild(); pro
 
 const line = await new Promise<string>((r) => createInterface({ input: child.stdout! }).once('line', r));
 const clusters = JSON.parse(line) as Array<{ id: string; url: string; tokenId: string; tokenSecret: string }>;
-const { db, close } = await openTestDb('sqlite');
+const dbDir = mkdtempSync(join(tmpdir(), 'labdeck-idle-'));
+const db = createDb(join(dbDir, 'labdeck.db'));
+await migrateToLatest(db);
 const config = parseFileConfig({ clusters: clusters.map((c) => ({ ...c, probePorts: false })), sync: {} });
 const feed = new ChangeFeed();
 const syncState = new SyncStateStore(db, { staleAfterMs: config.sync.staleAfterSeconds * 1000 });
@@ -85,5 +90,5 @@ if (heap) {
   writeFileSync(heapFile!, JSON.stringify(profile));
   console.log(`heap profile ${heapFile}`);
 }
-await manager.stop(); killChild(); await close();
+await manager.stop(); killChild(); await db.destroy(); rmSync(dbDir, { recursive: true, force: true });
 process.exit(0);
