@@ -3,6 +3,7 @@
 // appeared or vanished there, which the next pass should pick up at once.
 import type { InventoryRow } from '../inventory/row.js';
 import { START_TOLERANCE_MS } from '../inventory/noise.js';
+import { guestProcessUp, isPending } from '../../contract/vm.js';
 import type { GuestType } from '../pve/normalise.js';
 import type { NodeGuestColumns } from '../pve/signals.js';
 
@@ -13,9 +14,11 @@ export interface NodeListVerdict {
   membershipChanged: boolean;
 }
 
-const up = (s: string): boolean => s === 'running' || s === 'paused';
-// Pending states are labdeck's own actions in flight: the fast lane already follows them.
-const pending = (s: string): boolean => s === 'starting' || s === 'stopping' || s === 'shutting-down' || s === 'rebooting';
+// "Up" here is the guest's process existing (contract/vm.ts guestProcessUp): a node list says
+// running for a paused or suspended guest too. Pending states are labdeck's own actions in flight:
+// the fast lane already follows them.
+const up = guestProcessUp;
+const pending = isPending;
 
 /** The stored rows of a cluster indexed once for a whole sweep of its node lists. */
 export interface StoredIndex {

@@ -37,6 +37,17 @@ describe('node list check', () => {
     expect(v).toEqual({ watch: [], membershipChanged: false });
   });
 
+  it('does not send a paused or suspended guest to the fast lane: a node list says running for it', () => {
+    // Proxmox's node list says running whenever the guest's process exists (vmstatus without full=1).
+    const still = [row(100, { status: 'paused' }), row(101, { status: 'suspended' })];
+    const v = checkNodeList(still, 'pve1', 'qemu', cols([
+      { vmid: 100, status: 'running', uptime: 3_600 }, { vmid: 101, status: 'running', uptime: 3_600 },
+    ]), new Set(), NOW);
+    expect(v).toEqual({ watch: [], membershipChanged: false });
+    // Stopped from inside while suspended: that one is a real change.
+    expect(checkNodeList(still, 'pve1', 'qemu', cols([{ vmid: 100, status: 'running', uptime: 3_600 }, { vmid: 101, status: 'stopped', uptime: 0 }]), new Set(), NOW).watch).toEqual([101]);
+  });
+
   it('asks for a pass when a guest is listed elsewhere than stored, or a running one is missing', () => {
     const elsewhere = checkNodeList(stored, 'pve1', 'qemu', cols([
       { vmid: 100, status: 'running', uptime: 3_600 }, { vmid: 101, status: 'running', uptime: 3_600 }, { vmid: 103, status: 'running', uptime: 10 },
