@@ -64,9 +64,11 @@ describe.each(['http', 'https'] as const)('faults over %s', (protocol) => {
   it('lets a slow answer make the client send a POST twice, and the action still happens', async () => {
     const c = sim.cluster('lab-g');
     const g = c.guests().find((x) => x.status === 'stopped' && !x.template)!;
-    await c.setFault({ latencyMs: 250 });
+    // The resent POST must reach the simulator before the client's timeout ends it: over HTTPS on a
+    // busy machine a fresh TLS handshake alone can take 100 ms, so the timeout leaves room for one.
+    await c.setFault({ latencyMs: 1200 });
     c.resetStats();
-    const start = tokenClient(c, { queryTimeout: 100 }).nodes.$(g.node)[g.type].$(g.vmid).status.start.$post();
+    const start = tokenClient(c, { queryTimeout: 500 }).nodes.$(g.node)[g.type].$(g.vmid).status.start.$post();
     await expect(start).rejects.toThrow(/FaILED to call POST/);
     // Barrier: the client's second POST reached the simulator.
     await waitFor(() => (c.stats().byPath[`/nodes/${g.node}/${g.type}/${g.vmid}/status/start`] ?? 0) >= 2, 3000, 'the resent POST');
