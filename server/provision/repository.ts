@@ -151,10 +151,18 @@ export class ProvisionRepo {
       .where('state', 'in', ['pending', 'cloning', 'configuring', 'baseline']).executeTakeFirst()) ?? null;
   }
 
-  /** vmids on a cluster held by unfinished rows (so allocation skips them after a restart). */
+  /**
+   * vmids on a cluster held by unfinished rows (so allocation skips them after a restart), and the
+   * ids of VMs an unfinished re-creation replaces: once the old VM is gone nextid offers its id,
+   * and the new clone must not take it (it would pass for the old VM, its history and its card).
+   */
   async reservedVmids(cluster: string): Promise<number[]> {
+    const unfinished = ['pending', 'cloning', 'configuring', 'baseline'] as const;
     const rows = await this.db.selectFrom('provision_vms').select('vmid').where('cluster_id', '=', cluster).where('vmid', 'is not', null)
-      .where('state', 'in', ['pending', 'cloning', 'configuring', 'baseline']).execute();
+      .where((eb) => eb.or([
+        eb('state', 'in', unfinished),
+        eb('id', 'in', eb.selectFrom('provision_vms as r').select('r.replaces_id').where('r.replaces_id', 'is not', null).where('r.state', 'in', unfinished)),
+      ])).execute();
     return rows.map((r) => r.vmid!);
   }
 }
