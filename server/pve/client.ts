@@ -94,6 +94,21 @@ export function createPveClient(cluster: ClusterConfig, calls?: PveCalls): PveCl
     verifyTls: cluster.verifyTls,
     calls,
   });
+  // The live signals' reads (the task list every 2 s, the node lists every 4 s) on one connection
+  // of their own: the task list keeps it warm, so a sweep finds it open. On the shared pool a
+  // sweep's lists found only the task list's connection alive (the others had idled out after
+  // KEEP_ALIVE_MS, shorter than the sweep's period) and opened a new TLS connection every sweep.
+  const signalHttp = new PveHttp({
+    cluster: cluster.id,
+    url: cluster.url,
+    auth: { kind: 'token', tokenId: cluster.tokenId, tokenSecret: cluster.tokenSecret },
+    timeoutMs: cluster.timeoutMs,
+    verifyTls: cluster.verifyTls,
+    connections: 1,
+    writeDispatcher: http.writeDispatcher,
+    latency: http.latency,
+    calls,
+  });
   const api: Proxmox.Api = typedPaths(http);
   const id = cluster.id;
   const guest = (node: string, type: GuestType, vmid: number) =>
@@ -123,17 +138,17 @@ export function createPveClient(cluster: ClusterConfig, calls?: PveCalls): PveCl
     resourceSnapshot,
 
     tasks: () => answer(id, 'cluster/tasks', async () => {
-      const body = await http.getRaw('/api2/json/cluster/tasks');
+      const body = await signalHttp.getRaw('/api2/json/cluster/tasks');
       if (lastTasks && lastTasks.body.equals(body)) return { tasks: lastTasks.tasks, unchanged: true };
-      const { tasks } = normaliseTaskList(http.parse(body));
+      const { tasks } = normaliseTaskList(signalHttp.parse(body));
       lastTasks = { body, tasks };
       return { tasks, unchanged: false };
     }),
 
     // Read from the bytes (only vmid, status, uptime); the ordinary parse only where the scan declines.
     nodeGuests: (node, type, into = new NodeGuestColumns()) => answer(id, `nodes/${node}/${type}`, async () => {
-      const body = await http.getRaw(`/api2/json/nodes/${encodeURIComponent(node)}/${type}`);
-      return scanNodeGuests(body, into) ? into : NodeGuestColumns.from(normaliseNodeGuests(http.parse(body), type), into);
+      const body = await signalHttp.getRaw(`/api2/json/nodes/${encodeURIComponent(node)}/${type}`);
+      return scanNodeGuests(body, into) ? into : NodeGuestColumns.from(normaliseNodeGuests(signalHttp.parse(body), type), into);
     }),
 
     statusCurrent: (node, type, vmid) => answer(id, 'status/current', async () =>
@@ -203,7 +218,7 @@ export function createPveClient(cluster: ClusterConfig, calls?: PveCalls): PveCl
     },
 
     latency: () => http.latency.summary(),
-    requestCount: () => http.requests,
-    close: () => http.close(),
+    requestCount: () => http.requests + signalHttp.requests,
+    close: async () => { await Promise.all([http.close(), signalHttp.close()]); },
   };
 }

@@ -29,6 +29,11 @@ export interface PveHttpOptions {
   dispatcher?: Dispatcher;
   /** The writes' dispatcher to share with it (no keep-alive). */
   writeDispatcher?: Dispatcher;
+  /**
+   * At most this many connections to the cluster for reads (more requests wait their turn on them);
+   * unlimited by default. Only for a dispatcher this instance makes.
+   */
+  connections?: number;
   latency?: LatencyWindow;
   /** Told of every finished call (the metrics); none by default. */
   calls?: PveCalls;
@@ -90,15 +95,18 @@ export class PveHttp implements ApiRequestable {
   requests = 0;
   private readonly origin: string;
   private readonly ownsDispatcher: boolean;
+  private readonly ownsWriteDispatcher: boolean;
   private readonly inFlightWrites = new Set<string>();
 
   constructor(private readonly opts: PveHttpOptions) {
     this.cluster = opts.cluster;
     this.origin = new URL(opts.url).origin;
     this.ownsDispatcher = !opts.dispatcher;
+    this.ownsWriteDispatcher = !opts.writeDispatcher && !opts.dispatcher;
     this.dispatcher = opts.dispatcher ?? new Agent({
       connect: { rejectUnauthorized: opts.verifyTls },
       keepAliveTimeout: KEEP_ALIVE_MS,
+      ...(opts.connections ? { connections: opts.connections } : {}),
     });
     // pipelining 0: no keep-alive, every write on a connection of its own.
     this.writeDispatcher = opts.writeDispatcher ?? opts.dispatcher ?? new Agent({
@@ -230,10 +238,11 @@ export class PveHttp implements ApiRequestable {
     return bytes;
   }
 
-  /** Closes the sockets now, aborting calls still waiting (only when this instance made the dispatcher). */
+  /** Closes the sockets now, aborting calls still waiting (only of the dispatchers this instance made). */
   async close(): Promise<void> {
-    if (this.ownsDispatcher) {
-      await Promise.all([this.dispatcher.destroy().catch(() => undefined), this.writeDispatcher.destroy().catch(() => undefined)]);
-    }
+    await Promise.all([
+      this.ownsDispatcher ? this.dispatcher.destroy().catch(() => undefined) : undefined,
+      this.ownsWriteDispatcher ? this.writeDispatcher.destroy().catch(() => undefined) : undefined,
+    ]);
   }
 }

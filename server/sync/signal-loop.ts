@@ -51,7 +51,8 @@ export interface SignalStats {
 }
 
 const MAX_BACKOFF_MS = 30_000;
-const NODE_LIST_CONCURRENCY = 2;
+/** One at a time: the reads share one connection (the client's), so a task read waits behind one list at most. */
+const NODE_LIST_CONCURRENCY = 1;
 /**
  * Right after a task started or ended (someone is at work in the Proxmox UI, HA is moving
  * guests), the task list is read this often for BUSY_FOR_MS, so a short task that starts and ends
@@ -218,7 +219,6 @@ export class SignalLoop {
     const { pairs } = await this.storedView();
     let failed = 0;
     let membership = false;
-    // Two at a time: few connections, each kept alive from one sweep's request to the next.
     await mapLimit(pairs, NODE_LIST_CONCURRENCY, async ({ node, type }) => {
       // Columns reused from one read to the next (one set per read in flight), not a list per read.
       const listed = this.columns.pop() ?? new NodeGuestColumns();
