@@ -3,20 +3,14 @@
 import type { Db } from '../db/index.js';
 import type { ChangeFeed } from '../inventory/changes.js';
 import type { SyncStatus } from '../../contract/sync.js';
+import type { SyncAlertPush } from '../../contract/events.js';
 import { log as rootLog, type Logger } from '../log.js';
 import type { AlertsConfig } from './config-schema.js';
 import { channelsFromConfig, type AlertChannel, type AlertMessage } from './alert-channels.js';
 import { decideAlert, initialAlertState, type AlertPolicy, type AlertState } from './alert-policy.js';
 
-export interface AlertRecord {
-  id: number;
-  cluster: string;
-  kind: 'down' | 'recovered';
-  at: number;
-  reason: string;
-  /** Per channel: "ok", "pending" or "error: <why>". */
-  deliveries: Record<string, string>;
-}
+/** An alert as recorded and listed: the wire's shape (`GET /api/sync/alerts` rows, the alert push). */
+export type AlertRecord = SyncAlertPush;
 
 export interface AlertMonitorOptions {
   db: Db;
