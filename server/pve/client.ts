@@ -86,29 +86,20 @@ async function answer<T>(cluster: string, what: string, fn: () => Promise<T>): P
 
 /** Makes the client for one configured cluster. */
 export function createPveClient(cluster: ClusterConfig, calls?: PveCalls): PveClient {
-  const http = new PveHttp({
+  const base = {
     cluster: cluster.id,
     url: cluster.url,
     auth: { kind: 'token', tokenId: cluster.tokenId, tokenSecret: cluster.tokenSecret },
     timeoutMs: cluster.timeoutMs,
     verifyTls: cluster.verifyTls,
     calls,
-  });
+  } as const;
+  const http = new PveHttp(base);
   // The live signals' reads (the task list every 2 s, the node lists every 4 s) on one connection
   // of their own: the task list keeps it warm, so a sweep finds it open. On the shared pool a
   // sweep's lists found only the task list's connection alive (the others had idled out after
   // KEEP_ALIVE_MS, shorter than the sweep's period) and opened a new TLS connection every sweep.
-  const signalHttp = new PveHttp({
-    cluster: cluster.id,
-    url: cluster.url,
-    auth: { kind: 'token', tokenId: cluster.tokenId, tokenSecret: cluster.tokenSecret },
-    timeoutMs: cluster.timeoutMs,
-    verifyTls: cluster.verifyTls,
-    connections: 1,
-    writeDispatcher: http.writeDispatcher,
-    latency: http.latency,
-    calls,
-  });
+  const signalHttp = new PveHttp({ ...base, connections: 1, writeDispatcher: http.writeDispatcher, latency: http.latency });
   const api: Proxmox.Api = typedPaths(http);
   const id = cluster.id;
   const guest = (node: string, type: GuestType, vmid: number) =>
