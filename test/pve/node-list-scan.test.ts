@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { scanNodeGuestList as scanNodeGuests } from '../../server/pve/node-list-scan.js';
 import { normaliseNodeGuests } from '../../server/pve/signals.js';
 import { startSimulator } from '../../server/simulator/index.js';
+import { prng } from '../../server/simulator/generator.js';
 
 /** What the ordinary path makes of a body: the guests, or 'error' where it throws. */
 function ordinary(body: Buffer): ReturnType<typeof normaliseNodeGuests> | 'error' {
@@ -23,16 +24,6 @@ function agrees(body: Buffer): boolean {
   return false;
 }
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('node list scan', () => {
   it('reads the simulator\'s node lists of each type (over HTTP, as Proxmox answers them) as the ordinary path does', async () => {
@@ -84,7 +75,7 @@ describe('node list scan', () => {
   });
 
   it('never reads a damaged answer differently from the ordinary path (random cuts, flips and insertions)', () => {
-    const random = rng(12);
+    const random = prng(12);
     const base = Buffer.from(JSON.stringify({ data: [
       { vmid: 100, name: 'ws-1', status: 'running', uptime: 500, cpu: 0.01, tags: 'a;b', pid: 4 },
       { vmid: '101', name: 'ct-1', status: 'stopped', uptime: 0, type: 'lxc', lock: 'x"y' },
