@@ -22,8 +22,10 @@ export interface NewJob {
   vms: Array<{ name: string; assignUserId: number | null; replacesId?: number }>;
 }
 
+/** VM states of a row the runner has not finished with yet. */
+const UNFINISHED_VM_STATES: VmState[] = ['pending', 'cloning', 'configuring', 'baseline'];
 /** VM states that still hold (or may hold) a guest in Proxmox. */
-export const LIVE_VM_STATES: VmState[] = ['pending', 'cloning', 'configuring', 'baseline', 'done', 'failed', 'removing'];
+export const LIVE_VM_STATES: VmState[] = [...UNFINISHED_VM_STATES, 'done', 'failed', 'removing'];
 
 export class ProvisionRepo {
   constructor(private readonly db: Db) {}
@@ -148,7 +150,7 @@ export class ProvisionRepo {
   /** An unfinished re-creation of the VM of that row, if one is under way. */
   async replacing(rowId: number): Promise<VmRow | null> {
     return (await this.db.selectFrom('provision_vms').selectAll().where('replaces_id', '=', rowId)
-      .where('state', 'in', ['pending', 'cloning', 'configuring', 'baseline']).executeTakeFirst()) ?? null;
+      .where('state', 'in', UNFINISHED_VM_STATES).executeTakeFirst()) ?? null;
   }
 
   /**
@@ -157,11 +159,10 @@ export class ProvisionRepo {
    * and the new clone must not take it (it would pass for the old VM, its history and its card).
    */
   async reservedVmids(cluster: string): Promise<number[]> {
-    const unfinished = ['pending', 'cloning', 'configuring', 'baseline'] as const;
     const rows = await this.db.selectFrom('provision_vms').select('vmid').where('cluster_id', '=', cluster).where('vmid', 'is not', null)
       .where((eb) => eb.or([
-        eb('state', 'in', unfinished),
-        eb('id', 'in', eb.selectFrom('provision_vms as r').select('r.replaces_id').where('r.replaces_id', 'is not', null).where('r.state', 'in', unfinished)),
+        eb('state', 'in', UNFINISHED_VM_STATES),
+        eb('id', 'in', eb.selectFrom('provision_vms as r').select('r.replaces_id').where('r.replaces_id', 'is not', null).where('r.state', 'in', UNFINISHED_VM_STATES)),
       ])).execute();
     return rows.map((r) => r.vmid!);
   }
