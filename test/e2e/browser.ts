@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { PASSWORD } from './harness.js';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
@@ -101,4 +101,20 @@ export function recordFrames(page: Page): string[] {
 export async function shot(page: Page, name: string, fullPage = false): Promise<void> {
   mkdirSync(SHOTS, { recursive: true });
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage });
+}
+
+/**
+ * 'here' when the locator's element has the keyboard focus, otherwise what has it (tag and label),
+ * so a failed check says where the focus went. Reads document.activeElement down through shadow
+ * roots rather than `:focus`, which also depends on the window having the system focus.
+ */
+export function whereFocusIs(target: Locator): Promise<string> {
+  return target.evaluate((el) => {
+    let active: Element | null = document.activeElement;
+    while (active?.shadowRoot?.activeElement) active = active.shadowRoot.activeElement;
+    if (active === el) return 'here';
+    if (!active) return 'nothing';
+    const label = active.getAttribute('aria-label') ?? active.textContent?.trim().slice(0, 40) ?? '';
+    return `${active.tagName.toLowerCase()}${label ? ` "${label}"` : ''}`;
+  });
 }

@@ -7,7 +7,7 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import type { Page } from 'playwright-core';
 import { startStack, PASSWORD } from './harness.js';
-import { browserSuite, canRunE2e, newPage, signIn, recordFrames, shot } from './browser.js';
+import { browserSuite, canRunE2e, newPage, signIn, recordFrames, shot, whereFocusIs } from './browser.js';
 
 const row = (page: Page, vmid: number) => page.locator(`tr[data-vm="lab-a:${vmid}"]`);
 const audit = (page: Page) => page.locator('ld-class-audit [data-audit]');
@@ -65,7 +65,7 @@ describe.skipIf(!canRunE2e)('teacher class page and projector (Chromium)', () =>
     await teacher.keyboard.press('Enter');
     await expect.poll(() => row(teacher, vmid).getAttribute('data-status'), { timeout: 8000 }).toBe('running');
     await expect.poll(() => start.textContent()).toBe('Shut down');
-    expect(await start.evaluate((el) => el.matches(':focus'))).toBe(true);
+    expect(await whereFocusIs(start)).toBe('here');
     await shot(teacher, 'teacher-class', true);
   });
 

@@ -11,7 +11,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { startStack } from './harness.js';
-import { browserSuite, canRunE2e, newPage, signIn, shot } from './browser.js';
+import { browserSuite, canRunE2e, newPage, signIn, shot, whereFocusIs } from './browser.js';
 import { axeViolations } from './axe.js';
 
 /** README screenshots are rewritten only when asked: `LABDECK_DOC_SHOTS=1 npx vitest run test/e2e/views.test.ts`. */
@@ -77,7 +77,7 @@ describe.skipIf(!canRunE2e)('every view, as people use it (Chromium)', () => {
     await shot(page, 'all-vms-detail');
     await page.keyboard.press('Escape');
     await detail.waitFor({ state: 'detached' });
-    await expect.poll(() => open.evaluate((el) => el.matches(':focus'))).toBe(true);
+    await expect.poll(() => whereFocusIs(open), { timeout: 5000 }).toBe('here');
   });
 
   it('projector: counts include VMs in transition, each state has its own icon and background, problems first, readable at 1080p', async () => {
@@ -222,7 +222,7 @@ describe.skipIf(!canRunE2e)('every view, as people use it (Chromium)', () => {
     await page.locator('article[data-vm]').first().waitFor();
     await page.keyboard.press('Tab');
     const skip = page.getByRole('button', { name: 'Skip to content' });
-    expect(await skip.evaluate((el) => el.matches(':focus'))).toBe(true);
+    expect(await whereFocusIs(skip)).toBe('here');
     await page.keyboard.press('Enter');
     expect(await page.locator('labdeck-app').evaluate((el) => el.shadowRoot!.activeElement?.tagName)).toBe('MAIN');
   });

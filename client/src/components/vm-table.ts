@@ -5,6 +5,7 @@
 // monitor uses.
 import { LitElement, html, css, nothing } from 'lit';
 import { customElement, property, state, query } from 'lit/decorators.js';
+import { repeat } from 'lit/directives/repeat.js';
 import { base } from '../lib/styles.js';
 import { LiveController, TickController } from '../lib/controllers.js';
 import { queryVms, visibleWindow, type SortKey, type VmQuery } from '../lib/vm-query.js';
@@ -75,6 +76,9 @@ export class VmTable extends LitElement {
 
   override updated(changed: Map<string, unknown>): void {
     if (changed.has('link')) this.live.bind();
+    // The VM of an open detail view left the inventory (destroyed, or access lost): its dialog is
+    // gone from the page, so close it properly and give focus a place instead of the page body.
+    if (this.detailId && !this.link?.store.vms.has(this.detailId)) void this.closeDetail();
     if (changed.has('detailId')) {
       if (this.detailId && this.dialog && !this.dialog.open) this.dialog.showModal();
       const vm = this.detailId ? this.link?.store.vms.get(this.detailId) : undefined;
@@ -178,8 +182,8 @@ export class VmTable extends LitElement {
     this.dialog?.close();
     this.detailId = null;
     await this.updateComplete;
-    // Rows are recycled as live updates re-sort the list: the button that opened the dialog may
-    // now show another VM, or be gone. Focus goes back to this VM's own row when it is rendered.
+    // Rows are keyed by VM, but the list may have re-filtered or scrolled meanwhile: the button
+    // that opened the dialog may be gone. Focus goes back to this VM's own row when it is rendered.
     const row = id ? this.renderRoot.querySelector<HTMLElement>(`[data-vm="${CSS.escape(id)}"] button.open`) : null;
     const target = row ?? (this.opener?.isConnected ? this.opener : this.searchBox);
     target?.focus();
@@ -256,7 +260,7 @@ export class VmTable extends LitElement {
               : html`<p>labdeck knows no VM yet: the first sync pass may still be running (see the sync monitor).</p>`}
           </div></div></div>` : html`<div class="spacer" role="presentation" style="height:${rows.length * ROW}px">
             <div class="rows" role="rowgroup" style="transform:translateY(${start * ROW}px)">
-              ${rows.slice(start, end).map((vm, i) => this.renderRow(vm, start + i))}
+              ${repeat(rows.slice(start, end), (vm) => vm.id, (vm, i) => this.renderRow(vm, start + i))}
             </div>
           </div>`}
       </div>
