@@ -138,7 +138,7 @@ export function createPveClient(cluster: ClusterConfig, calls?: PveCalls): PveCl
 
     // Read from the bytes (only vmid, status, uptime); the ordinary parse only where the scan declines.
     nodeGuests: (node, type, into = new NodeGuestColumns()) => answer(id, `nodes/${node}/${type}`, async () => {
-      const body = await signalHttp.getRaw(`/api2/json/nodes/${encodeURIComponent(node)}/${type}`);
+      const body = await signalHttp.getRaw(`/api2/json/nodes/${encodeURIComponent(node)}/${type}`, undefined, into.body);
       return scanNodeGuests(body, into) ? into : NodeGuestColumns.from(normaliseNodeGuests(signalHttp.parse(body), type), into);
     }),
 

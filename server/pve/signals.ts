@@ -3,6 +3,7 @@
 // entry that cannot be read is skipped and counted, never fatal.
 import type { VmStatus } from '../../contract/vm.js';
 import { normaliseStatus, type GuestType } from './normalise.js';
+import { BodyScratch } from './http.js';
 
 /** One task as /cluster/tasks lists it. `endtime`/`status` are null while it runs. */
 export interface TaskEntry {
@@ -37,6 +38,8 @@ export class NodeGuestColumns {
   vmid: number[] = [];
   uptime = new Float64Array(64);
   status: VmStatus[] = [];
+  /** The answer's bytes are read into this, reused with the columns (one list at a time each). */
+  readonly body = new BodyScratch();
 
   clear(): void {
     this.length = 0;
