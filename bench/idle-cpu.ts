@@ -1,6 +1,8 @@
 // Dev harness: labdeck's sync at its default cadence against N simulated clusters (own process),
 // idle; prints this process's CPU over a window.
-// Usage: npx tsx bench/idle-cpu.ts [clusters] [guests] [windowS] [--profile FILE] [--heap-profile FILE]
+// Usage: npx tsx bench/idle-cpu.ts [clusters] [guests] [windowS] [--profile FILE] [--heap-profile FILE] [--sync JSON]
+// --sync overrides the config's sync section, e.g. '{"quickIntervalSeconds":3600}' (snapshot passes
+// off) or '{"nodeListIntervalSeconds":0}' (node lists off), to see what one signal costs.
 // --profile samples CPU (which costs CPU itself: the % printed is then inflated); --heap-profile
 // samples allocations, collected ones included (what keeps the garbage collector busy).
 // The simulator child is killed when this process ends in any way it can see (exit, SIGINT,
@@ -28,6 +30,15 @@ const profIdx = args.indexOf('--profile');
 const profileFile = profIdx >= 0 ? args.splice(profIdx, 2)[1] : null;
 const heapIdx = args.indexOf('--heap-profile');
 const heapFile = heapIdx >= 0 ? args.splice(heapIdx, 2)[1] : null;
+const syncIdx = args.indexOf('--sync');
+const syncText = syncIdx >= 0 ? args.splice(syncIdx, 2)[1] : '{}';
+let syncOverride: unknown;
+try {
+  syncOverride = JSON.parse(syncText ?? '');
+} catch {
+  console.error(`--sync takes the config's sync section as JSON, e.g. '{"quickIntervalSeconds":3600}'; got ${syncText}`);
+  process.exit(2);
+}
 const [n = '2', guests = '2000', windowS = '30'] = args;
 // node itself with tsx's loader, not `npx tsx`: no wrapper processes between us and the simulator to orphan it.
 const child = spawn(process.execPath, ['--import', 'tsx', 'bench/idle-sim.ts', n, guests], { stdio: ['pipe', 'pipe', 'inherit'] });
@@ -42,7 +53,7 @@ const clusters = JSON.parse(line) as Array<{ id: string; url: string; tokenId: s
 const dbDir = mkdtempSync(join(tmpdir(), 'labdeck-idle-'));
 const db = createDb(join(dbDir, 'labdeck.db'));
 await migrateToLatest(db);
-const config = parseFileConfig({ clusters: clusters.map((c) => ({ ...c, probePorts: false })), sync: {} });
+const config = parseFileConfig({ clusters: clusters.map((c) => ({ ...c, probePorts: false })), sync: syncOverride });
 const feed = new ChangeFeed();
 const syncState = new SyncStateStore(db, { staleAfterMs: config.sync.staleAfterSeconds * 1000 });
 const manager = createSyncManager({ db, feed, config, repo: new InventoryRepo(db, { feed, states: syncState }), states: syncState, logger: pino({ level: 'warn' }) as unknown as Logger });
