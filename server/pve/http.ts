@@ -86,7 +86,6 @@ function reasonOf(statusText: string, body: string): string {
   return reason || 'error';
 }
 
-/** One cluster's HTTP access, pluggable into proxmoxApi(engine). */
 /**
  * A body buffer that one caller reuses from one answer to the next: the answer it returns is a view
  * of it, valid until the next answer read into it. For reads made every few seconds (node lists):
@@ -113,6 +112,7 @@ export class BodyScratch {
   }
 }
 
+/** One cluster's HTTP access, pluggable into proxmoxApi(engine). */
 export class PveHttp implements ApiRequestable {
   readonly cluster: string;
   readonly dispatcher: Dispatcher;
