@@ -66,7 +66,6 @@ export class VmTable extends LitElement {
   private memo: { version: number; q: VmQuery; owners: Map<string, string>; rows: Vm[] } | null = null;
   private resize?: ResizeObserver;
   private searchTimer: ReturnType<typeof setTimeout> | undefined;
-  private opener: HTMLElement | null = null;
 
   override connectedCallback(): void {
     super.connectedCallback();
@@ -172,8 +171,7 @@ export class VmTable extends LitElement {
     this.scrollPos = this.scroller?.scrollTop ?? 0;
   }
 
-  private open(vm: Vm, e: Event): void {
-    this.opener = e.currentTarget as HTMLElement;
+  private open(vm: Vm): void {
     this.detailId = vm.id;
   }
 
@@ -182,18 +180,16 @@ export class VmTable extends LitElement {
     this.dialog?.close();
     this.detailId = null;
     await this.updateComplete;
-    // Rows are keyed by VM, but the list may have re-filtered or scrolled meanwhile: the button
-    // that opened the dialog may be gone. Focus goes back to this VM's own row when it is rendered.
+    // Rows are keyed by VM, so this VM's row, when rendered, holds the button that opened the
+    // dialog; the list may have re-filtered or scrolled it away meanwhile, then the search box.
     const row = id ? this.renderRoot.querySelector<HTMLElement>(`[data-vm="${CSS.escape(id)}"] button.open`) : null;
-    const target = row ?? (this.opener?.isConnected ? this.opener : this.searchBox);
-    target?.focus();
-    this.opener = null;
+    (row ?? this.searchBox)?.focus();
   }
 
   private renderRow(vm: Vm, index: number) {
     const s = statusInfo(vm.status);
     return html`<div class="grid-row" role="row" aria-rowindex=${index + 2} data-vm=${vm.id} ?data-template=${vm.template}>
-      <span role="cell" title=${vm.name}><button class="open" @click=${(e: Event) => this.open(vm, e)} aria-label=${`${vm.name}: details and actions`}>${vm.name}</button>${vm.template ? html`<span class="badge tone-off tpl">template</span>` : nothing}</span>
+      <span role="cell" title=${vm.name}><button class="open" @click=${() => this.open(vm)} aria-label=${`${vm.name}: details and actions`}>${vm.name}</button>${vm.template ? html`<span class="badge tone-off tpl">template</span>` : nothing}</span>
       <span role="cell">${vm.vmid}</span>
       <span role="cell" title=${vm.cluster}>${this.clusterName(vm.cluster)}</span>
       <span role="cell">${vm.node}</span>
