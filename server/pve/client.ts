@@ -96,10 +96,11 @@ export function createPveClient(cluster: ClusterConfig, calls?: PveCalls): PveCl
   } as const;
   const http = new PveHttp(base);
   // The live signals' reads (the task list every 2 s, the node lists every 4 s) on one connection
-  // of their own: the task list keeps it warm, so a sweep finds it open. On the shared pool a
-  // sweep's lists found only the task list's connection alive (the others had idled out after
-  // KEEP_ALIVE_MS, shorter than the sweep's period) and opened a new TLS connection every sweep.
-  const signalHttp = new PveHttp({ ...base, connections: 1, writeDispatcher: http.writeDispatcher, latency: http.latency });
+  // of their own: the task list keeps it warm, so a sweep finds it open (on the shared pool a
+  // sweep's lists found only the task list's connection alive and opened new ones every sweep).
+  // Spoken directly on the socket, not through undici: these are most of labdeck's requests at
+  // idle, and undici's per-request objects were most of its garbage (one-connection.ts).
+  const signalHttp = new PveHttp({ ...base, oneConnection: true, writeDispatcher: http.writeDispatcher, latency: http.latency });
   const api: Proxmox.Api = typedPaths(http);
   const id = cluster.id;
   const guest = (node: string, type: GuestType, vmid: number) =>

@@ -12,6 +12,9 @@ import { Agent, request } from './undici.js';
 import type { ApiRequestable } from 'proxmox-api';
 import { PveError } from './errors.js';
 import { LatencyWindow } from './latency.js';
+import { BodyScratch, ConnectionError, OneConnection } from './one-connection.js';
+
+export { BodyScratch };
 
 export type PveAuth =
   | { kind: 'token'; tokenId: string; tokenSecret: string }
@@ -30,10 +33,11 @@ export interface PveHttpOptions {
   /** The writes' dispatcher to share with it (no keep-alive). */
   writeDispatcher?: Dispatcher;
   /**
-   * At most this many connections to the cluster for reads (more requests wait their turn on them);
-   * unlimited by default. Only for a dispatcher this instance makes.
+   * The reads (GETs) go one at a time over one keep-alive connection of their own, spoken directly
+   * on the socket (one-connection.ts): for the live signals' small, frequent reads. Other methods
+   * stay on undici.
    */
-  connections?: number;
+  oneConnection?: boolean;
   latency?: LatencyWindow;
   /** Told of every finished call (the metrics); none by default. */
   calls?: PveCalls;
@@ -86,32 +90,6 @@ function reasonOf(statusText: string, body: string): string {
   return reason || 'error';
 }
 
-/**
- * A body buffer that one caller reuses from one answer to the next: the answer it returns is a view
- * of it, valid until the next answer read into it. For reads made every few seconds (node lists):
- * V8 counts each answer's fresh ArrayBuffer as old-generation memory, and ~100 kB a read, a
- * couple of reads a second per cluster, started a full mark-compact of the whole heap every ~4 s
- * at idle although almost nothing had become garbage there.
- */
-export class BodyScratch {
-  private buf = Buffer.allocUnsafeSlow(0);
-
-  /** Reads a whole body into the buffer (grown when an answer does not fit) and returns its view. */
-  async fill(body: AsyncIterable<Buffer>): Promise<Buffer> {
-    let length = 0;
-    for await (const chunk of body) {
-      if (length + chunk.length > this.buf.length) {
-        const grown = Buffer.allocUnsafeSlow(Math.max(length + chunk.length, this.buf.length * 2, 64 * 1024));
-        this.buf.copy(grown, 0, 0, length);
-        this.buf = grown;
-      }
-      chunk.copy(this.buf, length);
-      length += chunk.length;
-    }
-    return this.buf.subarray(0, length);
-  }
-}
-
 /** One cluster's HTTP access, pluggable into proxmoxApi(engine). */
 export class PveHttp implements ApiRequestable {
   readonly cluster: string;
@@ -123,6 +101,7 @@ export class PveHttp implements ApiRequestable {
   private readonly ownsDispatcher: boolean;
   private readonly ownsWriteDispatcher: boolean;
   private readonly inFlightWrites = new Set<string>();
+  private readonly reader: OneConnection | null = null;
 
   constructor(private readonly opts: PveHttpOptions) {
     this.cluster = opts.cluster;
@@ -132,7 +111,6 @@ export class PveHttp implements ApiRequestable {
     this.dispatcher = opts.dispatcher ?? new Agent({
       connect: { rejectUnauthorized: opts.verifyTls },
       keepAliveTimeout: KEEP_ALIVE_MS,
-      ...(opts.connections ? { connections: opts.connections } : {}),
     });
     // pipelining 0: no keep-alive, every write on a connection of its own.
     this.writeDispatcher = opts.writeDispatcher ?? opts.dispatcher ?? new Agent({
@@ -140,6 +118,10 @@ export class PveHttp implements ApiRequestable {
       pipelining: 0,
     });
     this.latency = opts.latency ?? new LatencyWindow();
+    if (opts.oneConnection) {
+      const lines = Object.entries(this.headers('GET')).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+      this.reader = new OneConnection({ url: new URL(opts.url), verifyTls: opts.verifyTls, headerLines: lines, keepAliveMs: KEEP_ALIVE_MS });
+    }
   }
 
   private headers(method: string): Record<string, string> {
@@ -219,6 +201,7 @@ export class PveHttp implements ApiRequestable {
   }
 
   private async send(method: string, url: URL, headers: Record<string, string>, body: string | undefined, dispatcher = this.dispatcher, scratch?: BodyScratch): Promise<Buffer> {
+    if (method === 'GET' && this.reader) return this.sendOnReader(this.reader, url, scratch);
     const started = performance.now();
     // Not AbortSignal.timeout(): its timer lives the whole timeout (10 s) after a call that took
     // milliseconds, so every call's signal and timer outlived the young generation and became
@@ -255,6 +238,31 @@ export class PveHttp implements ApiRequestable {
     } finally {
       clearTimeout(timer);
     }
+    return this.answered(method, url, started, status, statusText, contentType, bytes);
+  }
+
+  /** A GET over the connection of its own (see oneConnection). */
+  private async sendOnReader(reader: OneConnection, url: URL, scratch?: BodyScratch): Promise<Buffer> {
+    const started = performance.now();
+    this.requests++;
+    let answer;
+    try {
+      answer = await reader.get(url.search ? `${url.pathname}${url.search}` : url.pathname, this.opts.timeoutMs, scratch);
+    } catch (err) {
+      this.latency.add(performance.now() - started);
+      const e = err as ConnectionError;
+      this.opts.calls?.notify(this.cluster, 'GET', url, started, 0, e.timedOut ? 'timeout' : 'network');
+      if (e.timedOut) throw new PveError(this.cluster, 0, `no answer within ${this.opts.timeoutMs} ms (GET ${url.pathname})`, 'timeout');
+      // A socket error by its code (ECONNREFUSED), an answer that is not HTTP by what is wrong with it.
+      const pe = new PveError(this.cluster, 0, `cannot reach ${url.host}: ${/^E[A-Z]+$/.test(e.code) ? e.code : e.message}`, 'network');
+      pe.notConnected = NOT_CONNECTED.has(e.code ?? '');
+      throw pe;
+    }
+    return this.answered('GET', url, started, answer.status, answer.statusText, answer.contentType, answer.body);
+  }
+
+  /** Records a call that got an answer and returns its body; throws PveError for anything but a 200 with JSON. */
+  private answered(method: string, url: URL, started: number, status: number, statusText: string, contentType: string, bytes: Buffer): Buffer {
     this.latency.add(performance.now() - started);
     this.opts.calls?.notify(this.cluster, method, url, started, status, status === 200 ? null : `http_${status}`);
     if (status !== 200) throw new PveError(this.cluster, status, reasonOf(statusText, bytes.toString('utf8')), 'http');
@@ -266,6 +274,7 @@ export class PveHttp implements ApiRequestable {
 
   /** Closes the sockets now, aborting calls still waiting (only of the dispatchers this instance made). */
   async close(): Promise<void> {
+    this.reader?.close();
     await Promise.all([
       this.ownsDispatcher ? this.dispatcher.destroy().catch(() => undefined) : undefined,
       this.ownsWriteDispatcher ? this.writeDispatcher.destroy().catch(() => undefined) : undefined,

@@ -3,7 +3,7 @@
 // entry that cannot be read is skipped and counted, never fatal.
 import type { VmStatus } from '../../contract/vm.js';
 import { normaliseStatus, type GuestType } from './normalise.js';
-import { BodyScratch } from './http.js';
+import { BodyScratch } from './one-connection.js';
 
 /** One task as /cluster/tasks lists it. `endtime`/`status` are null while it runs. */
 export interface TaskEntry {

@@ -27,6 +27,12 @@ describe('PVE client over HTTPS', () => {
     const strict = createPveClient(configFor(sim, 'tls', { verifyTls: true }));
     expect((await loose.resources()).length).toBe(5);
     await expect(strict.resources()).rejects.toMatchObject({ name: 'PveError', status: 0, kind: 'network' });
+    // The live signals' reads have a connection of their own: the same rule holds there.
+    const node = sim.cluster('tls').guests()[0].node;
+    expect(Array.isArray((await loose.tasks()).tasks)).toBe(true);
+    expect((await loose.nodeGuests(node, 'qemu')).length).toBe(sim.cluster('tls').guests().filter((g) => g.node === node && g.type === 'qemu').length);
+    await expect(strict.tasks()).rejects.toMatchObject({ name: 'PveError', status: 0, kind: 'network' });
+    await expect(strict.nodeGuests(node, 'qemu')).rejects.toMatchObject({ name: 'PveError', status: 0, kind: 'network' });
     expect(process.env.NODE_TLS_REJECT_UNAUTHORIZED).toBeUndefined();
     await loose.close();
     await strict.close();
