@@ -112,3 +112,43 @@ describe('PVE client failures', () => {
     await client.close();
   });
 });
+
+describe('PVE client, reads compared with the last answer', () => {
+  let sim: Simulator;
+  beforeAll(async () => {
+    sim = await startSimulator({ clusters: [{ id: 'c', guests: 6 }], unauthorizedDelayMs: 0, pvestatdIntervalMs: 0, taskDurationMs: { start: 30, stop: 30 } });
+  });
+  afterAll(async () => sim?.close());
+
+  it('says when the snapshot and the task list are unchanged, and never mistakes a changed answer for the last one', async () => {
+    const c = sim.cluster('c');
+    const client = createPveClient(configFor(sim, 'c'));
+    const guest = c.guests().find((g) => !g.template && g.status === 'stopped')!;
+    const statusOf = async () => (await client.resourceSnapshot()).rows.find((r) => r.vmid === guest.vmid)?.status;
+    // Changed and unchanged answers in turn, so each buffer is read into after holding either kind.
+    for (const action of ['start', 'stop', 'start', 'stop'] as const) {
+      const before = await client.resourceSnapshot();
+      expect((await client.resourceSnapshot()).unchanged).toBe(true);
+      const tasksBefore = await client.tasks();
+      expect((await client.tasks()).unchanged).toBe(true);
+      c.powerOutside(guest.vmid, action);
+      c.refreshNow();
+      const after = await client.resourceSnapshot();
+      expect(after.unchanged).toBe(false);
+      expect(await statusOf()).toBe(action === 'start' ? 'running' : 'stopped');
+      expect(before.rows.find((r) => r.vmid === guest.vmid)?.status).toBe(action === 'start' ? 'stopped' : 'running');
+      const upid = c.powerOutside(guest.vmid, action === 'start' ? 'stop' : 'start', 'ui')!;
+      const withTask = await client.tasks();
+      expect(withTask.unchanged).toBe(false);
+      expect(withTask.tasks.map((t) => t.upid)).toContain(upid);
+      expect(tasksBefore.tasks.map((t) => t.upid)).not.toContain(upid);
+      await c.taskDone(upid);
+      c.powerOutside(guest.vmid, action);
+    }
+    // Reads asked at once are answered one after the other, each compared with the one before.
+    const together = await Promise.all([client.resourceSnapshot(), client.resourceSnapshot(), client.resourceSnapshot()]);
+    expect(together.map((s) => s.unchanged).slice(1)).toEqual([true, true]);
+    expect(together[2].rows).toEqual(together[0].rows);
+    await client.close();
+  });
+});
