@@ -34,6 +34,12 @@ export interface ClusterLoopDeps {
   onPassDone: () => void;
   /** This instance's name (the cluster's leader while this loop runs its passes). */
   instance?: string;
+  /**
+   * Where in the quick interval this cluster's passes fall, in (0, 1] (1 by default): clusters that
+   * started together would otherwise read and diff their snapshots at the same moment, every
+   * interval, and the garbage collector would find all of them alive at once.
+   */
+  phase?: number;
 }
 
 /** First retry of a pass the database could not take, and the most it waits between retries. */
@@ -232,9 +238,12 @@ export class ClusterLoop {
       this.guests = outcome.guests;
       this.nodes = outcome.nodes;
       this.backoffMs = 0;
+      // After the first full pass the passes move to the cluster's phase, and stay there (each next
+      // pass is timed from the end of the one before).
+      const shift = this.hadFull ? 0 : sync.quickIntervalSeconds * 1000 * ((this.deps.phase ?? 1) - 1);
       if (kind === 'full') {
         this.hadFull = true;
-        this.nextFullAt = end + sync.fullIntervalSeconds * 1000;
+        this.nextFullAt = end + sync.fullIntervalSeconds * 1000 + shift;
         logger.info({ cluster: this.id, changed: outcome.changed, removed: outcome.removed, requests: outcome.requests },
           `Full sync completed: ${outcome.guests} VMs in ${(durationMs / 1000).toFixed(1)}s`);
       } else if (outcome.changed > 0) {
@@ -242,7 +251,7 @@ export class ClusterLoop {
       } else {
         logger.debug({ cluster: this.id }, 'Quick sync updated 0 VMs');
       }
-      this.nextQuickAt = end + sync.quickIntervalSeconds * 1000;
+      this.nextQuickAt = end + sync.quickIntervalSeconds * 1000 + shift;
       if (outcome.skipped) {
         logger.warn({ cluster: this.id, skipped: outcome.skipped }, `Skipped ${outcome.skipped} unreadable guest entries: ${outcome.skipReason}`);
       }

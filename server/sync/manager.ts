@@ -122,13 +122,15 @@ export function createSyncManager(opts: SyncManagerOptions): SyncManager {
     logger,
   });
 
+  // Each cluster's place in the periods: the n clusters' passes and reads 1/n of a period apart.
+  const phaseOf = (id: string) => (opts.config.clusters.findIndex((c) => c.id === id) + 1) / opts.config.clusters.length;
   const newLoop = (c: ClusterConfig, states: ClusterState[]) => new ClusterLoop({
     cluster: c, sync, client: clients.get(c.id)!, repo, states: syncStates, logger,
     heldStatus: () => fastLane.heldFor(c.id),
     fastLaneCount: () => fastLane.count(c.id),
     onStatusChanged: (vmids) => { if (running) vmids.forEach((vmid) => fastLane.watch(c.id, vmid)); },
     onVerify: (vmids) => { if (running) vmids.forEach((vmid) => fastLane.verify(c.id, vmid)); },
-    onPassDone: emitStatus, instance: me,
+    onPassDone: emitStatus, instance: me, phase: phaseOf(c.id),
   }, states.find((s) => s.cluster_id === c.id));
 
   const newSignals = (c: ClusterConfig, loop: ClusterLoop) => new SignalLoop({
@@ -140,6 +142,7 @@ export function createSyncManager(opts: SyncManagerOptions): SyncManager {
     watch: (vmid, expect) => { if (running) fastLane.watch(c.id, vmid, expect ? { expect } : {}); },
     settle: (vmid) => fastLane.settle(c.id, vmid),
     passSoon: (destroyed) => loop.soon(destroyed),
+    phase: phaseOf(c.id),
   });
 
   const hooks: CoordinatorHooks = {

@@ -38,6 +38,8 @@ export interface SignalLoopDeps {
   settle: (vmid: number) => void;
   /** Runs a quick pass as soon as possible, tombstoning guests destroy tasks removed. */
   passSoon: (destroyed: readonly number[]) => void;
+  /** Where in their periods this cluster's reads fall, in (0, 1] (1 by default): clusters apart, not all at once. */
+  phase?: number;
 }
 
 /** Counters for the sync monitor and the bench. */
@@ -90,8 +92,9 @@ export class SignalLoop {
   start(): void {
     this.stopped = false;
     this.endedSince = Math.floor(Date.now() / 1000);
-    if (this.deps.taskIntervalMs > 0) this.nextTasks(this.deps.taskIntervalMs);
-    if (this.deps.nodeListIntervalMs > 0) this.nextSweep(this.deps.nodeListIntervalMs);
+    const phase = this.deps.phase ?? 1;
+    if (this.deps.taskIntervalMs > 0) this.nextTasks(this.deps.taskIntervalMs * phase);
+    if (this.deps.nodeListIntervalMs > 0) this.nextSweep(this.deps.nodeListIntervalMs * phase);
   }
 
   /** Stops the timers and waits (up to timeoutMs) for a read in flight. */
