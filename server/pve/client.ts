@@ -37,8 +37,10 @@ export interface ResourceSnapshot {
   readonly nodes: ReadonlyArray<{ name: string; online: boolean }>;
   readonly skippedVmids: readonly number[];
   readonly firstSkipReason: string | null;
-  /** True when the answer was byte for byte the previous one: `rows` is then that answer's (same objects). */
+  /** True when the answer was byte for byte the previous one. */
   readonly unchanged: boolean;
+  /** Which decoding of an answer `rows` are: the same number, the same objects (reads close together reuse them). */
+  readonly decoding: number;
 }
 /** labdeck's power actions plus the two more Proxmox offers. */
 export type PveAction = PowerAction | 'suspend' | 'resume';
@@ -85,6 +87,12 @@ async function answer<T>(cluster: string, what: string, fn: () => Promise<T>): P
   }
 }
 
+/**
+ * A decoded answer is kept for the next read only when reads come closer together than this:
+ * pvestatd renews /cluster/resources every 10 s, so slower reads never see the same bytes twice.
+ */
+const KEEP_DECODED_MS = 12_000;
+
 /** Makes the client for one configured cluster. */
 export function createPveClient(cluster: ClusterConfig, calls?: PveCalls): PveClient {
   const base = {
@@ -113,18 +121,19 @@ export function createPveClient(cluster: ClusterConfig, calls?: PveCalls): PveCl
   // The last answer's bytes and what they said. pvestatd refreshes every 10 s, so passes closer
   // together than that mostly see the same bytes; comparing them (memcmp, well under a millisecond
   // for thousands of guests) is far cheaper than hashing, let alone parsing, them.
-  const snapshots = new LastAnswer<ResourceList>();
+  // Kept decoded only for passes closer together than pvestatd renews the answer (10 s).
+  const snapshots = new LastAnswer<ResourceList>(KEEP_DECODED_MS);
   const resourceSnapshot = (): Promise<ResourceSnapshot> => answer(id, 'cluster/resources', async () => {
     // Without `type=vm`: the node rows come in the same call (a few more bytes), and a guest of an
     // offline node, listed as a nameless "unknown" stub, can then be told apart from one not yet seen.
-    const { value, unchanged } = await snapshots.read(
+    const { value, unchanged, decoding } = await snapshots.read(
       (scratch) => snapshotHttp.getRaw('/api2/json/cluster/resources', undefined, scratch),
       (body) => normaliseResources(snapshotHttp.parse(body)));
-    return { ...value, unchanged };
+    return { ...value, unchanged, decoding };
   });
 
   // Between tasks the list does not change at all: the same bytes need no parsing.
-  const taskLists = new LastAnswer<readonly TaskEntry[]>();
+  const taskLists = new LastAnswer<readonly TaskEntry[]>(KEEP_DECODED_MS);
 
   return {
     cluster: id,

@@ -19,7 +19,8 @@ const EARLY_WRITE_AT = 50;
  * until `until` (rows written since, by that pass or anyone, must be diffed again).
  */
 export interface QuietPass {
-  rows: readonly ResourceRow[];
+  /** The decoding of the answer it saw (not its rows: kept 30 s, they would outlive the young generation). */
+  decoding: number;
   storedVersion: number;
   held: string;
   from: number;
@@ -120,7 +121,7 @@ function passInput(ctx: PassContext, kind: SnapshotPassKind, snapshot: ResourceS
   // stored rows changed since the last quick pass can differ from it (usually none at all).
   const q = ctx.quiet?.last ?? null;
   const t = now();
-  const repeats = kind === 'quick' && !ctx.destroyed?.size && !!q && snapshot.unchanged && q.rows === snapshot.rows && q.held === heldKey && t >= q.from && t < q.until;
+  const repeats = kind === 'quick' && !ctx.destroyed?.size && !!q && snapshot.unchanged && q.decoding === snapshot.decoding && q.held === heldKey && t >= q.from && t < q.until;
   return {
     cluster: ctx.cluster, kind, snapshot, held, heldKey, destroyed: ctx.destroyed,
     offlineNodes: offline.length ? new Set(offline.map((n) => n.name)) : undefined, memo: repeats ? q : null,
@@ -146,7 +147,7 @@ function planList(input: PassInput, view: StoredView, at: number): Planned<ListP
   const verify = [...(only ? memo!.verify.filter((vmid) => !only.has(vmid)) : []), ...d.verify];
   // Rows this write changes get a newer version than the view's, so the next pass diffs them again.
   const quiet = input.kind === 'quick' && !targets.length
-    ? { rows: input.snapshot.rows, storedVersion: view.version, held: input.heldKey, from: at, until: Math.min(d.quietUntil, memo ? memo.until : Infinity), verify }
+    ? { decoding: input.snapshot.decoding, storedVersion: view.version, held: input.heldKey, from: at, until: Math.min(d.quietUntil, memo ? memo.until : Infinity), verify }
     : null;
   return { write: d, plan: { statusChanged: d.statusChanged, verify, targets, quiet } };
 }
