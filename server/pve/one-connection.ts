@@ -102,6 +102,8 @@ export class OneConnection {
   private readonly heads = new Map<string, Buffer>();
   private readonly readBuf = Buffer.allocUnsafeSlow(READ_BUFFER);
   private socket: net.Socket | null = null;
+  /** The last TLS session, offered again on the next connection (a resumed handshake is far cheaper). */
+  private tlsSession: Buffer | undefined;
   private idleTimer: NodeJS.Timeout | null = null;
   private requestTimer: NodeJS.Timeout | null = null;
   private readonly queue: Pending[] = [];
@@ -175,10 +177,13 @@ export class OneConnection {
   private open(): net.Socket {
     const onData = (buf: Buffer, n: number) => { if (this.socket === s) this.onBytes(buf, n); };
     const s: net.Socket = this.secure
-      ? tls.connect({ host: this.host, port: this.port, rejectUnauthorized: this.opts.verifyTls, ...(net.isIP(this.host) ? {} : { servername: this.host }) })
+      ? tls.connect({ host: this.host, port: this.port, rejectUnauthorized: this.opts.verifyTls, session: this.tlsSession, ...(net.isIP(this.host) ? {} : { servername: this.host }) })
       // Plain TCP reads into one buffer kept with the connection instead of a new one per chunk.
       : net.connect({ host: this.host, port: this.port, onread: { buffer: this.readBuf, callback: (n, buf) => { onData(buf as Buffer, n); return true; } } });
-    if (this.secure) s.on('data', (b: Buffer) => onData(b, b.length));
+    if (this.secure) {
+      s.on('data', (b: Buffer) => onData(b, b.length));
+      s.on('session', (session: Buffer) => { this.tlsSession = session; });
+    }
     s.setNoDelay(true);
     s.on('error', (err: Error & { code?: string }) => {
       if (this.socket !== s) return;

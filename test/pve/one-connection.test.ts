@@ -3,6 +3,8 @@
 // is framed or split; one connection reused, replaced when either side closed it; timeouts,
 // cut connections and refused connections as the typed errors the sync acts on.
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -191,5 +193,28 @@ describe('the live signals\' connection', () => {
     await http.close();
     for (const e of await Promise.all(waiting)) expect(e).toMatchObject({ name: 'PveError', kind: 'network' });
     await expect(http.getRaw('/api2/json/c')).rejects.toMatchObject({ name: 'PveError', kind: 'network' });
+  });
+
+  it('over HTTPS checks the certificate as told, and resumes its TLS session on the next connection', async () => {
+    const { generate } = await import('selfsigned');
+    const pems = await generate([{ name: 'commonName', value: 'pve.test.invalid' }], { keyType: 'ec', algorithm: 'sha256' });
+    const server = createHttpsServer({ key: pems.private, cert: pems.cert }, (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"data":[]}');
+    });
+    const resumed: boolean[] = [];
+    server.on('secureConnection', (s: TLSSocket) => resumed.push(s.isSessionReused()));
+    server.keepAliveTimeout = 60_000;
+    const { url, sockets } = await listen(server);
+    const https = url.replace('http:', 'https:');
+    const strict = new OneConnection({ url: new URL(https), verifyTls: true, headerLines: '', keepAliveMs: 50 });
+    await expect(strict.get('/api2/json/cluster/tasks', 5_000)).rejects.toMatchObject({ message: expect.stringMatching(/self[- ]signed/) });
+    strict.close();
+    const loose = new OneConnection({ url: new URL(https), verifyTls: false, headerLines: '', keepAliveMs: 50 });
+    expect((await loose.get('/api2/json/cluster/tasks', 5_000)).body.toString()).toBe('{"data":[]}');
+    // Closed once idle; the next read's connection resumes the session instead of a full handshake.
+    await once(sockets.at(-1)!, 'close');
+    expect((await loose.get('/api2/json/cluster/tasks', 5_000)).status).toBe(200);
+    expect(resumed).toEqual([false, true]);
+    loose.close();
   });
 });
