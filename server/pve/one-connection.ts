@@ -69,11 +69,15 @@ export interface OneConnectionOptions {
   headerLines: string;
   /** A connection idle this long is closed (before the server may close it under a request). */
   keepAliveMs: number;
+  /** Larger answers are refused (default 256 MB; a node list of thousands of guests is well under a megabyte). */
+  maxBodyBytes?: number;
 }
 
 interface Pending {
   head: Buffer;
   timeoutMs: number;
+  /** When the read times out (epoch ms): its time waiting for its turn counts. */
+  deadline: number;
   sink: BodyScratch;
   /** The sink is the caller's (answer returned as its view) rather than made for this read. */
   borrowed: boolean;
@@ -83,7 +87,6 @@ interface Pending {
 
 const READ_BUFFER = 64 * 1024;
 const MAX_HEAD = 64 * 1024;
-/** Larger answers are refused (a node list of thousands of guests is well under a megabyte). */
 const MAX_BODY = 256 * 1024 * 1024;
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 /** Request heads built once per path; paths are the task list and two lists per node. */
@@ -123,7 +126,10 @@ export class OneConnection {
   private chunkState: ChunkState = 'size';
   private sizeLine = '';
 
+  private readonly maxBody: number;
+
   constructor(private readonly opts: OneConnectionOptions) {
+    this.maxBody = opts.maxBodyBytes ?? MAX_BODY;
     this.secure = opts.url.protocol === 'https:';
     this.host = opts.url.hostname.replace(/^\[(.*)\]$/, '$1');
     this.port = Number(opts.url.port) || (this.secure ? 443 : 80);
@@ -134,7 +140,7 @@ export class OneConnection {
   get(path: string, timeoutMs: number, scratch?: BodyScratch): Promise<RawAnswer> {
     if (this.closed) return Promise.reject(new ConnectionError('connection closed', 'UND_ERR_DESTROYED'));
     return new Promise<RawAnswer>((resolve, reject) => {
-      this.queue.push({ head: this.requestHead(path), timeoutMs, sink: scratch ?? new BodyScratch(), borrowed: !!scratch, resolve, reject });
+      this.queue.push({ head: this.requestHead(path), timeoutMs, deadline: Date.now() + timeoutMs, sink: scratch ?? new BodyScratch(), borrowed: !!scratch, resolve, reject });
       this.next();
     });
   }
@@ -166,10 +172,19 @@ export class OneConnection {
     this.inHead = true;
     this.headLength = 0;
     p.sink.begin();
+    const timedOut = () => new ConnectionError(`no answer within ${p.timeoutMs} ms`, 'UND_ERR_TIMEOUT', true);
+    const left = p.deadline - Date.now();
+    if (left <= 0) {
+      // Its time ran out waiting behind a read that hung: not sent at all.
+      this.current = null;
+      p.reject(timedOut());
+      this.next();
+      return;
+    }
     this.requestTimer = setTimeout(() => {
       this.requestTimer = null;
-      this.fail(new ConnectionError(`no answer within ${p.timeoutMs} ms`, 'UND_ERR_TIMEOUT', true));
-    }, p.timeoutMs);
+      this.fail(timedOut());
+    }, left);
     this.requestTimer.unref();
     (this.socket ?? this.open()).write(p.head);
   }
@@ -325,16 +340,24 @@ export class OneConnection {
     if (this.status === 204 || this.status === 304 || (this.status >= 100 && this.status < 200)) this.mode = 'none';
     else if (chunked) { this.mode = 'chunked'; this.chunkState = 'size'; this.sizeLine = ''; }
     else if (length !== null) {
-      if (length > MAX_BODY) { this.fail(new ConnectionError('answer too large', 'UND_ERR_RES_EXCEEDED_MAX_SIZE')); return false; }
+      if (length > this.maxBody) { this.fail(this.tooLarge()); return false; }
       this.mode = 'length';
       this.remaining = length;
     } else { this.mode = 'close'; this.keepAlive = false; }
     return true;
   }
 
+  private tooLarge(): ConnectionError {
+    return new ConnectionError(`answer larger than ${this.maxBody} bytes`, 'UND_ERR_RES_EXCEEDED_MAX_SIZE');
+  }
+
   private readBody(buf: Buffer, at: number, n: number): void {
     const sink = this.current!.sink;
-    if (this.mode === 'close') { sink.append(buf, at, n); return; }
+    if (this.mode === 'close') {
+      if (sink.view().length + n - at > this.maxBody) { this.fail(this.tooLarge()); return; }
+      sink.append(buf, at, n);
+      return;
+    }
     if (this.mode === 'length') {
       const take = Math.min(this.remaining, n - at);
       sink.append(buf, at, at + take);
@@ -352,6 +375,7 @@ export class OneConnection {
     while (at < n && this.current) {
       if (this.chunkState === 'data') {
         const take = Math.min(this.remaining, n - at);
+        if (sink.view().length + take > this.maxBody) { this.fail(this.tooLarge()); return; }
         sink.append(buf, at, at + take);
         this.remaining -= take;
         at += take;

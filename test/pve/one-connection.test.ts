@@ -217,4 +217,30 @@ describe('the live signals\' connection', () => {
     expect(resumed).toEqual([false, true]);
     loose.close();
   });
+
+  it('counts a read\'s wait behind one that hung against its timeout, and never sends it once that ran out', async () => {
+    const asked: string[] = [];
+    const { url } = await listen(rawServer((head) => { asked.push(head.split(' ')[1]); }));
+    const http = reader(url, 300);
+    const [first, second] = await Promise.all(['/api2/json/nodes/n1/qemu', '/api2/json/cluster/tasks'].map((p) => http.getRaw(p).catch((e: unknown) => e)));
+    expect(first).toMatchObject({ name: 'PveError', kind: 'timeout' });
+    expect(second).toMatchObject({ name: 'PveError', kind: 'timeout' });
+    expect(asked).toEqual(['/api2/json/nodes/n1/qemu']);
+  });
+
+  it('refuses an answer over its size limit however it is framed', async () => {
+    const big = `{"data":"${'x'.repeat(5_000)}"}`;
+    const { url } = await listen(rawServer((head, socket) => {
+      const path = head.split(' ')[1];
+      if (path === '/length') socket.write(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${big.length}\r\n\r\n${big}`);
+      else if (path === '/chunked') socket.write(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${big.length.toString(16)}\r\n${big}\r\n0\r\n\r\n`);
+      else socket.end(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${big}`);
+    }));
+    const conn = new OneConnection({ url: new URL(url), verifyTls: true, headerLines: '', keepAliveMs: 1_000, maxBodyBytes: 4_096 });
+    for (const path of ['/length', '/chunked', '/close']) await expect(conn.get(path, 5_000)).rejects.toMatchObject({ message: 'answer larger than 4096 bytes' });
+    const roomy = new OneConnection({ url: new URL(url), verifyTls: true, headerLines: '', keepAliveMs: 1_000, maxBodyBytes: 8_192 });
+    for (const path of ['/length', '/chunked', '/close']) expect((await roomy.get(path, 5_000)).body.toString()).toBe(big);
+    conn.close();
+    roomy.close();
+  });
 });
