@@ -12,9 +12,7 @@ import { Agent, request } from './undici.js';
 import type { ApiRequestable } from 'proxmox-api';
 import { PveError } from './errors.js';
 import { LatencyWindow } from './latency.js';
-import { BodyScratch, ConnectionError, OneConnection } from './one-connection.js';
-
-export { BodyScratch };
+import { OneConnection, type BodyScratch, type ConnectionError } from './one-connection.js';
 
 export type PveAuth =
   | { kind: 'token'; tokenId: string; tokenSecret: string }
@@ -226,15 +224,9 @@ export class PveHttp implements ApiRequestable {
       // Bytes, not text: an unchanged big answer is then compared without being decoded.
       bytes = scratch ? await scratch.fill(res.body) : Buffer.from(await res.body.arrayBuffer());
     } catch (err) {
-      this.latency.add(performance.now() - started);
-      this.opts.calls?.notify(this.cluster, method, url, started, 0, signal.aborted ? 'timeout' : 'network');
-      if (signal.aborted) throw new PveError(this.cluster, 0, `no answer within ${this.opts.timeoutMs} ms (${method} ${url.pathname})`, 'timeout');
       const e = err as Error & { code?: string; cause?: { code?: string; message?: string } };
       const code = e.code && e.code !== 'UND_ERR_ABORTED' ? e.code : e.cause?.code;
-      const why = code ?? e.cause?.message ?? e.message;
-      const pe = new PveError(this.cluster, 0, `cannot reach ${url.host}: ${why}`, 'network');
-      pe.notConnected = NOT_CONNECTED.has(code ?? '');
-      throw pe;
+      throw this.unanswered(method, url, started, signal.aborted, code, code ?? e.cause?.message ?? e.message);
     } finally {
       clearTimeout(timer);
     }
@@ -249,16 +241,21 @@ export class PveHttp implements ApiRequestable {
     try {
       answer = await reader.get(url.search ? `${url.pathname}${url.search}` : url.pathname, this.opts.timeoutMs, scratch);
     } catch (err) {
-      this.latency.add(performance.now() - started);
       const e = err as ConnectionError;
-      this.opts.calls?.notify(this.cluster, 'GET', url, started, 0, e.timedOut ? 'timeout' : 'network');
-      if (e.timedOut) throw new PveError(this.cluster, 0, `no answer within ${this.opts.timeoutMs} ms (GET ${url.pathname})`, 'timeout');
       // A socket error by its code (ECONNREFUSED), an answer that is not HTTP by what is wrong with it.
-      const pe = new PveError(this.cluster, 0, `cannot reach ${url.host}: ${/^E[A-Z]+$/.test(e.code) ? e.code : e.message}`, 'network');
-      pe.notConnected = NOT_CONNECTED.has(e.code ?? '');
-      throw pe;
+      throw this.unanswered('GET', url, started, e.timedOut, e.code, /^E[A-Z]+$/.test(e.code) ? e.code : e.message);
     }
     return this.answered('GET', url, started, answer.status, answer.statusText, answer.contentType, answer.body);
+  }
+
+  /** Records a call that got no answer (timed out, or `why` it could not be made) and returns its PveError. */
+  private unanswered(method: string, url: URL, started: number, timedOut: boolean, code: string | undefined, why: string): PveError {
+    this.latency.add(performance.now() - started);
+    this.opts.calls?.notify(this.cluster, method, url, started, 0, timedOut ? 'timeout' : 'network');
+    if (timedOut) return new PveError(this.cluster, 0, `no answer within ${this.opts.timeoutMs} ms (${method} ${url.pathname})`, 'timeout');
+    const pe = new PveError(this.cluster, 0, `cannot reach ${url.host}: ${why}`, 'network');
+    pe.notConnected = NOT_CONNECTED.has(code ?? '');
+    return pe;
   }
 
   /** Records a call that got an answer and returns its body; throws PveError for anything but a 200 with JSON. */

@@ -38,6 +38,11 @@ export class BodyScratch {
     this.length = need;
   }
 
+  /** Bytes of the answer so far. */
+  get size(): number {
+    return this.length;
+  }
+
   /** The answer so far. */
   view(): Buffer {
     return this.buf.subarray(0, this.length);
@@ -354,7 +359,7 @@ export class OneConnection {
   private readBody(buf: Buffer, at: number, n: number): void {
     const sink = this.current!.sink;
     if (this.mode === 'close') {
-      if (sink.view().length + n - at > this.maxBody) { this.fail(this.tooLarge()); return; }
+      if (sink.size + n - at > this.maxBody) { this.fail(this.tooLarge()); return; }
       sink.append(buf, at, n);
       return;
     }
@@ -375,7 +380,7 @@ export class OneConnection {
     while (at < n && this.current) {
       if (this.chunkState === 'data') {
         const take = Math.min(this.remaining, n - at);
-        if (sink.view().length + take > this.maxBody) { this.fail(this.tooLarge()); return; }
+        if (sink.size + take > this.maxBody) { this.fail(this.tooLarge()); return; }
         sink.append(buf, at, at + take);
         this.remaining -= take;
         at += take;

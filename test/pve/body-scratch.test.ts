@@ -3,7 +3,8 @@
 // (nothing of the last one shows) or sent in many pieces.
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BodyScratch, PveHttp } from '../../server/pve/http.js';
+import { PveHttp } from '../../server/pve/http.js';
+import { BodyScratch } from '../../server/pve/one-connection.js';
 
 describe('answers read into a reused buffer', () => {
   let server: Server;

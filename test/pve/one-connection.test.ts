@@ -8,8 +8,8 @@ import type { TLSSocket } from 'node:tls';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BodyScratch, PveHttp } from '../../server/pve/http.js';
-import { OneConnection } from '../../server/pve/one-connection.js';
+import { PveHttp } from '../../server/pve/http.js';
+import { BodyScratch, OneConnection } from '../../server/pve/one-connection.js';
 import { PveError } from '../../server/pve/errors.js';
 import { freePort } from '../helpers/labdeck-child.js';
 
